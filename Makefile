@@ -1,0 +1,26 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+
+.PHONY: run test test-go test-e2e bench fuzz load build
+
+run:
+	go run ./cmd/latch serve
+
+build:
+	go build -o bin/latch ./cmd/latch
+
+# Every test: Go unit and HTTP tests (with the race detector) and the
+# Playwright end-to-end tests in Chromium.
+test: test-go test-e2e
+
+test-go:
+	go vet ./...
+	go test -race -count=1 ./...
+
+test-e2e:
+	npx playwright test
+
+bench:
+	go test -run '^$$' -bench . -benchmem ./...
+
+load: build
+	go run ./cmd/latch-load

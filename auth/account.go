@@ -1,0 +1,212 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/latchid/latch/store"
+)
+
+// userCache keeps recently used user records in memory so that protected
+// requests such as /userinfo do not reach the store. Only this process
+// writes users while it runs, and every write path invalidates its entry.
+type userCache struct{ m sync.Map }
+
+func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*store.User, error) {
+	if u, ok := uc.m.Load(id); ok {
+		return u.(*store.User), nil
+	}
+	var u *store.User
+	err := db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		u, err = tx.User(id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	uc.m.Store(id, u)
+	return u, nil
+}
+
+func (uc *userCache) forget(id string) { uc.m.Delete(id) }
+
+type userinfoResponse struct {
+	Sub         string   `json:"sub"`
+	Username    string   `json:"username"`
+	DisplayName string   `json:"display_name"`
+	AMR         []string `json:"amr"`
+	AuthTime    int64    `json:"auth_time"`
+}
+
+func (s *Server) handleUserinfo(c *fiber.Ctx) error {
+	p := principalOf(c)
+	u, err := s.users.get(c.UserContext(), s.db, p.claims.Subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
+	}
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(userinfoResponse{
+		Sub: u.ID, Username: u.Username, DisplayName: u.DisplayName,
+		AMR: p.claims.AMR, AuthTime: p.claims.AuthTime.Unix(),
+	})
+}
+
+type credentialItem struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	CreatedAt      time.Time `json:"created_at"`
+	LastUsedAt     time.Time `json:"last_used_at"`
+	BackupEligible bool      `json:"backup_eligible"`
+	BackupState    bool      `json:"backup_state"`
+	Transports     []string  `json:"transports"`
+	AAGUID         string    `json:"aaguid"`
+}
+
+func credentialView(c *store.Credential) credentialItem {
+	transports := c.Transports
+	if transports == nil {
+		transports = []string{}
+	}
+	return credentialItem{
+		ID: b64.EncodeToString(c.ID), Name: c.Name, CreatedAt: c.CreatedAt.UTC(), LastUsedAt: c.LastUsedAt.UTC(),
+		BackupEligible: c.BackupEligible, BackupState: c.BackupState, Transports: transports, AAGUID: formatAAGUID(c.AAGUID),
+	}
+}
+
+// formatAAGUID renders an authenticator model id in the usual UUID form.
+func formatAAGUID(b []byte) string {
+	if len(b) != 16 {
+		return "00000000-0000-0000-0000-000000000000"
+	}
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, v := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hex[v>>4], hex[v&0xf])
+	}
+	return string(out)
+}
+
+func (s *Server) handleListCredentials(c *fiber.Ctx) error {
+	sub := principalOf(c).claims.Subject
+	var creds []store.Credential
+	if err := s.db.View(c.UserContext(), func(tx *store.Tx) error {
+		var err error
+		creds, err = tx.CredentialsByUser(sub)
+		return err
+	}); err != nil {
+		return err
+	}
+	out := make([]credentialItem, len(creds))
+	for i := range creds {
+		out[i] = credentialView(&creds[i])
+	}
+	noStore(c)
+	return c.JSON(out)
+}
+
+// credentialParam decodes the {id} path parameter; anything that is not a
+// credential id of this user is simply not found.
+func credentialParam(c *fiber.Ctx) ([]byte, error) {
+	raw := c.Params("id")
+	if len(raw) == 0 || len(raw) > 1400 {
+		return nil, errNotFound("credential")
+	}
+	id, err := b64.DecodeString(raw)
+	if err != nil {
+		return nil, errNotFound("credential")
+	}
+	return id, nil
+}
+
+type renameRequest struct {
+	Name *string `json:"name"`
+}
+
+func (s *Server) handleRenameCredential(c *fiber.Ctx) error {
+	id, err := credentialParam(c)
+	if err != nil {
+		return err
+	}
+	var req renameRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Name == nil {
+		return badRequest("name is required")
+	}
+	name, err := cleanCredentialName(*req.Name)
+	if err != nil {
+		return err
+	}
+	sub := principalOf(c).claims.Subject
+	var updated *store.Credential
+	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+		cred, err := tx.Credential(id)
+		if err != nil || cred.UserID != sub {
+			return errNotFound("credential")
+		}
+		cred.Name = name
+		updated = cred
+		return tx.PutCredential(cred)
+	})
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(credentialView(updated))
+}
+
+func (s *Server) handleDeleteCredential(c *fiber.Ctx) error {
+	id, err := credentialParam(c)
+	if err != nil {
+		return err
+	}
+	sub := principalOf(c).claims.Subject
+	now := s.now()
+	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+		cred, err := tx.Credential(id)
+		if err != nil || cred.UserID != sub {
+			return errNotFound("credential")
+		}
+		all, err := tx.CredentialsByUser(sub)
+		if err != nil {
+			return err
+		}
+		if len(all) <= 1 {
+			return Errorf(http.StatusConflict, CodeLastCredential, "the account's only passkey cannot be deleted")
+		}
+		if err := tx.DeleteCredential(id); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "passkey_deleted", UserID: sub})
+	})
+	if err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+func (s *Server) handleLogout(c *fiber.Ctx) error {
+	if len(c.Body()) > 0 {
+		var empty struct{}
+		if err := decodeJSON(c, &empty); err != nil {
+			return err
+		}
+	}
+	if err := s.revokeSession(c.UserContext(), principalOf(c).claims.SessionID); err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}

@@ -1,0 +1,178 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/latchid/latch/store"
+)
+
+// Admin performs operator tasks on the data directory of a stopped server.
+// bbolt allows one process per file, so while the server runs Open fails
+// with a clear "store in use" error instead of waiting.
+type Admin struct {
+	cfg Config
+	db  *store.DB
+}
+
+// ErrStoreInUse is returned by OpenAdmin while a server holds the store.
+var ErrStoreInUse = errors.New("the store is in use by a running server; stop it first (or run this against a backup)")
+
+// OpenAdmin opens the store of cfg.DataDir for administration.
+func OpenAdmin(cfg Config) (*Admin, error) {
+	cfg = cfg.Defaults()
+	path := filepath.Join(cfg.DataDir, "latch.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no store at %s: start the server once to create it", path)
+	}
+	kek := cfg.MasterKey
+	if kek == nil {
+		var err error
+		if kek, err = store.LoadOrCreateMasterKey(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	db, err := store.Open(store.Options{Path: path, KEK: kek, Timeout: 500 * time.Millisecond})
+	if errors.Is(err, store.ErrInUse) {
+		return nil, ErrStoreInUse
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Admin{cfg: cfg, db: db}, nil
+}
+
+// Close releases the store.
+func (a *Admin) Close() error { return a.db.Close() }
+
+// UserSummary is one line of `latch users list`.
+type UserSummary struct {
+	ID, Username, DisplayName string
+	CreatedAt                 time.Time
+	Disabled                  bool
+	Passkeys                  int
+	TOTP                      bool
+}
+
+// Users lists every account.
+func (a *Admin) Users(ctx context.Context) ([]UserSummary, error) {
+	var out []UserSummary
+	err := a.db.View(ctx, func(tx *store.Tx) error {
+		users, err := tx.Users()
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			creds, err := tx.CredentialsByUser(u.ID)
+			if err != nil {
+				return err
+			}
+			t, terr := tx.TOTP(u.ID)
+			out = append(out, UserSummary{
+				ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, CreatedAt: u.CreatedAt,
+				Disabled: u.Disabled, Passkeys: len(creds), TOTP: terr == nil && t.Confirmed,
+			})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SetDisabled disables or re-enables an account. Disabling also ends every
+// login session of the account: its refresh tokens are deleted and its
+// sessions blacklisted, which a server picks up when it next starts.
+func (a *Admin) SetDisabled(ctx context.Context, username string, disabled bool) error {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return fmt.Errorf("invalid username %q", username)
+	}
+	now := time.Now()
+	return a.db.Update(ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByUsername(name)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no user named %q", name)
+		}
+		if err != nil {
+			return err
+		}
+		u.Disabled = disabled
+		if err := tx.PutUser(u); err != nil {
+			return err
+		}
+		typ := "user_enabled"
+		if disabled {
+			typ = "user_disabled"
+			sessions, err := tx.SessionsByUser(u.ID)
+			if err != nil {
+				return err
+			}
+			for _, s := range sessions {
+				if !s.RevokedAt.IsZero() || !s.ExpiresAt.After(now) {
+					continue
+				}
+				s.RevokedAt = now
+				if err := tx.PutSession(&s); err != nil {
+					return err
+				}
+				if err := tx.DeleteSessionRefreshTokens(s.ID); err != nil {
+					return err
+				}
+				if err := tx.PutRevoked(revokedSession(s.ID), now.Add(a.cfg.AccessTTL+time.Minute)); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: typ, UserID: u.ID})
+	})
+}
+
+// CreateClient registers an introspection client and returns its secret.
+func (a *Admin) CreateClient(ctx context.Context, id string) (string, error) {
+	return CreateClient(ctx, a.db, id, time.Now())
+}
+
+// KeySummary is one line of `latch keys list`.
+type KeySummary struct {
+	ID, Alg      string
+	CreatedAt    time.Time
+	RetiredAt    time.Time
+	PublishUntil time.Time
+}
+
+// Keys lists the signing keys, oldest first.
+func (a *Admin) Keys(ctx context.Context) ([]KeySummary, error) {
+	var out []KeySummary
+	err := a.db.View(ctx, func(tx *store.Tx) error {
+		keys, err := tx.SigningKeys()
+		for _, k := range keys {
+			out = append(out, KeySummary{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, PublishUntil: k.PublishUntil})
+		}
+		return err
+	})
+	return out, err
+}
+
+// RotateKeys creates a new signing key with alg ("" = the configured
+// default) and retires the current one; the retired key stays published
+// until every token it signed has expired.
+func (a *Admin) RotateKeys(ctx context.Context, alg string) (KeySummary, error) {
+	if alg == "" {
+		alg = a.cfg.KeyAlg
+	}
+	if alg != "ES256" && alg != "EdDSA" {
+		return KeySummary{}, fmt.Errorf("unsupported algorithm %q (ES256 or EdDSA)", alg)
+	}
+	window := max(a.cfg.AccessTTL, a.cfg.CredentialTTL) + time.Minute
+	k, err := RotateKeys(ctx, a.db, alg, window, time.Now())
+	if err != nil {
+		return KeySummary{}, err
+	}
+	return KeySummary{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt}, nil
+}
+
+// Backup writes a consistent copy of the store to path (which must not exist).
+func (a *Admin) Backup(path string) error { return a.db.BackupFile(path) }

@@ -1,0 +1,174 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a Latch server. The zero value of any
+// field means "use the default"; call Defaults to fill them in and Validate to
+// check the result before starting.
+type Config struct {
+	Addr    string // listen address, default 127.0.0.1:8080
+	DataDir string // directory of latch.db and master.key, default ./latch-data
+	// Issuer is the public base URL: the iss of every token, the base of the
+	// DPoP htu and the default WebAuthn origin. Never taken from request headers.
+	Issuer   string
+	RPID     string   // WebAuthn relying party ID, default localhost
+	RPName   string   // shown by authenticators, default Latch
+	Origins  []string // allowed WebAuthn origins, default the issuer's origin
+	Audience string   // aud of access tokens, default the issuer
+
+	AccessTTL     time.Duration // default 10m
+	RefreshTTL    time.Duration // default 720h
+	CeremonyTTL   time.Duration // WebAuthn ceremonies, default 5m
+	MFATokenTTL   time.Duration // default 5m
+	CredentialTTL time.Duration // SD-JWT credentials, default 24h
+	KBMaxAge      time.Duration // SD-JWT key-binding JWT freshness, default 5m
+
+	DPoPNonce   bool          // demand server nonces in DPoP proofs
+	DPoPMaxAge  time.Duration // default 60s
+	RequireDPoP bool          // refuse to issue unbound tokens
+
+	TrustedProxies []string // proxies whose X-Forwarded-* headers are believed
+
+	KeyAlg      string        // signing algorithm of new keys: ES256 (default) or EdDSA
+	KeyRotation time.Duration // automatic key rotation period; 0 = manual only
+
+	BodyLimit     int           // default 64 KiB
+	SweepInterval time.Duration // default 1m
+
+	// MasterKey overrides the key-encryption key otherwise read from
+	// LATCH_MASTER_KEY or <DataDir>/master.key.
+	MasterKey []byte
+
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Defaults returns a copy of c with every unset field given its default.
+func (c Config) Defaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./latch-data"
+	}
+	if c.Issuer == "" {
+		c.Issuer = "http://localhost:8080"
+	}
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if c.RPID == "" {
+		c.RPID = "localhost"
+	}
+	if c.RPName == "" {
+		c.RPName = "Latch"
+	}
+	if len(c.Origins) == 0 {
+		if u, err := url.Parse(c.Issuer); err == nil {
+			c.Origins = []string{u.Scheme + "://" + u.Host}
+		}
+	}
+	if c.Audience == "" {
+		c.Audience = c.Issuer
+	}
+	def(&c.AccessTTL, 10*time.Minute)
+	def(&c.RefreshTTL, 720*time.Hour)
+	def(&c.CeremonyTTL, 5*time.Minute)
+	def(&c.MFATokenTTL, 5*time.Minute)
+	def(&c.CredentialTTL, 24*time.Hour)
+	def(&c.KBMaxAge, 5*time.Minute)
+	def(&c.DPoPMaxAge, 60*time.Second)
+	def(&c.SweepInterval, time.Minute)
+	if c.KeyAlg == "" {
+		c.KeyAlg = "ES256"
+	}
+	if c.BodyLimit == 0 {
+		c.BodyLimit = 64 << 10
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first configuration problem in words an operator can
+// act on.
+func (c Config) Validate() error {
+	iss, err := url.Parse(c.Issuer)
+	if err != nil || iss.Host == "" || (iss.Scheme != "http" && iss.Scheme != "https") {
+		return fmt.Errorf("config: --issuer %q must be an absolute http(s) URL", c.Issuer)
+	}
+	if iss.RawQuery != "" || iss.Fragment != "" {
+		return fmt.Errorf("config: --issuer %q must not have a query or fragment", c.Issuer)
+	}
+	if iss.Scheme == "http" && !isLoopbackHost(iss.Hostname()) {
+		return fmt.Errorf("config: --issuer %q uses plain HTTP; only localhost may (WebAuthn needs a secure context)", c.Issuer)
+	}
+	if c.RPID == "" || strings.ContainsAny(c.RPID, ":/ ") {
+		return fmt.Errorf("config: --rp-id %q must be a bare domain name", c.RPID)
+	}
+	for _, o := range c.Origins {
+		if strings.Contains(o, ":") && !strings.Contains(o, "://") {
+			continue // opaque origins such as android:apk-key-hash:...
+		}
+		u, err := url.Parse(o)
+		if err != nil || u.Host == "" || u.Path != "" && u.Path != "/" {
+			return fmt.Errorf("config: origin %q must be scheme://host[:port]", o)
+		}
+		host := u.Hostname()
+		if host != c.RPID && !strings.HasSuffix(host, "."+c.RPID) {
+			return fmt.Errorf("config: origin %q does not match --rp-id %q (its host must be the RP ID or a subdomain of it)", o, c.RPID)
+		}
+		if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(host)) {
+			return fmt.Errorf("config: origin %q must use https (plain http only on localhost)", o)
+		}
+	}
+	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
+		return errors.New("config: --access-ttl must be between 1m and 24h")
+	}
+	if c.RefreshTTL < c.AccessTTL {
+		return errors.New("config: --refresh-ttl must not be shorter than --access-ttl")
+	}
+	if c.DPoPMaxAge < 5*time.Second || c.DPoPMaxAge > 10*time.Minute {
+		return errors.New("config: --dpop-max-age must be between 5s and 10m")
+	}
+	if c.KeyAlg != "ES256" && c.KeyAlg != "EdDSA" {
+		return fmt.Errorf("config: key algorithm %q is not supported (ES256 or EdDSA)", c.KeyAlg)
+	}
+	if c.KeyRotation != 0 && c.KeyRotation < c.AccessTTL {
+		return errors.New("config: --key-rotation must be longer than --access-ttl")
+	}
+	for _, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				return fmt.Errorf("config: trusted proxy %q is not an IP address or CIDR range", p)
+			}
+		}
+	}
+	if c.BodyLimit < 1<<10 {
+		return errors.New("config: body limit must be at least 1 KiB")
+	}
+	return nil
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,83 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Error is an application error with an OAuth-style machine code, the HTTP
+// status it maps to, and a description that is safe to show to a client.
+// Anything that is not an *Error reaches the client as a generic 500.
+type Error struct {
+	Status      int
+	Code        string
+	Description string
+	// RetryAfter, when positive, is sent as the Retry-After header (seconds).
+	RetryAfter int
+	// Extra members merged into the JSON error body (e.g. mfa_token).
+	Extra map[string]any
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+// Errorf builds an *Error with a formatted description.
+func Errorf(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Code: code, Description: fmt.Sprintf(format, args...)}
+}
+
+// Error codes of the HTTP contract.
+const (
+	CodeInvalidRequest    = "invalid_request"
+	CodeInvalidCredential = "invalid_credential"
+	CodeInvalidCeremony   = "invalid_ceremony"
+	CodeInvalidGrant      = "invalid_grant"
+	CodeInvalidCode       = "invalid_code"
+	CodeInvalidDPoPProof  = "invalid_dpop_proof"
+	CodeUseDPoPNonce      = "use_dpop_nonce"
+	CodeInvalidToken      = "invalid_token"
+	CodeMFARequired       = "mfa_required"
+	CodeInvalidClient     = "invalid_client"
+	CodeAccountDisabled   = "account_disabled"
+	CodeNotFound          = "not_found"
+	CodeUsernameTaken     = "username_taken"
+	CodeLastCredential    = "last_credential"
+	CodeRateLimited       = "rate_limited"
+	CodeUnsupportedGrant  = "unsupported_grant_type"
+	CodeMethodNotAllowed  = "method_not_allowed"
+	CodeServerError       = "server_error"
+	CodeInsufficientScope = "insufficient_scope"
+)
+
+func badRequest(format string, args ...any) *Error {
+	return Errorf(http.StatusBadRequest, CodeInvalidRequest, format, args...)
+}
+
+func errCeremony() *Error {
+	return Errorf(http.StatusBadRequest, CodeInvalidCeremony, "unknown, expired or already used ceremony")
+}
+
+func errGrant(desc string) *Error {
+	return Errorf(http.StatusBadRequest, CodeInvalidGrant, "%s", desc)
+}
+
+func errCode(desc string) *Error {
+	return Errorf(http.StatusBadRequest, CodeInvalidCode, "%s", desc)
+}
+
+func errNotFound(what string) *Error {
+	return Errorf(http.StatusNotFound, CodeNotFound, "%s not found", what)
+}
+
+func errDisabled() *Error {
+	return Errorf(http.StatusForbidden, CodeAccountDisabled, "the account is disabled")
+}
+
+// asError returns the *Error in err's chain, if any.
+func asError(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return nil, false
+}

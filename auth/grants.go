@@ -1,0 +1,245 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/tokens"
+)
+
+// Defaults for tokens issued to the service's own clients.
+const (
+	defaultClientID = "latch"
+	defaultScope    = "profile"
+)
+
+// tokenResponse is the RFC 6749 section 5.1 success body.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+// issuedSession is what a committed sign-in or refresh hands to the signer:
+// the access token is signed only after the store has committed.
+type issuedSession struct {
+	user         *store.User
+	session      *store.Session
+	refreshToken string
+	clientID     string
+	scope        string
+}
+
+// tokenEndpointProof checks the optional DPoP proof of a token-issuing
+// request (RFC 9449 section 5). It returns nil when none was sent and DPoP is
+// not required.
+func (s *Server) tokenEndpointProof(c *fiber.Ctx) (*tokens.Proof, error) {
+	if !hasDPoP(c) {
+		if s.cfg.RequireDPoP {
+			return nil, Errorf(http.StatusBadRequest, CodeInvalidDPoPProof, "this server requires a DPoP proof")
+		}
+		return nil, nil
+	}
+	p, err := s.dpop.Verify(s.proofCheck(c, ""))
+	if err != nil {
+		return nil, s.dpopError(err, http.StatusBadRequest)
+	}
+	return p, nil
+}
+
+// startSession creates a login session and its first refresh token inside
+// the caller's transaction.
+func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *tokens.Proof, clientID string) (*issuedSession, error) {
+	now := s.now()
+	if clientID == "" {
+		clientID = defaultClientID
+	}
+	sess := &store.Session{
+		ID: randomID(16), UserID: user.ID, CreatedAt: now, AuthTime: authTime,
+		ExpiresAt: now.Add(s.cfg.RefreshTTL), AMR: amr,
+	}
+	if proof != nil {
+		sess.JKT = proof.JKT
+	}
+	if err := tx.PutSession(sess); err != nil {
+		return nil, err
+	}
+	refresh, hash := tokens.NewOpaque()
+	err := tx.PutRefreshToken(&store.RefreshToken{
+		Hash: hash, SessionID: sess.ID, UserID: user.ID, ClientID: clientID, Scope: defaultScope,
+		JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &issuedSession{user: user, session: sess, refreshToken: refresh, clientID: clientID, scope: defaultScope}, nil
+}
+
+// tokenResponse signs the access token of a committed session.
+func (s *Server) tokenResponse(is *issuedSession) (*tokenResponse, error) {
+	tok, claims, err := s.access.Issue(tokens.AccessClaims{
+		Subject: is.user.ID, ClientID: is.clientID, Scope: is.scope, SessionID: is.session.ID,
+		AuthTime: is.session.AuthTime, AMR: is.session.AMR, JKT: is.session.JKT,
+	})
+	if err != nil {
+		return nil, err
+	}
+	typ := "Bearer"
+	if claims.JKT != "" {
+		typ = "DPoP"
+	}
+	return &tokenResponse{
+		AccessToken: tok, TokenType: typ, ExpiresIn: int(claims.ExpiresAt.Sub(claims.IssuedAt).Seconds()),
+		RefreshToken: is.refreshToken, Scope: is.scope,
+	}, nil
+}
+
+func (s *Server) handleToken(c *fiber.Ctx) error {
+	form, err := decodeForm(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.tokenGrant(c, form)
+	s.metrics.issued.WithLabelValues("refresh_token", outcome(err)).Inc()
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(res)
+}
+
+func (s *Server) tokenGrant(c *fiber.Ctx, form map[string]string) (*tokenResponse, error) {
+	switch form["grant_type"] {
+	case "refresh_token":
+	case "":
+		return nil, badRequest("grant_type is required")
+	default:
+		return nil, Errorf(http.StatusBadRequest, CodeUnsupportedGrant, "only the refresh_token grant is supported")
+	}
+	refresh := form["refresh_token"]
+	if refresh == "" {
+		return nil, badRequest("refresh_token is required")
+	}
+	if len(refresh) > 512 {
+		return nil, errGrant("invalid refresh token")
+	}
+	proof, err := s.tokenEndpointProof(c)
+	if err != nil {
+		return nil, err
+	}
+	return s.refresh(c.UserContext(), refresh, form["client_id"], proof)
+}
+
+// errReuse marks a replayed refresh token; the session is revoked in the
+// same transaction that detects it.
+var errReuse = errors.New("refresh token reuse")
+
+// refresh rotates a refresh token (RFC 6749 section 6, RFC 9700 section
+// 4.14.2). A second use of a rotated token revokes the whole login session.
+func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *tokens.Proof) (*tokenResponse, error) {
+	now := s.now()
+	hash := tokens.HashOpaque(refresh)
+	var (
+		issued     *issuedSession
+		revokedSID string
+	)
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		issued, revokedSID = nil, ""
+		rt, err := tx.RefreshToken(hash)
+		if err != nil || !rt.ExpiresAt.After(now) {
+			return errGrant("invalid or expired refresh token")
+		}
+		if clientID != "" && clientID != rt.ClientID {
+			return errGrant("the refresh token was issued to another client")
+		}
+		if rt.JKT != "" && (proof == nil || proof.JKT != rt.JKT) {
+			return errGrant("the refresh token is bound to another DPoP key")
+		}
+		if !rt.RotatedAt.IsZero() {
+			revokedSID = rt.SessionID
+			if err := s.revokeSessionTx(tx, rt.SessionID, now); err != nil {
+				return err
+			}
+			return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "refresh_token_reuse", UserID: rt.UserID,
+				Detail: map[string]string{"sid": rt.SessionID}})
+		}
+		sess, err := tx.Session(rt.SessionID)
+		if err != nil || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
+			return errGrant("the login session has ended")
+		}
+		user, err := tx.User(rt.UserID)
+		if err != nil {
+			return errGrant("the account no longer exists")
+		}
+		if user.Disabled {
+			return errDisabled()
+		}
+		rt.RotatedAt = now
+		if err := tx.PutRefreshToken(rt); err != nil {
+			return err
+		}
+		if proof != nil && sess.JKT != proof.JKT {
+			// An unbound session becomes bound the first time a client
+			// proves a key; a bound one never changes key (checked above).
+			sess.JKT = proof.JKT
+			if err := tx.PutSession(sess); err != nil {
+				return err
+			}
+		}
+		next, nextHash := tokens.NewOpaque()
+		err = tx.PutRefreshToken(&store.RefreshToken{
+			Hash: nextHash, SessionID: sess.ID, UserID: user.ID, ClientID: rt.ClientID, Scope: rt.Scope,
+			JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
+		})
+		if err != nil {
+			return err
+		}
+		issued = &issuedSession{user: user, session: sess, refreshToken: next, clientID: rt.ClientID, scope: rt.Scope}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if revokedSID != "" {
+		s.revoked.add(revokedSession(revokedSID), now.Add(s.cfg.AccessTTL+time.Minute))
+		return nil, errGrant("refresh token reuse detected; the login session has been revoked")
+	}
+	return s.tokenResponse(issued)
+}
+
+// revokeSessionTx ends a login session inside a transaction: the session is
+// marked revoked, its refresh tokens deleted, and its sid blacklisted for as
+// long as any of its access tokens may live. The caller mirrors the
+// blacklist entry in memory after the commit.
+func (s *Server) revokeSessionTx(tx *store.Tx, sid string, now time.Time) error {
+	sess, err := tx.Session(sid)
+	if err == nil && sess.RevokedAt.IsZero() {
+		sess.RevokedAt = now
+		if err := tx.PutSession(sess); err != nil {
+			return err
+		}
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := tx.DeleteSessionRefreshTokens(sid); err != nil {
+		return err
+	}
+	return tx.PutRevoked(revokedSession(sid), now.Add(s.cfg.AccessTTL+time.Minute))
+}
+
+// revokeSession ends one login session and mirrors the blacklist entry.
+func (s *Server) revokeSession(ctx context.Context, sid string) error {
+	now := s.now()
+	if err := s.db.Update(ctx, func(tx *store.Tx) error { return s.revokeSessionTx(tx, sid, now) }); err != nil {
+		return err
+	}
+	s.revoked.add(revokedSession(sid), now.Add(s.cfg.AccessTTL+time.Minute))
+	return nil
+}

@@ -1,0 +1,158 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/tokens"
+)
+
+// loadKeyring reads the signing keys from the store, creating the first one
+// on first start. The newest unretired key signs; retired keys stay published
+// until every token they signed has expired.
+func loadKeyring(ctx context.Context, db *store.DB, alg string, now time.Time) (*tokens.Keyring, error) {
+	active, retired, err := readKeys(ctx, db, now)
+	if err != nil {
+		return nil, err
+	}
+	if active == nil {
+		if active, err = createKey(ctx, db, alg, now); err != nil {
+			return nil, err
+		}
+	}
+	return tokens.NewKeyring(active, retired...), nil
+}
+
+func readKeys(ctx context.Context, db *store.DB, now time.Time) (*tokens.SigningKey, []tokens.KeyringEntry, error) {
+	var recs []store.SigningKey
+	if err := db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		recs, err = tx.SigningKeys()
+		return err
+	}); err != nil {
+		return nil, nil, fmt.Errorf("load signing keys: %w", err)
+	}
+	var active *tokens.SigningKey
+	var retired []tokens.KeyringEntry
+	for _, r := range recs {
+		k, err := tokens.ParseSigningKey(r.ID, r.Alg, r.CreatedAt, r.Private)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load signing key %s: %w", r.ID, err)
+		}
+		switch {
+		case r.RetiredAt.IsZero():
+			if active != nil {
+				// Two unretired keys can only come from an interrupted
+				// rotation; the newer one wins, the older stays published.
+				retired = append(retired, tokens.KeyringEntry{Key: active, PublishUntil: now.Add(24 * time.Hour)})
+			}
+			active = k
+		case r.PublishUntil.After(now):
+			retired = append(retired, tokens.KeyringEntry{Key: k, PublishUntil: r.PublishUntil})
+		}
+	}
+	return active, retired, nil
+}
+
+func createKey(ctx context.Context, db *store.DB, alg string, now time.Time) (*tokens.SigningKey, error) {
+	k, err := tokens.GenerateSigningKey(alg, now)
+	if err != nil {
+		return nil, err
+	}
+	der, err := k.MarshalPrivate()
+	if err != nil {
+		return nil, err
+	}
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		return tx.PutSigningKey(&store.SigningKey{ID: k.ID, Alg: k.Alg, Private: der, CreatedAt: now})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store signing key: %w", err)
+	}
+	return k, nil
+}
+
+// RotateKeys creates a new signing key and retires the current one, which
+// stays published for publishFor (the longest lifetime of anything it signed).
+// It works on a store directly, so the CLI can use it on a stopped server.
+func RotateKeys(ctx context.Context, db *store.DB, alg string, publishFor time.Duration, now time.Time) (*tokens.SigningKey, error) {
+	var recs []store.SigningKey
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		recs, err = tx.SigningKeys()
+		if err != nil {
+			return err
+		}
+		for i := range recs {
+			r := &recs[i]
+			if r.RetiredAt.IsZero() {
+				r.RetiredAt = now
+				r.PublishUntil = now.Add(publishFor)
+				if err := tx.PutSigningKey(r); err != nil {
+					return err
+				}
+			} else if !r.PublishUntil.After(now) {
+				if err := tx.DeleteSigningKey(r.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return createKey(ctx, db, alg, now)
+}
+
+// publishWindow is how long a retired key must stay in the JWKS: the longest
+// lifetime of a token or credential it may have signed, plus clock skew.
+func (s *Server) publishWindow() time.Duration {
+	w := s.cfg.AccessTTL
+	if s.cfg.CredentialTTL > w {
+		w = s.cfg.CredentialTTL
+	}
+	return w + time.Minute
+}
+
+// RotateKeys rotates the signing key of a running server.
+func (s *Server) RotateKeys(ctx context.Context) (*tokens.SigningKey, error) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	if _, err := RotateKeys(ctx, s.db, s.cfg.KeyAlg, s.publishWindow(), s.now()); err != nil {
+		return nil, err
+	}
+	return s.reloadKeys(ctx)
+}
+
+func (s *Server) reloadKeys(ctx context.Context) (*tokens.SigningKey, error) {
+	active, retired, err := readKeys(ctx, s.db, s.now())
+	if err != nil {
+		return nil, err
+	}
+	s.keys.Replace(active, retired...)
+	return active, nil
+}
+
+// autoRotate rotates the key whenever the active one is older than the
+// configured period.
+func (s *Server) autoRotate(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if k := s.keys.Active(); k != nil && s.now().Sub(k.CreatedAt) >= s.cfg.KeyRotation {
+				if _, err := s.RotateKeys(ctx); err != nil {
+					s.log.Error("automatic key rotation failed", "err", err)
+				} else {
+					s.log.Info("signing key rotated")
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,204 @@
+package auth
+
+import (
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/latchid/latch/tokens"
+)
+
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// recoverPanics turns a panic anywhere below into a logged 500, so no stack
+// trace or half-written response reaches a client.
+func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic serving request", "method", c.Method(), "path", c.Path(),
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = Errorf(http.StatusInternalServerError, CodeServerError, "internal error")
+		}
+	}()
+	return c.Next()
+}
+
+func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	h := &c.Response().Header
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if strings.HasPrefix(s.cfg.Issuer, "https://") {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	if s.cfg.DPoPNonce {
+		h.Set("DPoP-Nonce", s.dpop.Nonce())
+	}
+	return c.Next()
+}
+
+// principal is the authenticated caller of a protected request.
+type principal struct {
+	claims *tokens.AccessClaims
+	token  string
+	proof  *tokens.Proof // the request's DPoP proof when the token is bound
+}
+
+const principalKey = "latch.principal"
+
+func principalOf(c *fiber.Ctx) *principal {
+	p, _ := c.Locals(principalKey).(*principal)
+	return p
+}
+
+// requireAuth admits a request only with a valid, unrevoked access token and,
+// for a DPoP-bound token, a valid proof of the bound key (RFC 9449 section 7).
+func (s *Server) requireAuth(c *fiber.Ctx) error {
+	p, err := s.authenticate(c)
+	if err != nil {
+		return s.challenge(c, err)
+	}
+	if p == nil {
+		return s.challenge(c, nil)
+	}
+	c.Locals(principalKey, p)
+	return c.Next()
+}
+
+// optionalAuth authenticates when an Authorization header is present and
+// passes anonymous requests through (sign-up versus adding a passkey).
+func (s *Server) optionalAuth(c *fiber.Ctx) error {
+	p, err := s.authenticate(c)
+	if err != nil {
+		return s.challenge(c, err)
+	}
+	if p != nil {
+		c.Locals(principalKey, p)
+	}
+	return c.Next()
+}
+
+// authenticate returns (nil, nil) when the request carries no credentials.
+func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
+	authz := c.Request().Header.PeekAll(fiber.HeaderAuthorization)
+	if len(authz) == 0 {
+		return nil, nil
+	}
+	if len(authz) > 1 {
+		return nil, Errorf(http.StatusBadRequest, CodeInvalidRequest, "more than one Authorization header")
+	}
+	scheme, token, ok := strings.Cut(string(authz[0]), " ")
+	if !ok || token == "" || strings.ContainsAny(token, " ,") {
+		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "malformed Authorization header")
+	}
+	dpopScheme := strings.EqualFold(scheme, "DPoP")
+	if !dpopScheme && !strings.EqualFold(scheme, "Bearer") {
+		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "unsupported authorization scheme")
+	}
+	claims, err := s.access.Verify(token)
+	if err != nil {
+		s.metrics.verifications.WithLabelValues("access_token", "invalid").Inc()
+		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "%s", tokenErrorText(err, "invalid access token"))
+	}
+	if s.revoked.has(revokedJTI(claims.ID)) || s.revoked.has(revokedSession(claims.SessionID)) {
+		s.metrics.verifications.WithLabelValues("access_token", "revoked").Inc()
+		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the access token has been revoked")
+	}
+	p := &principal{claims: claims, token: token}
+	switch {
+	case claims.JKT != "" && !dpopScheme:
+		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "a DPoP-bound token must be sent with the DPoP scheme")
+	case claims.JKT == "" && dpopScheme:
+		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the access token is not DPoP-bound")
+	case claims.JKT != "":
+		proof, err := s.dpop.Verify(s.proofCheck(c, token))
+		if err != nil {
+			return nil, s.dpopError(err, http.StatusUnauthorized)
+		}
+		if proof.JKT != claims.JKT {
+			return nil, Errorf(http.StatusUnauthorized, CodeInvalidDPoPProof, "the proof key does not match the token's key")
+		}
+		p.proof = proof
+	}
+	s.metrics.verifications.WithLabelValues("access_token", "success").Inc()
+	return p, nil
+}
+
+// challenge answers a failed authentication with the WWW-Authenticate
+// challenges of RFC 6750 section 3 and RFC 9449 section 7.1.
+func (s *Server) challenge(c *fiber.Ctx, err error) error {
+	algs := strings.Join(s.dpop.Algs(), " ")
+	if err == nil {
+		c.Response().Header.Add(fiber.HeaderWWWAuthenticate, `DPoP algs="`+algs+`"`)
+		c.Response().Header.Add(fiber.HeaderWWWAuthenticate, `Bearer realm="latch"`)
+		return Errorf(http.StatusUnauthorized, CodeInvalidToken, "an access token is required")
+	}
+	e, ok := asError(err)
+	if !ok {
+		return err
+	}
+	desc := strings.ReplaceAll(e.Description, `"`, "'")
+	switch e.Code {
+	case CodeInvalidDPoPProof, CodeUseDPoPNonce:
+		c.Response().Header.Add(fiber.HeaderWWWAuthenticate,
+			fmt.Sprintf(`DPoP error="%s", error_description="%s", algs="%s"`, e.Code, desc, algs))
+		if e.Code == CodeUseDPoPNonce {
+			c.Set("DPoP-Nonce", s.dpop.Nonce())
+		}
+	case CodeInvalidToken:
+		scheme, _, _ := strings.Cut(string(c.Request().Header.Peek(fiber.HeaderAuthorization)), " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			c.Response().Header.Add(fiber.HeaderWWWAuthenticate, fmt.Sprintf(`Bearer realm="latch", error="invalid_token", error_description="%s"`, desc))
+		}
+		c.Response().Header.Add(fiber.HeaderWWWAuthenticate,
+			fmt.Sprintf(`DPoP error="invalid_token", error_description="%s", algs="%s"`, desc, algs))
+	}
+	return e
+}
+
+// proofCheck describes the DPoP proof a request must carry; htu is built from
+// the configured issuer, never from Host or X-Forwarded-* headers.
+func (s *Server) proofCheck(c *fiber.Ctx, accessToken string) tokens.ProofCheck {
+	raw := c.Request().Header.PeekAll("DPoP")
+	headers := make([]string, len(raw))
+	for i, h := range raw {
+		headers[i] = string(h)
+	}
+	return tokens.ProofCheck{
+		Headers:     headers,
+		Method:      c.Method(),
+		URL:         s.cfg.Issuer + c.Path(),
+		AccessToken: accessToken,
+	}
+}
+
+// hasDPoP reports whether the request carries any DPoP header.
+func hasDPoP(c *fiber.Ctx) bool {
+	return len(c.Request().Header.PeekAll("DPoP")) > 0
+}
+
+// dpopError maps a proof failure to the contract: 400 at token endpoints,
+// 401 at protected ones.
+func (s *Server) dpopError(err error, status int) *Error {
+	code, desc := CodeInvalidDPoPProof, "invalid DPoP proof"
+	if te, ok := err.(*tokens.TokenError); ok {
+		desc = te.Description
+		if te.Code == CodeUseDPoPNonce {
+			code = CodeUseDPoPNonce
+		}
+	}
+	return &Error{Status: status, Code: code, Description: desc}
+}
+
+func tokenErrorText(err error, fallback string) string {
+	if te, ok := err.(*tokens.TokenError); ok && te.Description != "" {
+		return te.Description
+	}
+	return fallback
+}

@@ -1,0 +1,248 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/tokens"
+)
+
+func (s *Server) handleMetadata(c *fiber.Ctx) error {
+	iss := s.cfg.Issuer
+	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+	return c.JSON(fiber.Map{
+		"issuer":                                        iss,
+		"token_endpoint":                                iss + "/token",
+		"jwks_uri":                                      iss + "/.well-known/jwks.json",
+		"revocation_endpoint":                           iss + "/revoke",
+		"introspection_endpoint":                        iss + "/introspect",
+		"userinfo_endpoint":                             iss + "/userinfo",
+		"grant_types_supported":                         []string{"refresh_token"},
+		"response_types_supported":                      []string{},
+		"scopes_supported":                              []string{defaultScope},
+		"token_endpoint_auth_methods_supported":         []string{"none"},
+		"revocation_endpoint_auth_methods_supported":    []string{"none"},
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
+		"dpop_signing_alg_values_supported":             s.dpop.Algs(),
+		"service_documentation":                         iss + "/",
+	})
+}
+
+// handleResourceMetadata serves RFC 9728 protected-resource metadata for the
+// service's own protected endpoints.
+func (s *Server) handleResourceMetadata(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+	return c.JSON(fiber.Map{
+		"resource":                          s.cfg.Audience,
+		"authorization_servers":             []string{s.cfg.Issuer},
+		"jwks_uri":                          s.cfg.Issuer + "/.well-known/jwks.json",
+		"bearer_methods_supported":          []string{"header"},
+		"dpop_signing_alg_values_supported": s.dpop.Algs(),
+		"dpop_bound_access_tokens_required": s.cfg.RequireDPoP,
+	})
+}
+
+func (s *Server) handleJWKS(c *fiber.Ctx) error {
+	// Short enough that a rotated-in key is picked up well within a token
+	// lifetime; verifiers refetch on an unknown kid anyway.
+	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
+	return c.Send(s.keys.JWKS(s.now()))
+}
+
+// handleRevoke implements RFC 7009. Public clients need no authentication:
+// the token is the credential. The answer is 200 whether or not the token
+// was known, so it reveals nothing.
+func (s *Server) handleRevoke(c *fiber.Ctx) error {
+	form, err := decodeForm(c)
+	if err != nil {
+		return err
+	}
+	token := form["token"]
+	if token == "" {
+		return badRequest("token is required")
+	}
+	if len(token) > 64<<10 {
+		return badRequest("token is too long")
+	}
+	if err := s.revokeToken(c.UserContext(), token); err != nil {
+		return err
+	}
+	noStore(c)
+	return c.SendStatus(http.StatusOK)
+}
+
+// revokeToken works out what kind of token it was given, whatever the hint
+// says (RFC 7009 section 2.1), and revokes it. Only tokens this server
+// verifiably issued cause a write.
+func (s *Server) revokeToken(ctx context.Context, token string) error {
+	switch {
+	case strings.Contains(token, "~"):
+		return s.revokeSDJWT(ctx, token)
+	case strings.Count(token, ".") == 2:
+		claims, err := s.access.Verify(token)
+		if err != nil {
+			return s.revokeSDJWT(ctx, token)
+		}
+		return s.revoke(ctx, map[string]time.Time{revokedJTI(claims.ID): claims.ExpiresAt.Add(time.Minute)})
+	default:
+		var sid string
+		err := s.db.View(ctx, func(tx *store.Tx) error {
+			rt, err := tx.RefreshToken(tokens.HashOpaque(token))
+			if err == nil {
+				sid = rt.SessionID
+			}
+			return nil
+		})
+		if err != nil || sid == "" {
+			return err
+		}
+		return s.revokeSession(ctx, sid)
+	}
+}
+
+// handleIntrospect implements RFC 7662 for resource servers holding client
+// credentials made with `latch clients add`.
+func (s *Server) handleIntrospect(c *fiber.Ctx) error {
+	if err := s.authenticateClient(c); err != nil {
+		return err
+	}
+	form, err := decodeForm(c)
+	if err != nil {
+		return err
+	}
+	token := form["token"]
+	if token == "" {
+		return badRequest("token is required")
+	}
+	noStore(c)
+	return c.JSON(s.introspect(c.UserContext(), token))
+}
+
+func (s *Server) introspect(ctx context.Context, token string) fiber.Map {
+	inactive := fiber.Map{"active": false}
+	now := s.now()
+	if len(token) > 16<<10 {
+		return inactive
+	}
+	if strings.Count(token, ".") == 2 && !strings.Contains(token, "~") {
+		claims, err := s.access.Verify(token)
+		if err != nil || s.revoked.has(revokedJTI(claims.ID)) || s.revoked.has(revokedSession(claims.SessionID)) {
+			return inactive
+		}
+		out := fiber.Map{
+			"active": true, "token_type": "Bearer", "iss": claims.Issuer, "sub": claims.Subject, "aud": claims.Audience,
+			"exp": claims.ExpiresAt.Unix(), "iat": claims.IssuedAt.Unix(), "jti": claims.ID, "client_id": claims.ClientID,
+			"scope": claims.Scope, "sid": claims.SessionID, "amr": claims.AMR, "auth_time": claims.AuthTime.Unix(),
+		}
+		if u, err := s.users.get(ctx, s.db, claims.Subject); err == nil {
+			out["username"] = u.Username
+		}
+		if claims.JKT != "" {
+			out["token_type"] = "DPoP"
+			out["cnf"] = fiber.Map{"jkt": claims.JKT}
+		}
+		return out
+	}
+	var out fiber.Map
+	_ = s.db.View(ctx, func(tx *store.Tx) error {
+		rt, err := tx.RefreshToken(tokens.HashOpaque(token))
+		if err != nil || !rt.RotatedAt.IsZero() || !rt.ExpiresAt.After(now) || s.revoked.has(revokedSession(rt.SessionID)) {
+			return nil
+		}
+		out = fiber.Map{
+			"active": true, "token_type": "refresh_token", "sub": rt.UserID, "client_id": rt.ClientID, "scope": rt.Scope,
+			"exp": rt.ExpiresAt.Unix(), "iat": rt.IssuedAt.Unix(), "iss": s.cfg.Issuer, "sid": rt.SessionID,
+		}
+		if rt.JKT != "" {
+			out["cnf"] = fiber.Map{"jkt": rt.JKT}
+		}
+		return nil
+	})
+	if out == nil {
+		return inactive
+	}
+	return out
+}
+
+// authenticateClient checks HTTP Basic client credentials (RFC 6749 section
+// 2.3.1) in constant time.
+func (s *Server) authenticateClient(c *fiber.Ctx) error {
+	fail := func() error {
+		c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="latch"`)
+		return Errorf(http.StatusUnauthorized, CodeInvalidClient, "client authentication failed")
+	}
+	scheme, cred, ok := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") || len(cred) > 1024 {
+		return fail()
+	}
+	raw, err := base64.StdEncoding.DecodeString(cred)
+	if err != nil {
+		return fail()
+	}
+	id, secret, ok := strings.Cut(string(raw), ":")
+	if !ok || id == "" || secret == "" {
+		return fail()
+	}
+	// RFC 6749 section 2.3.1: both parts are form-urlencoded.
+	id, secret = formUnescape(id), formUnescape(secret)
+	var client *store.Client
+	err = s.db.View(c.UserContext(), func(tx *store.Tx) error {
+		var err error
+		client, err = tx.Client(id)
+		return err
+	})
+	sum := sha256.Sum256([]byte(secret))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		// Compare anyway so an unknown id costs the same as a wrong secret.
+		subtle.ConstantTimeCompare(sum[:], make([]byte, len(sum)))
+		return fail()
+	}
+	if subtle.ConstantTimeCompare(sum[:], client.SecretHash) != 1 {
+		return fail()
+	}
+	return nil
+}
+
+func formUnescape(s string) string {
+	if !strings.ContainsAny(s, "%+") {
+		return s
+	}
+	if v, err := url.QueryUnescape(s); err == nil {
+		return v
+	}
+	return s
+}
+
+// CreateClient registers an introspection client and returns its secret,
+// which is shown once and stored only as a hash.
+func CreateClient(ctx context.Context, db *store.DB, id string, now time.Time) (string, error) {
+	if id == "" || len(id) > 128 || strings.ContainsAny(id, ": \t\r\n") {
+		return "", errors.New("client id must be 1 to 128 characters without spaces or colons")
+	}
+	secret, _ := tokens.NewOpaque()
+	sum := sha256.Sum256([]byte(secret))
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Client(id); err == nil {
+			return errors.New("a client with this id already exists")
+		}
+		return tx.PutClient(&store.Client{ID: id, SecretHash: sum[:], CreatedAt: now})
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}

@@ -1,0 +1,544 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/tokens"
+	"github.com/latchid/latch/webauthn"
+)
+
+// Ceremony kinds kept in the store.
+const (
+	ceremonySignUp     = "signup"
+	ceremonyAddPasskey = "add_passkey"
+	ceremonyLogin      = "login"
+	ceremonyMFA        = "mfa"
+)
+
+// amrPasskey is the RFC 8176 method of a passkey sign-in: proof of
+// possession of a key (user verification is required by default).
+const amrPasskey = "pop"
+
+var b64 = base64.RawURLEncoding
+
+type beginResponse struct {
+	Ceremony  string          `json:"ceremony"`
+	PublicKey json.RawMessage `json:"publicKey"`
+}
+
+type registerBeginRequest struct {
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
+}
+
+func (s *Server) handleRegisterBegin(c *fiber.Ctx) error {
+	var req registerBeginRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	var (
+		res *beginResponse
+		err error
+	)
+	if p := principalOf(c); p != nil {
+		res, err = s.beginAddPasskey(c.UserContext(), p.claims.Subject)
+	} else {
+		res, err = s.beginSignUp(c.UserContext(), req)
+	}
+	s.metrics.ceremonies.WithLabelValues("register_begin", outcome(err)).Inc()
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(res)
+}
+
+func (s *Server) beginSignUp(ctx context.Context, req registerBeginRequest) (*beginResponse, error) {
+	if err := checkLen("username", req.Username, 1024); err != nil {
+		return nil, err
+	}
+	if err := checkLen("display_name", req.DisplayName, 1024); err != nil {
+		return nil, err
+	}
+	if req.Username == "" {
+		return nil, badRequest("username is required")
+	}
+	username, err := NormalizeUsername(req.Username)
+	if err != nil {
+		return nil, err
+	}
+	display, err := cleanDisplayName(req.DisplayName, username)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.View(ctx, func(tx *store.Tx) error {
+		_, err := tx.UserByUsername(username)
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil, errUsernameTaken()
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	userID, handle := randomID(16), make([]byte, 32)
+	if _, err := rand.Read(handle); err != nil {
+		return nil, err
+	}
+	opts, session, err := s.rp.BeginRegistration(webauthn.User{Handle: handle, Name: username, DisplayName: display}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.saveCeremony(ctx, &store.Ceremony{
+		Kind: ceremonySignUp, UserID: userID, Username: username, DisplayName: display, Handle: handle, Session: session,
+	}, opts)
+}
+
+func (s *Server) beginAddPasskey(ctx context.Context, userID string) (*beginResponse, error) {
+	var (
+		user  *store.User
+		creds []store.Credential
+	)
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		if user, err = tx.User(userID); err != nil {
+			return err
+		}
+		creds, err = tx.CredentialsByUser(userID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if user.Disabled {
+		return nil, errDisabled()
+	}
+	opts, session, err := s.rp.BeginRegistration(waUser(user), waCredentials(creds))
+	if err != nil {
+		return nil, err
+	}
+	return s.saveCeremony(ctx, &store.Ceremony{Kind: ceremonyAddPasskey, UserID: user.ID, Session: session}, opts)
+}
+
+func (s *Server) saveCeremony(ctx context.Context, cer *store.Ceremony, opts json.RawMessage) (*beginResponse, error) {
+	cer.ID = randomID(24)
+	cer.ExpiresAt = s.now().Add(s.cfg.CeremonyTTL)
+	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.PutCeremony(cer) }); err != nil {
+		return nil, err
+	}
+	return &beginResponse{Ceremony: cer.ID, PublicKey: opts}, nil
+}
+
+type registerFinishRequest struct {
+	Ceremony   string          `json:"ceremony"`
+	Credential json.RawMessage `json:"credential"`
+	Name       string          `json:"name"`
+}
+
+type registerFinishResponse struct {
+	*tokenResponse
+	CredentialID string `json:"credential_id"`
+}
+
+func (s *Server) handleRegisterFinish(c *fiber.Ctx) error {
+	var req registerFinishRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := checkCeremonyRequest(req.Ceremony, req.Credential); err != nil {
+		return err
+	}
+	name, err := cleanCredentialName(req.Name)
+	if err != nil {
+		return err
+	}
+	p := principalOf(c)
+	var proof *tokens.Proof
+	if p == nil {
+		if proof, err = s.tokenEndpointProof(c); err != nil {
+			return err
+		}
+	}
+	res, err := s.finishRegistration(c.UserContext(), p, req.Ceremony, req.Credential, name, proof)
+	s.metrics.ceremonies.WithLabelValues("register", outcome(err)).Inc()
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	if p != nil {
+		return c.JSON(fiber.Map{"credential_id": res.CredentialID})
+	}
+	s.metrics.issued.WithLabelValues("webauthn_register", "success").Inc()
+	return c.JSON(res)
+}
+
+func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyID string, response []byte, name string, proof *tokens.Proof) (*registerFinishResponse, error) {
+	now := s.now()
+	var cer *store.Ceremony
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		cer, err = tx.Ceremony(ceremonyID, now)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errCeremony()
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case p == nil && cer.Kind != ceremonySignUp,
+		p != nil && (cer.Kind != ceremonyAddPasskey || cer.UserID != p.claims.Subject):
+		return nil, errCeremony()
+	}
+	user := &store.User{ID: cer.UserID, Handle: cer.Handle, Username: cer.Username, DisplayName: cer.DisplayName, CreatedAt: now}
+	if p != nil {
+		if err := s.db.View(ctx, func(tx *store.Tx) error {
+			var err error
+			user, err = tx.User(cer.UserID)
+			return err
+		}); err != nil {
+			return nil, errCeremony()
+		}
+	}
+	wc, err := s.rp.FinishRegistration(waUser(user), cer.Session, response)
+	if err != nil {
+		s.spendCeremony(ctx, ceremonyID)
+		return nil, credentialError(err)
+	}
+	cred := &store.Credential{
+		ID: wc.ID, UserID: user.ID, Name: name, CreatedAt: now, LastUsedAt: now,
+		Transports: wc.Transports, AAGUID: wc.AAGUID, BackupEligible: wc.BackupEligible, BackupState: wc.BackupState,
+		SignCount: wc.SignCount, Record: wc.Record,
+	}
+	var issued *issuedSession
+	err = s.db.Update(ctx, func(tx *store.Tx) error {
+		issued = nil
+		if _, err := tx.Ceremony(ceremonyID, now); err != nil {
+			return err
+		}
+		if err := tx.DeleteCeremony(ceremonyID); err != nil {
+			return err
+		}
+		if p == nil {
+			if err := tx.PutUser(user); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutCredential(cred); err != nil {
+			return err
+		}
+		if p != nil {
+			return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "passkey_added", UserID: user.ID})
+		}
+		var err error
+		issued, err = s.startSession(tx, user, []string{amrPasskey}, now, proof, "")
+		if err != nil {
+			return err
+		}
+		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "signup", UserID: user.ID})
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errCeremony()
+	case errors.Is(err, store.ErrUsernameTaken):
+		return nil, errUsernameTaken()
+	case errors.Is(err, store.ErrCredentialExists):
+		return nil, Errorf(http.StatusBadRequest, CodeInvalidCredential, "this passkey is already registered")
+	case err != nil:
+		return nil, err
+	}
+	res := &registerFinishResponse{CredentialID: b64.EncodeToString(cred.ID)}
+	if issued != nil {
+		if res.tokenResponse, err = s.tokenResponse(issued); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+type loginBeginRequest struct {
+	Username string `json:"username"`
+}
+
+func (s *Server) handleLoginBegin(c *fiber.Ctx) error {
+	var req loginBeginRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	res, err := s.beginLogin(c.UserContext(), req.Username)
+	s.metrics.ceremonies.WithLabelValues("login_begin", outcome(err)).Inc()
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(res)
+}
+
+func (s *Server) beginLogin(ctx context.Context, rawUsername string) (*beginResponse, error) {
+	cer := &store.Ceremony{Kind: ceremonyLogin}
+	var allow []webauthn.Credential
+	if rawUsername != "" {
+		if err := checkLen("username", rawUsername, 1024); err != nil {
+			return nil, err
+		}
+		username, err := NormalizeUsername(rawUsername)
+		if err != nil {
+			return nil, err
+		}
+		var creds []store.Credential
+		err = s.db.View(ctx, func(tx *store.Tx) error {
+			u, err := tx.UserByUsername(username)
+			if err != nil {
+				return err
+			}
+			cer.UserID = u.ID
+			creds, err = tx.CredentialsByUser(u.ID)
+			return err
+		})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		allow = waCredentials(creds)
+		if len(allow) == 0 {
+			// Same shape for an unknown name (no user enumeration).
+			cer.UserID = ""
+			allow = webauthn.DecoyCredentials(s.fakeKey, username)
+		}
+		cer.Username = username
+	}
+	opts, session, err := s.rp.BeginLogin(allow)
+	if err != nil {
+		return nil, err
+	}
+	cer.Session = session
+	return s.saveCeremony(ctx, cer, opts)
+}
+
+type loginFinishRequest struct {
+	Ceremony   string          `json:"ceremony"`
+	Credential json.RawMessage `json:"credential"`
+}
+
+func (s *Server) handleLoginFinish(c *fiber.Ctx) error {
+	var req loginFinishRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := checkCeremonyRequest(req.Ceremony, req.Credential); err != nil {
+		return err
+	}
+	proof, err := s.tokenEndpointProof(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.finishLogin(c.UserContext(), req.Ceremony, req.Credential, proof)
+	s.metrics.ceremonies.WithLabelValues("login", outcome(err)).Inc()
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	s.metrics.issued.WithLabelValues("webauthn_login", "success").Inc()
+	return c.JSON(res)
+}
+
+func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []byte, proof *tokens.Proof) (*tokenResponse, error) {
+	now := s.now()
+	assertion, err := s.rp.ParseAssertion(response)
+	if err != nil {
+		return nil, credentialError(err)
+	}
+	var (
+		cer   *store.Ceremony
+		user  *store.User
+		creds []store.Credential
+	)
+	err = s.db.View(ctx, func(tx *store.Tx) error {
+		var err error
+		if cer, err = tx.Ceremony(ceremonyID, now); err != nil {
+			return errCeremony()
+		}
+		if cer.Kind != ceremonyLogin {
+			return errCeremony()
+		}
+		switch {
+		case len(assertion.UserHandle) > 0:
+			user, err = tx.UserByHandle(assertion.UserHandle)
+		default:
+			var cred *store.Credential
+			if cred, err = tx.Credential(assertion.CredentialID); err == nil {
+				user, err = tx.User(cred.UserID)
+			}
+		}
+		if err != nil {
+			return unknownCredential()
+		}
+		if cer.Username != "" && cer.UserID != user.ID {
+			return unknownCredential()
+		}
+		creds, err = tx.CredentialsByUser(user.ID)
+		return err
+	})
+	if err != nil {
+		if e, ok := asError(err); ok && e.Code == CodeInvalidCredential {
+			s.spendCeremony(ctx, ceremonyID)
+		}
+		return nil, err
+	}
+	wc, err := s.rp.FinishLogin(waUser(user), waCredentials(creds), cer.Session, assertion)
+	if err != nil {
+		s.spendCeremony(ctx, ceremonyID)
+		return nil, credentialError(err)
+	}
+	if user.Disabled {
+		s.spendCeremony(ctx, ceremonyID)
+		return nil, errDisabled()
+	}
+	var (
+		issued   *issuedSession
+		mfaToken string
+	)
+	err = s.db.Update(ctx, func(tx *store.Tx) error {
+		issued, mfaToken = nil, ""
+		if _, err := tx.Ceremony(ceremonyID, now); err != nil {
+			return err
+		}
+		if err := tx.DeleteCeremony(ceremonyID); err != nil {
+			return err
+		}
+		cred, err := tx.Credential(wc.ID)
+		if err != nil {
+			return err
+		}
+		// A concurrent sign-in with the same authenticator may have moved the
+		// counter since we read it; the clone rule must hold against that too.
+		if wc.SignCount != 0 || cred.SignCount != 0 {
+			if wc.SignCount <= cred.SignCount {
+				return unknownCredential()
+			}
+		}
+		cred.SignCount, cred.BackupState, cred.Record, cred.LastUsedAt = wc.SignCount, wc.BackupState, wc.Record, now
+		if err := tx.PutCredential(cred); err != nil {
+			return err
+		}
+		if t, err := tx.TOTP(user.ID); err == nil && t.Confirmed {
+			var hash string
+			mfaToken, hash = tokens.NewOpaque()
+			return tx.PutCeremony(&store.Ceremony{
+				ID: hash, Kind: ceremonyMFA, UserID: user.ID, AMR: []string{amrPasskey}, AuthTime: now,
+				ExpiresAt: now.Add(s.cfg.MFATokenTTL),
+			})
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		issued, err = s.startSession(tx, user, []string{amrPasskey}, now, proof, "")
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errCeremony()
+	case err != nil:
+		return nil, err
+	}
+	if mfaToken != "" {
+		return nil, &Error{
+			Status: http.StatusUnauthorized, Code: CodeMFARequired,
+			Description: "a second factor is required: send a TOTP code or recovery code to /totp/verify",
+			Extra:       map[string]any{"mfa_token": mfaToken},
+		}
+	}
+	return s.tokenResponse(issued)
+}
+
+// spendCeremony deletes a ceremony after a failed verification: a ceremony
+// id works once, whatever the outcome.
+func (s *Server) spendCeremony(ctx context.Context, id string) {
+	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteCeremony(id) }); err != nil {
+		s.log.Error("spend ceremony", "err", err)
+	}
+}
+
+func checkCeremonyRequest(ceremony string, credential json.RawMessage) error {
+	if ceremony == "" {
+		return badRequest("ceremony is required")
+	}
+	if len(ceremony) > 128 {
+		return errCeremony()
+	}
+	if len(credential) == 0 || string(credential) == "null" {
+		return badRequest("credential is required")
+	}
+	return nil
+}
+
+func cleanCredentialName(raw string) (string, error) {
+	name := strings.TrimSpace(raw)
+	if name == "" {
+		return "Passkey", nil
+	}
+	if utf8.RuneCountInString(name) > 64 {
+		return "", badRequest("name must be at most 64 characters")
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return "", badRequest("name contains control characters")
+		}
+	}
+	return name, nil
+}
+
+func credentialError(err error) error {
+	if errors.Is(err, webauthn.ErrExpired) {
+		return errCeremony()
+	}
+	if errors.Is(err, webauthn.ErrInvalidCredential) {
+		return Errorf(http.StatusBadRequest, CodeInvalidCredential, "%s", err.Error())
+	}
+	return err
+}
+
+func unknownCredential() *Error {
+	return Errorf(http.StatusBadRequest, CodeInvalidCredential, "the passkey is not recognised for this sign-in")
+}
+
+func errUsernameTaken() *Error {
+	return Errorf(http.StatusConflict, CodeUsernameTaken, "this username is already taken")
+}
+
+func waUser(u *store.User) webauthn.User {
+	return webauthn.User{Handle: u.Handle, Name: u.Username, DisplayName: u.DisplayName}
+}
+
+func waCredentials(creds []store.Credential) []webauthn.Credential {
+	out := make([]webauthn.Credential, len(creds))
+	for i, c := range creds {
+		out[i] = webauthn.Credential{
+			ID: c.ID, Record: c.Record, Transports: c.Transports, AAGUID: c.AAGUID,
+			SignCount: c.SignCount, BackupEligible: c.BackupEligible, BackupState: c.BackupState,
+		}
+	}
+	return out
+}
+
+// randomID returns n random bytes, base64url-encoded.
+func randomID(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return b64.EncodeToString(b)
+}

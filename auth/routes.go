@@ -1,0 +1,108 @@
+package auth
+
+import (
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/latchid/latch/frontend"
+)
+
+func (s *Server) routes(app *fiber.App) {
+	app.Use(s.recoverPanics, s.securityHeaders, s.observe)
+
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", s.handleReady)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+
+	app.Get("/.well-known/oauth-authorization-server", s.handleMetadata)
+	app.Get("/.well-known/oauth-protected-resource", s.handleResourceMetadata)
+	app.Get("/.well-known/jwks.json", s.handleJWKS)
+
+	app.Post("/webauthn/register/begin", s.optionalAuth, s.handleRegisterBegin)
+	app.Post("/webauthn/register/finish", s.optionalAuth, s.handleRegisterFinish)
+	app.Post("/webauthn/login/begin", s.handleLoginBegin)
+	app.Post("/webauthn/login/finish", s.handleLoginFinish)
+
+	app.Post("/token", s.handleToken)
+	app.Post("/revoke", s.handleRevoke)
+	app.Post("/introspect", s.handleIntrospect)
+
+	app.Post("/totp/enroll", s.requireAuth, s.handleTOTPEnroll)
+	app.Post("/totp/confirm", s.requireAuth, s.handleTOTPConfirm)
+	app.Post("/totp/verify", s.handleTOTPVerify)
+	app.Delete("/totp", s.requireAuth, s.handleTOTPDelete)
+
+	app.Get("/userinfo", s.requireAuth, s.handleUserinfo)
+	app.Post("/userinfo", s.requireAuth, s.handleUserinfo)
+	app.Get("/me/credentials", s.requireAuth, s.handleListCredentials)
+	app.Patch("/me/credentials/:id", s.requireAuth, s.handleRenameCredential)
+	app.Delete("/me/credentials/:id", s.requireAuth, s.handleDeleteCredential)
+	app.Post("/logout", s.requireAuth, s.handleLogout)
+
+	app.Post("/credentials/sd-jwt", s.requireAuth, s.handleIssueSDJWT)
+	app.Post("/credentials/verify", s.handleVerifySDJWT)
+
+	s.staticRoutes(app)
+	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+}
+
+// staticRoutes serves the embedded pages and the JS client. Each file is
+// read once at start-up; they are small and immutable for a given binary.
+func (s *Server) staticRoutes(app *fiber.App) {
+	assets := frontend.Assets()
+	_ = fs.WalkDir(assets, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := fs.ReadFile(assets, p)
+		if err != nil {
+			return err
+		}
+		ctype := contentType(p)
+		serve := func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderContentType, ctype)
+			c.Set(fiber.HeaderCacheControl, "no-cache")
+			return c.Status(http.StatusOK).Send(body)
+		}
+		route := "/" + p
+		app.Get(route, serve)
+		switch p {
+		case "index.html":
+			app.Get("/", serve)
+		case "account.html":
+			app.Get("/account", serve)
+		}
+		return nil
+	})
+}
+
+func contentType(p string) string {
+	switch strings.ToLower(path.Ext(p)) {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".js", ".mjs":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
+	case ".png":
+		return "image/png"
+	case ".json":
+		return "application/json"
+	}
+	return "application/octet-stream"
+}
+
+func (s *Server) handleReady(c *fiber.Ctx) error {
+	if s.keys == nil || s.keys.Active() == nil {
+		return Errorf(http.StatusServiceUnavailable, CodeServerError, "not ready")
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}

@@ -1,0 +1,155 @@
+package auth
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/latchid/latch/tokens"
+)
+
+// sdDisclosable lists the claims a holder may choose to reveal, in the order
+// they are offered; iss, iat, exp, vct and cnf are always visible.
+var sdDisclosable = []string{"sub", "username", "display_name", "amr", "created_at"}
+
+type issueSDJWTRequest struct {
+	Claims []string `json:"claims"`
+}
+
+func (s *Server) handleIssueSDJWT(c *fiber.Ctx) error {
+	var req issueSDJWTRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	p := principalOf(c)
+	if p.proof == nil {
+		return s.challenge(c, Errorf(http.StatusUnauthorized, CodeInvalidToken,
+			"a DPoP-bound access token is required: the credential is bound to its key"))
+	}
+	want := sdDisclosable
+	if req.Claims != nil {
+		if len(req.Claims) > len(sdDisclosable) {
+			return badRequest("too many claims requested")
+		}
+		want = nil
+		for _, name := range req.Claims {
+			if !contains(sdDisclosable, name) {
+				return badRequest("claim %q cannot be issued; choose from %s", truncate(name, 32), strings.Join(sdDisclosable, ", "))
+			}
+			if !contains(want, name) {
+				want = append(want, name)
+			}
+		}
+	}
+	user, err := s.users.get(c.UserContext(), s.db, p.claims.Subject)
+	if err != nil {
+		return Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
+	}
+	all := map[string]any{
+		"sub": user.ID, "username": user.Username, "display_name": user.DisplayName,
+		"amr": p.claims.AMR, "created_at": user.CreatedAt.Unix(),
+	}
+	claims := make(map[string]any, len(want))
+	for _, name := range want {
+		claims[name] = all[name]
+	}
+	now := s.now()
+	key := s.keys.Active()
+	cred, err := tokens.SDIssue(tokens.SDIssueRequest{
+		Issuer: s.cfg.Issuer, VCT: s.cfg.Issuer + "/credentials/identity",
+		IssuedAt: now, ExpiresAt: now.Add(s.cfg.CredentialTTL),
+		HolderJWK: p.proof.JWK, Claims: claims, Decoys: -1,
+	}, key.Signer(), key.Alg, key.ID)
+	s.metrics.issued.WithLabelValues("sd_jwt", outcome(err)).Inc()
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(fiber.Map{"format": "dc+sd-jwt", "credential": cred.Compact})
+}
+
+type verifySDJWTRequest struct {
+	Presentation string `json:"presentation"`
+	Aud          string `json:"aud"`
+	Nonce        string `json:"nonce"`
+}
+
+func (s *Server) handleVerifySDJWT(c *fiber.Ctx) error {
+	var req verifySDJWTRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Presentation == "" || req.Aud == "" || req.Nonce == "" {
+		return badRequest("presentation, aud and nonce are required")
+	}
+	if len(req.Aud) > 2048 || len(req.Nonce) > 512 {
+		return badRequest("aud or nonce is too long")
+	}
+	now := s.now()
+	pres, err := tokens.SDVerify(tokens.SDVerifyRequest{
+		Presentation: req.Presentation, Audience: req.Aud, Nonce: req.Nonce, Issuer: s.cfg.Issuer,
+		Now: now, MaxKBAge: s.cfg.KBMaxAge, Keys: s.keyLookup(now),
+		IsRevoked: func(issuerJWT string) bool { return s.revoked.has(revokedSDJWT(sdDigestOf(issuerJWT))) },
+	})
+	if err != nil {
+		s.metrics.verifications.WithLabelValues("sd_jwt", "invalid").Inc()
+		desc := "invalid presentation"
+		if se, ok := err.(*tokens.SDError); ok {
+			desc = se.Description
+		}
+		return c.Status(http.StatusBadRequest).JSON(fiber.Map{
+			"valid": false, "error": "invalid_presentation", "error_description": desc,
+		})
+	}
+	s.metrics.verifications.WithLabelValues("sd_jwt", "success").Inc()
+	noStore(c)
+	return c.JSON(fiber.Map{"valid": true, "claims": pres.Claims, "cnf": pres.CNF})
+}
+
+// keyLookup adapts the keyring to the SD-JWT verifier.
+func (s *Server) keyLookup(now time.Time) tokens.SDKeyLookup {
+	return func(kid string) (crypto.PublicKey, string, bool) { return s.keys.Lookup(kid, now) }
+}
+
+// sdDigestOf names a credential on the blacklist by a digest of its issuer
+// JWT, so the credential itself is never stored.
+func sdDigestOf(issuerJWT string) string {
+	sum := sha256.Sum256([]byte(issuerJWT))
+	return b64.EncodeToString(sum[:])
+}
+
+// revokeSDJWT blacklists a credential (whole, or its issuer JWT alone) until
+// it expires, provided it verifiably was issued here.
+func (s *Server) revokeSDJWT(ctx context.Context, token string) error {
+	jwt, ok := tokens.SDIssuerJWT(token)
+	if !ok {
+		return nil
+	}
+	now := s.now()
+	exp, err := tokens.SDIssuerExpiry(jwt, s.cfg.Issuer, s.keyLookup(now), now)
+	if err != nil || !exp.After(now) {
+		return nil
+	}
+	return s.revoke(ctx, map[string]time.Time{revokedSDJWT(sdDigestOf(jwt)): exp})
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

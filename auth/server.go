@@ -1,0 +1,220 @@
+// Package auth is the Latch service: the HTTP API on Fiber, the middleware
+// that authenticates requests, and the rules of accounts, sessions and
+// factors. It composes the webauthn, tokens and store packages.
+package auth
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/tokens"
+	"github.com/latchid/latch/webauthn"
+)
+
+// Server is a running (or ready to run) Latch service. It owns the store,
+// the signing keys and the HTTP application; cmd/latch never sees Fiber.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+
+	db      *store.DB
+	rp      *webauthn.RP
+	keys    *tokens.Keyring
+	access  *tokens.AccessTokens
+	dpop    *tokens.DPoP
+	revoked *revocationList
+	users   userCache
+	metrics *metrics
+
+	// fakeKey derives stand-in credential ids for unknown usernames.
+	fakeKey []byte
+	// recoveryKey keys the hashes of TOTP recovery codes.
+	recoveryKey []byte
+
+	app      *fiber.App
+	ln       net.Listener
+	cancel   context.CancelFunc
+	bg       sync.WaitGroup
+	keyMu    sync.Mutex // serialises key rotation
+	closed   sync.Once
+	closeErr error
+}
+
+// New opens the store in cfg.DataDir (creating it on first start), loads or
+// creates the signing key and builds the HTTP application. It does not
+// listen; call Open for that, or Test to drive it in-process.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	kek := cfg.MasterKey
+	if kek == nil {
+		var err error
+		if kek, err = store.LoadOrCreateMasterKey(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	db, err := store.Open(store.Options{Path: filepath.Join(cfg.DataDir, "latch.db"), KEK: kek})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, fakeKey: deriveKey(kek, "latch unknown-user credential ids"),
+		recoveryKey: deriveKey(kek, "latch recovery codes")}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) init() error {
+	rp, err := webauthn.New(webauthn.Config{
+		RPID:          s.cfg.RPID,
+		RPDisplayName: s.cfg.RPName,
+		Origins:       s.cfg.Origins,
+		Timeout:       s.cfg.CeremonyTTL,
+	})
+	if err != nil {
+		return err
+	}
+	s.rp = rp
+	ctx := context.Background()
+	if s.keys, err = loadKeyring(ctx, s.db, s.cfg.KeyAlg, s.now()); err != nil {
+		return err
+	}
+	s.access = tokens.NewAccessTokens(tokens.AccessConfig{
+		Issuer: s.cfg.Issuer, Audience: s.cfg.Audience, TTL: s.cfg.AccessTTL, Keys: s.keys, Now: s.now,
+	})
+	s.dpop = tokens.NewDPoP(tokens.DPoPConfig{MaxAge: s.cfg.DPoPMaxAge, Nonces: s.cfg.DPoPNonce, Now: s.now})
+	if s.revoked, err = loadRevocations(ctx, s.db, s.now()); err != nil {
+		return err
+	}
+	s.metrics = newMetrics()
+	s.app = s.newApp()
+	return nil
+}
+
+// deriveKey derives an independent purpose-bound key from the master key.
+func deriveKey(master []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+func (s *Server) newApp() *fiber.App {
+	cfg := fiber.Config{
+		AppName:                 "latch",
+		BodyLimit:               s.cfg.BodyLimit,
+		ReadBufferSize:          16 << 10, // a DPoP proof plus an access token exceed the 4 KiB default
+		ReadTimeout:             10 * time.Second,
+		WriteTimeout:            10 * time.Second,
+		IdleTimeout:             60 * time.Second,
+		DisableStartupMessage:   true,
+		ErrorHandler:            s.errorHandler,
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          s.cfg.TrustedProxies,
+	}
+	if len(s.cfg.TrustedProxies) > 0 {
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	app := fiber.New(cfg)
+	s.routes(app)
+	return app
+}
+
+// Open starts listening on the configured address and serves in the
+// background; background sweeps and key rotation start with it.
+func (s *Server) Open() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.ln = ln
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.startBackground(ctx)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := s.app.Listener(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+func (s *Server) startBackground(ctx context.Context) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.db.RunSweeper(ctx, s.cfg.SweepInterval, s.now)
+	}()
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.revoked.run(ctx, s.cfg.SweepInterval, s.now)
+	}()
+	if s.cfg.KeyRotation > 0 {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.autoRotate(ctx)
+		}()
+	}
+}
+
+// Addr returns the address the server listens on (useful with port 0).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Close stops accepting requests, waits up to ten seconds for in-flight ones,
+// stops background work and closes the store.
+func (s *Server) Close() error {
+	s.closed.Do(func() { s.closeErr = s.shutdown() })
+	return s.closeErr
+}
+
+func (s *Server) shutdown() error {
+	var errs []error
+	if s.ln != nil {
+		if err := s.app.ShutdownWithTimeout(10 * time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.bg.Wait()
+	if err := s.db.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Test runs one request through the application in-process, as a client
+// would see it. The timeout is disabled so slow machines do not flake.
+func (s *Server) Test(req *http.Request) (*http.Response, error) {
+	return s.app.Test(req, -1)
+}

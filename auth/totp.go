@@ -1,0 +1,379 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"image/png"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/hotp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/tokens"
+)
+
+// TOTP parameters: what every authenticator app supports (RFC 6238 defaults).
+const (
+	totpPeriod        = 30
+	totpSecretSize    = 20 // 160 bits, as RFC 4226 section 4 recommends
+	totpMaxFailures   = 5
+	totpBaseLockout   = time.Minute
+	totpMaxLockout    = 24 * time.Hour
+	recoveryCodeCount = 10
+)
+
+var secretEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// totpCode computes the RFC 6238 code of one time step.
+func totpCode(secret []byte, step int64, digits otp.Digits) string {
+	code, err := hotp.GenerateCodeCustom(secretEncoding.EncodeToString(secret), uint64(step), hotp.ValidateOpts{
+		Digits: digits, Algorithm: otp.AlgorithmSHA1,
+	})
+	if err != nil {
+		return "" // cannot happen for a secret we encoded ourselves; never matches
+	}
+	return code
+}
+
+// matchStep returns the time step, within one step of now either way, whose
+// code equals code. Every candidate is compared, in constant time.
+func matchStep(secret []byte, code string, now time.Time) (int64, bool) {
+	cur := now.Unix() / totpPeriod
+	var found int64
+	ok := 0
+	for _, step := range [...]int64{cur - 1, cur, cur + 1} {
+		if subtle.ConstantTimeCompare([]byte(totpCode(secret, step, otp.DigitsSix)), []byte(code)) == 1 {
+			found, ok = step, 1
+		}
+	}
+	return found, ok == 1
+}
+
+// normalizeCode strips the spaces apps show inside codes and checks the form.
+func normalizeCode(raw string, digits int) (string, bool) {
+	code := strings.ReplaceAll(strings.TrimSpace(raw), " ", "")
+	if len(code) != digits {
+		return "", false
+	}
+	for _, r := range code {
+		if r < '0' || r > '9' {
+			return "", false
+		}
+	}
+	return code, true
+}
+
+// recoveryHash hashes a recovery code under a key derived from the master
+// key, so a stolen database alone does not allow guessing codes offline.
+func (s *Server) recoveryHash(code string) []byte {
+	m := hmac.New(sha256.New, s.recoveryKey)
+	m.Write([]byte(strings.ToLower(strings.ReplaceAll(strings.TrimSpace(code), "-", ""))))
+	return m.Sum(nil)
+}
+
+func newRecoveryCode() string {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	c := strings.ToLower(secretEncoding.EncodeToString(b)) // 16 characters, 80 bits
+	return c[:4] + "-" + c[4:8] + "-" + c[8:12] + "-" + c[12:]
+}
+
+type enrollResponse struct {
+	Secret     string `json:"secret"`
+	OTPAuthURI string `json:"otpauth_uri"`
+	QRPNG      string `json:"qr_png"`
+}
+
+func (s *Server) handleTOTPEnroll(c *fiber.Ctx) error {
+	var empty struct{}
+	if err := decodeJSON(c, &empty); err != nil {
+		return err
+	}
+	sub := principalOf(c).claims.Subject
+	user, err := s.users.get(c.UserContext(), s.db, sub)
+	if err != nil {
+		return Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
+	}
+	key, err := totp.Generate(totp.GenerateOpts{
+		Issuer: s.cfg.RPName, AccountName: user.Username, Period: totpPeriod, SecretSize: totpSecretSize,
+		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
+	})
+	if err != nil {
+		return err
+	}
+	secret, err := secretEncoding.DecodeString(key.Secret())
+	if err != nil {
+		return err
+	}
+	img, err := key.Image(256, 256)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return err
+	}
+	now := s.now()
+	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+		rec, err := tx.TOTP(sub)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			rec = &store.TOTP{UserID: sub}
+		case err != nil:
+			return err
+		case rec.Confirmed:
+			return Errorf(http.StatusConflict, "totp_already_enabled", "TOTP is already active; delete it before enrolling again")
+		}
+		// Lockout state survives re-enrolment so that it cannot be reset
+		// by starting over.
+		rec.Secret, rec.CreatedAt, rec.RecoveryCodes, rec.LastStep = secret, now, nil, 0
+		return tx.PutTOTP(rec)
+	})
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(enrollResponse{
+		Secret: key.Secret(), OTPAuthURI: key.URL(),
+		QRPNG: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()),
+	})
+}
+
+type codeRequest struct {
+	Code string `json:"code"`
+}
+
+func (s *Server) handleTOTPConfirm(c *fiber.Ctx) error {
+	var req codeRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	sub := principalOf(c).claims.Subject
+	codes := make([]string, recoveryCodeCount)
+	hashes := make([][]byte, recoveryCodeCount)
+	for i := range codes {
+		codes[i] = newRecoveryCode()
+		hashes[i] = s.recoveryHash(codes[i])
+	}
+	err := s.withTOTP(c.UserContext(), sub, func(rec *store.TOTP) (bool, error) {
+		if rec.Confirmed {
+			return false, Errorf(http.StatusConflict, "totp_already_enabled", "TOTP is already active")
+		}
+		if err := s.checkTOTP(rec, req.Code, ""); err != nil {
+			return true, err
+		}
+		rec.Confirmed, rec.RecoveryCodes = true, hashes
+		return true, nil
+	})
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(fiber.Map{"recovery_codes": codes})
+}
+
+func (s *Server) handleTOTPDelete(c *fiber.Ctx) error {
+	var req codeRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	sub := principalOf(c).claims.Subject
+	deleted := false
+	err := s.withTOTP(c.UserContext(), sub, func(rec *store.TOTP) (bool, error) {
+		deleted = false
+		if !rec.Confirmed {
+			return false, errNotFound("active TOTP factor")
+		}
+		if err := s.checkTOTP(rec, req.Code, ""); err != nil {
+			return true, err
+		}
+		deleted = true
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	if deleted {
+		if err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+			if err := tx.DeleteTOTP(sub); err != nil {
+				return err
+			}
+			return tx.AppendAudit(&store.AuditEvent{Time: s.now(), Type: "totp_deleted", UserID: sub})
+		}); err != nil {
+			return err
+		}
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+type verifyRequest struct {
+	MFAToken     string `json:"mfa_token"`
+	Code         string `json:"code"`
+	RecoveryCode string `json:"recovery_code"`
+}
+
+func (s *Server) handleTOTPVerify(c *fiber.Ctx) error {
+	var req verifyRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.MFAToken == "" {
+		return badRequest("mfa_token is required")
+	}
+	if (req.Code == "") == (req.RecoveryCode == "") {
+		return badRequest("send exactly one of code and recovery_code")
+	}
+	if len(req.MFAToken) > 512 || len(req.Code) > 64 || len(req.RecoveryCode) > 64 {
+		return badRequest("field too long")
+	}
+	proof, err := s.tokenEndpointProof(c)
+	if err != nil {
+		return err
+	}
+	res, err := s.verifyMFA(c.UserContext(), req, proof)
+	s.metrics.ceremonies.WithLabelValues("mfa", outcome(err)).Inc()
+	if err != nil {
+		return err
+	}
+	s.metrics.issued.WithLabelValues("mfa", "success").Inc()
+	noStore(c)
+	return c.JSON(res)
+}
+
+// verifyMFA completes a sign-in that needs a second factor. A wrong code
+// leaves the mfa_token usable; success, expiry or a lockout spend it.
+func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens.Proof) (*tokenResponse, error) {
+	now := s.now()
+	id := tokens.HashOpaque(req.MFAToken)
+	var (
+		issued  *issuedSession
+		failure error
+	)
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		issued, failure = nil, nil
+		cer, err := tx.Ceremony(id, now)
+		if err != nil || cer.Kind != ceremonyMFA {
+			return errGrant("invalid or expired mfa_token")
+		}
+		rec, err := tx.TOTP(cer.UserID)
+		if err != nil || !rec.Confirmed {
+			return errGrant("invalid or expired mfa_token")
+		}
+		failure = s.checkTOTP(rec, req.Code, req.RecoveryCode)
+		if err := tx.PutTOTP(rec); err != nil {
+			return err
+		}
+		if failure != nil {
+			if e, ok := asError(failure); ok && e.Code == CodeRateLimited {
+				return tx.DeleteCeremony(id)
+			}
+			return nil // commit the failure count, keep the token
+		}
+		if err := tx.DeleteCeremony(id); err != nil {
+			return err
+		}
+		user, err := tx.User(cer.UserID)
+		if err != nil {
+			return errGrant("the account no longer exists")
+		}
+		if user.Disabled {
+			return errDisabled()
+		}
+		amr := append(append([]string{}, cer.AMR...), "otp", "mfa")
+		issued, err = s.startSession(tx, user, amr, cer.AuthTime, proof, "")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if failure != nil {
+		return nil, failure
+	}
+	return s.tokenResponse(issued)
+}
+
+// withTOTP runs fn on the user's TOTP record in a transaction. fn reports
+// whether the record must be saved; the record is saved even when fn fails
+// (failure counters must stick) but fn's error is still returned.
+func (s *Server) withTOTP(ctx context.Context, userID string, fn func(rec *store.TOTP) (save bool, err error)) error {
+	var failure error
+	err := s.db.Update(ctx, func(tx *store.Tx) error {
+		failure = nil
+		rec, err := tx.TOTP(userID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("TOTP factor")
+		}
+		if err != nil {
+			return err
+		}
+		save, ferr := fn(rec)
+		failure = ferr
+		if save {
+			return tx.PutTOTP(rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return failure
+}
+
+// checkTOTP applies the throttling and replay rules to one attempt and
+// updates rec accordingly: attempts 1 to 5 with wrong codes are invalid_code,
+// then every attempt is rate_limited until the back-off ends; the back-off
+// doubles with each further lockout.
+func (s *Server) checkTOTP(rec *store.TOTP, code, recovery string) error {
+	now := s.now()
+	if now.Before(rec.LockedUntil) {
+		return &Error{
+			Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+			Description: "too many wrong codes; try again later",
+			RetryAfter:  int(rec.LockedUntil.Sub(now).Seconds()) + 1,
+		}
+	}
+	ok := false
+	if recovery != "" {
+		h := s.recoveryHash(recovery)
+		for i, stored := range rec.RecoveryCodes {
+			if hmac.Equal(h, stored) {
+				rec.RecoveryCodes = append(rec.RecoveryCodes[:i:i], rec.RecoveryCodes[i+1:]...)
+				ok = true
+				break
+			}
+		}
+	} else if c, valid := normalizeCode(code, 6); valid {
+		if step, match := matchStep(rec.Secret, c, now); match && step > rec.LastStep {
+			rec.LastStep, ok = step, true
+		}
+	}
+	if ok {
+		rec.Failures, rec.Lockouts = 0, 0
+		return nil
+	}
+	rec.Failures++
+	if rec.Failures >= totpMaxFailures {
+		backoff := totpBaseLockout << min(rec.Lockouts, 10)
+		rec.LockedUntil = now.Add(min(backoff, totpMaxLockout))
+		rec.Failures = 0
+		rec.Lockouts++
+	}
+	if recovery != "" {
+		return errCode("wrong or already used recovery code")
+	}
+	return errCode("wrong, expired or already used code")
+}

@@ -1,0 +1,256 @@
+// Command latch runs the Latch passwordless identity service and its
+// administration commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/latchid/latch/auth"
+)
+
+const usage = `latch — passwordless identity service
+
+Usage:
+  latch serve [flags]            run the service
+  latch clients add ID           create an introspection client; prints its secret
+  latch keys list                list signing keys
+  latch keys rotate [--alg A]    create a new signing key and retire the current one
+  latch users list               list accounts
+  latch users disable NAME       disable an account and end its sessions
+  latch users enable NAME        re-enable an account
+  latch backup FILE              write a consistent copy of the store
+
+Every flag can also be set as LATCH_<FLAG> (e.g. LATCH_ISSUER, LATCH_DPOP_NONCE).
+Run "latch serve -h" for the flags.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "latch:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(rest, stderr)
+	case "clients", "keys", "users":
+		if len(rest) == 0 {
+			return fmt.Errorf("%s needs a subcommand; see latch help", cmd)
+		}
+		return admin(cmd+" "+rest[0], rest[1:], stdout, stderr)
+	case "backup":
+		return admin("backup", rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// configFlags registers the service's flags on fs, with defaults taken from
+// LATCH_* environment variables, and returns a function that builds the
+// Config once fs has been parsed.
+func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
+	env := func(name, def string) string {
+		if v, ok := os.LookupEnv("LATCH_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok {
+			return v
+		}
+		return def
+	}
+	str := func(name, def, help string) *string { return fs.String(name, env(name, def), help) }
+	addr := str("addr", "127.0.0.1:8080", "listen address")
+	data := str("data", "./latch-data", "data directory (latch.db, master.key)")
+	issuer := str("issuer", "http://localhost:8080", "public base URL: token issuer, DPoP htu base, default WebAuthn origin")
+	rpID := str("rp-id", "localhost", "WebAuthn relying party ID")
+	rpName := str("rp-name", "Latch", "relying party name shown by authenticators")
+	origins := str("origins", "", "comma-separated allowed WebAuthn origins (default: the issuer's origin)")
+	audience := str("audience", "", "aud of access tokens (default: the issuer)")
+	accessTTL := str("access-ttl", "10m", "access token lifetime")
+	refreshTTL := str("refresh-ttl", "720h", "refresh token (login session) lifetime")
+	credTTL := str("credential-ttl", "24h", "SD-JWT credential lifetime")
+	dpopNonce := str("dpop-nonce", "false", "require DPoP server nonces")
+	dpopMaxAge := str("dpop-max-age", "60s", "maximum age of a DPoP proof")
+	requireDPoP := str("require-dpop", "false", "issue only DPoP-bound tokens")
+	proxies := str("trusted-proxies", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted")
+	keyAlg := str("key-alg", "ES256", "algorithm of new signing keys: ES256 or EdDSA")
+	keyRotation := str("key-rotation", "0", "rotate the signing key automatically at this age (0 = never)")
+	return func() (auth.Config, error) {
+		var errs []error
+		dur := func(name, v string) time.Duration {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--%s: %q is not a duration (e.g. 10m, 720h)", name, v))
+			}
+			return d
+		}
+		boolean := func(name, v string) bool {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--%s: %q is not true or false", name, v))
+			}
+			return b
+		}
+		cfg := auth.Config{
+			Addr: *addr, DataDir: *data, Issuer: *issuer, RPID: *rpID, RPName: *rpName,
+			Origins: list(*origins), Audience: *audience, TrustedProxies: list(*proxies), KeyAlg: *keyAlg,
+			AccessTTL: dur("access-ttl", *accessTTL), RefreshTTL: dur("refresh-ttl", *refreshTTL),
+			CredentialTTL: dur("credential-ttl", *credTTL), DPoPMaxAge: dur("dpop-max-age", *dpopMaxAge),
+			KeyRotation: dur("key-rotation", *keyRotation),
+			DPoPNonce:   boolean("dpop-nonce", *dpopNonce), RequireDPoP: boolean("require-dpop", *requireDPoP),
+		}
+		return cfg, errors.Join(errs...)
+	}
+}
+
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func serve(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	build := configFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	cfg, err := build()
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	cfg.Logger = log
+	srv, err := auth.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := srv.Open(); err != nil {
+		srv.Close()
+		return err
+	}
+	log.Info("latch is serving", "addr", srv.Addr(), "issuer", cfg.Defaults().Issuer)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("shutting down")
+	return srv.Close()
+}
+
+func admin(cmd string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	build := configFlags(fs)
+	alg := fs.String("alg", "", "algorithm of the new key (keys rotate): ES256 or EdDSA")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := build()
+	if err != nil {
+		return err
+	}
+	argN := func(n int, what string) error {
+		if fs.NArg() != n {
+			return fmt.Errorf("%s: %s", cmd, what)
+		}
+		return nil
+	}
+	a, err := auth.OpenAdmin(cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ctx := context.Background()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	switch cmd {
+	case "clients add":
+		if err := argN(1, "usage: latch clients add ID"); err != nil {
+			return err
+		}
+		secret, err := a.CreateClient(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, secret)
+	case "keys list":
+		keys, err := a.Keys(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATUS")
+		for _, k := range keys {
+			status := "active"
+			if !k.RetiredAt.IsZero() {
+				status = "retired, published until " + k.PublishUntil.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.CreatedAt.UTC().Format(time.RFC3339), status)
+		}
+	case "keys rotate":
+		k, err := a.RotateKeys(ctx, *alg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new signing key %s (%s)\n", k.ID, k.Alg)
+	case "users list":
+		users, err := a.Users(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(tw, "USERNAME\tDISPLAY NAME\tCREATED\tPASSKEYS\tTOTP\tSTATUS")
+		for _, u := range users {
+			status := "enabled"
+			if u.Disabled {
+				status = "disabled"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%t\t%s\n", u.Username, u.DisplayName, u.CreatedAt.UTC().Format(time.RFC3339), u.Passkeys, u.TOTP, status)
+		}
+	case "users disable", "users enable":
+		if err := argN(1, "usage: latch "+cmd+" NAME"); err != nil {
+			return err
+		}
+		if err := a.SetDisabled(ctx, fs.Arg(0), cmd == "users disable"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: %s\n", fs.Arg(0), strings.TrimPrefix(cmd, "users ")+"d")
+	case "backup":
+		if err := argN(1, "usage: latch backup FILE"); err != nil {
+			return err
+		}
+		if err := a.Backup(fs.Arg(0)); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "backup written to %s\n", fs.Arg(0))
+	default:
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	return nil
+}

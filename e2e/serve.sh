@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the service and runs it on a fresh, throw-away data directory for
+# one end-to-end test run. Playwright starts this as its web server and
+# stops it (SIGTERM) when the run ends; the data directory goes with it.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+go build -o bin/latch ./cmd/latch
+
+data="$(mktemp -d)"
+pid=""
+cleanup() {
+  if [[ -n "$pid" ]]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  rm -rf "$data"
+}
+trap cleanup EXIT
+trap 'exit 143' INT TERM
+
+./bin/latch serve --addr 127.0.0.1:8089 --issuer http://localhost:8089 --data "$data" &
+pid=$!
+wait "$pid"

@@ -1,0 +1,56 @@
+// Errors raised by the Latch client.
+
+/**
+ * LatchError is the one error type the client throws. `code` is the
+ * service's machine-readable `error` value (see the HTTP contract), or a
+ * client-side code such as `not_signed_in`, `ceremony_aborted`,
+ * `passkey_exists` or `network_error`; `description` is for humans;
+ * `status` is the HTTP status, 0 when the error did not come from the
+ * service. `retryAfter` is set (in seconds) on `rate_limited`.
+ */
+export class LatchError extends Error {
+  constructor(code, description = "", status = 0, { retryAfter, cause } = {}) {
+    super(description ? `${code}: ${description}` : code, cause ? { cause } : undefined);
+    this.name = "LatchError";
+    this.code = code;
+    this.description = description;
+    this.status = status;
+    if (retryAfter !== undefined) this.retryAfter = retryAfter;
+  }
+}
+
+// Bodies of error responses, kept out of the error objects themselves so a
+// caller that logs an error never logs a one-time token such as mfa_token.
+const bodies = new WeakMap();
+
+/** errorBody returns the parsed JSON body an error was built from, if any. */
+export function errorBody(err) {
+  return bodies.get(err);
+}
+
+/** challengeError returns the `error` parameter of a WWW-Authenticate header. */
+export function challengeError(header) {
+  if (!header) return "";
+  const match = /(?:^|[\s,])error="([^"]*)"/.exec(header);
+  return match ? match[1] : "";
+}
+
+/** errorFromResponse builds a LatchError from a failed service response. */
+export async function errorFromResponse(res) {
+  let body;
+  try {
+    body = await res.clone().json();
+  } catch {
+    body = undefined; // not JSON: a proxy page or an empty body
+  }
+  const isObject = body !== null && typeof body === "object";
+  let code = isObject && typeof body.error === "string" ? body.error : "";
+  if (!code) code = challengeError(res.headers.get("WWW-Authenticate")) || `http_${res.status}`;
+  const description =
+    isObject && typeof body.error_description === "string" ? body.error_description : res.statusText || "";
+  const retry = res.headers.get("Retry-After");
+  const retryAfter = retry && /^\d{1,9}$/.test(retry) ? Number(retry) : undefined;
+  const err = new LatchError(code, description, res.status, { retryAfter });
+  if (isObject) bodies.set(err, body);
+  return err;
+}

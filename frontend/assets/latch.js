@@ -1,0 +1,516 @@
+// Latch browser client: passkey sign-up and sign-in, DPoP-bound tokens,
+// TOTP second factor and account management against a Latch service.
+//
+//   import { Latch } from "/latch.js";
+//   const latch = new Latch();
+//   if (!(await latch.resume())) await latch.signIn();
+//   const me = await latch.userinfo();
+//
+// Where secrets live:
+// - the DPoP private key: a non-extractable WebCrypto key in IndexedDB;
+// - the refresh token: IndexedDB, next to the key. It is DPoP-bound, so a
+//   copy is useless without the key, and the key cannot be copied;
+// - the access token: memory only, gone on reload (the refresh token
+//   brings a new one).
+// Nothing goes to localStorage, sessionStorage, cookies or the console.
+//
+// signOut() revokes the login session and then deletes both the refresh
+// token and the key: the next sign-in gets a fresh key, so two accounts
+// used one after the other in the same browser are not linkable through a
+// shared key thumbprint, and a refresh token that leaked before sign-out is
+// dead twice over.
+//
+// Instances created with the same baseURL and dbName on one page share
+// their session, and refreshes are serialised across tabs with the Web
+// Locks API, so a rotated refresh token is never presented twice (which the
+// service treats as theft and answers by revoking the whole session).
+
+import { LatchError, challengeError, errorBody, errorFromResponse } from "./latch-error.js";
+import { createProof, generateKeyPair, publicJwk, thumbprint } from "./latch-dpop.js";
+import { SessionStore } from "./latch-store.js";
+import { creationOptions, credentialJSON, requestOptions } from "./latch-webauthn.js";
+
+export { LatchError } from "./latch-error.js";
+
+const KEY_RECORD = "dpop_key";
+const REFRESH_RECORD = "refresh_token";
+
+// Session state shared by every Latch instance of the same service and
+// database on this page.
+const sessions = new Map();
+
+function sharedSession(id, dbName) {
+  let session = sessions.get(id);
+  if (!session) {
+    session = {
+      store: new SessionStore(dbName),
+      key: null, // Promise<{privateKey, jwk, jkt}>
+      accessToken: null,
+      tokenType: null,
+      renewAt: 0,
+      refreshing: null,
+      nonce: null,
+      mfaToken: null,
+      listeners: new Set(),
+    };
+    sessions.set(id, session);
+  }
+  return session;
+}
+
+function withLock(name, task) {
+  const locks = globalThis.navigator?.locks;
+  return locks ? locks.request(name, task) : task();
+}
+
+// Passkey prompts fail with DOMExceptions; give callers stable codes.
+function passkeyError(err) {
+  if (err instanceof LatchError) return err;
+  const name = err?.name ?? "";
+  if (name === "NotAllowedError" || name === "AbortError") {
+    return new LatchError("ceremony_aborted", "The passkey prompt was cancelled or timed out.", 0, { cause: err });
+  }
+  if (name === "InvalidStateError") {
+    return new LatchError("passkey_exists", "This authenticator already holds a passkey for the account.", 0, {
+      cause: err,
+    });
+  }
+  return new LatchError("passkey_error", err?.message ?? String(err), 0, { cause: err });
+}
+
+/**
+ * Latch is a client for one Latch service. Options: `baseURL` (the issuer,
+ * default the page's origin), `dbName` (IndexedDB database, default
+ * "latch"), `refreshLeeway` (seconds before expiry at which the access
+ * token is renewed, default 30).
+ */
+export class Latch {
+  #base;
+  #session;
+  #leewayMs;
+
+  constructor({ baseURL = globalThis.location?.origin, dbName = "latch", refreshLeeway = 30 } = {}) {
+    if (!baseURL) throw new TypeError("Latch: baseURL is required outside a web page");
+    const base = new URL(baseURL);
+    this.#base = (base.origin + base.pathname).replace(/\/+$/, "");
+    this.#session = sharedSession(`${this.#base}|${dbName}`, dbName);
+    this.#leewayMs = Math.max(0, refreshLeeway) * 1000;
+  }
+
+  // ---- session -----------------------------------------------------------
+
+  /** onChange calls listener(signedIn) whenever the session starts or ends; returns an unsubscribe function. */
+  onChange(listener) {
+    this.#session.listeners.add(listener);
+    return () => this.#session.listeners.delete(listener);
+  }
+
+  /** isSignedIn reports whether there is a session to use or resume (no network). */
+  async isSignedIn() {
+    if (this.#session.accessToken) return true;
+    return Boolean(await this.#session.store.get(REFRESH_RECORD));
+  }
+
+  /** mfaPending is true between a sign-in that answered mfa_required and verifyTotp/verifyRecoveryCode. */
+  get mfaPending() {
+    return this.#session.mfaToken !== null;
+  }
+
+  /**
+   * resume makes sure there is a usable access token, refreshing with the
+   * stored refresh token when needed. It resolves to false when there is no
+   * session (or the service no longer honours it) and throws on other
+   * failures such as a network error.
+   */
+  async resume() {
+    try {
+      await this.#currentAccessToken();
+      return true;
+    } catch (err) {
+      if (err instanceof LatchError && (err.code === "not_signed_in" || err.code === "invalid_grant")) return false;
+      throw err;
+    }
+  }
+
+  /** keyThumbprint returns the RFC 7638 thumbprint of this browser's DPoP key (public information). */
+  async keyThumbprint() {
+    return (await this.#key()).jkt;
+  }
+
+  /**
+   * signOut revokes the login session at the service (best effort) and then
+   * forgets the tokens and the DPoP key on this browser whatever the
+   * service answered. Resolves to true when the service confirmed.
+   */
+  async signOut() {
+    let revoked = false;
+    try {
+      if (await this.isSignedIn()) {
+        const res = await this.fetch("/logout", { method: "POST" });
+        revoked = res.ok;
+      }
+    } catch {
+      revoked = false; // offline or already expired: forgetting locally still ends the session here
+    }
+    await this.#forget({ dropKey: true });
+    return revoked;
+  }
+
+  // ---- passkeys ----------------------------------------------------------
+
+  /** signUp creates an account with a new passkey and signs in. Resolves to {credentialId}. */
+  async signUp(username, displayName = username, { passkeyName } = {}) {
+    const begin = await this.#postJSON("/webauthn/register/begin", { username, display_name: displayName });
+    const credential = await this.#create(begin.publicKey);
+    const body = { ceremony: begin.ceremony, credential: credentialJSON(credential) };
+    if (passkeyName) body.name = passkeyName;
+    const tokens = await this.#tokenRequest("/webauthn/register/finish", JSON.stringify(body), "application/json");
+    this.#session.mfaToken = null;
+    await this.#acceptTokens(tokens);
+    return { credentialId: tokens.credential_id };
+  }
+
+  /**
+   * signIn signs in with a passkey: usernameless (discoverable credential)
+   * by default, or restricted to `username`'s passkeys. Resolves to
+   * {mfaRequired: false} when signed in, or {mfaRequired: true} when the
+   * account also needs a TOTP or recovery code (call verifyTotp or
+   * verifyRecoveryCode next). `mediation` and `signal` go to credentials.get.
+   */
+  async signIn({ username, mediation, signal } = {}) {
+    const begin = await this.#postJSON("/webauthn/login/begin", username ? { username } : {});
+    let assertion;
+    try {
+      const options = { publicKey: requestOptions(begin.publicKey) };
+      if (mediation) options.mediation = mediation;
+      if (signal) options.signal = signal;
+      assertion = await navigator.credentials.get(options);
+    } catch (err) {
+      throw passkeyError(err);
+    }
+    const body = JSON.stringify({ ceremony: begin.ceremony, credential: credentialJSON(assertion) });
+    this.#session.mfaToken = null;
+    let tokens;
+    try {
+      tokens = await this.#tokenRequest("/webauthn/login/finish", body, "application/json");
+    } catch (err) {
+      const details = errorBody(err);
+      if (err.code === "mfa_required" && typeof details?.mfa_token === "string") {
+        this.#session.mfaToken = details.mfa_token;
+        return { mfaRequired: true };
+      }
+      throw err;
+    }
+    await this.#acceptTokens(tokens);
+    return { mfaRequired: false };
+  }
+
+  /** addPasskey registers another passkey for the signed-in user. Resolves to {credentialId}. */
+  async addPasskey(name) {
+    const begin = await this.#authJSON("POST", "/webauthn/register/begin", {});
+    const credential = await this.#create(begin.publicKey);
+    const body = { ceremony: begin.ceremony, credential: credentialJSON(credential) };
+    if (name) body.name = name;
+    const out = await this.#authJSON("POST", "/webauthn/register/finish", body);
+    return { credentialId: out.credential_id };
+  }
+
+  /** listPasskeys returns the signed-in user's passkeys. */
+  listPasskeys() {
+    return this.#authJSON("GET", "/me/credentials");
+  }
+
+  /** renamePasskey sets a passkey's label and returns the updated item. */
+  renamePasskey(id, name) {
+    return this.#authJSON("PATCH", `/me/credentials/${encodeURIComponent(id)}`, { name });
+  }
+
+  /** deletePasskey removes a passkey; the service refuses the last one (last_credential). */
+  async deletePasskey(id) {
+    await this.#authJSON("DELETE", `/me/credentials/${encodeURIComponent(id)}`);
+  }
+
+  // ---- TOTP --------------------------------------------------------------
+
+  /** verifyTotp completes an MFA sign-in with an authenticator-app code. */
+  verifyTotp(code) {
+    return this.#verifyMfa({ code: String(code).trim() });
+  }
+
+  /** verifyRecoveryCode completes an MFA sign-in with a single-use recovery code. */
+  verifyRecoveryCode(code) {
+    return this.#verifyMfa({ recovery_code: String(code).trim() });
+  }
+
+  /** cancelMfa abandons a sign-in that is waiting for its second factor. */
+  cancelMfa() {
+    this.#session.mfaToken = null;
+  }
+
+  /** enrollTotp starts TOTP enrolment: {secret, otpauth_uri, qr_png}. */
+  enrollTotp() {
+    return this.#authJSON("POST", "/totp/enroll", {});
+  }
+
+  /** confirmTotp activates TOTP with a first code and returns the recovery codes (shown once). */
+  async confirmTotp(code) {
+    const out = await this.#authJSON("POST", "/totp/confirm", { code: String(code).trim() });
+    return out.recovery_codes;
+  }
+
+  /** disableTotp turns TOTP off; it needs a current code. */
+  async disableTotp(code) {
+    await this.#authJSON("DELETE", "/totp", { code: String(code).trim() });
+  }
+
+  // ---- account -----------------------------------------------------------
+
+  /** userinfo returns {sub, username, display_name, amr, auth_time}. */
+  userinfo() {
+    return this.#authJSON("GET", "/userinfo");
+  }
+
+  /**
+   * issueCredential asks for an SD-JWT credential bound to this browser's
+   * DPoP key: {format, credential}. `claims` limits the disclosures.
+   */
+  issueCredential(claims) {
+    return this.#authJSON("POST", "/credentials/sd-jwt", claims ? { claims } : {});
+  }
+
+  /**
+   * fetch calls a protected endpoint of the service (a path such as
+   * "/userinfo") with the access token and a fresh DPoP proof, renewing the
+   * token when it is about to expire or the service says it is invalid, and
+   * answering a DPoP nonce challenge once. `init` is as for window.fetch;
+   * give a body that can be sent twice (string, Blob, FormData,
+   * URLSearchParams), since a retry resends it. Resolves to the Response.
+   */
+  async fetch(path, init = {}) {
+    const url = this.#url(path);
+    const method = (init.method ?? "GET").toUpperCase();
+    let nonceRetried = false;
+    let refreshed = false;
+    for (;;) {
+      const token = await this.#currentAccessToken();
+      const headers = new Headers(init.headers);
+      if (this.#session.tokenType === "DPoP") {
+        const { privateKey, jwk } = await this.#key();
+        headers.set("Authorization", `DPoP ${token}`);
+        headers.set(
+          "DPoP",
+          await createProof(privateKey, jwk, { method, url, accessToken: token, nonce: this.#session.nonce }),
+        );
+      } else {
+        headers.set("Authorization", `Bearer ${token}`);
+      }
+      const res = await this.#send(url, { ...init, method, headers });
+      if (res.status !== 401) return res;
+      let code = challengeError(res.headers.get("WWW-Authenticate"));
+      if (!code) code = (await errorFromResponse(res)).code;
+      if (code === "use_dpop_nonce" && !nonceRetried && this.#session.nonce) {
+        nonceRetried = true;
+        continue;
+      }
+      if (code === "invalid_token" && !refreshed && (await this.#session.store.get(REFRESH_RECORD))) {
+        refreshed = true;
+        await this.#refresh(token);
+        continue;
+      }
+      if (code === "invalid_token") await this.#forget({ dropKey: false });
+      return res;
+    }
+  }
+
+  // ---- internals ---------------------------------------------------------
+
+  #url(path) {
+    // Only paths on this service: an absolute or protocol-relative URL here
+    // would hand the access token to another origin.
+    if (typeof path !== "string" || !path.startsWith("/") || path.startsWith("//") || path.includes("\\")) {
+      throw new TypeError("Latch: expected a path on the service, such as /userinfo");
+    }
+    return this.#base + path;
+  }
+
+  async #send(url, init) {
+    let res;
+    try {
+      res = await fetch(url, { ...init, credentials: "omit", cache: "no-store", redirect: "error" });
+    } catch (err) {
+      throw new LatchError("network_error", "The service could not be reached.", 0, { cause: err });
+    }
+    const nonce = res.headers.get("DPoP-Nonce");
+    if (nonce) this.#session.nonce = nonce;
+    return res;
+  }
+
+  async #postJSON(path, body) {
+    const res = await this.#send(this.#url(path), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw await errorFromResponse(res);
+    return res.json();
+  }
+
+  async #authJSON(method, path, body) {
+    const init = { method };
+    if (body !== undefined) {
+      init.headers = { "Content-Type": "application/json" };
+      init.body = JSON.stringify(body);
+    }
+    const res = await this.fetch(path, init);
+    if (!res.ok) throw await errorFromResponse(res);
+    if (res.status === 204) return null;
+    return res.json();
+  }
+
+  async #create(publicKeyJSON) {
+    try {
+      return await navigator.credentials.create({ publicKey: creationOptions(publicKeyJSON) });
+    } catch (err) {
+      throw passkeyError(err);
+    }
+  }
+
+  // A request to a token-issuing endpoint, with a DPoP proof so the tokens
+  // come back bound to this browser's key. A use_dpop_nonce answer spends
+  // nothing at the service, so the same body is sent once more with the
+  // nonce it supplied.
+  async #tokenRequest(path, body, contentType) {
+    const url = this.#url(path);
+    const { privateKey, jwk } = await this.#key();
+    for (let attempt = 0; ; attempt++) {
+      const proof = await createProof(privateKey, jwk, { method: "POST", url, nonce: this.#session.nonce });
+      const res = await this.#send(url, { method: "POST", headers: { "Content-Type": contentType, DPoP: proof }, body });
+      if (res.ok) return res.json();
+      const err = await errorFromResponse(res);
+      if (err.code === "use_dpop_nonce" && attempt === 0 && this.#session.nonce) continue;
+      throw err;
+    }
+  }
+
+  async #verifyMfa(fields) {
+    const mfaToken = this.#session.mfaToken;
+    if (!mfaToken) throw new LatchError("invalid_grant", "No sign-in is waiting for a second factor.");
+    let tokens;
+    try {
+      tokens = await this.#tokenRequest("/totp/verify", JSON.stringify({ mfa_token: mfaToken, ...fields }), "application/json");
+    } catch (err) {
+      // A wrong code leaves the mfa_token usable; expiry and lockout spend it.
+      if (err.code === "invalid_grant" || err.code === "rate_limited") this.#session.mfaToken = null;
+      throw err;
+    }
+    this.#session.mfaToken = null;
+    await this.#acceptTokens(tokens);
+  }
+
+  async #acceptTokens(tokens) {
+    if (!tokens || typeof tokens.access_token !== "string" || !tokens.access_token) {
+      throw new LatchError("invalid_response", "The service returned no access token.");
+    }
+    const session = this.#session;
+    const lifetime = Number.isFinite(tokens.expires_in) && tokens.expires_in > 0 ? tokens.expires_in : 60;
+    session.accessToken = tokens.access_token;
+    session.tokenType = String(tokens.token_type ?? "").toLowerCase() === "dpop" ? "DPoP" : "Bearer";
+    // Renew early, but never spend more than half of a short token's life on it.
+    session.renewAt = Date.now() + lifetime * 1000 - Math.min(this.#leewayMs, (lifetime * 1000) / 2);
+    if (typeof tokens.refresh_token === "string" && tokens.refresh_token) {
+      await session.store.put(REFRESH_RECORD, tokens.refresh_token);
+    }
+    this.#notify(true);
+  }
+
+  async #currentAccessToken() {
+    const session = this.#session;
+    if (session.accessToken && Date.now() < session.renewAt) return session.accessToken;
+    await this.#refresh(session.accessToken);
+    return session.accessToken;
+  }
+
+  // Single-flight: every caller that finds the same stale token waits for
+  // one refresh instead of spending the refresh token several times.
+  #refresh(staleToken) {
+    const session = this.#session;
+    if (session.accessToken && session.accessToken !== staleToken) return Promise.resolve();
+    if (!session.refreshing) {
+      session.refreshing = this.#refreshNow().finally(() => {
+        session.refreshing = null;
+      });
+    }
+    return session.refreshing;
+  }
+
+  async #refreshNow() {
+    await withLock(`latch-refresh:${this.#base}|${this.#session.store.dbName}`, async () => {
+      // Read inside the lock: another tab may just have rotated it.
+      const refreshToken = await this.#session.store.get(REFRESH_RECORD);
+      if (!refreshToken) {
+        this.#session.accessToken = null;
+        throw new LatchError("not_signed_in", "There is no session to resume.");
+      }
+      const body = new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken }).toString();
+      let tokens;
+      try {
+        tokens = await this.#tokenRequest("/token", body, "application/x-www-form-urlencoded");
+      } catch (err) {
+        if (err.code === "invalid_grant") await this.#forget({ dropKey: false });
+        throw err;
+      }
+      await this.#acceptTokens(tokens);
+    });
+  }
+
+  async #key() {
+    const session = this.#session;
+    if (!session.key) {
+      session.key = this.#loadOrCreateKey().catch((err) => {
+        session.key = null;
+        throw err;
+      });
+    }
+    return session.key;
+  }
+
+  #loadOrCreateKey() {
+    const store = this.#session.store;
+    return withLock(`latch-key:${this.#base}|${store.dbName}`, async () => {
+      let pair = await store.get(KEY_RECORD);
+      if (!pair?.privateKey || pair.privateKey.extractable) {
+        pair = await generateKeyPair();
+        await store.put(KEY_RECORD, pair);
+      }
+      const jwk = await publicJwk(pair.publicKey);
+      return { privateKey: pair.privateKey, jwk, jkt: await thumbprint(jwk) };
+    });
+  }
+
+  async #forget({ dropKey }) {
+    const session = this.#session;
+    const wasSignedIn = session.accessToken !== null;
+    session.accessToken = null;
+    session.tokenType = null;
+    session.renewAt = 0;
+    session.mfaToken = null;
+    if (dropKey) {
+      session.key = null;
+      session.nonce = null;
+      await session.store.delete(REFRESH_RECORD, KEY_RECORD);
+    } else {
+      await session.store.delete(REFRESH_RECORD);
+    }
+    if (wasSignedIn || dropKey) this.#notify(false);
+  }
+
+  #notify(signedIn) {
+    for (const listener of this.#session.listeners) {
+      try {
+        listener(signedIn);
+      } catch {
+        // A faulty listener must not break the session machinery.
+      }
+    }
+  }
+}

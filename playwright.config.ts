@@ -1,0 +1,52 @@
+import { defineConfig } from "@playwright/test";
+
+// End-to-end tests drive Debian's Chromium (browser downloads are not part
+// of this project's setup) against a freshly built service on port 8089.
+// Set LATCH_E2E_NO_SERVER=1 to run only the specs that need no service
+// (the client library against a mocked service, the TOTP helper).
+const startServer = !process.env.LATCH_E2E_NO_SERVER;
+
+export default defineConfig({
+  testDir: "e2e",
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: "list",
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  use: {
+    baseURL: "http://localhost:8089",
+    headless: true,
+    trace: "retain-on-failure",
+  },
+  projects: [
+    {
+      name: "chromium",
+      use: {
+        browserName: "chromium",
+        launchOptions: {
+          executablePath: "/usr/bin/chromium",
+          args: [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+          ],
+        },
+      },
+    },
+  ],
+  webServer: startServer
+    ? {
+        command: "bash e2e/serve.sh",
+        url: "http://localhost:8089/healthz",
+        reuseExistingServer: false,
+        timeout: 180_000,
+        stdout: "pipe",
+        stderr: "pipe",
+      }
+    : undefined,
+});

@@ -1,0 +1,46 @@
+package store
+
+// Bucket names. Index buckets map a composite or expiry key to nothing; the
+// record always lives in the primary bucket.
+var (
+	bucketMeta = []byte("meta")
+
+	bucketUsers     = []byte("users")     // user id -> user
+	bucketUsernames = []byte("usernames") // normalised username -> user id
+	bucketHandles   = []byte("handles")   // WebAuthn user handle -> user id
+
+	bucketCredentials     = []byte("credentials")      // credential id -> credential
+	bucketUserCredentials = []byte("user_credentials") // pair(user id, credential id) -> nil
+
+	bucketCeremonies     = []byte("ceremonies")        // id -> ceremony
+	bucketCeremonyExpiry = []byte("ceremonies_expiry") // expiry(expires, id) -> nil
+	bucketSessions       = []byte("sessions")          // id -> session
+	bucketSessionExpiry  = []byte("sessions_expiry")   // expiry(expires, id) -> nil
+	bucketUserSessions   = []byte("user_sessions")     // pair(user id, session id) -> nil
+	bucketRefreshTokens  = []byte("refresh_tokens")    // hash -> refresh token
+	bucketRefreshExpiry  = []byte("refresh_expiry")    // expiry(expires, hash) -> nil
+	bucketSessionRefresh = []byte("session_refresh")   // pair(session id, hash) -> nil
+	bucketRevoked        = []byte("revoked")           // key -> until
+	bucketRevokedExpiry  = []byte("revoked_expiry")    // expiry(until, key) -> nil
+	bucketSigningKeys    = []byte("signing_keys")      // id -> sealed signing key
+	bucketClients        = []byte("clients")           // id -> client
+	bucketTOTP           = []byte("totp")              // user id -> sealed TOTP factor
+	bucketAudit          = []byte("audit")             // be64(sequence) -> event
+)
+
+var allBuckets = [][]byte{
+	bucketMeta,
+	bucketUsers, bucketUsernames, bucketHandles,
+	bucketCredentials, bucketUserCredentials,
+	bucketCeremonies, bucketCeremonyExpiry,
+	bucketSessions, bucketSessionExpiry, bucketUserSessions,
+	bucketRefreshTokens, bucketRefreshExpiry, bucketSessionRefresh,
+	bucketRevoked, bucketRevokedExpiry,
+	bucketSigningKeys, bucketClients, bucketTOTP, bucketAudit,
+}
+
+// keyCheckName holds a sealed constant that proves, at Open, that the
+// configured key-encryption key is the one the database was written with.
+var keyCheckName = []byte("kek_check")
+
+const keyCheckPlaintext = "latch store key check v1"

@@ -1,0 +1,83 @@
+package store
+
+import (
+	"errors"
+	"time"
+)
+
+// Ceremony is a pending WebAuthn ceremony or another single-use,
+// short-lived handle (such as an MFA token). Session is the ceremony state,
+// opaque to the store.
+type Ceremony struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
+	UserID      string    `json:"user_id,omitempty"`
+	Username    string    `json:"username,omitempty"`
+	DisplayName string    `json:"display_name,omitempty"`
+	Handle      []byte    `json:"handle,omitempty"`
+	Session     []byte    `json:"session,omitempty"`
+	AMR         []string  `json:"amr,omitempty"`
+	AuthTime    time.Time `json:"auth_time,omitzero"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+type ceremonyRecord struct {
+	header
+	Ceremony
+}
+
+// PutCeremony inserts or replaces c. ExpiresAt is required: a ceremony that
+// never expires would be a challenge that can be answered forever.
+func (tx *Tx) PutCeremony(c *Ceremony) error {
+	if err := checkKey("ceremony id", len(c.ID)); err != nil {
+		return err
+	}
+	if c.ExpiresAt.IsZero() {
+		return errors.New("store: ceremony has no expiry")
+	}
+	key := []byte(c.ID)
+	var old ceremonyRecord
+	switch err := tx.get(bucketCeremonies, key, &old); {
+	case err == nil:
+	case notFound(err):
+	default:
+		return err
+	}
+	rec := ceremonyRecord{header: current(), Ceremony: *c}
+	rec.AuthTime = utc(rec.AuthTime)
+	rec.ExpiresAt = utc(rec.ExpiresAt)
+	if err := tx.put(bucketCeremonies, key, &rec); err != nil {
+		return err
+	}
+	return tx.reindexExpiry(bucketCeremonyExpiry, key, old.ExpiresAt, rec.ExpiresAt)
+}
+
+// Ceremony returns the ceremony with the given id, or ErrNotFound if it is
+// missing or expired at now (a ceremony not yet swept is still refused).
+func (tx *Tx) Ceremony(id string, now time.Time) (*Ceremony, error) {
+	var rec ceremonyRecord
+	if err := tx.get(bucketCeremonies, []byte(id), &rec); err != nil {
+		return nil, err
+	}
+	if !now.Before(rec.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	return &rec.Ceremony, nil
+}
+
+// DeleteCeremony removes the ceremony; a missing one is not an error, so a
+// ceremony can be consumed whether or not it was already swept.
+func (tx *Tx) DeleteCeremony(id string) error {
+	key := []byte(id)
+	var rec ceremonyRecord
+	if err := tx.get(bucketCeremonies, key, &rec); err != nil {
+		if notFound(err) {
+			return nil
+		}
+		return err
+	}
+	if err := tx.reindexExpiry(bucketCeremonyExpiry, key, rec.ExpiresAt, time.Time{}); err != nil {
+		return err
+	}
+	return tx.del(bucketCeremonies, key)
+}

@@ -1,0 +1,43 @@
+package store
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestClientRoundTripAndListing(t *testing.T) {
+	db := openTestDB(t)
+	want := []Client{
+		{ID: "api", SecretHash: []byte("hash-a"), CreatedAt: t0},
+		{ID: "billing", SecretHash: []byte("hash-b"), CreatedAt: t0},
+	}
+	mustUpdate(t, db, func(tx *Tx) error {
+		for _, c := range []Client{want[1], want[0]} {
+			if err := tx.PutClient(&c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	mustView(t, db, func(tx *Tx) error {
+		got, err := tx.Client("api")
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(*got, want[0]) {
+			t.Errorf("Client = %+v, want %+v", *got, want[0])
+		}
+		all, err := tx.Clients()
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(all, want) {
+			t.Errorf("Clients = %+v, want %+v", all, want)
+		}
+		if _, err := tx.Client("nope"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("unknown client: err = %v", err)
+		}
+		return nil
+	})
+}

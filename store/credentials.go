@@ -1,0 +1,92 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Credential is a registered passkey. Record is the WebAuthn package's own
+// encoding of the credential and is stored as given.
+type Credential struct {
+	ID             []byte    `json:"id"`
+	UserID         string    `json:"user_id"`
+	Name           string    `json:"name,omitempty"`
+	CreatedAt      time.Time `json:"created_at,omitzero"`
+	LastUsedAt     time.Time `json:"last_used_at,omitzero"`
+	Transports     []string  `json:"transports,omitempty"`
+	AAGUID         []byte    `json:"aaguid,omitempty"`
+	BackupEligible bool      `json:"backup_eligible,omitempty"`
+	BackupState    bool      `json:"backup_state,omitempty"`
+	SignCount      uint32    `json:"sign_count,omitempty"`
+	Record         []byte    `json:"record,omitempty"`
+}
+
+type credentialRecord struct {
+	header
+	Credential
+}
+
+// Credential returns the credential with the given raw ID, or ErrNotFound.
+func (tx *Tx) Credential(id []byte) (*Credential, error) {
+	var rec credentialRecord
+	if err := tx.get(bucketCredentials, id, &rec); err != nil {
+		return nil, err
+	}
+	return &rec.Credential, nil
+}
+
+// CredentialsByUser returns the user's credentials, oldest first.
+func (tx *Tx) CredentialsByUser(userID string) ([]Credential, error) {
+	var creds []Credential
+	for _, id := range tx.pairMembers(bucketUserCredentials, userID) {
+		c, err := tx.Credential(id)
+		if err != nil {
+			return nil, err
+		}
+		creds = append(creds, *c)
+	}
+	slices.SortStableFunc(creds, func(a, b Credential) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), bytes.Compare(a.ID, b.ID))
+	})
+	return creds, nil
+}
+
+// PutCredential inserts or updates c. It returns ErrCredentialExists if the
+// credential ID is registered to another user: WebAuthn asks relying
+// parties to refuse a credential ID that is already in use.
+func (tx *Tx) PutCredential(c *Credential) error {
+	if err := checkKey("credential id", len(c.ID)); err != nil {
+		return err
+	}
+	if err := checkKey("user id", len(c.UserID)); err != nil {
+		return err
+	}
+	old, err := tx.Credential(c.ID)
+	switch {
+	case err == nil && old.UserID != c.UserID:
+		return ErrCredentialExists
+	case err != nil && !notFound(err):
+		return err
+	}
+	rec := credentialRecord{header: current(), Credential: *c}
+	rec.CreatedAt = utc(rec.CreatedAt)
+	rec.LastUsedAt = utc(rec.LastUsedAt)
+	if err := tx.put(bucketCredentials, bytes.Clone(c.ID), &rec); err != nil {
+		return err
+	}
+	return tx.putIndex(bucketUserCredentials, pairKey(c.UserID, c.ID))
+}
+
+// DeleteCredential removes the credential, or returns ErrNotFound.
+func (tx *Tx) DeleteCredential(id []byte) error {
+	c, err := tx.Credential(id)
+	if err != nil {
+		return err
+	}
+	if err := tx.del(bucketUserCredentials, pairKey(c.UserID, c.ID)); err != nil {
+		return err
+	}
+	return tx.del(bucketCredentials, c.ID)
+}

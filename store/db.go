@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// KeySize is the required length in bytes of the key-encryption key.
+const KeySize = 32
+
+const (
+	defaultTimeout  = time.Second
+	defaultMaxBatch = 128
+)
+
+// Options configures Open. Zero values take the documented defaults.
+type Options struct {
+	// Path is the bbolt file, e.g. <data>/latch.db. It is created 0600.
+	Path string
+	// KEK is the 32-byte key-encryption key (AES-256-GCM) for secrets at rest.
+	KEK []byte
+	// Timeout bounds the wait for the file lock; default 1s. A second
+	// process gets ErrInUse instead of hanging.
+	Timeout time.Duration
+	// MaxBatch caps how many write functions share one commit; default 128.
+	MaxBatch int
+	// Logger receives operational messages (sweeper failures); default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// DB is an open store. It is safe for concurrent use.
+type DB struct {
+	bolt   *bolt.DB
+	aead   cipher.AEAD
+	logger *slog.Logger
+
+	maxBatch int
+	// mu guards sends on queue against Close: Update holds it shared while
+	// enqueueing, Close takes it exclusively before closing the channel.
+	mu         sync.RWMutex
+	closed     atomic.Bool
+	queue      chan *writeRequest
+	writerDone chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating if needed) the database at opts.Path, creates every
+// bucket, and checks that opts.KEK is the key the database was written with.
+// A file locked by another process yields an error wrapping ErrInUse; a
+// different master key yields an error wrapping ErrWrongKey.
+func Open(opts Options) (*DB, error) {
+	if opts.Path == "" {
+		return nil, errors.New("store: open: empty path")
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = defaultTimeout
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = defaultMaxBatch
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	aead, err := newAEAD(opts.KEK)
+	if err != nil {
+		return nil, err
+	}
+	bdb, err := bolt.Open(opts.Path, 0o600, &bolt.Options{Timeout: opts.Timeout})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("store: open %s: %w", opts.Path, ErrInUse)
+		}
+		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
+	}
+	db := &DB{
+		bolt:       bdb,
+		aead:       aead,
+		logger:     opts.Logger,
+		maxBatch:   opts.MaxBatch,
+		queue:      make(chan *writeRequest, opts.MaxBatch),
+		writerDone: make(chan struct{}),
+	}
+	if err := bdb.Update(db.initialise); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
+	}
+	go db.writeLoop()
+	return db, nil
+}
+
+// initialise creates the buckets and records or verifies the key check, so
+// a wrong master key is reported at start-up rather than at the first
+// token signature.
+func (db *DB) initialise(btx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := btx.Bucket(bucketMeta)
+	aad := sealAAD(bucketMeta, string(keyCheckName))
+	if sealed := meta.Get(keyCheckName); sealed != nil {
+		plain, err := db.open(sealed, aad)
+		if err != nil || string(plain) != keyCheckPlaintext {
+			return fmt.Errorf("master key does not match this database: %w", ErrWrongKey)
+		}
+		return nil
+	}
+	sealed, err := db.seal([]byte(keyCheckPlaintext), aad)
+	if err != nil {
+		return err
+	}
+	return meta.Put(keyCheckName, sealed)
+}
+
+// Close waits for queued writes to commit, stops the writer and closes the
+// file. Calls after the first return the first call's result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.mu.Lock()
+		db.closed.Store(true)
+		db.mu.Unlock()
+		close(db.queue)
+		<-db.writerDone
+		if err := db.bolt.Close(); err != nil {
+			db.closeErr = fmt.Errorf("store: close: %w", err)
+		}
+	})
+	return db.closeErr
+}
+
+// View runs fn in a read-only transaction. Values read through tx are
+// copies and remain valid after View returns. A panic in fn is returned as
+// an error.
+func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	err := db.bolt.View(func(btx *bolt.Tx) error {
+		return callSafely(fn, &Tx{btx: btx, db: db})
+	})
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}

@@ -1,0 +1,14 @@
+// Package store persists Latch's records in a single bbolt file.
+//
+// The store owns the records and their encoding; the service layer composes
+// operations on them inside transactions obtained from [DB.Update] and
+// [DB.View]. Every record is JSON with a version field ("v":1) so later
+// fields can be added without migrations. Secrets (signing keys, TOTP seeds)
+// are sealed with AES-256-GCM under a key-encryption key before they reach
+// the file.
+//
+// Writes go through a single writer goroutine that commits whatever is
+// queued in one fsync'd transaction (natural group commit), so many
+// concurrent callers share the cost of one fsync while each still returns
+// only after its write is durable.
+package store

@@ -1,0 +1,43 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// testKEK is a fixed key so tests can reopen a database with it.
+var testKEK = bytes.Repeat([]byte{0x42}, KeySize)
+
+// t0 is a fixed reference time; tests never depend on the wall clock.
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
+
+// openTestDB opens a fresh database in a temporary directory and closes it
+// when the test ends.
+func openTestDB(tb testing.TB) *DB {
+	tb.Helper()
+	db, err := Open(Options{Path: filepath.Join(tb.TempDir(), "latch.db"), KEK: testKEK})
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// mustUpdate runs fn in a write transaction and fails the test on error.
+func mustUpdate(tb testing.TB, db *DB, fn func(tx *Tx) error) {
+	tb.Helper()
+	if err := db.Update(context.Background(), fn); err != nil {
+		tb.Fatalf("Update: %v", err)
+	}
+}
+
+// mustView runs fn in a read transaction and fails the test on error.
+func mustView(tb testing.TB, db *DB, fn func(tx *Tx) error) {
+	tb.Helper()
+	if err := db.View(context.Background(), fn); err != nil {
+		tb.Fatalf("View: %v", err)
+	}
+}

@@ -1,0 +1,106 @@
+package store
+
+import (
+	"time"
+)
+
+// RefreshToken is a refresh token record, keyed by the hash of the token
+// (the token itself is never stored). A rotated token is kept, with
+// RotatedAt set, until it expires so that its reuse can be detected.
+type RefreshToken struct {
+	Hash      string    `json:"hash"`
+	SessionID string    `json:"session_id"`
+	UserID    string    `json:"user_id"`
+	ClientID  string    `json:"client_id,omitempty"`
+	Scope     string    `json:"scope,omitempty"`
+	JKT       string    `json:"jkt,omitempty"`
+	IssuedAt  time.Time `json:"issued_at,omitzero"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	RotatedAt time.Time `json:"rotated_at,omitzero"`
+}
+
+type refreshTokenRecord struct {
+	header
+	RefreshToken
+}
+
+// PutRefreshToken inserts or updates rt under its hash, keeping the
+// per-session and expiry indexes in step.
+func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
+	if err := checkKey("refresh token hash", len(rt.Hash)); err != nil {
+		return err
+	}
+	if err := checkKey("session id", len(rt.SessionID)); err != nil {
+		return err
+	}
+	key := []byte(rt.Hash)
+	var old refreshTokenRecord
+	switch err := tx.get(bucketRefreshTokens, key, &old); {
+	case err == nil:
+		if old.SessionID != rt.SessionID {
+			if err := tx.del(bucketSessionRefresh, pairKey(old.SessionID, key)); err != nil {
+				return err
+			}
+		}
+	case !notFound(err):
+		return err
+	}
+	rec := refreshTokenRecord{header: current(), RefreshToken: *rt}
+	rec.IssuedAt = utc(rec.IssuedAt)
+	rec.ExpiresAt = utc(rec.ExpiresAt)
+	rec.RotatedAt = utc(rec.RotatedAt)
+	if err := tx.put(bucketRefreshTokens, key, &rec); err != nil {
+		return err
+	}
+	if err := tx.putIndex(bucketSessionRefresh, pairKey(rt.SessionID, key)); err != nil {
+		return err
+	}
+	return tx.reindexExpiry(bucketRefreshExpiry, key, old.ExpiresAt, rec.ExpiresAt)
+}
+
+// RefreshToken returns the refresh token with the given hash, or
+// ErrNotFound.
+func (tx *Tx) RefreshToken(hash string) (*RefreshToken, error) {
+	var rec refreshTokenRecord
+	if err := tx.get(bucketRefreshTokens, []byte(hash), &rec); err != nil {
+		return nil, err
+	}
+	return &rec.RefreshToken, nil
+}
+
+// DeleteSessionRefreshTokens removes every refresh token of the session.
+func (tx *Tx) DeleteSessionRefreshTokens(sessionID string) error {
+	_, err := tx.deleteSessionRefreshTokens(sessionID)
+	return err
+}
+
+func (tx *Tx) deleteSessionRefreshTokens(sessionID string) (int, error) {
+	n := 0
+	for _, hash := range tx.pairMembers(bucketSessionRefresh, sessionID) {
+		removed, err := tx.deleteRefreshToken(hash)
+		if err != nil {
+			return n, err
+		}
+		n += removed
+	}
+	return n, nil
+}
+
+// deleteRefreshToken removes one token and its index entries, returning 1
+// if it existed.
+func (tx *Tx) deleteRefreshToken(hash []byte) (int, error) {
+	var rec refreshTokenRecord
+	if err := tx.get(bucketRefreshTokens, hash, &rec); err != nil {
+		if notFound(err) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	if err := tx.del(bucketSessionRefresh, pairKey(rec.SessionID, hash)); err != nil {
+		return 0, err
+	}
+	if err := tx.reindexExpiry(bucketRefreshExpiry, hash, rec.ExpiresAt, time.Time{}); err != nil {
+		return 0, err
+	}
+	return 1, tx.del(bucketRefreshTokens, hash)
+}

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Session is a login session. A zero ExpiresAt means it never expires and
+// is never swept; a non-zero RevokedAt marks it revoked.
+type Session struct {
+	ID        string    `json:"id"`
+	UserID    string    `json:"user_id"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	AuthTime  time.Time `json:"auth_time,omitzero"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	AMR       []string  `json:"amr,omitempty"`
+	JKT       string    `json:"jkt,omitempty"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+type sessionRecord struct {
+	header
+	Session
+}
+
+// PutSession inserts or updates s, keeping the per-user and expiry indexes
+// in step.
+func (tx *Tx) PutSession(s *Session) error {
+	if err := checkKey("session id", len(s.ID)); err != nil {
+		return err
+	}
+	if err := checkKey("user id", len(s.UserID)); err != nil {
+		return err
+	}
+	key := []byte(s.ID)
+	var old sessionRecord
+	switch err := tx.get(bucketSessions, key, &old); {
+	case err == nil:
+		if old.UserID != s.UserID {
+			if err := tx.del(bucketUserSessions, pairKey(old.UserID, key)); err != nil {
+				return err
+			}
+		}
+	case !notFound(err):
+		return err
+	}
+	rec := sessionRecord{header: current(), Session: *s}
+	rec.CreatedAt = utc(rec.CreatedAt)
+	rec.AuthTime = utc(rec.AuthTime)
+	rec.ExpiresAt = utc(rec.ExpiresAt)
+	rec.RevokedAt = utc(rec.RevokedAt)
+	if err := tx.put(bucketSessions, key, &rec); err != nil {
+		return err
+	}
+	if err := tx.putIndex(bucketUserSessions, pairKey(s.UserID, key)); err != nil {
+		return err
+	}
+	return tx.reindexExpiry(bucketSessionExpiry, key, old.ExpiresAt, rec.ExpiresAt)
+}
+
+// Session returns the session with the given id, or ErrNotFound. Expiry
+// and revocation are the caller's to judge.
+func (tx *Tx) Session(id string) (*Session, error) {
+	var rec sessionRecord
+	if err := tx.get(bucketSessions, []byte(id), &rec); err != nil {
+		return nil, err
+	}
+	return &rec.Session, nil
+}
+
+// SessionsByUser returns the user's sessions, oldest first.
+func (tx *Tx) SessionsByUser(userID string) ([]Session, error) {
+	var sessions []Session
+	for _, id := range tx.pairMembers(bucketUserSessions, userID) {
+		s, err := tx.Session(string(id))
+		if err != nil {
+			return nil, err
+		}
+		sessions = append(sessions, *s)
+	}
+	slices.SortStableFunc(sessions, func(a, b Session) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	return sessions, nil
+}
+
+// deleteSession removes a session, its indexes and its refresh tokens,
+// returning how many records went.
+func (tx *Tx) deleteSession(id []byte) (int, error) {
+	var rec sessionRecord
+	if err := tx.get(bucketSessions, id, &rec); err != nil {
+		if notFound(err) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	n, err := tx.deleteSessionRefreshTokens(rec.ID)
+	if err != nil {
+		return n, err
+	}
+	if err := tx.del(bucketUserSessions, pairKey(rec.UserID, id)); err != nil {
+		return n, err
+	}
+	if err := tx.reindexExpiry(bucketSessionExpiry, id, rec.ExpiresAt, time.Time{}); err != nil {
+		return n, err
+	}
+	return n + 1, tx.del(bucketSessions, id)
+}

@@ -1,0 +1,50 @@
+package store
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestTOTPRoundTrip(t *testing.T) {
+	db := openTestDB(t)
+	want := TOTP{
+		UserID: "u1", Secret: []byte("seed"), Confirmed: true, CreatedAt: t0,
+		LastStep: 12345, Failures: 2, Lockouts: 1, LockedUntil: t0.Add(time.Minute),
+		RecoveryCodes: [][]byte{[]byte("hash1"), []byte("hash2")},
+	}
+	mustUpdate(t, db, func(tx *Tx) error { return tx.PutTOTP(&want) })
+	mustView(t, db, func(tx *Tx) error {
+		got, err := tx.TOTP("u1")
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(*got, want) {
+			t.Errorf("got %+v\nwant %+v", *got, want)
+		}
+		return nil
+	})
+	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteTOTP("u1") })
+	tests := []struct {
+		name string
+		call func(tx *Tx) error
+	}{
+		{"deleted factor is not found", func(tx *Tx) error { _, err := tx.TOTP("u1"); return err }},
+		{"deleting again is not found", func(tx *Tx) error { return tx.DeleteTOTP("u1") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := db.Update(t.Context(), tt.call); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("err = %v, want ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func TestPutTOTPWithoutSecretIsRefused(t *testing.T) {
+	db := openTestDB(t)
+	if err := db.Update(t.Context(), func(tx *Tx) error { return tx.PutTOTP(&TOTP{UserID: "u"}) }); err == nil {
+		t.Fatal("PutTOTP accepted a factor without secret")
+	}
+}

@@ -1,0 +1,212 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Tx is a transaction handed to the functions given to DB.Update and
+// DB.View. It must not be used after that function returns, nor shared
+// between goroutines. Every value it returns is a copy that outlives it.
+type Tx struct {
+	btx *bolt.Tx
+	db  *DB
+}
+
+// recordVersion is written into every record. Adding a field keeps the
+// version; only an incompatible change of meaning would bump it.
+const recordVersion = 1
+
+// maxKeyLen bounds every identifier used as a key. It is well below bbolt's
+// 32 KiB key limit and above the 1023-byte WebAuthn credential ID maximum.
+const maxKeyLen = 1024
+
+// header is embedded in every record to carry the version.
+type header struct {
+	V int `json:"v"`
+}
+
+func (h header) version() int { return h.V }
+
+type versioned interface{ version() int }
+
+func current() header { return header{V: recordVersion} }
+
+// decode parses a stored record and rejects versions this code does not
+// understand rather than misreading them.
+func decode(data []byte, rec versioned) error {
+	if err := json.Unmarshal(data, rec); err != nil {
+		return fmt.Errorf("store: decode record: %w", err)
+	}
+	if v := rec.version(); v != recordVersion {
+		return fmt.Errorf("store: unsupported record version %d", v)
+	}
+	return nil
+}
+
+// get loads the record under key into rec, or returns ErrNotFound.
+func (tx *Tx) get(bucket, key []byte, rec versioned) error {
+	if len(key) == 0 || len(key) > 2*maxKeyLen+2 {
+		return ErrNotFound
+	}
+	data := tx.btx.Bucket(bucket).Get(key)
+	if data == nil {
+		return ErrNotFound
+	}
+	return decode(data, rec)
+}
+
+// put encodes rec and stores it under key.
+func (tx *Tx) put(bucket, key []byte, rec any) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("store: encode record: %w", err)
+	}
+	if err := tx.btx.Bucket(bucket).Put(key, data); err != nil {
+		return fmt.Errorf("store: put %s: %w", bucket, err)
+	}
+	return nil
+}
+
+// del removes key from bucket; a missing key is not an error.
+func (tx *Tx) del(bucket, key []byte) error {
+	if err := tx.btx.Bucket(bucket).Delete(key); err != nil {
+		return fmt.Errorf("store: delete %s: %w", bucket, err)
+	}
+	return nil
+}
+
+// checkKey validates an identifier before it becomes a key, so hostile or
+// buggy input fails with a clear error instead of a bbolt one.
+func checkKey(what string, n int) error {
+	if n == 0 {
+		return fmt.Errorf("store: %s is empty", what)
+	}
+	if n > maxKeyLen {
+		return fmt.Errorf("store: %s longer than %d bytes", what, maxKeyLen)
+	}
+	return nil
+}
+
+// pairKey builds an index key from an owner and a member. The owner is
+// length-prefixed so one owner's prefix can never match another's.
+func pairKey(owner string, member []byte) []byte {
+	k := pairPrefix(owner)
+	return append(k, member...)
+}
+
+// pairPrefix is the prefix shared by every pairKey of owner.
+func pairPrefix(owner string) []byte {
+	k := make([]byte, 2, 2+len(owner)+64)
+	binary.BigEndian.PutUint16(k, uint16(len(owner)))
+	return append(k, owner...)
+}
+
+// pairMembers returns copies of the members indexed under owner.
+func (tx *Tx) pairMembers(bucket []byte, owner string) [][]byte {
+	prefix := pairPrefix(owner)
+	var out [][]byte
+	c := tx.btx.Bucket(bucket).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		out = append(out, bytes.Clone(k[len(prefix):]))
+	}
+	return out
+}
+
+// Bounds of what time.Time.UnixNano can represent.
+var (
+	minNanoTime = time.Unix(0, 0)
+	maxNanoTime = time.Unix(0, math.MaxInt64)
+)
+
+// expiryNanos maps t onto the sortable range of an expiry key. Times before
+// 1970 sort first (already expired); times past 2262 sort last.
+func expiryNanos(t time.Time) uint64 {
+	switch {
+	case t.Before(minNanoTime):
+		return 0
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	default:
+		return uint64(t.UnixNano())
+	}
+}
+
+// expiryKey is big-endian unix nanoseconds followed by the record key, so a
+// cursor walks entries in expiry order.
+func expiryKey(t time.Time, key []byte) []byte {
+	k := make([]byte, 8, 8+len(key))
+	binary.BigEndian.PutUint64(k, expiryNanos(t))
+	return append(k, key...)
+}
+
+// expired returns copies of up to limit record keys from an expiry index
+// whose expiry is at or before now. It only reads: callers delete after the
+// cursor is done, because deleting under a cursor can skip entries.
+func (tx *Tx) expired(index []byte, now time.Time, limit int) [][]byte {
+	bound := expiryNanos(now)
+	var keys [][]byte
+	c := tx.btx.Bucket(index).Cursor()
+	for k, _ := c.First(); k != nil && len(keys) < limit; k, _ = c.Next() {
+		if len(k) < 8 || binary.BigEndian.Uint64(k[:8]) > bound {
+			break
+		}
+		keys = append(keys, bytes.Clone(k[8:]))
+	}
+	return keys
+}
+
+// reindexExpiry moves a record's expiry index entry from old to new; a zero
+// time means "no entry".
+func (tx *Tx) reindexExpiry(index, key []byte, old, updated time.Time) error {
+	if !old.IsZero() {
+		if err := tx.del(index, expiryKey(old, key)); err != nil {
+			return err
+		}
+	}
+	if updated.IsZero() {
+		return nil
+	}
+	if err := tx.btx.Bucket(index).Put(expiryKey(updated, key), nil); err != nil {
+		return fmt.Errorf("store: put %s: %w", index, err)
+	}
+	return nil
+}
+
+// putIndex adds an index entry with no value.
+func (tx *Tx) putIndex(bucket, key []byte) error {
+	if err := tx.btx.Bucket(bucket).Put(key, nil); err != nil {
+		return fmt.Errorf("store: put %s: %w", bucket, err)
+	}
+	return nil
+}
+
+// lookupIndex resolves an index value (an id) to a copy.
+func (tx *Tx) lookupIndex(bucket, key []byte) (string, error) {
+	if len(key) == 0 || len(key) > maxKeyLen {
+		return "", ErrNotFound
+	}
+	v := tx.btx.Bucket(bucket).Get(key)
+	if v == nil {
+		return "", ErrNotFound
+	}
+	return string(v), nil
+}
+
+// utc normalises a time for storage: UTC, no monotonic reading.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Round(0)
+}
+
+// notFound reports whether err means the record is absent.
+func notFound(err error) bool { return errors.Is(err, ErrNotFound) }

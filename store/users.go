@@ -1,0 +1,125 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+)
+
+// User is an account. Username is stored exactly as given: the caller
+// normalises it (case folding, width) before every put and lookup.
+type User struct {
+	ID          string    `json:"id"`
+	Handle      []byte    `json:"handle"` // WebAuthn user handle, unique
+	Username    string    `json:"username"`
+	DisplayName string    `json:"display_name,omitempty"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+	Disabled    bool      `json:"disabled,omitempty"`
+}
+
+type userRecord struct {
+	header
+	User
+}
+
+// User returns the user with the given id, or ErrNotFound.
+func (tx *Tx) User(id string) (*User, error) {
+	var rec userRecord
+	if err := tx.get(bucketUsers, []byte(id), &rec); err != nil {
+		return nil, err
+	}
+	return &rec.User, nil
+}
+
+// UserByUsername returns the user whose normalised username is exactly
+// username, or ErrNotFound.
+func (tx *Tx) UserByUsername(username string) (*User, error) {
+	id, err := tx.lookupIndex(bucketUsernames, []byte(username))
+	if err != nil {
+		return nil, err
+	}
+	return tx.indexedUser(id)
+}
+
+// UserByHandle returns the user with the given WebAuthn user handle, or
+// ErrNotFound.
+func (tx *Tx) UserByHandle(handle []byte) (*User, error) {
+	id, err := tx.lookupIndex(bucketHandles, handle)
+	if err != nil {
+		return nil, err
+	}
+	return tx.indexedUser(id)
+}
+
+// indexedUser loads a user an index points to; a dangling index entry is
+// corruption, not absence.
+func (tx *Tx) indexedUser(id string) (*User, error) {
+	u, err := tx.User(id)
+	if notFound(err) {
+		return nil, fmt.Errorf("store: index points to missing user %q", id)
+	}
+	return u, err
+}
+
+// PutUser inserts or updates u and keeps the username and handle indexes in
+// step. It returns ErrUsernameTaken or ErrHandleTaken if either already
+// belongs to another user.
+func (tx *Tx) PutUser(u *User) error {
+	if err := checkKey("user id", len(u.ID)); err != nil {
+		return err
+	}
+	if err := checkKey("username", len(u.Username)); err != nil {
+		return err
+	}
+	if err := checkKey("user handle", len(u.Handle)); err != nil {
+		return err
+	}
+	if owner, err := tx.lookupIndex(bucketUsernames, []byte(u.Username)); err == nil && owner != u.ID {
+		return ErrUsernameTaken
+	}
+	if owner, err := tx.lookupIndex(bucketHandles, u.Handle); err == nil && owner != u.ID {
+		return ErrHandleTaken
+	}
+	old, err := tx.User(u.ID)
+	switch {
+	case err == nil:
+		if old.Username != u.Username {
+			if err := tx.del(bucketUsernames, []byte(old.Username)); err != nil {
+				return err
+			}
+		}
+		if !bytes.Equal(old.Handle, u.Handle) {
+			if err := tx.del(bucketHandles, old.Handle); err != nil {
+				return err
+			}
+		}
+	case !notFound(err):
+		return err
+	}
+	rec := userRecord{header: current(), User: *u}
+	rec.CreatedAt = utc(rec.CreatedAt)
+	if err := tx.put(bucketUsers, []byte(u.ID), &rec); err != nil {
+		return err
+	}
+	if err := tx.btx.Bucket(bucketUsernames).Put([]byte(u.Username), []byte(u.ID)); err != nil {
+		return fmt.Errorf("store: put usernames: %w", err)
+	}
+	if err := tx.btx.Bucket(bucketHandles).Put(bytes.Clone(u.Handle), []byte(u.ID)); err != nil {
+		return fmt.Errorf("store: put handles: %w", err)
+	}
+	return nil
+}
+
+// Users returns every user ordered by username.
+func (tx *Tx) Users() ([]User, error) {
+	var users []User
+	c := tx.btx.Bucket(bucketUsernames).Cursor()
+	for _, id := c.First(); id != nil; _, id = c.Next() {
+		u, err := tx.indexedUser(string(id))
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, *u)
+	}
+	return users, nil
+}

@@ -1,0 +1,185 @@
+package tokens
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strings"
+)
+
+// maxCompactJWS bounds every JWS this package parses. Our access tokens are
+// well under 2 KiB and a DPoP proof with an RSA-4096 key under 2 KiB; the
+// bound keeps hostile input from costing more than a fixed amount of work.
+const maxCompactJWS = 8 << 10
+
+// b64 is base64url without padding (RFC 7515 section 2). Strict rejects
+// non-zero trailing bits, so every value has exactly one accepted encoding.
+var b64 = base64.RawURLEncoding.Strict()
+
+// compactJWS is a compact JWS split into its segments. The strings point
+// into the original token; nothing is copied.
+type compactJWS struct {
+	header, payload, signature string
+	signingInput               string // header + "." + payload
+}
+
+var errNotCompact = errors.New("not a compact JWS")
+
+// splitCompact accepts only the compact serialisation: exactly three
+// non-empty segments of base64url characters. Checking the alphabet here
+// matters because the base64 decoder silently skips CR and LF, which would
+// let one token be spelled many ways.
+func splitCompact(token string) (compactJWS, error) {
+	var j compactJWS
+	if len(token) == 0 || len(token) > maxCompactJWS {
+		return j, errNotCompact
+	}
+	first := strings.IndexByte(token, '.')
+	if first <= 0 {
+		return j, errNotCompact
+	}
+	rest := token[first+1:]
+	second := strings.IndexByte(rest, '.')
+	if second <= 0 {
+		return j, errNotCompact
+	}
+	second += first + 1
+	if second == len(token)-1 {
+		return j, errNotCompact
+	}
+	for i := 0; i < len(token); i++ {
+		if i == first || i == second {
+			continue
+		}
+		if !isB64URLChar(token[i]) {
+			return j, errNotCompact
+		}
+	}
+	j.header = token[:first]
+	j.payload = token[first+1 : second]
+	j.signature = token[second+1:]
+	j.signingInput = token[:second]
+	return j, nil
+}
+
+func isB64URLChar(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// decodeSegment decodes one base64url segment into a new slice.
+func decodeSegment(s string) ([]byte, error) {
+	return b64.DecodeString(s)
+}
+
+// rawSigSize is the size of an ES256 signature (r||s, RFC 7518 section
+// 3.4) and of an Ed25519 signature (RFC 8037 section 3.1).
+const rawSigSize = 64
+
+// verifySignature checks sig over signingInput with pub for the given JWS
+// alg. The alg comes from our own key record or from an allow-list that has
+// already been matched against the key type, never from a header alone.
+func verifySignature(alg string, pub crypto.PublicKey, signingInput string, sig []byte) bool {
+	switch alg {
+	case algES256:
+		k, ok := pub.(*ecdsa.PublicKey)
+		if !ok || len(sig) != rawSigSize {
+			return false
+		}
+		digest := sha256.Sum256([]byte(signingInput))
+		var buf [2 + 2*(3+32)]byte
+		der := encodeES256DER(buf[:0], sig)
+		if der == nil {
+			return false
+		}
+		return ecdsa.VerifyASN1(k, digest[:], der)
+	case algEdDSA, algEd25519:
+		k, ok := pub.(ed25519.PublicKey)
+		if !ok || len(k) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
+			return false
+		}
+		return ed25519.Verify(k, []byte(signingInput), sig)
+	case algRS256, algPS256:
+		k, ok := pub.(*rsa.PublicKey)
+		if !ok {
+			return false
+		}
+		digest := sha256.Sum256([]byte(signingInput))
+		if alg == algRS256 {
+			return rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig) == nil
+		}
+		// RFC 7518 section 3.5: the salt is as long as the hash.
+		return rsa.VerifyPSS(k, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
+	}
+	return false
+}
+
+// encodeES256DER converts a raw r||s signature into the ASN.1 form that
+// crypto/ecdsa verifies, using dst as the backing array so the hot path does
+// not allocate. It returns nil when r or s is zero, which no valid signature
+// has.
+func encodeES256DER(dst, sig []byte) []byte {
+	dst = append(dst[:0], 0x30, 0)
+	var ok bool
+	if dst, ok = appendDERUint(dst, sig[:32]); !ok {
+		return nil
+	}
+	if dst, ok = appendDERUint(dst, sig[32:]); !ok {
+		return nil
+	}
+	dst[1] = byte(len(dst) - 2)
+	return dst
+}
+
+// appendDERUint appends an unsigned big-endian integer as a minimal DER
+// INTEGER, adding the zero byte that keeps a high first bit positive.
+func appendDERUint(dst, b []byte) ([]byte, bool) {
+	for len(b) > 0 && b[0] == 0 {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return dst, false
+	}
+	if b[0]&0x80 != 0 {
+		dst = append(dst, 0x02, byte(len(b)+1), 0)
+	} else {
+		dst = append(dst, 0x02, byte(len(b)))
+	}
+	return append(dst, b...), true
+}
+
+// decodeES256DER converts the ASN.1 signature produced by crypto/ecdsa into
+// the fixed 64-byte r||s form JWS uses.
+func decodeES256DER(der []byte) ([]byte, error) {
+	errSig := errors.New("tokens: malformed ECDSA signature")
+	if len(der) < 8 || der[0] != 0x30 || int(der[1]) != len(der)-2 {
+		return nil, errSig
+	}
+	rest := der[2:]
+	out := make([]byte, rawSigSize)
+	for i := 0; i < 2; i++ {
+		if len(rest) < 2 || rest[0] != 0x02 {
+			return nil, errSig
+		}
+		n := int(rest[1])
+		if n == 0 || len(rest) < 2+n {
+			return nil, errSig
+		}
+		v := rest[2 : 2+n]
+		for len(v) > 0 && v[0] == 0 {
+			v = v[1:]
+		}
+		if len(v) > 32 {
+			return nil, errSig
+		}
+		copy(out[i*32+32-len(v):(i+1)*32], v)
+		rest = rest[2+n:]
+	}
+	if len(rest) != 0 {
+		return nil, errSig
+	}
+	return out, nil
+}

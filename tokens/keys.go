@@ -1,0 +1,170 @@
+package tokens
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+)
+
+// JWS algorithm names (RFC 7518, RFC 8037, RFC 9864), taken from jwx's
+// registry so the spelling matches what every JOSE peer expects.
+var (
+	algES256   = jwa.ES256().String()
+	algEdDSA   = jwa.EdDSA().String()
+	algEd25519 = jwa.EdDSAEd25519().String()
+	algRS256   = jwa.RS256().String()
+	algPS256   = jwa.PS256().String()
+)
+
+// SigningKey is a private signing key with its key ID and JWS algorithm:
+// "ES256" (P-256, the default) or "EdDSA" (Ed25519).
+type SigningKey struct {
+	// ID is the JWS "kid"; for generated keys it is the RFC 7638 thumbprint.
+	ID string
+	// Alg is the JWS "alg" this key signs with, "ES256" or "EdDSA".
+	Alg string
+	// CreatedAt records when the key was generated, for rotation policy.
+	CreatedAt time.Time
+
+	priv crypto.Signer
+	pub  crypto.PublicKey
+	// jwkCanonical holds the public key's RFC 7638 members, used both for
+	// the thumbprint and to cross-check the published JWK.
+	jwkCanonical []byte
+
+	// headerOnce builds headerB64, the encoded access-token JOSE header,
+	// on first use so Issue does not re-encode it per token.
+	headerOnce sync.Once
+	headerB64  string
+}
+
+// GenerateSigningKey creates a new key for alg ("" means "ES256"). Its ID is
+// the base64url RFC 7638 SHA-256 thumbprint of the public key, so the same
+// key always gets the same kid.
+func GenerateSigningKey(alg string, now time.Time) (*SigningKey, error) {
+	var priv crypto.Signer
+	switch alg {
+	case "", algES256:
+		alg = algES256
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("tokens: generate ES256 key: %w", err)
+		}
+		priv = k
+	case algEdDSA:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("tokens: generate EdDSA key: %w", err)
+		}
+		priv = k
+	default:
+		return nil, fmt.Errorf("tokens: unsupported signing algorithm %q", alg)
+	}
+	return newSigningKey("", alg, now, priv)
+}
+
+// ParseSigningKey rebuilds a key stored with MarshalPrivate. The key type
+// must match alg ("" means "ES256"). An empty id is replaced by the
+// thumbprint, the same kid GenerateSigningKey would have chosen.
+func ParseSigningKey(id, alg string, createdAt time.Time, pkcs8 []byte) (*SigningKey, error) {
+	raw, err := x509.ParsePKCS8PrivateKey(pkcs8)
+	if err != nil {
+		return nil, fmt.Errorf("tokens: parse signing key: %w", err)
+	}
+	if alg == "" {
+		alg = algES256
+	}
+	var priv crypto.Signer
+	switch k := raw.(type) {
+	case *ecdsa.PrivateKey:
+		if alg != algES256 || k.Curve != elliptic.P256() {
+			return nil, fmt.Errorf("tokens: key type does not match algorithm %q", alg)
+		}
+		priv = k
+	case ed25519.PrivateKey:
+		if alg != algEdDSA {
+			return nil, fmt.Errorf("tokens: key type does not match algorithm %q", alg)
+		}
+		priv = k
+	default:
+		return nil, fmt.Errorf("tokens: unsupported signing key type %T", raw)
+	}
+	return newSigningKey(id, alg, createdAt, priv)
+}
+
+func newSigningKey(id, alg string, createdAt time.Time, priv crypto.Signer) (*SigningKey, error) {
+	k := &SigningKey{ID: id, Alg: alg, CreatedAt: createdAt, priv: priv, pub: priv.Public()}
+	canonical, err := canonicalPublicJWK(k.pub)
+	if err != nil {
+		return nil, err
+	}
+	k.jwkCanonical = canonical
+	if k.ID == "" {
+		sum := sha256.Sum256(canonical)
+		k.ID = b64.EncodeToString(sum[:])
+	}
+	return k, nil
+}
+
+// MarshalPrivate encodes the private key as PKCS #8 DER for storage. The
+// result is secret: the store encrypts it at rest.
+func (k *SigningKey) MarshalPrivate() ([]byte, error) {
+	if k == nil || k.priv == nil {
+		return nil, errors.New("tokens: empty signing key")
+	}
+	return x509.MarshalPKCS8PrivateKey(k.priv)
+}
+
+// Signer returns the private key, for signing JWS objects elsewhere in this
+// package (for example SD-JWT issuer signatures).
+func (k *SigningKey) Signer() crypto.Signer { return k.priv }
+
+// Public returns the public key: *ecdsa.PublicKey or ed25519.PublicKey.
+func (k *SigningKey) Public() crypto.PublicKey { return k.pub }
+
+// sign returns the JWS signature over signingInput in the encoding RFC 7518
+// and RFC 8037 require (raw r||s for ES256).
+func (k *SigningKey) sign(signingInput []byte) ([]byte, error) {
+	switch priv := k.priv.(type) {
+	case *ecdsa.PrivateKey:
+		digest := sha256.Sum256(signingInput)
+		der, err := ecdsa.SignASN1(rand.Reader, priv, digest[:])
+		if err != nil {
+			return nil, fmt.Errorf("tokens: sign: %w", err)
+		}
+		return decodeES256DER(der)
+	case ed25519.PrivateKey:
+		return ed25519.Sign(priv, signingInput), nil
+	}
+	return nil, errors.New("tokens: unsupported signing key")
+}
+
+// canonicalPublicJWK returns the RFC 7638 section 3.2 form of a public key:
+// the required members only, in lexicographic order, no whitespace. It is
+// both the thumbprint input and a minimal public JWK.
+func canonicalPublicJWK(pub crypto.PublicKey) ([]byte, error) {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() {
+			return nil, errors.New("tokens: only P-256 EC keys are supported")
+		}
+		point, err := k.Bytes()
+		if err != nil {
+			return nil, fmt.Errorf("tokens: encode public key: %w", err)
+		}
+		return canonicalEC("P-256", b64.EncodeToString(point[1:33]), b64.EncodeToString(point[33:])), nil
+	case ed25519.PublicKey:
+		return canonicalOKP("Ed25519", b64.EncodeToString(k)), nil
+	}
+	return nil, fmt.Errorf("tokens: unsupported public key type %T", pub)
+}

@@ -1,0 +1,160 @@
+package webauthn
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
+)
+
+// Bounds from WebAuthn Level 3: a user handle is 1 to 64 bytes (§5.4.3) and a
+// credential ID at most 1023 bytes (§7.1 step 17 in v3's numbering).
+const (
+	maxUserHandle   = 64
+	maxCredentialID = 1023
+	maxTransports   = 8
+	maxRecordSize   = 64 << 10
+)
+
+// User is the account a ceremony is for. Handle is the WebAuthn user handle:
+// random, 1 to 64 bytes, never personal data. Name and DisplayName are only
+// shown by the authenticator.
+type User struct {
+	Handle      []byte
+	Name        string
+	DisplayName string
+}
+
+// Credential is what the service persists about one passkey. Record is an
+// opaque encoding owned by this package and is the source of truth for
+// verification: persist it and hand it back unchanged. The other fields are
+// copies kept for listing, indexing and policy decisions.
+type Credential struct {
+	// ID is the credential ID, unique per RP across all users.
+	ID []byte
+	// Record is the full credential record (public key, flags, counter,
+	// attestation) in this package's encoding.
+	Record []byte
+	// Transports are the hints the client reported ("internal", "hybrid",
+	// "usb", "nfc", "ble", "smart-card"), passed back in allow lists.
+	Transports []string
+	// AAGUID identifies the authenticator model (16 bytes, may be zero).
+	AAGUID []byte
+	// SignCount is the last signature counter seen.
+	SignCount uint32
+	// BackupEligible reports a passkey that may be synced; it never changes.
+	BackupEligible bool
+	// BackupState reports a passkey that is currently synced.
+	BackupState bool
+}
+
+// libUser adapts a User and its credential records to go-webauthn.
+type libUser struct {
+	user  User
+	creds []gowebauthn.Credential
+}
+
+func (u *libUser) WebAuthnID() []byte                           { return u.user.Handle }
+func (u *libUser) WebAuthnName() string                         { return u.user.Name }
+func (u *libUser) WebAuthnDisplayName() string                  { return u.user.DisplayName }
+func (u *libUser) WebAuthnCredentials() []gowebauthn.Credential { return u.creds }
+
+// knownTransports is the set of AuthenticatorTransport values in Level 3.
+// Anything else a client sends is dropped rather than stored and echoed.
+var knownTransports = map[string]bool{
+	string(protocol.USB): true, string(protocol.NFC): true, string(protocol.BLE): true,
+	string(protocol.SmartCard): true, string(protocol.Hybrid): true, string(protocol.Internal): true,
+}
+
+// cleanTransports keeps known transports, once each, in the client's order.
+func cleanTransports[T ~string](in []T) []string {
+	var out []string
+	for _, t := range in {
+		s := string(t)
+		if !knownTransports[s] || len(out) == maxTransports {
+			continue
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || o == s
+		}
+		if !dup {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// descriptors builds allow or exclude lists. Only ID and Transports are read,
+// so decoy credentials carrying just an ID work.
+func descriptors(creds []Credential) ([]protocol.CredentialDescriptor, error) {
+	out := make([]protocol.CredentialDescriptor, 0, len(creds))
+	for i, c := range creds {
+		if len(c.ID) == 0 || len(c.ID) > maxCredentialID {
+			return nil, fmt.Errorf("webauthn: credential %d: ID must be 1 to %d bytes", i, maxCredentialID)
+		}
+		d := protocol.CredentialDescriptor{Type: protocol.PublicKeyCredentialType, CredentialID: c.ID}
+		for _, t := range cleanTransports(c.Transports) {
+			d.Transport = append(d.Transport, protocol.AuthenticatorTransport(t))
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// encodeRecord serialises a library credential and derives the exported copy.
+func encodeRecord(c *gowebauthn.Credential) (*Credential, error) {
+	record, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("webauthn: encode credential record: %w", err)
+	}
+	return &Credential{
+		ID:             append([]byte(nil), c.ID...),
+		Record:         record,
+		Transports:     cleanTransports(c.Transport),
+		AAGUID:         append([]byte(nil), c.Authenticator.AAGUID...),
+		SignCount:      c.Authenticator.SignCount,
+		BackupEligible: c.Flags.BackupEligible,
+		BackupState:    c.Flags.BackupState,
+	}, nil
+}
+
+// errCorruptRecord reports stored bytes that are not a record this package
+// wrote; it is a server-side fault, not the client's.
+var errCorruptRecord = errors.New("webauthn: credential record is corrupt")
+
+// decodeRecord parses a stored record and checks it belongs to c.ID.
+func decodeRecord(c Credential) (gowebauthn.Credential, error) {
+	var rec gowebauthn.Credential
+	if len(c.Record) == 0 || len(c.Record) > maxRecordSize {
+		return rec, errCorruptRecord
+	}
+	if err := json.Unmarshal(c.Record, &rec); err != nil {
+		return rec, fmt.Errorf("%w: %v", errCorruptRecord, err)
+	}
+	if !bytes.Equal(rec.ID, c.ID) || len(rec.PublicKey) == 0 {
+		return rec, fmt.Errorf("%w: record does not match credential ID", errCorruptRecord)
+	}
+	return rec, nil
+}
+
+// DecoyCredentials returns the allow list to send for a username that does
+// not exist, so that login/begin answers the same way for known and unknown
+// names. The ID is an HMAC-SHA256 of the username under a server secret, so
+// repeated requests for one name get the same list (random IDs would give the
+// game away) and nobody without the secret can tell it from a real one. The
+// transports mirror a typical platform passkey.
+func DecoyCredentials(secret []byte, username string) []Credential {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("latch webauthn decoy credential\x00"))
+	mac.Write([]byte(username))
+	return []Credential{{
+		ID:         mac.Sum(nil),
+		Transports: []string{string(protocol.Hybrid), string(protocol.Internal)},
+	}}
+}
