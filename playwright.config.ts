@@ -45,6 +45,9 @@ export default defineConfig({
         url: "http://localhost:8089/healthz",
         reuseExistingServer: false,
         timeout: 180_000,
+        // SIGTERM (not the default SIGKILL) lets serve.sh stop the service
+        // cleanly and delete its temporary data directory.
+        gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
         stdout: "pipe",
         stderr: "pipe",
       }

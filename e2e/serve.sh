@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/latch ./cmd/latch
 
-data="$(mktemp -d)"
+data="$(mktemp -d -t latch-e2e.XXXXXX)"
 pid=""
 cleanup() {
   if [[ -n "$pid" ]]; then

@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -253,7 +252,7 @@ func (a *AccessTokens) Verify(token string) (*AccessClaims, error) {
 	state := keys.state.Load()
 	var sum [32]byte
 	if a.cache != nil {
-		sum = sha256.Sum256([]byte(token))
+		sum = sha256String(token)
 		if c, ok := a.cache.get(&sum, state, now); ok {
 			return c, nil
 		}

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -89,7 +88,7 @@ func verifySignature(alg string, pub crypto.PublicKey, signingInput string, sig 
 		if !ok || len(sig) != rawSigSize {
 			return false
 		}
-		digest := sha256.Sum256([]byte(signingInput))
+		digest := sha256String(signingInput)
 		var buf [2 + 2*(3+32)]byte
 		der := encodeES256DER(buf[:0], sig)
 		if der == nil {
@@ -107,7 +106,7 @@ func verifySignature(alg string, pub crypto.PublicKey, signingInput string, sig 
 		if !ok {
 			return false
 		}
-		digest := sha256.Sum256([]byte(signingInput))
+		digest := sha256String(signingInput)
 		if alg == algRS256 {
 			return rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig) == nil
 		}

@@ -374,11 +374,19 @@ func (a *Authenticator) clientData(encoded string, o Options) (string, error) {
 
 // newCredential generates an ES256 credential. The virtual authenticator
 // writes the EC2 x and y coordinates without left padding, so a key with a
-// coordinate below 2^248 (about 1 in 64) would be encoded in 31 bytes and
+// coordinate below 2^248 (about 1 in 128) would be encoded in 31 bytes and
 // rightly refused by the relying party; such keys are drawn again.
 func newCredential() (virtualwebauthn.Credential, []byte, error) {
+	return drawCredential(func() virtualwebauthn.Credential {
+		return virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+	})
+}
+
+// drawCredential calls generate until it yields a key whose coordinates both
+// take 32 bytes, and returns it with its SubjectPublicKeyInfo.
+func drawCredential(generate func() virtualwebauthn.Credential) (virtualwebauthn.Credential, []byte, error) {
 	for range 64 {
-		vc := virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+		vc := generate()
 		parsed, err := x509.ParsePKCS8PrivateKey(vc.Key.Data)
 		if err != nil {
 			return vc, nil, fmt.Errorf("webauthntest: generated key: %w", err)
@@ -391,7 +399,7 @@ func newCredential() (virtualwebauthn.Credential, []byte, error) {
 		if err != nil {
 			return vc, nil, fmt.Errorf("webauthntest: generated key: %w", err)
 		}
-		if len(pub) != 65 || pub[1] == 0 || pub[33] == 0 {
+		if !fullCoordinates(pub) {
 			continue
 		}
 		spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
@@ -401,6 +409,12 @@ func newCredential() (virtualwebauthn.Credential, []byte, error) {
 		return vc, spki, nil
 	}
 	return virtualwebauthn.Credential{}, nil, errors.New("webauthntest: could not generate a well-formed key")
+}
+
+// fullCoordinates reports whether neither coordinate of an uncompressed P-256
+// point starts with a zero byte, which the unpadded encoding would drop.
+func fullCoordinates(pub []byte) bool {
+	return len(pub) == 65 && pub[1] != 0 && pub[33] != 0
 }
 
 // b64 decodes unpadded base64url, the encoding of every binary JSON member.
