@@ -63,7 +63,7 @@ func (s *Server) handleIssueSDJWT(c *fiber.Ctx) error {
 	cred, err := tokens.SDIssue(tokens.SDIssueRequest{
 		Issuer: s.cfg.Issuer, VCT: s.cfg.Issuer + "/credentials/identity",
 		IssuedAt: now, ExpiresAt: now.Add(s.cfg.CredentialTTL),
-		HolderJWK: p.proof.JWK, Claims: claims, Decoys: -1,
+		HolderJWK: p.proof.JWK, Claims: claims, // Decoys 0: a random 2 to 5, so the count of claims does not show
 	}, key.Signer(), key.Alg, key.ID)
 	s.metrics.issued.WithLabelValues("sd_jwt", outcome(err)).Inc()
 	if err != nil {

@@ -2,6 +2,8 @@
 # Builds the service and runs it on a fresh, throw-away data directory for
 # one end-to-end test run. Playwright starts this as its web server and
 # stops it (SIGTERM) when the run ends; the data directory goes with it.
+# LATCH_E2E_SERVE_ARGS adds flags, e.g. "--dpop-nonce=true" to run the
+# suite against a service that demands DPoP nonces.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -19,6 +21,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' INT TERM
 
-./bin/latch serve --addr 127.0.0.1:8089 --issuer http://localhost:8089 --data "$data" &
+./bin/latch serve --addr 127.0.0.1:8089 --issuer http://localhost:8089 --data "$data" ${LATCH_E2E_SERVE_ARGS:-} &
 pid=$!
 wait "$pid"
