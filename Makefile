@@ -22,5 +22,7 @@ test-e2e:
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
 
+# Loopback load: starts bin/latch on a fresh data dir at 127.0.0.1:8090 and
+# drives it with 32 clients per scenario.
 load: build
-	go run ./cmd/latch-load
+	go run ./cmd/latch-load -server bin/latch -url http://localhost:8090

@@ -1,8 +1,6 @@
 package store
 
 import (
-"time"
-
 	"context"
 	"errors"
 	"fmt"
@@ -42,6 +40,10 @@ var errAbortBatch = errors.New("store: abort batch")
 // reset any results it captures at its start and act on them only after
 // Update returns nil. Each run sees the writes of the functions before it
 // in the same commit, exactly as if the calls had been made one by one.
+//
+// fn runs on the writer goroutine while other callers wait: it must not
+// block, and must not call Update or View itself (that would wait for the
+// writer it is running on).
 //
 // A panic in fn is recovered and returned to its caller only. If ctx ends
 // while fn is still queued, Update returns ctx.Err() and fn never runs;
@@ -116,8 +118,6 @@ func (db *DB) commitBatch(batch []*writeRequest) {
 			live = append(live, req)
 		}
 	}
-	DebugBatches.Add(1); DebugReqs.Add(int64(len(live)))
-	st := time.Now(); defer func(){ DebugNanos.Add(int64(time.Since(st))) }()
 	for len(live) > 0 {
 		failed, failure := -1, error(nil)
 		err := db.bolt.Update(func(btx *bolt.Tx) error {
@@ -155,5 +155,3 @@ func callSafely(fn func(*Tx) error, tx *Tx) (err error) {
 	}()
 	return fn(tx)
 }
-
-var DebugBatches, DebugReqs, DebugNanos atomic.Int64

@@ -335,3 +335,49 @@ func benchCeremony(n int) *Ceremony {
 		ExpiresAt: t0,
 	}
 }
+
+func TestCloseDuringConcurrentUpdatesNeverLosesAnAcknowledgedWrite(t *testing.T) {
+	path := t.TempDir() + "/latch.db"
+	db, err := Open(Options{Path: path, KEK: testKEK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var acked sync.Map
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("c-%d-%d", w, i)
+				err := db.Update(context.Background(), putClient(id))
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Errorf("Update: %v", err)
+					return
+				}
+				acked.Store(id, true)
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	db, err = Open(Options{Path: path, KEK: testKEK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustView(t, db, func(tx *Tx) error {
+		acked.Range(func(id, _ any) bool {
+			if _, err := tx.Client(id.(string)); err != nil {
+				t.Errorf("acknowledged write %s lost: %v", id, err)
+			}
+			return true
+		})
+		return nil
+	})
+}

@@ -53,6 +53,7 @@ func decode(data []byte, rec versioned) error {
 
 // get loads the record under key into rec, or returns ErrNotFound.
 func (tx *Tx) get(bucket, key []byte, rec versioned) error {
+	// Index keys may pair two identifiers, hence the doubled bound.
 	if len(key) == 0 || len(key) > 2*maxKeyLen+2 {
 		return ErrNotFound
 	}

@@ -185,7 +185,10 @@ func TestAccessVerifyRejects(t *testing.T) {
 		name  string
 		token string
 	}{
-		{"alg none with empty signature", func() string { h, c := edit(func(h map[string]any) { h["alg"] = "none" }, nil); return signTestJWS(t, h, c, "none", nil) }()},
+		{"alg none with empty signature", func() string {
+			h, c := edit(func(h map[string]any) { h["alg"] = "none" }, nil)
+			return signTestJWS(t, h, c, "none", nil)
+		}()},
 		{"alg none with a signature", func() string {
 			h, c := edit(func(h map[string]any) { h["alg"] = "none" }, nil)
 			return signTestJWS(t, h, c, algES256, priv)

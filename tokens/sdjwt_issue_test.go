@@ -1,9 +1,12 @@
 package tokens
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
 	"slices"
 	"strings"
@@ -211,4 +214,54 @@ func TestSDIssueRefuses(t *testing.T) {
 		_, err := SDIssue(base(), edKey, "ES256", sdTestKID)
 		sdAssertSDError(t, err, "signer does not match alg")
 	})
+}
+
+// sdBrokenSigner holds a valid public key but fails or misbehaves when asked
+// to sign, as a remote key store might.
+type sdBrokenSigner struct {
+	pub crypto.PublicKey
+	sig []byte // returned instead of a signature when err is nil
+	err error
+}
+
+func (s sdBrokenSigner) Public() crypto.PublicKey { return s.pub }
+func (s sdBrokenSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return s.sig, s.err
+}
+
+func TestSDIssueReportsSignerFailures(t *testing.T) {
+	f := sdNewFixture(t)
+	req := SDIssueRequest{
+		Issuer: sdTestIssuer, VCT: sdTestVCT, IssuedAt: sdTestNow, ExpiresAt: sdTestNow.Add(time.Hour),
+		HolderJWK: f.holderJWK, Claims: map[string]any{"username": "alice"},
+	}
+	keyStoreDown := errors.New("key store unavailable")
+	cases := []struct {
+		name   string
+		signer sdBrokenSigner
+		alg    string
+		want   string
+	}{
+		{"ecdsa signer error is wrapped", sdBrokenSigner{pub: &f.issuer.PublicKey, err: keyStoreDown}, "ES256", "key store unavailable"},
+		{"ed25519 signer error is wrapped", sdBrokenSigner{pub: f.oldIssuer.Public(), err: keyStoreDown}, "EdDSA", "key store unavailable"},
+		{"ecdsa signature that is not DER is refused", sdBrokenSigner{pub: &f.issuer.PublicKey, sig: []byte{1, 2, 3}}, "ES256", "malformed ecdsa signature"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cred, err := SDIssue(req, tc.signer, tc.alg, sdTestKID)
+			if cred != nil || err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("SDIssue = %v, %v; want error containing %q", cred, err, tc.want)
+			}
+			if tc.signer.err != nil && !errors.Is(err, keyStoreDown) {
+				t.Fatal("signer error is not wrapped")
+			}
+		})
+	}
+}
+
+func TestSDErrorMessageNamesTheCheck(t *testing.T) {
+	err := error(&SDError{Description: "kb-jwt nonce mismatch"})
+	if err.Error() != "sd-jwt: kb-jwt nonce mismatch" {
+		t.Fatalf("Error() = %q", err.Error())
+	}
 }

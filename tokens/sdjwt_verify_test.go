@@ -155,7 +155,9 @@ func TestSDVerifyRejects(t *testing.T) {
 		{"cnf missing", withPayload(func(p map[string]any) { delete(p, "cnf") }), nil, "cnf.jwk missing"},
 		{"cnf with hidden parts", withPayload(func(p map[string]any) { p["cnf"].(map[string]any)["_sd"] = []any{"x"} }), nil, "claim cnf must not contain selectively disclosed parts"},
 		{"cnf jwk holding a private key", withPayload(func(p map[string]any) { p["cnf"].(map[string]any)["jwk"].(map[string]any)["d"] = "AAAA" }), nil, "holder jwk must be a public key"},
-		{"cnf jwk of an unsupported kind", withPayload(func(p map[string]any) { p["cnf"] = map[string]any{"jwk": map[string]any{"kty": "RSA", "n": "AQAB", "e": "AQAB"}} }), nil, "holder jwk must be EC P-256 or OKP Ed25519"},
+		{"cnf jwk of an unsupported kind", withPayload(func(p map[string]any) {
+			p["cnf"] = map[string]any{"jwk": map[string]any{"kty": "RSA", "n": "AQAB", "e": "AQAB"}}
+		}), nil, "holder jwk must be EC P-256 or OKP Ed25519"},
 		// Disclosures.
 		{"disclosure not referenced", f.present(t, f.signIssuer(t, f.basePayload(t, SDDigest(d1))), both, sdKBOptions{}), nil, "disclosure digest not found"},
 		{"duplicate disclosure", f.present(t, issuerJWT, []string{d1, d2, d1}, sdKBOptions{}), nil, "duplicate disclosure"},
@@ -247,4 +249,32 @@ func sdTestWithDisclosure(t *testing.T, f *sdFixture, d string) string {
 // signed.
 func sdTestDropDisclosure(presentation, d string) string {
 	return strings.Replace(presentation, "~"+d+"~", "~", 1)
+}
+
+func TestSDVerifyDefaultKBAgeIsFiveMinutes(t *testing.T) {
+	f := sdNewFixture(t)
+	cred := f.issue(t, f.claims())
+	cases := []struct {
+		name string
+		age  time.Duration
+		ok   bool
+	}{
+		{"kb-jwt four minutes old is fresh", 4 * time.Minute, true},
+		{"kb-jwt six minutes old is stale", 6 * time.Minute, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := f.request(f.present(t, cred.IssuerJWT, nil, sdKBOptions{payload: func(p map[string]any) {
+				p["iat"] = sdTestNow.Add(-tc.age).Unix()
+			}}))
+			req.MaxKBAge = 0
+			_, err := SDVerify(req)
+			if tc.ok && err != nil {
+				t.Fatal(err)
+			}
+			if !tc.ok {
+				sdAssertSDError(t, err, "kb-jwt too old")
+			}
+		})
+	}
 }

@@ -1,0 +1,352 @@
+// Command latch-load is a loopback load generator for Latch. It drives a
+// running server with software authenticators and DPoP keys and reports
+// throughput, errors, latency percentiles and, given the server's pid, the
+// server's CPU time per request next to a raw P-256 verify measured in the
+// same run.
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchid/latch/webauthn/webauthntest"
+)
+
+var b64 = base64.RawURLEncoding
+
+func main() {
+	base := flag.String("url", "http://localhost:8080", "server base URL (must equal its --issuer)")
+	workers := flag.Int("c", 32, "concurrent clients")
+	dur := flag.Duration("d", 10*time.Second, "duration of each scenario")
+	pid := flag.Int("pid", 0, "server process id, to report its CPU time per request")
+	scenarios := flag.String("s", "signup,signin,userinfo,refresh", "scenarios to run")
+	server := flag.String("server", "", "start this latch binary on a fresh temp data dir at -url and measure it")
+	flag.Parse()
+
+	if *server != "" {
+		stop, serverPID, err := startServer(*server, *base)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "latch-load:", err)
+			os.Exit(1)
+		}
+		defer stop()
+		*pid = serverPID
+	}
+
+	verify := rawVerifyCost()
+	fmt.Printf("baseline: raw ecdsa P-256 verify %.1f µs (this machine, this run)\n", us(verify))
+	fmt.Printf("%-9s %9s %7s %9s %9s %9s %12s %8s\n", "scenario", "req/s", "errors", "p50 ms", "p99 ms", "max ms", "server µs/req", "ratio")
+	for _, s := range strings.Split(*scenarios, ",") {
+		r := run(*base, s, *workers, *dur, *pid)
+		cpu, ratio := "-", "-"
+		if r.cpuPerReq > 0 {
+			cpu = fmt.Sprintf("%.1f", us(r.cpuPerReq))
+			ratio = fmt.Sprintf("%.2f×", float64(r.cpuPerReq)/float64(verify))
+		}
+		fmt.Printf("%-9s %9.0f %7d %9.2f %9.2f %9.2f %12s %8s\n", s, r.rate, r.errors, ms(r.p50), ms(r.p99), ms(r.max), cpu, ratio)
+		if r.firstErr != "" {
+			fmt.Printf("          first error: %s\n", r.firstErr)
+		}
+	}
+}
+
+func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+// rawVerifyCost measures one crypto/ecdsa P-256 verify on this machine now.
+func rawVerifyCost() time.Duration {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	sum := sha256.Sum256([]byte("baseline"))
+	r, s, _ := ecdsa.Sign(rand.Reader, k, sum[:])
+	const n = 2000
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		ecdsa.Verify(&k.PublicKey, sum[:], r, s)
+	}
+	return time.Since(start) / n
+}
+
+type result struct {
+	rate          float64
+	errors        int64
+	p50, p99, max time.Duration
+	cpuPerReq     time.Duration
+	firstErr      string
+}
+
+// client is one simulated user: a software authenticator, a DPoP key and
+// the tokens it holds. Each client is used by one goroutine only.
+type client struct {
+	base    string
+	http    *http.Client
+	authn   *webauthntest.Authenticator
+	key     *ecdsa.PrivateKey
+	jwk     map[string]string
+	access  string
+	refresh string
+}
+
+func newClient(base string, hc *http.Client) *client {
+	u, _ := url.Parse(base)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return &client{
+		base: base, http: hc, authn: webauthntest.New(u.Hostname(), u.Scheme+"://"+u.Host), key: k,
+		jwk: map[string]string{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(k.X.FillBytes(make([]byte, 32))), "y": b64.EncodeToString(k.Y.FillBytes(make([]byte, 32)))},
+	}
+}
+
+func (c *client) proof(method, path, token string) string {
+	claims := map[string]any{"jti": randomString(), "htm": method, "htu": c.base + path, "iat": time.Now().Unix()}
+	if token != "" {
+		sum := sha256.Sum256([]byte(token))
+		claims["ath"] = b64.EncodeToString(sum[:])
+	}
+	h, _ := json.Marshal(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": c.jwk})
+	p, _ := json.Marshal(claims)
+	input := b64.EncodeToString(h) + "." + b64.EncodeToString(p)
+	sum := sha256.Sum256([]byte(input))
+	r, s, _ := ecdsa.Sign(rand.Reader, c.key, sum[:])
+	return input + "." + b64.EncodeToString(append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...))
+}
+
+func randomString() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return b64.EncodeToString(b)
+}
+
+func (c *client) do(method, path, ctype string, body []byte, header map[string]string) (map[string]any, error) {
+	req, _ := http.NewRequest(method, c.base+path, bytes.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		return nil, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, raw)
+	}
+	var out map[string]any
+	json.Unmarshal(raw, &out)
+	return out, nil
+}
+
+func (c *client) ceremony(begin, finish string, body any, create bool) error {
+	b, _ := json.Marshal(body)
+	r, err := c.do("POST", begin, "application/json", b, nil)
+	if err != nil {
+		return err
+	}
+	opts, _ := json.Marshal(r["publicKey"])
+	var cred []byte
+	if create {
+		cred, err = c.authn.Create(opts, webauthntest.Options{})
+	} else {
+		cred, err = c.authn.Get(opts, webauthntest.Options{})
+	}
+	if err != nil {
+		return err
+	}
+	fin, _ := json.Marshal(map[string]any{"ceremony": r["ceremony"], "credential": json.RawMessage(cred)})
+	t, err := c.do("POST", finish, "application/json", fin, map[string]string{"DPoP": c.proof("POST", finish, "")})
+	if err != nil {
+		return err
+	}
+	c.access, _ = t["access_token"].(string)
+	c.refresh, _ = t["refresh_token"].(string)
+	return nil
+}
+
+var userSeq atomic.Int64
+
+func (c *client) signUp() error {
+	name := fmt.Sprintf("load-%d-%d", time.Now().UnixNano()%1e9, userSeq.Add(1))
+	return c.ceremony("/webauthn/register/begin", "/webauthn/register/finish", map[string]string{"username": name}, true)
+}
+
+func (c *client) signIn() error {
+	return c.ceremony("/webauthn/login/begin", "/webauthn/login/finish", map[string]string{}, false)
+}
+
+func (c *client) userinfo() error {
+	_, err := c.do("GET", "/userinfo", "", nil, map[string]string{"Authorization": "DPoP " + c.access, "DPoP": c.proof("GET", "/userinfo", c.access)})
+	return err
+}
+
+func (c *client) refreshGrant() error {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {c.refresh}}.Encode()
+	t, err := c.do("POST", "/token", "application/x-www-form-urlencoded", []byte(form), map[string]string{"DPoP": c.proof("POST", "/token", "")})
+	if err != nil {
+		return err
+	}
+	c.access, _ = t["access_token"].(string)
+	c.refresh, _ = t["refresh_token"].(string)
+	return nil
+}
+
+func run(base, scenario string, workers int, dur time.Duration, pid int) result {
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers * 2, MaxConnsPerHost: workers * 2}}
+	clients := make([]*client, workers)
+	var step func(*client) error
+	for i := range clients {
+		clients[i] = newClient(base, hc)
+		if scenario != "signup" {
+			if err := clients[i].signUp(); err != nil {
+				return result{errors: 1, firstErr: "setup: " + err.Error()}
+			}
+		}
+	}
+	switch scenario {
+	case "signup":
+		step = (*client).signUp
+	case "signin":
+		step = (*client).signIn
+	case "userinfo":
+		step = (*client).userinfo
+	case "refresh":
+		step = (*client).refreshGrant
+	default:
+		return result{errors: 1, firstErr: "unknown scenario " + scenario}
+	}
+	var (
+		mu        sync.Mutex
+		latencies []time.Duration
+		errs      atomic.Int64
+		firstErr  atomic.Value
+		wg        sync.WaitGroup
+	)
+	cpu0 := cpuTime(pid)
+	start := time.Now()
+	deadline := start.Add(dur)
+	for _, c := range clients {
+		wg.Add(1)
+		go func(c *client) {
+			defer wg.Done()
+			var local []time.Duration
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				if err := step(c); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+					continue
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			latencies = append(latencies, local...)
+			mu.Unlock()
+		}(c)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu1 := cpuTime(pid)
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	r := result{errors: errs.Load()}
+	if fe, ok := firstErr.Load().(string); ok {
+		r.firstErr = fe
+	}
+	n := len(latencies)
+	if n == 0 {
+		return r
+	}
+	r.rate = float64(n) / elapsed.Seconds()
+	r.p50, r.p99, r.max = latencies[n/2], latencies[n*99/100], latencies[n-1]
+	if pid > 0 && cpu1 > cpu0 {
+		// A ceremony is two HTTP requests; per-request CPU divides by those.
+		perOp := 1
+		if scenario == "signup" || scenario == "signin" {
+			perOp = 2
+		}
+		r.cpuPerReq = (cpu1 - cpu0) / time.Duration(n*perOp)
+	}
+	return r
+}
+
+// startServer runs `latch serve` on a fresh data directory and waits until
+// it answers /readyz.
+func startServer(bin, base string) (stop func(), pid int, err error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, 0, err
+	}
+	dir, err := os.MkdirTemp("", "latch-load-")
+	if err != nil {
+		return nil, 0, err
+	}
+	cmd := exec.Command(bin, "serve", "--data", dir, "--addr", u.Host, "--issuer", base)
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, 0, err
+	}
+	stop = func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		os.RemoveAll(dir)
+	}
+	for i := 0; i < 100; i++ {
+		if res, err := http.Get(base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return stop, cmd.Process.Pid, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return nil, 0, errors.New("the server did not become ready")
+}
+
+// cpuTime reads a process's user+system CPU time from /proc (Linux).
+func cpuTime(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are 14 and 15.
+	s := string(raw)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0
+	}
+	const clkTck = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / clkTck
+}
+
