@@ -249,7 +249,7 @@ func (a *AccessTokens) Verify(token string) (*AccessClaims, error) {
 	if keys == nil {
 		return nil, errTokenKey
 	}
-	state := keys.state.Load()
+	state := keys.load()
 	var sum [32]byte
 	if a.cache != nil {
 		sum = sha256String(token)

@@ -145,7 +145,7 @@ var (
 	errProofATH        = invalidProof("The DPoP proof ath does not match the access token.")
 	errProofReplay     = invalidProof("The DPoP proof has already been used.")
 	errProofBusy       = invalidProof("The DPoP proof cannot be accepted right now; retry with a new proof.")
-	errProofNonce      = &TokenError{Code: CodeUseDPoPNonce, Description: "Authorization server requires a DPoP nonce; use the one in the DPoP-Nonce header."}
+	errProofNonce      = &TokenError{Code: CodeUseDPoPNonce, Description: "A DPoP nonce is required; use the one in the DPoP-Nonce header."}
 )
 
 // proofHeader is the JOSE header of a proof; crit is captured so a proof

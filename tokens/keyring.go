@@ -18,7 +18,8 @@ type KeyringEntry struct {
 
 // Keyring holds the active signing key and the retired keys that are still
 // published so tokens they signed keep verifying until they expire. It is
-// safe for concurrent use; Replace swaps the whole set atomically.
+// safe for concurrent use; Replace swaps the whole set atomically. The zero
+// value is an empty keyring.
 type Keyring struct {
 	state atomic.Pointer[keyringState]
 }
@@ -74,16 +75,27 @@ func (r *Keyring) Replace(active *SigningKey, retired ...KeyringEntry) {
 	r.state.Store(s)
 }
 
+// emptyKeyring stands in for a Keyring that was never given keys.
+var emptyKeyring = &keyringState{}
+
+// load returns the current state, never nil.
+func (r *Keyring) load() *keyringState {
+	if s := r.state.Load(); s != nil {
+		return s
+	}
+	return emptyKeyring
+}
+
 // Active returns the key new tokens are signed with, or nil if none is set.
 func (r *Keyring) Active() *SigningKey {
-	return r.state.Load().active
+	return r.load().active
 }
 
 // Lookup returns the public key and algorithm for kid if that key is the
 // active key or a retired key still published at now. The kid is untrusted
 // input and is only ever used as a map key.
 func (r *Keyring) Lookup(kid string, now time.Time) (pub crypto.PublicKey, alg string, ok bool) {
-	e, ok := r.lookup(r.state.Load(), kid, now)
+	e, ok := r.lookup(r.load(), kid, now)
 	if !ok {
 		return nil, "", false
 	}
@@ -107,7 +119,10 @@ func (e *KeyringEntry) published(now time.Time) bool {
 // cached and rebuilt only when the keys change or a PublishUntil is crossed.
 // Callers must not modify the returned slice.
 func (r *Keyring) JWKS(now time.Time) []byte {
-	s := r.state.Load()
+	s := r.load()
+	if s == emptyKeyring {
+		return []byte(`{"keys":[]}`)
+	}
 	if c := s.jwks.Load(); c != nil && c.covers(now) {
 		return c.body
 	}

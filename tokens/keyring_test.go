@@ -122,3 +122,19 @@ func TestKeyringConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestZeroKeyringIsEmpty(t *testing.T) {
+	var r Keyring
+	if r.Active() != nil {
+		t.Fatal("zero keyring has an active key")
+	}
+	if _, _, ok := r.Lookup("any", time.Now()); ok {
+		t.Fatal("zero keyring found a key")
+	}
+	if got := string(r.JWKS(time.Now())); got != `{"keys":[]}` {
+		t.Fatalf("zero keyring JWKS %s", got)
+	}
+	a := NewAccessTokens(AccessConfig{Issuer: testIssuer, Keys: &r})
+	_, err := a.Verify("a.b.c")
+	wantCode(t, err, CodeInvalidToken)
+}

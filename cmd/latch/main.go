@@ -132,6 +132,22 @@ func list(v string) []string {
 	return out
 }
 
+// parseInterspersed parses flags wherever they stand among the positional
+// arguments (`latch clients add ID --data DIR`) and returns the positionals.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
 func serve(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -170,7 +186,8 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	build := configFlags(fs)
 	alg := fs.String("alg", "", "algorithm of the new key (keys rotate): ES256 or EdDSA")
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
 	cfg, err := build()
@@ -178,7 +195,7 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	argN := func(n int, what string) error {
-		if fs.NArg() != n {
+		if len(pos) != n {
 			return fmt.Errorf("%s: %s", cmd, what)
 		}
 		return nil
@@ -196,7 +213,7 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		if err := argN(1, "usage: latch clients add ID"); err != nil {
 			return err
 		}
-		secret, err := a.CreateClient(ctx, fs.Arg(0))
+		secret, err := a.CreateClient(ctx, pos[0])
 		if err != nil {
 			return err
 		}
@@ -237,18 +254,18 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		if err := argN(1, "usage: latch "+cmd+" NAME"); err != nil {
 			return err
 		}
-		if err := a.SetDisabled(ctx, fs.Arg(0), cmd == "users disable"); err != nil {
+		if err := a.SetDisabled(ctx, pos[0], cmd == "users disable"); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s: %s\n", fs.Arg(0), strings.TrimPrefix(cmd, "users ")+"d")
+		fmt.Fprintf(stdout, "%s: %s\n", pos[0], strings.TrimPrefix(cmd, "users ")+"d")
 	case "backup":
 		if err := argN(1, "usage: latch backup FILE"); err != nil {
 			return err
 		}
-		if err := a.Backup(fs.Arg(0)); err != nil {
+		if err := a.Backup(pos[0]); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "backup written to %s\n", fs.Arg(0))
+		fmt.Fprintf(stdout, "backup written to %s\n", pos[0])
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
 	}

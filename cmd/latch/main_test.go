@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/latchid/latch/auth"
+)
+
+// newDataDir creates a data directory the way a first `latch serve` does.
+func newDataDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	srv, err := auth.New(auth.Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func runCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(args, &out, &errOut)
+	return out.String(), err
+}
+
+func TestAdminCommands(t *testing.T) {
+	dir := newDataDir(t)
+	out, err := runCmd(t, "keys", "list", "--data", dir)
+	if err != nil || !strings.Contains(out, "ES256") || !strings.Contains(out, "active") {
+		t.Fatalf("keys list: %v\n%s", err, out)
+	}
+	out, err = runCmd(t, "keys", "rotate", "--data", dir, "--alg", "EdDSA")
+	if err != nil || !strings.Contains(out, "EdDSA") {
+		t.Fatalf("keys rotate: %v\n%s", err, out)
+	}
+	out, _ = runCmd(t, "keys", "list", "--data", dir)
+	if strings.Count(out, "\n") != 3 || !strings.Contains(out, "retired, published until") {
+		t.Fatalf("after rotation:\n%s", out)
+	}
+
+	out, err = runCmd(t, "clients", "add", "resource-api", "--data", dir)
+	if err != nil || strings.Count(out, "\n") != 1 || len(strings.TrimSpace(out)) < 40 {
+		t.Fatalf("clients add must print only the secret: %v %q", err, out)
+	}
+	if _, err := runCmd(t, "clients", "add", "resource-api", "--data", dir); err == nil {
+		t.Fatal("a duplicate client id was accepted")
+	}
+
+	out, err = runCmd(t, "users", "list", "--data", dir)
+	if err != nil || !strings.HasPrefix(out, "USERNAME") {
+		t.Fatalf("users list: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, "users", "disable", "nobody", "--data", dir); err == nil || !strings.Contains(err.Error(), "no user") {
+		t.Fatalf("disable unknown user: %v", err)
+	}
+
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if _, err := runCmd(t, "backup", backup, "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(backup); err != nil || fi.Size() == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v %v", fi, err)
+	}
+	if _, err := runCmd(t, "backup", backup, "--data", dir); err == nil {
+		t.Fatal("backup overwrote an existing file")
+	}
+}
+
+func TestAdminRefusesWhileServing(t *testing.T) {
+	dir := newDataDir(t)
+	srv, err := auth.New(auth.Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if _, err := runCmd(t, "users", "list", "--data", dir); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("want a store-in-use error, got %v", err)
+	}
+}
+
+func TestServeRejectsBadConfiguration(t *testing.T) {
+	cases := map[string][]string{
+		"--issuer":     {"--issuer", "ftp://example.com"},
+		"--rp-id":      {"--origins", "https://evil.example", "--issuer", "https://id.example.com", "--rp-id", "example.com"},
+		"--access-ttl": {"--access-ttl", "soon"},
+		"--dpop-nonce": {"--dpop-nonce", "maybe"},
+		"plain HTTP":   {"--issuer", "http://id.example.com", "--rp-id", "example.com"},
+	}
+	for want, args := range cases {
+		_, err := runCmd(t, append([]string{"serve", "--data", t.TempDir()}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(want, "--")) {
+			t.Errorf("%v: error %v should mention %q", args, err, want)
+		}
+	}
+	if _, err := runCmd(t, "frobnicate"); err == nil {
+		t.Error("an unknown command was accepted")
+	}
+}
+
+func TestEnvironmentVariables(t *testing.T) {
+	t.Setenv("LATCH_ISSUER", "ftp://from-env")
+	if _, err := runCmd(t, "serve", "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "ftp://from-env") {
+		t.Fatalf("LATCH_ISSUER was not used: %v", err)
+	}
+}
