@@ -349,4 +349,3 @@ func cpuTime(pid int) time.Duration {
 	const clkTck = 100 // USER_HZ on Linux
 	return time.Duration(ut+st) * time.Second / clkTck
 }
-
