@@ -169,21 +169,17 @@ async function open(page: Page): Promise<MockService> {
   return service;
 }
 
-// Runs a script in the page with a fresh Latch instance bound to `latch`.
-type Script<T> = (arg: any) => Promise<T>;
-function inPage<T>(page: Page, body: string, arg?: unknown): Promise<T> {
-  return page.evaluate(
-    async ({ body, arg }) => {
-      const { Latch, LatchError } = await import("/latch.js");
-      const w = window as any;
-      w.latch ??= new Latch();
-      const run = new Function("latch", "LatchError", "arg", `return (async () => { ${body} })();`) as (
-        ...a: unknown[]
-      ) => ReturnType<Script<unknown>>;
-      return run(w.latch, LatchError, arg);
-    },
-    { body, arg },
-  ) as Promise<T>;
+// inPage runs the body of an async function in the page with `latch` (one
+// Latch instance per page, kept across calls) and `LatchError` in scope.
+// The body is source text because it runs in the browser, not in Node.
+function inPage<T>(page: Page, body: string): Promise<T> {
+  return page.evaluate(async (source) => {
+    const { Latch, LatchError } = await import("/latch.js");
+    const w = window as unknown as { latch?: InstanceType<typeof Latch> };
+    w.latch ??= new Latch();
+    const run = new Function("latch", "LatchError", `return (async () => { ${source} })();`);
+    return run(w.latch, LatchError);
+  }, body) as Promise<T>;
 }
 
 test.describe("latch.js client", () => {

@@ -2,9 +2,6 @@ package webauthntest
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,13 +48,15 @@ type Options struct {
 	// CredentialID makes Get use this credential even if the options do not
 	// allow it. It must be one the authenticator holds.
 	CredentialID []byte
-	// UserHandle replaces the user handle Get returns.
+	// UserHandle replaces the user handle Get returns; an empty, non-nil
+	// slice leaves userHandle out of the response.
 	UserHandle []byte
 }
 
 // Authenticator is a software authenticator bound to one RP ID and origin.
-// It is safe for concurrent use; calls are serialised because the underlying
-// signing keys are not.
+// It is safe for concurrent use, but calls are serialised because the
+// underlying signing keys are not safe to share; a load generator wanting
+// parallel signing should give each goroutine its own Authenticator.
 type Authenticator struct {
 	mu     sync.Mutex
 	rpID   string
@@ -71,7 +70,6 @@ type credential struct {
 	vc         virtualwebauthn.Credential
 	rpID       string
 	userHandle []byte
-	publicKey  []byte // SubjectPublicKeyInfo, DER
 	be, bs     bool
 }
 
@@ -189,7 +187,7 @@ func (a *Authenticator) Create(publicKeyOptions []byte, o Options) ([]byte, erro
 	}
 
 	a.creds = append(a.creds, &credential{
-		vc: vc, rpID: rpID, userHandle: userHandle, publicKey: pub,
+		vc: vc, rpID: rpID, userHandle: userHandle,
 		be: o.BackupEligible, bs: o.BackupState,
 	})
 	return json.Marshal(registrationResponseJSON{
@@ -370,93 +368,4 @@ func (a *Authenticator) clientData(encoded string, o Options) (string, error) {
 	// thing that can catch it is the signature over the client data hash.
 	tampered := append(bytes.Clone(cd[:len(cd)-1]), []byte(`,"crossOrigin":false}`)...)
 	return enc(tampered), nil
-}
-
-// newCredential generates an ES256 credential. The virtual authenticator
-// writes the EC2 x and y coordinates without left padding, so a key with a
-// coordinate below 2^248 (about 1 in 128) would be encoded in 31 bytes and
-// rightly refused by the relying party; such keys are drawn again.
-func newCredential() (virtualwebauthn.Credential, []byte, error) {
-	return drawCredential(func() virtualwebauthn.Credential {
-		return virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
-	})
-}
-
-// drawCredential calls generate until it yields a key whose coordinates both
-// take 32 bytes, and returns it with its SubjectPublicKeyInfo.
-func drawCredential(generate func() virtualwebauthn.Credential) (virtualwebauthn.Credential, []byte, error) {
-	for range 64 {
-		vc := generate()
-		parsed, err := x509.ParsePKCS8PrivateKey(vc.Key.Data)
-		if err != nil {
-			return vc, nil, fmt.Errorf("webauthntest: generated key: %w", err)
-		}
-		key, ok := parsed.(*ecdsa.PrivateKey)
-		if !ok {
-			return vc, nil, errors.New("webauthntest: generated key is not ECDSA")
-		}
-		pub, err := key.PublicKey.Bytes() // uncompressed point 0x04 || X || Y
-		if err != nil {
-			return vc, nil, fmt.Errorf("webauthntest: generated key: %w", err)
-		}
-		if !fullCoordinates(pub) {
-			continue
-		}
-		spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-		if err != nil {
-			return vc, nil, fmt.Errorf("webauthntest: generated key: %w", err)
-		}
-		return vc, spki, nil
-	}
-	return virtualwebauthn.Credential{}, nil, errors.New("webauthntest: could not generate a well-formed key")
-}
-
-// fullCoordinates reports whether neither coordinate of an uncompressed P-256
-// point starts with a zero byte, which the unpadded encoding would drop.
-func fullCoordinates(pub []byte) bool {
-	return len(pub) == 65 && pub[1] != 0 && pub[33] != 0
-}
-
-// b64 decodes unpadded base64url, the encoding of every binary JSON member.
-func b64(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
-
-// enc encodes unpadded base64url.
-func enc(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-// registrationResponseJSON mirrors WebAuthn L3 RegistrationResponseJSON.
-type registrationResponseJSON struct {
-	ID                      string                  `json:"id"`
-	RawID                   string                  `json:"rawId"`
-	Response                attestationResponseJSON `json:"response"`
-	AuthenticatorAttachment string                  `json:"authenticatorAttachment"`
-	ClientExtensionResults  struct{}                `json:"clientExtensionResults"`
-	Type                    string                  `json:"type"`
-}
-
-// attestationResponseJSON mirrors AuthenticatorAttestationResponseJSON.
-type attestationResponseJSON struct {
-	ClientDataJSON     string   `json:"clientDataJSON"`
-	AuthenticatorData  string   `json:"authenticatorData"`
-	Transports         []string `json:"transports"`
-	PublicKey          string   `json:"publicKey,omitempty"`
-	PublicKeyAlgorithm int      `json:"publicKeyAlgorithm"`
-	AttestationObject  string   `json:"attestationObject"`
-}
-
-// authenticationResponseJSON mirrors AuthenticationResponseJSON.
-type authenticationResponseJSON struct {
-	ID                      string                `json:"id"`
-	RawID                   string                `json:"rawId"`
-	Response                assertionResponseJSON `json:"response"`
-	AuthenticatorAttachment string                `json:"authenticatorAttachment"`
-	ClientExtensionResults  struct{}              `json:"clientExtensionResults"`
-	Type                    string                `json:"type"`
-}
-
-// assertionResponseJSON mirrors AuthenticatorAssertionResponseJSON.
-type assertionResponseJSON struct {
-	ClientDataJSON    string `json:"clientDataJSON"`
-	AuthenticatorData string `json:"authenticatorData"`
-	Signature         string `json:"signature"`
-	UserHandle        string `json:"userHandle,omitempty"`
 }

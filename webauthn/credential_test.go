@@ -1,0 +1,98 @@
+package webauthn
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
+)
+
+// TestCleanTransports checks client-supplied transports are filtered to the
+// known values, deduplicated and bounded before being stored or echoed.
+func TestCleanTransports(t *testing.T) {
+	cases := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"known transports keep their order", []string{"hybrid", "internal", "usb"}, []string{"hybrid", "internal", "usb"}},
+		{"unknown values are dropped", []string{"usb", "carrier-pigeon", "<script>"}, []string{"usb"}},
+		{"duplicates are dropped", []string{"nfc", "nfc", "ble", "nfc"}, []string{"nfc", "ble"}},
+		{"nothing stays nothing", nil, nil},
+	}
+	for _, c := range cases {
+		if got := cleanTransports(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestRecordRoundTrip checks a record decodes to what was encoded and that
+// the exported copies agree with it.
+func TestRecordRoundTrip(t *testing.T) {
+	lib := &gowebauthn.Credential{
+		ID:        []byte("credential"),
+		PublicKey: []byte{0xa5, 0x01, 0x02},
+		Flags:     gowebauthn.CredentialFlags{UserPresent: true, UserVerified: true, BackupEligible: true},
+		Authenticator: gowebauthn.Authenticator{
+			AAGUID: make([]byte, 16), SignCount: 12,
+		},
+	}
+	cred, err := encodeRecord(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(cred.ID) != "credential" || cred.SignCount != 12 || !cred.BackupEligible || cred.BackupState || len(cred.AAGUID) != 16 {
+		t.Fatalf("exported copy %+v", cred)
+	}
+	back, err := decodeRecord(*cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(back.ID) != "credential" || back.Authenticator.SignCount != 12 || !back.Flags.UserVerified {
+		t.Fatalf("decoded %+v", back)
+	}
+}
+
+// TestDecodeRecordRefusesForeignBytes checks records that this package did
+// not write for this credential are refused as corrupt.
+func TestDecodeRecordRefusesForeignBytes(t *testing.T) {
+	good, err := encodeRecord(&gowebauthn.Credential{ID: []byte("a"), PublicKey: []byte{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		cred Credential
+	}{
+		{"empty record", Credential{ID: []byte("a")}},
+		{"not JSON", Credential{ID: []byte("a"), Record: []byte("{")}},
+		{"record of another credential", Credential{ID: []byte("b"), Record: good.Record}},
+		{"record without a public key", Credential{ID: []byte("a"), Record: []byte(`{"id":"YQ"}`)}},
+		{"oversized record", Credential{ID: []byte("a"), Record: []byte(strings.Repeat(" ", maxRecordSize+1))}},
+	}
+	for _, c := range cases {
+		if _, err := decodeRecord(c.cred); !errors.Is(err, errCorruptRecord) {
+			t.Errorf("%s: err = %v", c.name, err)
+		}
+	}
+}
+
+// TestDescriptors checks allow and exclude lists accept ID-only credentials
+// and refuse IDs outside the WebAuthn bounds.
+func TestDescriptors(t *testing.T) {
+	d, err := descriptors([]Credential{{ID: []byte{1}}, {ID: []byte{2}, Transports: []string{"usb", "x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d) != 2 || len(d[0].Transport) != 0 || len(d[1].Transport) != 1 || d[1].Transport[0] != "usb" {
+		t.Fatalf("descriptors %+v", d)
+	}
+	for _, bad := range [][]byte{nil, make([]byte, maxCredentialID+1)} {
+		if _, err := descriptors([]Credential{{ID: bad}}); err == nil {
+			t.Errorf("ID of %d bytes accepted", len(bad))
+		}
+	}
+}
