@@ -12,26 +12,40 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-// userCache keeps recently used user records in memory so that protected
+// userCache keeps recently used profiles in memory so that protected
 // requests such as /userinfo do not reach the store. Only this process
-// writes users while it runs, and every write path invalidates its entry.
+// writes users while it runs, and every write path that changes what a
+// profile shows (TOTP on or off) forgets its entry.
 type userCache struct{ m sync.Map }
 
-func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*store.User, error) {
-	if u, ok := uc.m.Load(id); ok {
-		return u.(*store.User), nil
+// profile is a user record plus the account facts /userinfo shows.
+type profile struct {
+	*store.User
+	totpEnabled bool
+}
+
+func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile, error) {
+	if p, ok := uc.m.Load(id); ok {
+		return p.(*profile), nil
 	}
-	var u *store.User
+	p := &profile{}
 	err := db.View(ctx, func(tx *store.Tx) error {
 		var err error
-		u, err = tx.User(id)
+		if p.User, err = tx.User(id); err != nil {
+			return err
+		}
+		t, err := tx.TOTP(id)
+		p.totpEnabled = err == nil && t.Confirmed
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	uc.m.Store(id, u)
-	return u, nil
+	uc.m.Store(id, p)
+	return p, nil
 }
 
 func (uc *userCache) forget(id string) { uc.m.Delete(id) }
@@ -42,6 +56,7 @@ type userinfoResponse struct {
 	DisplayName string   `json:"display_name"`
 	AMR         []string `json:"amr"`
 	AuthTime    int64    `json:"auth_time"`
+	TOTPEnabled bool     `json:"totp_enabled"`
 }
 
 func (s *Server) handleUserinfo(c *fiber.Ctx) error {
@@ -56,7 +71,7 @@ func (s *Server) handleUserinfo(c *fiber.Ctx) error {
 	noStore(c)
 	return c.JSON(userinfoResponse{
 		Sub: u.ID, Username: u.Username, DisplayName: u.DisplayName,
-		AMR: p.claims.AMR, AuthTime: p.claims.AuthTime.Unix(),
+		AMR: p.claims.AMR, AuthTime: p.claims.AuthTime.Unix(), TOTPEnabled: u.totpEnabled,
 	})
 }
 

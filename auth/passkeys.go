@@ -502,7 +502,7 @@ func cleanCredentialName(raw string) (string, error) {
 }
 
 func credentialError(err error) error {
-	if errors.Is(err, webauthn.ErrExpired) {
+	if errors.Is(err, webauthn.ErrExpired) || errors.Is(err, webauthn.ErrInvalidSession) {
 		return errCeremony()
 	}
 	if errors.Is(err, webauthn.ErrInvalidCredential) {

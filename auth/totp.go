@@ -182,6 +182,7 @@ func (s *Server) handleTOTPConfirm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.users.forget(sub)
 	noStore(c)
 	return c.JSON(fiber.Map{"recovery_codes": codes})
 }
@@ -216,6 +217,7 @@ func (s *Server) handleTOTPDelete(c *fiber.Ctx) error {
 		}); err != nil {
 			return err
 		}
+		s.users.forget(sub)
 	}
 	return c.SendStatus(http.StatusNoContent)
 }

@@ -119,8 +119,8 @@ func TestTOTPSignIn(t *testing.T) {
 	if len(amr) != 3 || amr[0] != "pop" || amr[1] != "otp" || amr[2] != "mfa" {
 		t.Fatalf("amr = %v", amr)
 	}
-	if info := u.call("GET", "/userinfo", nil); info.status != 200 {
-		t.Fatalf("userinfo: %d", info.status)
+	if info := u.call("GET", "/userinfo", nil); info.status != 200 || info.body["totp_enabled"] != true {
+		t.Fatalf("userinfo: %d %s", info.status, info.raw)
 	}
 	expectError(t, u.verify(t, map[string]any{"mfa_token": tok, "code": code}), 400, "invalid_grant")
 
@@ -207,6 +207,9 @@ func TestTOTPDelete(t *testing.T) {
 	}
 	if r := u.signIn("", webauthntest.Options{}); r.status != 200 {
 		t.Fatalf("sign-in without TOTP: %d %s", r.status, r.raw)
+	}
+	if info := u.call("GET", "/userinfo", nil); info.body["totp_enabled"] != false {
+		t.Fatalf("userinfo after delete: %s", info.raw)
 	}
 	// Enrolling again replaces a pending secret.
 	first := u.call("POST", "/totp/enroll", nil).str("secret")

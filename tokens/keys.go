@@ -12,18 +12,15 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v3/jwa"
 )
 
-// JWS algorithm names (RFC 7518, RFC 8037, RFC 9864), taken from jwx's
-// registry so the spelling matches what every JOSE peer expects.
-var (
-	algES256   = jwa.ES256().String()
-	algEdDSA   = jwa.EdDSA().String()
-	algEd25519 = jwa.EdDSAEd25519().String()
-	algRS256   = jwa.RS256().String()
-	algPS256   = jwa.PS256().String()
+// JWS algorithm names (RFC 7518, RFC 8037, RFC 9864).
+const (
+	algES256   = "ES256"
+	algEdDSA   = "EdDSA"
+	algEd25519 = "Ed25519"
+	algRS256   = "RS256"
+	algPS256   = "PS256"
 )
 
 // SigningKey is a private signing key with its key ID and JWS algorithm:

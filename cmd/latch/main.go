@@ -88,14 +88,26 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	accessTTL := str("access-ttl", "10m", "access token lifetime")
 	refreshTTL := str("refresh-ttl", "720h", "refresh token (login session) lifetime")
 	credTTL := str("credential-ttl", "24h", "SD-JWT credential lifetime")
-	dpopNonce := str("dpop-nonce", "false", "require DPoP server nonces")
+	var envErrs []error
+	boolean := func(name string, help string) *bool {
+		def := false
+		if v := env(name, ""); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				envErrs = append(envErrs, fmt.Errorf("LATCH_%s: %q is not true or false", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), v))
+			}
+			def = b
+		}
+		return fs.Bool(name, def, help)
+	}
+	dpopNonce := boolean("dpop-nonce", "require DPoP server nonces")
 	dpopMaxAge := str("dpop-max-age", "60s", "maximum age of a DPoP proof")
-	requireDPoP := str("require-dpop", "false", "issue only DPoP-bound tokens")
+	requireDPoP := boolean("require-dpop", "issue only DPoP-bound tokens")
 	proxies := str("trusted-proxies", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted")
 	keyAlg := str("key-alg", "ES256", "algorithm of new signing keys: ES256 or EdDSA")
 	keyRotation := str("key-rotation", "0", "rotate the signing key automatically at this age (0 = never)")
 	return func() (auth.Config, error) {
-		var errs []error
+		errs := envErrs
 		dur := func(name, v string) time.Duration {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -103,20 +115,13 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 			}
 			return d
 		}
-		boolean := func(name, v string) bool {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("--%s: %q is not true or false", name, v))
-			}
-			return b
-		}
 		cfg := auth.Config{
 			Addr: *addr, DataDir: *data, Issuer: *issuer, RPID: *rpID, RPName: *rpName,
 			Origins: list(*origins), Audience: *audience, TrustedProxies: list(*proxies), KeyAlg: *keyAlg,
 			AccessTTL: dur("access-ttl", *accessTTL), RefreshTTL: dur("refresh-ttl", *refreshTTL),
 			CredentialTTL: dur("credential-ttl", *credTTL), DPoPMaxAge: dur("dpop-max-age", *dpopMaxAge),
 			KeyRotation: dur("key-rotation", *keyRotation),
-			DPoPNonce:   boolean("dpop-nonce", *dpopNonce), RequireDPoP: boolean("require-dpop", *requireDPoP),
+			DPoPNonce:   *dpopNonce, RequireDPoP: *requireDPoP,
 		}
 		return cfg, errors.Join(errs...)
 	}

@@ -93,7 +93,7 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 		"--issuer":     {"--issuer", "ftp://example.com"},
 		"--rp-id":      {"--origins", "https://evil.example", "--issuer", "https://id.example.com", "--rp-id", "example.com"},
 		"--access-ttl": {"--access-ttl", "soon"},
-		"--dpop-nonce": {"--dpop-nonce", "maybe"},
+		"--dpop-nonce": {"--dpop-nonce=maybe"},
 		"plain HTTP":   {"--issuer", "http://id.example.com", "--rp-id", "example.com"},
 	}
 	for want, args := range cases {
@@ -104,6 +104,18 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 	}
 	if _, err := runCmd(t, "frobnicate"); err == nil {
 		t.Error("an unknown command was accepted")
+	}
+}
+
+func TestBooleanFlagsStandAlone(t *testing.T) {
+	// A bare --dpop-nonce must not swallow the next argument.
+	_, err := runCmd(t, "serve", "--dpop-nonce", "--issuer", "ftp://x", "--data", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "ftp://x") {
+		t.Fatalf("want the issuer error, got %v", err)
+	}
+	t.Setenv("LATCH_REQUIRE_DPOP", "sometimes")
+	if _, err := runCmd(t, "serve", "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "LATCH_REQUIRE_DPOP") {
+		t.Fatalf("a bad boolean in the environment must be reported: %v", err)
 	}
 }
 
