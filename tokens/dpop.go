@@ -45,6 +45,7 @@ type DPoP struct {
 	algs   []string
 	replay *replayCache
 	nonces *nonceSource
+	keys   *headerCache
 }
 
 // NewDPoP returns a verifier with cfg's defaults filled in.
@@ -75,6 +76,7 @@ func NewDPoP(cfg DPoPConfig) *DPoP {
 		algs:   algs,
 		replay: newReplayCache(cfg.MaxAge+cfg.FutureSkew, cfg.ReplayCacheSize),
 		nonces: newNonceSource(),
+		keys:   newHeaderCache(1 << 14),
 	}
 }
 
@@ -228,35 +230,12 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 	if err != nil {
 		return nil, errProofMalformed
 	}
-	hb, err := decodeSegment(j.header)
-	if err != nil {
-		return nil, errProofMalformed
-	}
-	var h proofHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, errProofMalformed
-	}
-	if !strings.EqualFold(h.Typ, typDPoP) {
-		return nil, errProofType
-	}
-	if h.Crit != nil {
-		return nil, errProofMalformed
-	}
-	if !slices.Contains(d.algs, h.Alg) {
-		return nil, errProofAlg
-	}
-	if len(h.JWK) == 0 || h.JWK[0] != '{' {
-		return nil, errProofJWK
-	}
-	pub, canonical, err := publicKeyFromJWK(h.JWK, h.Alg)
-	switch err {
-	case nil:
-	case errJWKPrivate:
-		return nil, errProofPrivateJWK
-	case errJWKMismatch:
-		return nil, errProofKeyAlg
-	default:
-		return nil, errProofJWK
+	key := d.keys.get(j.header)
+	if key == nil {
+		if key, err = d.checkHeader(j.header); err != nil {
+			return nil, err
+		}
+		d.keys.put(j.header, key)
 	}
 
 	pb, err := decodeSegment(j.payload)
@@ -294,7 +273,7 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 	}
 
 	sig, err := decodeSegment(j.signature)
-	if err != nil || !verifySignature(h.Alg, pub, j.signingInput, sig) {
+	if err != nil || !verifySignature(key.alg, key.pub, j.signingInput, sig) {
 		return nil, errProofSignature
 	}
 
@@ -304,23 +283,59 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 		return nil, errProofNonce
 	}
 
-	key := replayKey(wantHTU, c.JTI)
+	rk := replayKey(wantHTU, c.JTI)
 	if commit {
-		if err := d.record(&key, iat, now); err != nil {
+		if err := d.record(&rk, iat, now); err != nil {
 			return nil, err
 		}
-	} else if d.replay.seen(&key, now) {
+	} else if d.replay.seen(&rk, now) {
 		return nil, errProofReplay
 	}
 	return &Proof{
-		JKT:       thumbprintOf(canonical),
+		JKT:       key.jkt,
 		JTI:       c.JTI,
 		IssuedAt:  iat,
-		JWK:       canonical,
-		replayKey: key,
+		JWK:       key.canonical,
+		replayKey: rk,
 		url:       pc.URL,
 		checked:   true,
 	}, nil
+}
+
+// checkHeader runs the checks of a proof's JOSE header (typ, alg, jwk) and
+// returns the key it names.
+func (d *DPoP) checkHeader(encoded string) (*proofKey, error) {
+	hb, err := decodeSegment(encoded)
+	if err != nil {
+		return nil, errProofMalformed
+	}
+	var h proofHeader
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return nil, errProofMalformed
+	}
+	if !strings.EqualFold(h.Typ, typDPoP) {
+		return nil, errProofType
+	}
+	if h.Crit != nil {
+		return nil, errProofMalformed
+	}
+	if !slices.Contains(d.algs, h.Alg) {
+		return nil, errProofAlg
+	}
+	if len(h.JWK) == 0 || h.JWK[0] != '{' {
+		return nil, errProofJWK
+	}
+	pub, canonical, err := publicKeyFromJWK(h.JWK, h.Alg)
+	switch err {
+	case nil:
+	case errJWKPrivate:
+		return nil, errProofPrivateJWK
+	case errJWKMismatch:
+		return nil, errProofKeyAlg
+	default:
+		return nil, errProofJWK
+	}
+	return &proofKey{alg: h.Alg, pub: pub, canonical: canonical, jkt: thumbprintOf(canonical)}, nil
 }
 
 // maxNumericDate keeps iat within the range time.Unix handles exactly

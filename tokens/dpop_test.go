@@ -530,3 +530,34 @@ func TestDPoPDefaults(t *testing.T) {
 		t.Fatalf("defaults %+v", d.cfg)
 	}
 }
+
+// A cached header spares only the header checks: signature and claims of
+// every later proof with the same header are still checked.
+func TestDPoPHeaderCacheStillChecksEachProof(t *testing.T) {
+	f := newProofFixture(t)
+	d := NewDPoP(DPoPConfig{Now: f.clock.Now})
+	check := func(p string) error {
+		_, err := d.Verify(ProofCheck{Headers: []string{p}, Method: "POST", URL: rfcTokenURL})
+		return err
+	}
+	if err := check(f.proof(t, nil)); err != nil {
+		t.Fatalf("first proof: %v", err)
+	}
+	good := f.proof(t, nil)
+	cases := map[string]string{
+		"tampered signature": good[:len(good)-4] + "AAAA",
+		"wrong htm":          f.proof(t, func(h, c map[string]any) { c["htm"] = "GET" }),
+		"stale iat":          f.proof(t, func(h, c map[string]any) { c["iat"] = f.clock.Now().Add(-time.Hour).Unix() }),
+		"signed by another key under the same header": signTestJWS(t,
+			map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": f.jwk},
+			map[string]any{"jti": "other", "htm": "POST", "htu": rfcTokenURL, "iat": f.clock.Now().Unix()}, algES256, mustECKey(t)),
+	}
+	for name, p := range cases {
+		if err := check(p); err == nil {
+			t.Errorf("%s: accepted with a cached header", name)
+		}
+	}
+	if err := check(good); err != nil {
+		t.Fatalf("honest proof after the failures: %v", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -169,6 +170,12 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	cfg.Logger = log
+	if os.Getenv("GOGC") == "" {
+		// The live heap is small (caches of tokens, proofs and users), so
+		// trading some memory for less garbage-collection CPU is cheap; it
+		// measurably lowers CPU per request under load.
+		debug.SetGCPercent(400)
+	}
 	srv, err := auth.New(cfg)
 	if err != nil {
 		return err
