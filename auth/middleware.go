@@ -93,13 +93,9 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 	if len(authz) > 1 {
 		return nil, Errorf(http.StatusBadRequest, CodeInvalidRequest, "more than one Authorization header")
 	}
-	scheme, token, ok := strings.Cut(string(authz[0]), " ")
-	if !ok || token == "" || strings.ContainsAny(token, " ,") {
-		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "malformed Authorization header")
-	}
-	dpopScheme := strings.EqualFold(scheme, "DPoP")
-	if !dpopScheme && !strings.EqualFold(scheme, "Bearer") {
-		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "unsupported authorization scheme")
+	dpopScheme, token, err := parseAuthorization(authz[0])
+	if err != nil {
+		return nil, err
 	}
 	claims, err := s.access.Verify(token)
 	if err != nil {
@@ -128,6 +124,52 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 	}
 	s.metrics.verifications.WithLabelValues("access_token", "success").Inc()
 	return p, nil
+}
+
+// parseAuthorization splits an Authorization header value into its scheme
+// (DPoP or Bearer, case-insensitive) and token68 credentials (RFC 9110
+// section 11.6.2, RFC 6750 section 2.1, RFC 9449 section 7.1).
+func parseAuthorization(value []byte) (dpop bool, token string, err error) {
+	malformed := Errorf(http.StatusUnauthorized, CodeInvalidToken, "malformed Authorization header")
+	if len(value) > maxAuthorization {
+		return false, "", malformed
+	}
+	scheme, token, ok := strings.Cut(string(value), " ")
+	if !ok || token == "" || !isToken68(token) {
+		return false, "", malformed
+	}
+	switch {
+	case strings.EqualFold(scheme, "DPoP"):
+		return true, token, nil
+	case strings.EqualFold(scheme, "Bearer"):
+		return false, token, nil
+	}
+	return false, "", Errorf(http.StatusUnauthorized, CodeInvalidToken, "unsupported authorization scheme")
+}
+
+// maxAuthorization bounds the header before any work is done on it.
+const maxAuthorization = 8 << 10
+
+// isToken68 reports whether s is token68: 1*( ALPHA / DIGIT / "-" / "." /
+// "_" / "~" / "+" / "/" ) *"=".
+func isToken68(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
 }
 
 // challenge answers a failed authentication with the WWW-Authenticate
