@@ -54,7 +54,7 @@ func main() {
 
 	verify := rawVerifyCost()
 	fmt.Printf("baseline: raw ecdsa P-256 verify %.1f µs (this machine, this run)\n", us(verify))
-	fmt.Printf("%-9s %9s %7s %9s %9s %9s %12s %8s\n", "scenario", "req/s", "errors", "p50 ms", "p99 ms", "max ms", "server µs/req", "ratio")
+	fmt.Printf("%-9s %9s %7s %9s %9s %9s %13s %8s %13s\n", "scenario", "ops/s", "errors", "p50 ms", "p99 ms", "max ms", "server µs/req", "ratio", "client µs/op")
 	for _, s := range strings.Split(*scenarios, ",") {
 		r := run(*base, s, *workers, *dur, *pid)
 		cpu, ratio := "-", "-"
@@ -62,7 +62,7 @@ func main() {
 			cpu = fmt.Sprintf("%.1f", us(r.cpuPerReq))
 			ratio = fmt.Sprintf("%.2f×", float64(r.cpuPerReq)/float64(verify))
 		}
-		fmt.Printf("%-9s %9.0f %7d %9.2f %9.2f %9.2f %12s %8s\n", s, r.rate, r.errors, ms(r.p50), ms(r.p99), ms(r.max), cpu, ratio)
+		fmt.Printf("%-9s %9.0f %7d %9.2f %9.2f %9.2f %13s %8s %13.1f\n", s, r.rate, r.errors, ms(r.p50), ms(r.p99), ms(r.max), cpu, ratio, us(r.clientPerOp))
 		if r.firstErr != "" {
 			fmt.Printf("          first error: %s\n", r.firstErr)
 		}
@@ -90,6 +90,7 @@ type result struct {
 	errors        int64
 	p50, p99, max time.Duration
 	cpuPerReq     time.Duration
+	clientPerOp   time.Duration // this generator's own CPU per operation
 	firstErr      string
 }
 
@@ -240,7 +241,7 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 		firstErr  atomic.Value
 		wg        sync.WaitGroup
 	)
-	cpu0 := cpuTime(pid)
+	cpu0, self0 := cpuTime(pid), cpuTime(os.Getpid())
 	start := time.Now()
 	deadline := start.Add(dur)
 	for _, c := range clients {
@@ -264,7 +265,7 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu1 := cpuTime(pid)
+	cpu1, self1 := cpuTime(pid), cpuTime(os.Getpid())
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	r := result{errors: errs.Load()}
 	if fe, ok := firstErr.Load().(string); ok {
@@ -276,6 +277,7 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 	}
 	r.rate = float64(n) / elapsed.Seconds()
 	r.p50, r.p99, r.max = latencies[n/2], latencies[n*99/100], latencies[n-1]
+	r.clientPerOp = (self1 - self0) / time.Duration(n)
 	if pid > 0 && cpu1 > cpu0 {
 		// A ceremony is two HTTP requests; per-request CPU divides by those.
 		perOp := 1
