@@ -169,15 +169,15 @@ func (s *Server) handleTOTPConfirm(c *fiber.Ctx) error {
 		codes[i] = newRecoveryCode()
 		hashes[i] = s.recoveryHash(codes[i])
 	}
-	err := s.withTOTP(c.UserContext(), sub, func(rec *store.TOTP) (bool, error) {
+	err := s.withTOTP(c.UserContext(), sub, func(rec *store.TOTP) (totpAction, error) {
 		if rec.Confirmed {
-			return false, Errorf(http.StatusConflict, "totp_already_enabled", "TOTP is already active")
+			return keepTOTP, Errorf(http.StatusConflict, "totp_already_enabled", "TOTP is already active")
 		}
 		if err := s.checkTOTP(rec, req.Code, ""); err != nil {
-			return true, err
+			return saveTOTP, err
 		}
 		rec.Confirmed, rec.RecoveryCodes = true, hashes
-		return true, nil
+		return saveTOTP, nil
 	})
 	if err != nil {
 		return err
@@ -193,32 +193,19 @@ func (s *Server) handleTOTPDelete(c *fiber.Ctx) error {
 		return err
 	}
 	sub := principalOf(c).claims.Subject
-	deleted := false
-	err := s.withTOTP(c.UserContext(), sub, func(rec *store.TOTP) (bool, error) {
-		deleted = false
+	err := s.withTOTP(c.UserContext(), sub, func(rec *store.TOTP) (totpAction, error) {
 		if !rec.Confirmed {
-			return false, errNotFound("active TOTP factor")
+			return keepTOTP, errNotFound("active TOTP factor")
 		}
 		if err := s.checkTOTP(rec, req.Code, ""); err != nil {
-			return true, err
+			return saveTOTP, err
 		}
-		deleted = true
-		return false, nil
+		return deleteTOTP, nil
 	})
 	if err != nil {
 		return err
 	}
-	if deleted {
-		if err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
-			if err := tx.DeleteTOTP(sub); err != nil {
-				return err
-			}
-			return tx.AppendAudit(&store.AuditEvent{Time: s.now(), Type: "totp_deleted", UserID: sub})
-		}); err != nil {
-			return err
-		}
-		s.users.forget(sub)
-	}
+	s.users.forget(sub)
 	return c.SendStatus(http.StatusNoContent)
 }
 
@@ -308,10 +295,19 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens
 	return s.tokenResponse(issued)
 }
 
-// withTOTP runs fn on the user's TOTP record in a transaction. fn reports
-// whether the record must be saved; the record is saved even when fn fails
-// (failure counters must stick) but fn's error is still returned.
-func (s *Server) withTOTP(ctx context.Context, userID string, fn func(rec *store.TOTP) (save bool, err error)) error {
+// totpAction is what withTOTP does with the record after fn.
+type totpAction int
+
+const (
+	keepTOTP totpAction = iota
+	saveTOTP
+	deleteTOTP
+)
+
+// withTOTP runs fn on the user's TOTP record in one transaction and then
+// keeps, saves or deletes the record as fn says. The record is saved even
+// when fn fails (failure counters must stick), and fn's error is returned.
+func (s *Server) withTOTP(ctx context.Context, userID string, fn func(rec *store.TOTP) (totpAction, error)) error {
 	var failure error
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		failure = nil
@@ -322,10 +318,16 @@ func (s *Server) withTOTP(ctx context.Context, userID string, fn func(rec *store
 		if err != nil {
 			return err
 		}
-		save, ferr := fn(rec)
+		action, ferr := fn(rec)
 		failure = ferr
-		if save {
+		switch action {
+		case saveTOTP:
 			return tx.PutTOTP(rec)
+		case deleteTOTP:
+			if err := tx.DeleteTOTP(userID); err != nil {
+				return err
+			}
+			return tx.AppendAudit(&store.AuditEvent{Time: s.now(), Type: "totp_deleted", UserID: userID})
 		}
 		return nil
 	})
