@@ -146,13 +146,21 @@ func (s *Server) autoRotate(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if k := s.keys.Active(); k != nil && s.now().Sub(k.CreatedAt) >= s.cfg.KeyRotation {
-				if _, err := s.RotateKeys(ctx); err != nil {
-					s.log.Error("automatic key rotation failed", "err", err)
-				} else {
-					s.log.Info("signing key rotated")
-				}
-			}
+			s.rotateIfDue(ctx)
 		}
+	}
+}
+
+// rotateIfDue rotates the signing key once the active one has reached the
+// configured age.
+func (s *Server) rotateIfDue(ctx context.Context) {
+	k := s.keys.Active()
+	if k == nil || s.now().Sub(k.CreatedAt) < s.cfg.KeyRotation {
+		return
+	}
+	if k, err := s.RotateKeys(ctx); err != nil {
+		s.log.Error("automatic key rotation failed", "err", err)
+	} else {
+		s.log.Info("signing key rotated", "kid", k.ID)
 	}
 }

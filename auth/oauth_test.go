@@ -160,6 +160,24 @@ func TestKeyRotationKeepsOldTokensValid(t *testing.T) {
 	}
 }
 
+func TestAutomaticKeyRotation(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.KeyRotation = time.Hour })
+	first := e.srv.keys.Active().ID
+	e.clock.Advance(59 * time.Minute)
+	e.srv.rotateIfDue(context.Background())
+	if e.srv.keys.Active().ID != first {
+		t.Fatal("rotated before the period")
+	}
+	e.clock.Advance(time.Minute)
+	e.srv.rotateIfDue(context.Background())
+	if e.srv.keys.Active().ID == first {
+		t.Fatal("not rotated at the period")
+	}
+	if !strings.Contains(string(e.request("GET", "/.well-known/jwks.json", nil, nil).raw), first) {
+		t.Fatal("the rotated-out key must stay published")
+	}
+}
+
 func TestEdDSASigningKeys(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.KeyAlg = "EdDSA" })
 	alice := e.newUser("alice", false)

@@ -63,18 +63,28 @@ func (tx *Tx) PutCredential(c *Credential) error {
 	if err := checkKey("user id", len(c.UserID)); err != nil {
 		return err
 	}
-	old, err := tx.Credential(c.ID)
+	// Only the owner of an existing record matters here; decoding just
+	// that skips the large opaque record on every sign-in's update.
+	var old struct {
+		header
+		UserID string `json:"user_id"`
+	}
+	err := tx.get(bucketCredentials, c.ID, &old)
 	switch {
 	case err == nil && old.UserID != c.UserID:
 		return ErrCredentialExists
 	case err != nil && !notFound(err):
 		return err
 	}
+	indexed := err == nil // an update of the same owner's credential
 	rec := credentialRecord{header: current(), Credential: *c}
 	rec.CreatedAt = utc(rec.CreatedAt)
 	rec.LastUsedAt = utc(rec.LastUsedAt)
 	if err := tx.put(bucketCredentials, bytes.Clone(c.ID), &rec); err != nil {
 		return err
+	}
+	if indexed {
+		return nil
 	}
 	return tx.putIndex(bucketUserCredentials, pairKey(c.UserID, c.ID))
 }

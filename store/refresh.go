@@ -35,9 +35,11 @@ func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 	}
 	key := []byte(rt.Hash)
 	var old refreshTokenRecord
+	indexed := false
 	switch err := tx.get(bucketRefreshTokens, key, &old); {
 	case err == nil:
-		if old.SessionID != rt.SessionID {
+		indexed = old.SessionID == rt.SessionID
+		if !indexed {
 			if err := tx.del(bucketSessionRefresh, pairKey(old.SessionID, key)); err != nil {
 				return err
 			}
@@ -52,8 +54,10 @@ func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 	if err := tx.put(bucketRefreshTokens, key, &rec); err != nil {
 		return err
 	}
-	if err := tx.putIndex(bucketSessionRefresh, pairKey(rt.SessionID, key)); err != nil {
-		return err
+	if !indexed {
+		if err := tx.putIndex(bucketSessionRefresh, pairKey(rt.SessionID, key)); err != nil {
+			return err
+		}
 	}
 	return tx.reindexExpiry(bucketRefreshExpiry, key, old.ExpiresAt, rec.ExpiresAt)
 }

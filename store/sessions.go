@@ -36,9 +36,11 @@ func (tx *Tx) PutSession(s *Session) error {
 	}
 	key := []byte(s.ID)
 	var old sessionRecord
+	indexed := false
 	switch err := tx.get(bucketSessions, key, &old); {
 	case err == nil:
-		if old.UserID != s.UserID {
+		indexed = old.UserID == s.UserID
+		if !indexed {
 			if err := tx.del(bucketUserSessions, pairKey(old.UserID, key)); err != nil {
 				return err
 			}
@@ -54,8 +56,10 @@ func (tx *Tx) PutSession(s *Session) error {
 	if err := tx.put(bucketSessions, key, &rec); err != nil {
 		return err
 	}
-	if err := tx.putIndex(bucketUserSessions, pairKey(s.UserID, key)); err != nil {
-		return err
+	if !indexed {
+		if err := tx.putIndex(bucketUserSessions, pairKey(s.UserID, key)); err != nil {
+			return err
+		}
 	}
 	return tx.reindexExpiry(bucketSessionExpiry, key, old.ExpiresAt, rec.ExpiresAt)
 }

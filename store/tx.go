@@ -167,6 +167,11 @@ func (tx *Tx) expired(index []byte, now time.Time, limit int) [][]byte {
 // reindexExpiry moves a record's expiry index entry from old to new; a zero
 // time means "no entry".
 func (tx *Tx) reindexExpiry(index, key []byte, old, updated time.Time) error {
+	if old.Equal(updated) && !old.IsZero() {
+		// Unchanged: touching the index would only dirty a page (and the
+		// entry of an older record sits on a page no other write touches).
+		return nil
+	}
 	if !old.IsZero() {
 		if err := tx.del(index, expiryKey(old, key)); err != nil {
 			return err
