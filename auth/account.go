@@ -214,7 +214,7 @@ func (s *Server) handleDeleteCredential(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleLogout(c *fiber.Ctx) error {
-	if len(c.Body()) > 0 {
+	if len(c.Request().Body()) > 0 {
 		var empty struct{}
 		if err := decodeJSON(c, &empty); err != nil {
 			return err

@@ -79,7 +79,8 @@ func mediaType(c *fiber.Ctx) string {
 // must be application/json (an empty body may omit it), the bytes valid UTF-8,
 // exactly one JSON value, and no unknown members.
 func decodeJSON(c *fiber.Ctx, v any) error {
-	body := c.Body()
+	// The raw body: c.Body() would inflate a Content-Encoding past BodyLimit.
+	body := c.Request().Body()
 	if len(bytes.TrimSpace(body)) == 0 {
 		if mt := mediaType(c); mt != "" && mt != fiber.MIMEApplicationJSON {
 			return Errorf(http.StatusUnsupportedMediaType, CodeInvalidRequest, "content type must be application/json")
@@ -131,7 +132,8 @@ func decodeForm(c *fiber.Ctx) (map[string]string, error) {
 	if mediaType(c) != fiber.MIMEApplicationForm {
 		return nil, Errorf(http.StatusUnsupportedMediaType, CodeInvalidRequest, "content type must be application/x-www-form-urlencoded")
 	}
-	body := c.Body()
+	// The raw body: c.Body() would inflate a Content-Encoding past BodyLimit.
+	body := c.Request().Body()
 	if !utf8.Valid(body) {
 		return nil, badRequest("body is not valid UTF-8")
 	}

@@ -27,6 +27,16 @@ func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 	return c.Next()
 }
 
+// rejectEncodedBodies refuses compressed request bodies: the body limit
+// counts bytes on the wire, so an inflated body could be any size, and no
+// client of this API needs to compress a few hundred bytes of JSON.
+func rejectEncodedBodies(c *fiber.Ctx) error {
+	if ce := c.Request().Header.Peek(fiber.HeaderContentEncoding); len(ce) > 0 && !strings.EqualFold(string(ce), "identity") {
+		return Errorf(http.StatusUnsupportedMediaType, CodeInvalidRequest, "compressed request bodies are not accepted")
+	}
+	return c.Next()
+}
+
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	h := &c.Response().Header
 	h.Set("Content-Security-Policy", contentSecurityPolicy)

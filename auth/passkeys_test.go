@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
@@ -159,6 +161,18 @@ func TestBodyOverLimitIs413(t *testing.T) {
 		r := &response{status: res.StatusCode, raw: raw}
 		_ = json.Unmarshal(raw, &r.body)
 		expectError(t, r, 413, "invalid_request")
+	}
+}
+
+func TestCompressedBodiesAreRefused(t *testing.T) {
+	e := newEnv(t)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(`{"username":"` + strings.Repeat("a", 1<<20) + `"}`))
+	zw.Close()
+	for _, path := range []string{"/webauthn/register/begin", "/revoke"} {
+		r := e.request("POST", path, buf.Bytes(), map[string]string{"Content-Encoding": "gzip"})
+		expectError(t, r, 415, "invalid_request")
 	}
 }
 

@@ -116,10 +116,16 @@ func (s *Server) keyLookup(now time.Time) tokens.SDKeyLookup {
 	return func(kid string) (crypto.PublicKey, string, bool) { return s.keys.Lookup(kid, now) }
 }
 
-// sdDigestOf names a credential on the blacklist by a digest of its issuer
-// JWT, so the credential itself is never stored.
+// sdDigestOf names a credential on the blacklist by a digest of what its
+// issuer signed (header and payload). The signature is left out on purpose:
+// an ECDSA signature has a second valid form (s and n-s), and a revoked
+// credential must not come back under another spelling of it.
 func sdDigestOf(issuerJWT string) string {
-	sum := sha256.Sum256([]byte(issuerJWT))
+	signed := issuerJWT
+	if i := strings.LastIndexByte(issuerJWT, '.'); i >= 0 {
+		signed = issuerJWT[:i]
+	}
+	sum := sha256.Sum256([]byte(signed))
 	return b64.EncodeToString(sum[:])
 }
 

@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"math/big"
 	"net/url"
 	"strings"
 	"testing"
@@ -98,6 +100,14 @@ func TestSDJWTIssueAndVerify(t *testing.T) {
 	}
 	expectError(t, e.request("POST", "/credentials/verify", map[string]any{"presentation": pres}, nil), 400, "invalid_request")
 
+	// The other valid form of the ECDSA signature (s -> n-s) names the same
+	// credential: revocation must not be dodged by re-spelling it.
+	dot := strings.LastIndexByte(jwt, '.')
+	sig, _ := b64.DecodeString(jwt[dot+1:])
+	sPrime := new(big.Int).Sub(elliptic.P256().Params().N, new(big.Int).SetBytes(sig[32:]))
+	malleated := jwt[:dot+1] + b64.EncodeToString(append(sig[:32:32], sPrime.FillBytes(make([]byte, 32))...))
+	malleatedCred := malleated + cred[len(jwt):]
+
 	// Revocation by the issuer JWT alone; verification then fails, also after a restart.
 	if r := e.request("POST", "/revoke", url.Values{"token": {jwt}}, nil); r.status != 200 {
 		t.Fatal(r.status)
@@ -107,6 +117,11 @@ func TestSDJWTIssueAndVerify(t *testing.T) {
 	r = e.request("POST", "/credentials/verify", map[string]any{"presentation": pres, "aud": "https://rp.example", "nonce": "n-124"}, nil)
 	if r.status != 400 || r.body["valid"] != false {
 		t.Fatalf("revoked credential verified: %s", r.raw)
+	}
+	pres = present(t, alice.key, malleatedCred, []string{"username"}, "https://rp.example", "n-125", e.clock.Now())
+	r = e.request("POST", "/credentials/verify", map[string]any{"presentation": pres, "aud": "https://rp.example", "nonce": "n-125"}, nil)
+	if r.status != 400 || r.body["valid"] != false {
+		t.Fatalf("revoked credential verified under its other signature form: %s", r.raw)
 	}
 }
 
