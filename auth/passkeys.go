@@ -291,7 +291,6 @@ func (s *Server) handleLoginBegin(c *fiber.Ctx) error {
 
 func (s *Server) beginLogin(ctx context.Context, rawUsername string) (*beginResponse, error) {
 	cer := &store.Ceremony{Kind: ceremonyLogin}
-	var allow []webauthn.Credential
 	if rawUsername != "" {
 		if err := checkLen("username", rawUsername, 1024); err != nil {
 			return nil, err
@@ -300,28 +299,23 @@ func (s *Server) beginLogin(ctx context.Context, rawUsername string) (*beginResp
 		if err != nil {
 			return nil, err
 		}
-		var creds []store.Credential
+		// The options never list credentials, for known and unknown names
+		// alike: every passkey here is discoverable, and an allow list
+		// would tell who has an account and how many passkeys. The name is
+		// remembered and enforced when the ceremony finishes.
 		err = s.db.View(ctx, func(tx *store.Tx) error {
 			u, err := tx.UserByUsername(username)
-			if err != nil {
-				return err
+			if err == nil {
+				cer.UserID = u.ID
 			}
-			cer.UserID = u.ID
-			creds, err = tx.CredentialsByUser(u.ID)
-			return err
+			return nil
 		})
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err != nil {
 			return nil, err
-		}
-		allow = waCredentials(creds)
-		if len(allow) == 0 {
-			// Same shape for an unknown name (no user enumeration).
-			cer.UserID = ""
-			allow = webauthn.DecoyCredentials(s.fakeKey, username)
 		}
 		cer.Username = username
 	}
-	opts, session, err := s.rp.BeginLogin(allow)
+	opts, session, err := s.rp.BeginLogin(nil)
 	if err != nil {
 		return nil, err
 	}

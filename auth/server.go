@@ -40,8 +40,6 @@ type Server struct {
 	users   userCache
 	metrics *metrics
 
-	// fakeKey derives stand-in credential ids for unknown usernames.
-	fakeKey []byte
 	// recoveryKey keys the hashes of TOTP recovery codes.
 	recoveryKey []byte
 
@@ -76,8 +74,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, fakeKey: deriveKey(kek, "latch unknown-user credential ids"),
-		recoveryKey: deriveKey(kek, "latch recovery codes")}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes")}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err

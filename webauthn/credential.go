@@ -2,8 +2,6 @@ package webauthn
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,20 +139,4 @@ func decodeRecord(c Credential) (gowebauthn.Credential, error) {
 		return rec, fmt.Errorf("%w: record does not match credential ID", errCorruptRecord)
 	}
 	return rec, nil
-}
-
-// DecoyCredentials returns the allow list to send for a username that does
-// not exist, so that login/begin answers the same way for known and unknown
-// names. The ID is an HMAC-SHA256 of the username under a server secret, so
-// repeated requests for one name get the same list (random IDs would give the
-// game away) and nobody without the secret can tell it from a real one. The
-// transports mirror a typical platform passkey.
-func DecoyCredentials(secret []byte, username string) []Credential {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte("latch webauthn decoy credential\x00"))
-	mac.Write([]byte(username))
-	return []Credential{{
-		ID:         mac.Sum(nil),
-		Transports: []string{string(protocol.Hybrid), string(protocol.Internal)},
-	}}
 }

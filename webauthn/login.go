@@ -13,7 +13,7 @@ import (
 // BeginLogin starts an authentication ceremony. With an empty allow list the
 // login is discoverable (usernameless): the authenticator offers any passkey
 // it holds for this RP. Otherwise allow lists the credentials the client may
-// use; only ID and Transports are read, so DecoyCredentials work here too. It
+// use; only ID and Transports are read. It
 // returns the PublicKeyCredentialRequestOptionsJSON to send to the client and
 // the session bytes to store server-side until FinishLogin.
 func (rp *RP) BeginLogin(allow []Credential) (options json.RawMessage, session []byte, err error) {
@@ -22,7 +22,7 @@ func (rp *RP) BeginLogin(allow []Credential) (options json.RawMessage, session [
 		return nil, nil, err
 	}
 	// The session is never bound to a user here: in a username-first login
-	// the user may not exist (decoys), and in a discoverable login the user
+	// the user may not exist, and in a discoverable login the user
 	// is only known from the response. FinishLogin binds it instead.
 	assertion, data, err := rp.lib.BeginDiscoverableLogin(
 		gowebauthn.WithAllowedCredentials(descs),
