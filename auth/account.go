@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,7 +17,11 @@ import (
 // requests such as /userinfo do not reach the store. Only this process
 // writes users while it runs, and every write path that changes what a
 // profile shows (TOTP on or off) forgets its entry.
-type userCache struct{ m sync.Map }
+type userCache struct {
+	m sync.Map
+	// gen counts forgets, so a read that raced a forget is not cached.
+	gen atomic.Uint64
+}
 
 // profile is a user record plus the account facts /userinfo shows.
 type profile struct {
@@ -28,6 +33,7 @@ func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile
 	if p, ok := uc.m.Load(id); ok {
 		return p.(*profile), nil
 	}
+	gen := uc.gen.Load()
 	p := &profile{}
 	err := db.View(ctx, func(tx *store.Tx) error {
 		var err error
@@ -44,11 +50,16 @@ func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile
 	if err != nil {
 		return nil, err
 	}
-	uc.m.Store(id, p)
+	if uc.gen.Load() == gen {
+		uc.m.Store(id, p)
+	}
 	return p, nil
 }
 
-func (uc *userCache) forget(id string) { uc.m.Delete(id) }
+func (uc *userCache) forget(id string) {
+	uc.gen.Add(1)
+	uc.m.Delete(id)
+}
 
 type userinfoResponse struct {
 	Sub         string   `json:"sub"`

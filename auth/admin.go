@@ -121,7 +121,9 @@ func (a *Admin) SetDisabled(ctx context.Context, username string, disabled bool)
 				if err := tx.DeleteSessionRefreshTokens(s.ID); err != nil {
 					return err
 				}
-				if err := tx.PutRevoked(revokedSession(s.ID), now.Add(a.cfg.AccessTTL+time.Minute)); err != nil {
+				// The server's access-token lifetime is not known here, so the
+				// session stays blacklisted as long as any access token can live.
+				if err := tx.PutRevoked(revokedSession(s.ID), now.Add(maxAccessTTL+time.Minute)); err != nil {
 					return err
 				}
 			}

@@ -51,6 +51,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// maxAccessTTL caps access-token lifetimes; offline tools that must outlast
+// any access token a server may have issued rely on it.
+const maxAccessTTL = 24 * time.Hour
+
 // Defaults returns a copy of c with every unset field given its default.
 func (c Config) Defaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
@@ -137,8 +141,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: origin %q must use https (plain http only on localhost)", o)
 		}
 	}
-	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
+	if c.AccessTTL < time.Minute || c.AccessTTL > maxAccessTTL {
 		return errors.New("config: --access-ttl must be between 1m and 24h")
+	}
+	if c.CredentialTTL < time.Minute || c.CredentialTTL > 30*24*time.Hour {
+		return errors.New("config: --credential-ttl must be between 1m and 720h")
 	}
 	if c.RefreshTTL < c.AccessTTL {
 		return errors.New("config: --refresh-ttl must not be shorter than --access-ttl")

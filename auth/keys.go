@@ -12,8 +12,8 @@ import (
 // loadKeyring reads the signing keys from the store, creating the first one
 // on first start. The newest unretired key signs; retired keys stay published
 // until every token they signed has expired.
-func loadKeyring(ctx context.Context, db *store.DB, alg string, now time.Time) (*tokens.Keyring, error) {
-	active, retired, err := readKeys(ctx, db, now)
+func loadKeyring(ctx context.Context, db *store.DB, alg string, window time.Duration, now time.Time) (*tokens.Keyring, error) {
+	active, retired, err := readKeys(ctx, db, window, now)
 	if err != nil {
 		return nil, err
 	}
@@ -25,7 +25,10 @@ func loadKeyring(ctx context.Context, db *store.DB, alg string, now time.Time) (
 	return tokens.NewKeyring(active, retired...), nil
 }
 
-func readKeys(ctx context.Context, db *store.DB, now time.Time) (*tokens.SigningKey, []tokens.KeyringEntry, error) {
+// readKeys loads the keys. A retired key stays published for at least
+// window after its retirement, whatever the rotation recorded: a rotation
+// made offline by the CLI may not know this server's token lifetimes.
+func readKeys(ctx context.Context, db *store.DB, window time.Duration, now time.Time) (*tokens.SigningKey, []tokens.KeyringEntry, error) {
 	var recs []store.SigningKey
 	if err := db.View(ctx, func(tx *store.Tx) error {
 		var err error
@@ -49,8 +52,14 @@ func readKeys(ctx context.Context, db *store.DB, now time.Time) (*tokens.Signing
 				retired = append(retired, tokens.KeyringEntry{Key: active, PublishUntil: now.Add(24 * time.Hour)})
 			}
 			active = k
-		case r.PublishUntil.After(now):
-			retired = append(retired, tokens.KeyringEntry{Key: k, PublishUntil: r.PublishUntil})
+		default:
+			until := r.PublishUntil
+			if min := r.RetiredAt.Add(window); min.After(until) {
+				until = min
+			}
+			if until.After(now) {
+				retired = append(retired, tokens.KeyringEntry{Key: k, PublishUntil: until})
+			}
 		}
 	}
 	return active, retired, nil
@@ -93,7 +102,8 @@ func RotateKeys(ctx context.Context, db *store.DB, alg string, publishFor time.D
 				if err := tx.PutSigningKey(r); err != nil {
 					return err
 				}
-			} else if !r.PublishUntil.After(now) {
+			} else if !r.PublishUntil.After(now.Add(-maxPublishWindow)) {
+				// Long past any server's window: nothing it signed is alive.
 				if err := tx.DeleteSigningKey(r.ID); err != nil {
 					return err
 				}
@@ -106,6 +116,10 @@ func RotateKeys(ctx context.Context, db *store.DB, alg string, publishFor time.D
 	}
 	return createKey(ctx, db, alg, now)
 }
+
+// maxPublishWindow bounds every server's publish window (lifetimes are
+// capped by Validate), so a key retired longer ago than this can be deleted.
+const maxPublishWindow = 31 * 24 * time.Hour
 
 // publishWindow is how long a retired key must stay in the JWKS: the longest
 // lifetime of a token or credential it may have signed, plus clock skew.
@@ -128,7 +142,7 @@ func (s *Server) RotateKeys(ctx context.Context) (*tokens.SigningKey, error) {
 }
 
 func (s *Server) reloadKeys(ctx context.Context) (*tokens.SigningKey, error) {
-	active, retired, err := readKeys(ctx, s.db, s.now())
+	active, retired, err := readKeys(ctx, s.db, s.publishWindow(), s.now())
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
 )
 
@@ -115,6 +117,15 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 	if s.revoked.has(revokedJTI(claims.ID)) || s.revoked.has(revokedSession(claims.SessionID)) {
 		s.metrics.verifications.WithLabelValues("access_token", "revoked").Inc()
 		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the access token has been revoked")
+	}
+	if u, err := s.users.get(c.UserContext(), s.db, claims.Subject); err != nil || u.Disabled {
+		if err == nil {
+			return nil, errDisabled()
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
+		}
+		return nil, err
 	}
 	p := &principal{claims: claims, token: token}
 	switch {

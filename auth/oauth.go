@@ -161,10 +161,11 @@ func (s *Server) introspect(ctx context.Context, token string) fiber.Map {
 			return nil
 		}
 		out = fiber.Map{
-			"active": true, "token_type": "refresh_token", "sub": rt.UserID, "client_id": rt.ClientID, "scope": rt.Scope,
+			"active": true, "token_type": "Bearer", "sub": rt.UserID, "client_id": rt.ClientID, "scope": rt.Scope,
 			"exp": rt.ExpiresAt.Unix(), "iat": rt.IssuedAt.Unix(), "iss": s.cfg.Issuer, "sid": rt.SessionID,
 		}
 		if rt.JKT != "" {
+			out["token_type"] = "DPoP"
 			out["cnf"] = fiber.Map{"jkt": rt.JKT}
 		}
 		return nil

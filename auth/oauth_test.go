@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/webauthn/webauthntest"
 )
 
@@ -113,7 +114,7 @@ func TestIntrospection(t *testing.T) {
 		t.Fatalf("introspect bearer token: %s", r.raw)
 	}
 	r = e.request("POST", "/introspect", url.Values{"token": {alice.refresh}}, basic("api", secret))
-	if r.body["active"] != true || r.str("sub") == "" {
+	if r.body["active"] != true || r.str("sub") == "" || r.str("token_type") != "DPoP" {
 		t.Fatalf("introspect refresh token: %s", r.raw)
 	}
 	e.request("POST", "/revoke", url.Values{"token": {bob.access}}, nil)
@@ -207,6 +208,53 @@ func TestDisabledAccount(t *testing.T) {
 	expectError(t, alice.call("GET", "/userinfo", nil), 401, "invalid_token")
 	expectError(t, alice.refreshTokens(), 400, "invalid_grant")
 	expectError(t, alice.signIn("", webauthntest.Options{}), 403, "account_disabled")
+}
+
+func TestDisabledAccountIsRefusedEvenWithoutBlacklist(t *testing.T) {
+	e := newEnv(t)
+	alice := e.newUser("alice", false)
+	alice.signUp()
+	e.srv.Close()
+	// Disable the account behind the server's back, without revoking
+	// sessions, as an older tool or a restored backup might.
+	a, err := OpenAdmin(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.db.Update(context.Background(), func(tx *store.Tx) error {
+		u, err := tx.UserByUsername("alice")
+		if err != nil {
+			return err
+		}
+		u.Disabled = true
+		return tx.PutUser(u)
+	})
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	expectError(t, alice.call("GET", "/userinfo", nil), 403, "account_disabled")
+}
+
+func TestOfflineRotationKeepsKeysForTheServersLifetimes(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.CredentialTTL = 72 * time.Hour })
+	oldKid := e.srv.keys.Active().ID
+	e.srv.Close()
+	// The CLI runs with default lifetimes (24 h credentials).
+	a, err := OpenAdmin(Config{DataDir: e.dir, MasterKey: e.cfg.MasterKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RotateKeys(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	e.clock.Advance(48 * time.Hour)
+	e.start()
+	if !strings.Contains(string(e.request("GET", "/.well-known/jwks.json", nil, nil).raw), oldKid) {
+		t.Fatal("a key retired by the CLI left the JWKS before this server's credentials expire")
+	}
 }
 
 func TestAdminRefusesWhileServerRuns(t *testing.T) {

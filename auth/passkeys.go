@@ -354,6 +354,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 	now := s.now()
 	assertion, err := s.rp.ParseAssertion(response)
 	if err != nil {
+		s.spendCeremony(ctx, ceremonyID)
 		return nil, credentialError(err)
 	}
 	var (
@@ -405,9 +406,10 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 	var (
 		issued   *issuedSession
 		mfaToken string
+		failure  error
 	)
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
-		issued, mfaToken = nil, ""
+		issued, mfaToken, failure = nil, "", nil
 		if _, err := tx.Ceremony(ceremonyID, now); err != nil {
 			return err
 		}
@@ -420,10 +422,10 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		}
 		// A concurrent sign-in with the same authenticator may have moved the
 		// counter since we read it; the clone rule must hold against that too.
-		if wc.SignCount != 0 || cred.SignCount != 0 {
-			if wc.SignCount <= cred.SignCount {
-				return unknownCredential()
-			}
+		if (wc.SignCount != 0 || cred.SignCount != 0) && wc.SignCount <= cred.SignCount {
+			// Commit the spent ceremony, refuse the sign-in.
+			failure = Errorf(http.StatusBadRequest, CodeInvalidCredential, "signature counter did not increase: possible cloned authenticator")
+			return nil
 		}
 		cred.SignCount, cred.BackupState, cred.Record, cred.LastUsedAt = wc.SignCount, wc.BackupState, wc.Record, now
 		if err := tx.PutCredential(cred); err != nil {
@@ -434,7 +436,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 			mfaToken, hash = tokens.NewOpaque()
 			return tx.PutCeremony(&store.Ceremony{
 				ID: hash, Kind: ceremonyMFA, UserID: user.ID, AMR: []string{amrPasskey}, AuthTime: now,
-				ExpiresAt: now.Add(s.cfg.MFATokenTTL),
+				ExpiresAt: now.Add(s.cfg.MFATokenTTL), Session: mfaState(t.Lockouts),
 			})
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -447,6 +449,8 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		return nil, errCeremony()
 	case err != nil:
 		return nil, err
+	case failure != nil:
+		return nil, failure
 	}
 	if mfaToken != "" {
 		return nil, &Error{

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"image/png"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -262,6 +263,15 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens
 		if err != nil || !rec.Confirmed {
 			return errGrant("invalid or expired mfa_token")
 		}
+		if rec.Lockouts != mfaLockouts(cer.Session) {
+			// A lockout began after this token was issued: the lockout
+			// spends it. While the lockout lasts the answer is still 429.
+			failure = errGrant("invalid or expired mfa_token")
+			if now.Before(rec.LockedUntil) {
+				failure = s.checkTOTP(rec, "", "")
+			}
+			return tx.DeleteCeremony(id)
+		}
 		failure = s.checkTOTP(rec, req.Code, req.RecoveryCode)
 		if err := tx.PutTOTP(rec); err != nil {
 			return err
@@ -303,6 +313,18 @@ const (
 	saveTOTP
 	deleteTOTP
 )
+
+// mfaState records, in an MFA ceremony, how many lockouts the factor had
+// when the mfa_token was issued, so a lockout that begins later spends it.
+func mfaState(lockouts int) []byte { return []byte(strconv.Itoa(lockouts)) }
+
+func mfaLockouts(state []byte) int {
+	n, err := strconv.Atoi(string(state))
+	if err != nil {
+		return -1 // unreadable state never matches: the token is spent
+	}
+	return n
+}
 
 // withTOTP runs fn on the user's TOTP record in one transaction and then
 // keeps, saves or deletes the record as fn says. The record is saved even

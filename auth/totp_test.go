@@ -194,6 +194,23 @@ func TestTOTPLockoutAndBackoffSurviveRestart(t *testing.T) {
 	}
 }
 
+func TestTOTPLockoutSpendsTheMFAToken(t *testing.T) {
+	e := newEnv(t)
+	u := enrollTOTP(t, e, "alice")
+	e.clock.Advance(totpPeriod * time.Second)
+	tok := u.mfaToken(t)
+	for i := 1; i <= 5; i++ {
+		expectError(t, u.verify(t, map[string]any{"mfa_token": tok, "code": "000000"}), 400, "invalid_code")
+	}
+	// Waiting the lockout out does not buy the same token five more guesses.
+	e.clock.Advance(2 * time.Minute)
+	expectError(t, u.verify(t, map[string]any{"mfa_token": tok, "code": u.code(e.clock.Now())}), 400, "invalid_grant")
+	tok = u.mfaToken(t)
+	if r := u.verify(t, map[string]any{"mfa_token": tok, "code": u.code(e.clock.Now())}); r.status != 200 {
+		t.Fatalf("a fresh sign-in after the lockout: %d %s", r.status, r.raw)
+	}
+}
+
 func TestTOTPDelete(t *testing.T) {
 	e := newEnv(t)
 	u := enrollTOTP(t, e, "alice")

@@ -88,8 +88,7 @@ func cleanTransports[T ~string](in []T) []string {
 	return out
 }
 
-// descriptors builds allow or exclude lists. Only ID and Transports are read,
-// so decoy credentials carrying just an ID work.
+// descriptors builds allow or exclude lists. Only ID and Transports are read.
 func descriptors(creds []Credential) ([]protocol.CredentialDescriptor, error) {
 	out := make([]protocol.CredentialDescriptor, 0, len(creds))
 	for i, c := range creds {
