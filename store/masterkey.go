@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,8 +80,10 @@ func readMasterKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("store: master key %s is not a regular file", path)
 	}
 	if info.Mode().Perm()&0o077 != 0 {
-		slog.Warn("master key file is readable by group or others; chmod 600 it",
-			"path", path, "mode", info.Mode().Perm().String())
+		// It decrypts every signing key and TOTP secret: refuse, as ssh does
+		// for private keys, rather than run with it exposed.
+		return nil, fmt.Errorf("store: master key %s is accessible by group or others (mode %s); run chmod 600 on it",
+			path, info.Mode().Perm())
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

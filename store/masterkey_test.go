@@ -109,3 +109,18 @@ func TestMasterKeyRejectsBadMaterial(t *testing.T) {
 		})
 	}
 }
+
+func TestMasterKeyFileOpenToOthersIsRefused(t *testing.T) {
+	t.Setenv(MasterKeyEnv, "")
+	dir := t.TempDir()
+	if _, err := LoadOrCreateMasterKey(dir); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, MasterKeyFile)
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateMasterKey(dir); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable master key was accepted: %v", err)
+	}
+}

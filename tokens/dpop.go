@@ -231,11 +231,11 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 		return nil, errProofMalformed
 	}
 	key := d.keys.get(j.header)
-	if key == nil {
+	cached := key != nil
+	if !cached {
 		if key, err = d.checkHeader(j.header); err != nil {
 			return nil, err
 		}
-		d.keys.put(j.header, key)
 	}
 
 	pb, err := decodeSegment(j.payload)
@@ -275,6 +275,11 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 	sig, err := decodeSegment(j.signature)
 	if err != nil || !verifySignature(key.alg, key.pub, j.signingInput, sig) {
 		return nil, errProofSignature
+	}
+	if !cached {
+		// Only a header that signed a valid proof is remembered, and as a
+		// copy: j.header points into the whole proof string.
+		d.keys.put(strings.Clone(j.header), key)
 	}
 
 	// The nonce is checked only once the proof is otherwise sound, so

@@ -561,3 +561,26 @@ func TestDPoPHeaderCacheStillChecksEachProof(t *testing.T) {
 		t.Fatalf("honest proof after the failures: %v", err)
 	}
 }
+
+// Only headers of proofs whose signature verified are remembered, so
+// forged proofs cannot fill the cache.
+func TestDPoPHeaderCacheKeepsOnlyVerifiedHeaders(t *testing.T) {
+	f := newProofFixture(t)
+	d := NewDPoP(DPoPConfig{Now: f.clock.Now})
+	for i := 0; i < 50; i++ {
+		p := f.proof(t, func(h, c map[string]any) { h["x"] = i })
+		forged := p[:strings.LastIndexByte(p, '.')+1] + strings.Repeat("A", 86)
+		if _, err := d.Verify(ProofCheck{Headers: []string{forged}, Method: "POST", URL: rfcTokenURL}); err == nil {
+			t.Fatal("forged proof accepted")
+		}
+	}
+	if n := len(d.keys.m); n != 0 {
+		t.Fatalf("%d headers of forged proofs cached", n)
+	}
+	if _, err := d.Verify(ProofCheck{Headers: []string{f.proof(t, nil)}, Method: "POST", URL: rfcTokenURL}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.keys.m); n != 1 {
+		t.Fatalf("%d headers cached after one valid proof, want 1", n)
+	}
+}

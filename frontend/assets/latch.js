@@ -411,10 +411,16 @@ export class Latch {
     if (!tokens || typeof tokens.access_token !== "string" || !tokens.access_token) {
       throw new LatchError("invalid_response", "The service returned no access token.");
     }
+    // Every token request carries a proof, so anything but a DPoP-bound token
+    // means the binding was lost on the way: refuse it rather than fall back
+    // to a bearer token anyone who sees it could use.
+    if (String(tokens.token_type ?? "").toLowerCase() !== "dpop") {
+      throw new LatchError("invalid_response", "The service returned a token that is not bound to this browser's key.");
+    }
     const session = this.#session;
     const lifetime = Number.isFinite(tokens.expires_in) && tokens.expires_in > 0 ? tokens.expires_in : 60;
     session.accessToken = tokens.access_token;
-    session.tokenType = String(tokens.token_type ?? "").toLowerCase() === "dpop" ? "DPoP" : "Bearer";
+    session.tokenType = "DPoP";
     // Renew early, but never spend more than half of a short token's life on it.
     session.renewAt = Date.now() + lifetime * 1000 - Math.min(this.#leewayMs, (lifetime * 1000) / 2);
     if (typeof tokens.refresh_token === "string" && tokens.refresh_token) {
