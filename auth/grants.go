@@ -62,7 +62,7 @@ func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, auth
 		clientID = defaultClientID
 	}
 	sess := &store.Session{
-		ID: randomID(16), UserID: user.ID, CreatedAt: now, AuthTime: authTime,
+		ID: tokens.NewOrderedID(now), UserID: user.ID, CreatedAt: now, AuthTime: authTime,
 		ExpiresAt: now.Add(s.cfg.RefreshTTL), AMR: amr,
 	}
 	if proof != nil {
@@ -71,7 +71,7 @@ func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, auth
 	if err := tx.PutSession(sess); err != nil {
 		return nil, err
 	}
-	refresh, hash := tokens.NewOpaque()
+	refresh, hash := tokens.NewOrderedOpaque(now)
 	err := tx.PutRefreshToken(&store.RefreshToken{
 		Hash: hash, SessionID: sess.ID, UserID: user.ID, ClientID: clientID, Scope: defaultScope,
 		JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
@@ -145,7 +145,7 @@ var errReuse = errors.New("refresh token reuse")
 // 4.14.2). A second use of a rotated token revokes the whole login session.
 func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *tokens.Proof) (*tokenResponse, error) {
 	now := s.now()
-	hash := tokens.HashOpaque(refresh)
+	hash := tokens.OrderedOpaqueKey(refresh)
 	var (
 		issued     *issuedSession
 		revokedSID string
@@ -193,7 +193,7 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *t
 				return err
 			}
 		}
-		next, nextHash := tokens.NewOpaque()
+		next, nextHash := tokens.NewOrderedOpaque(now)
 		err = tx.PutRefreshToken(&store.RefreshToken{
 			Hash: nextHash, SessionID: sess.ID, UserID: user.ID, ClientID: rt.ClientID, Scope: rt.Scope,
 			JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,

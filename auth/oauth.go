@@ -98,7 +98,7 @@ func (s *Server) revokeToken(ctx context.Context, token string) error {
 	default:
 		var sid string
 		err := s.db.View(ctx, func(tx *store.Tx) error {
-			rt, err := tx.RefreshToken(tokens.HashOpaque(token))
+			rt, err := tx.RefreshToken(tokens.OrderedOpaqueKey(token))
 			if err == nil {
 				sid = rt.SessionID
 			}
@@ -156,7 +156,7 @@ func (s *Server) introspect(ctx context.Context, token string) fiber.Map {
 	}
 	var out fiber.Map
 	_ = s.db.View(ctx, func(tx *store.Tx) error {
-		rt, err := tx.RefreshToken(tokens.HashOpaque(token))
+		rt, err := tx.RefreshToken(tokens.OrderedOpaqueKey(token))
 		if err != nil || !rt.RotatedAt.IsZero() || !rt.ExpiresAt.After(now) || s.revoked.has(revokedSession(rt.SessionID)) {
 			return nil
 		}

@@ -135,8 +135,9 @@ func (s *Server) beginAddPasskey(ctx context.Context, userID string) (*beginResp
 }
 
 func (s *Server) saveCeremony(ctx context.Context, cer *store.Ceremony, opts json.RawMessage) (*beginResponse, error) {
-	cer.ID = randomID(24)
-	cer.ExpiresAt = s.now().Add(s.cfg.CeremonyTTL)
+	now := s.now()
+	cer.ID = tokens.NewOrderedID(now)
+	cer.ExpiresAt = now.Add(s.cfg.CeremonyTTL)
 	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.PutCeremony(cer) }); err != nil {
 		return nil, err
 	}
