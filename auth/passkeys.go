@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -229,10 +230,7 @@ func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyI
 	var issued *issuedSession
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		issued = nil
-		if _, err := tx.Ceremony(ceremonyID, now); err != nil {
-			return err
-		}
-		if err := tx.DeleteCeremony(ceremonyID); err != nil {
+		if err := tx.TakeCeremony(ceremonyID, now); err != nil {
 			return err
 		}
 		if p == nil {
@@ -404,6 +402,10 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		s.spendCeremony(ctx, ceremonyID)
 		return nil, errDisabled()
 	}
+	used := findCredential(creds, wc.ID)
+	if used == nil {
+		return nil, unknownCredential()
+	}
 	var (
 		issued   *issuedSession
 		mfaToken string
@@ -411,25 +413,23 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 	)
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		issued, mfaToken, failure = nil, "", nil
-		if _, err := tx.Ceremony(ceremonyID, now); err != nil {
-			return err
-		}
-		if err := tx.DeleteCeremony(ceremonyID); err != nil {
-			return err
-		}
-		cred, err := tx.Credential(wc.ID)
-		if err != nil {
+		if err := tx.TakeCeremony(ceremonyID, now); err != nil {
 			return err
 		}
 		// A concurrent sign-in with the same authenticator may have moved the
 		// counter since we read it; the clone rule must hold against that too.
-		if (wc.SignCount != 0 || cred.SignCount != 0) && wc.SignCount <= cred.SignCount {
+		stored, err := tx.CredentialSignCount(wc.ID)
+		if err != nil {
+			return err
+		}
+		if (wc.SignCount != 0 || stored != 0) && wc.SignCount <= stored {
 			// Commit the spent ceremony, refuse the sign-in.
 			failure = Errorf(http.StatusBadRequest, CodeInvalidCredential, "signature counter did not increase: possible cloned authenticator")
 			return nil
 		}
+		cred := *used
 		cred.SignCount, cred.BackupState, cred.Record, cred.LastUsedAt = wc.SignCount, wc.BackupState, wc.Record, now
-		if err := tx.PutCredential(cred); err != nil {
+		if err := tx.PutCredential(&cred); err != nil {
 			return err
 		}
 		if t, err := tx.TOTP(user.ID); err == nil && t.Confirmed {
@@ -461,6 +461,15 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		}
 	}
 	return s.tokenResponse(issued)
+}
+
+func findCredential(creds []store.Credential, id []byte) *store.Credential {
+	for i := range creds {
+		if bytes.Equal(creds[i].ID, id) {
+			return &creds[i]
+		}
+	}
+	return nil
 }
 
 // spendCeremony deletes a ceremony after a failed verification: a ceremony

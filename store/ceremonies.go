@@ -65,18 +65,45 @@ func (tx *Tx) Ceremony(id string, now time.Time) (*Ceremony, error) {
 	return &rec.Ceremony, nil
 }
 
+// ceremonyExpiry is the part of a ceremony record that consuming it needs;
+// decoding just that skips the opaque ceremony state.
+type ceremonyExpiry struct {
+	header
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 // DeleteCeremony removes the ceremony; a missing one is not an error, so a
 // ceremony can be consumed whether or not it was already swept.
 func (tx *Tx) DeleteCeremony(id string) error {
 	key := []byte(id)
-	var rec ceremonyRecord
+	var rec ceremonyExpiry
 	if err := tx.get(bucketCeremonies, key, &rec); err != nil {
 		if notFound(err) {
 			return nil
 		}
 		return err
 	}
-	if err := tx.reindexExpiry(bucketCeremonyExpiry, key, rec.ExpiresAt, time.Time{}); err != nil {
+	return tx.deleteCeremony(key, rec.ExpiresAt)
+}
+
+// TakeCeremony consumes a live ceremony: it returns ErrNotFound if the
+// ceremony is missing or expired at now, and deletes it otherwise. It is
+// the commit step of a ceremony read earlier, so that of two concurrent
+// finishes only one succeeds.
+func (tx *Tx) TakeCeremony(id string, now time.Time) error {
+	key := []byte(id)
+	var rec ceremonyExpiry
+	if err := tx.get(bucketCeremonies, key, &rec); err != nil {
+		return err
+	}
+	if !now.Before(rec.ExpiresAt) {
+		return ErrNotFound
+	}
+	return tx.deleteCeremony(key, rec.ExpiresAt)
+}
+
+func (tx *Tx) deleteCeremony(key []byte, expires time.Time) error {
+	if err := tx.reindexExpiry(bucketCeremonyExpiry, key, expires, time.Time{}); err != nil {
 		return err
 	}
 	return tx.del(bucketCeremonies, key)

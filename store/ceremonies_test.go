@@ -88,3 +88,29 @@ func TestCeremonyNewExpiryReplacesIndexEntry(t *testing.T) {
 		return err
 	})
 }
+
+func TestTakeCeremony(t *testing.T) {
+	db := openTestDB(t)
+	now := time.Now()
+	mustUpdate(t, db, func(tx *Tx) error {
+		if err := tx.PutCeremony(&Ceremony{ID: "live", Kind: "login", Session: []byte("state"), ExpiresAt: now.Add(time.Minute)}); err != nil {
+			return err
+		}
+		return tx.PutCeremony(&Ceremony{ID: "old", Kind: "login", ExpiresAt: now.Add(time.Second)})
+	})
+	mustUpdate(t, db, func(tx *Tx) error {
+		if err := tx.TakeCeremony("live", now); err != nil {
+			t.Errorf("take live: %v", err)
+		}
+		if err := tx.TakeCeremony("live", now); !errors.Is(err, ErrNotFound) {
+			t.Errorf("second take: %v, want ErrNotFound", err)
+		}
+		if err := tx.TakeCeremony("old", now.Add(2*time.Second)); !errors.Is(err, ErrNotFound) {
+			t.Errorf("take expired: %v, want ErrNotFound", err)
+		}
+		if err := tx.TakeCeremony("missing", now); !errors.Is(err, ErrNotFound) {
+			t.Errorf("take missing: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+}
