@@ -9,10 +9,10 @@ const $ = (id) => document.getElementById(id);
 const views = [$("view-loading"), $("view-signed-out"), $("view-account")];
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
-// The contract has no TOTP status field, so the page infers it: a session
-// that passed a second step (amr "otp" or "mfa") belongs to an account with TOTP on,
-// and confirming or disabling here updates it. A service that adds a
-// boolean `totp_enabled` to userinfo is believed instead.
+// Whether TOTP is on comes from userinfo's totp_enabled. Against a service
+// without that field the page infers it: a session that passed a second
+// step (amr "otp" or "mfa") belongs to an account with TOTP on. Confirming
+// or disabling here updates it.
 let totpEnabled = false;
 
 function formatDate(value) {

@@ -265,7 +265,7 @@ export class Latch {
 
   // ---- account -----------------------------------------------------------
 
-  /** userinfo returns {sub, username, display_name, amr, auth_time}. */
+  /** userinfo returns {sub, username, display_name, amr, auth_time, totp_enabled}. */
   userinfo() {
     return this.#authJSON("GET", "/userinfo");
   }
