@@ -5,8 +5,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"runtime"
 	"strconv"
-	"sync/atomic"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -53,19 +53,30 @@ func BenchmarkRawECDSAVerifyP256(b *testing.B) {
 // clients at once, as a loaded server sees them, so group commit shares the
 // fsyncs; ns/op is wall time per sign-in across all of them.
 func BenchmarkLoginFinish(b *testing.B) {
+	benchClients(b, func(u *user) *response { return u.signIn("", webauthntest.Options{}) })
+}
+
+// benchClients runs op for about 32 concurrent clients, each a signed-up
+// user with its own software authenticator and DPoP key, and reports the
+// wall time per operation across all of them.
+func benchClients(b *testing.B, op func(u *user) *response) {
 	e := newEnv(b)
-	var n atomic.Int64
+	procs := runtime.GOMAXPROCS(0)
+	parallelism := (32 + procs - 1) / procs
+	users := make(chan *user, parallelism*procs)
+	for i := range cap(users) {
+		u := e.newUser("bench"+strconv.Itoa(i), true)
+		u.signUp()
+		users <- u
+	}
 	base := rawVerifyNs(b)
 	b.ReportAllocs()
-	b.SetParallelism(16)
+	b.SetParallelism(parallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		b.StopTimer()
-		u := e.newUser("bench"+strconv.FormatInt(n.Add(1), 10), true)
-		u.signUp()
-		b.StartTimer()
+		u := <-users
 		for pb.Next() {
-			if r := u.signIn("", webauthntest.Options{}); r.status != 200 {
+			if r := op(u); r.status != 200 {
 				b.Errorf("%d %s", r.status, r.raw)
 				return
 			}
@@ -159,23 +170,5 @@ func BenchmarkProtectedUserinfoDPoP(b *testing.B) {
 // verify, one group-committed rotation, one access-token signature) with 32
 // clients at once; ns/op is wall time per refresh across all of them.
 func BenchmarkRefreshGrant(b *testing.B) {
-	e := newEnv(b)
-	var n atomic.Int64
-	base := rawVerifyNs(b)
-	b.ReportAllocs()
-	b.SetParallelism(16)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		b.StopTimer()
-		u := e.newUser("bench"+strconv.FormatInt(n.Add(1), 10), true)
-		u.signUp()
-		b.StartTimer()
-		for pb.Next() {
-			if r := u.refreshTokens(); r.status != 200 {
-				b.Errorf("%d %s", r.status, r.raw)
-				return
-			}
-		}
-	})
-	reportRatio(b, base)
+	benchClients(b, (*user).refreshTokens)
 }
