@@ -52,7 +52,8 @@ func TestDPoPBoundTokens(t *testing.T) {
 		{"wrong typ", alice.key.proof(t, now, "GET", "/userinfo", at, func(h, c map[string]any) { h["typ"] = "JWT" })},
 		{"private key in jwk", alice.key.proof(t, now, "GET", "/userinfo", at, func(h, c map[string]any) {
 			j := alice.key.jwk()
-			j["d"] = b64.EncodeToString(pad32(alice.key.priv.D))
+			d, _ := alice.key.priv.Bytes()
+			j["d"] = b64.EncodeToString(d)
 			h["jwk"] = j
 		})},
 		{"missing jti", alice.key.proof(t, now, "GET", "/userinfo", at, func(h, c map[string]any) { delete(c, "jti") })},

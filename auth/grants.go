@@ -137,10 +137,6 @@ func (s *Server) tokenGrant(c *fiber.Ctx, form map[string]string) (*tokenRespons
 	return s.refresh(c.UserContext(), refresh, form["client_id"], proof)
 }
 
-// errReuse marks a replayed refresh token; the session is revoked in the
-// same transaction that detects it.
-var errReuse = errors.New("refresh token reuse")
-
 // refresh rotates a refresh token (RFC 6749 section 6, RFC 9700 section
 // 4.14.2). A second use of a rotated token revokes the whole login session.
 func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *tokens.Proof) (*tokenResponse, error) {

@@ -182,9 +182,10 @@ func pad32(b *big.Int) []byte {
 }
 
 func (k *dpopKey) jwk() map[string]any {
+	pub, _ := k.priv.PublicKey.Bytes() // 0x04 || x || y
 	return map[string]any{
 		"kty": "EC", "crv": "P-256",
-		"x": b64.EncodeToString(pad32(k.priv.X)), "y": b64.EncodeToString(pad32(k.priv.Y)),
+		"x": b64.EncodeToString(pub[1:33]), "y": b64.EncodeToString(pub[33:]),
 	}
 }
 

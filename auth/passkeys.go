@@ -419,6 +419,10 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		// A concurrent sign-in with the same authenticator may have moved the
 		// counter since we read it; the clone rule must hold against that too.
 		stored, err := tx.CredentialSignCount(wc.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			failure = unknownCredential() // deleted meanwhile
+			return nil
+		}
 		if err != nil {
 			return err
 		}

@@ -410,7 +410,10 @@ func verifyWithJWKS(t *testing.T, jwks []byte, token string) {
 		}
 		x, _ := b64.DecodeString(k["x"])
 		y, _ := b64.DecodeString(k["y"])
-		pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+		if err != nil {
+			t.Fatal(err)
+		}
 		parts := strings.Split(token, ".")
 		sig, _ := b64.DecodeString(parts[2])
 		sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))

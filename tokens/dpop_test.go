@@ -200,7 +200,8 @@ func TestDPoPRejects(t *testing.T) {
 			return signTestJWS(t, h, c, algEdDSA, edPriv)
 		}(), errProofKeyAlg),
 		one("private jwk with d", f.proof(t, func(h, c map[string]any) {
-			h["jwk"] = copyJWK(f.jwk, "d", b64.EncodeToString(f.key.D.FillBytes(make([]byte, 32))))
+			d, _ := f.key.Bytes()
+			h["jwk"] = copyJWK(f.jwk, "d", b64.EncodeToString(d))
 		}), errProofPrivateJWK),
 		one("symmetric oct jwk", f.proof(t, func(h, c map[string]any) { h["jwk"] = map[string]any{"kty": "oct", "k": "c2VjcmV0"} }), errProofPrivateJWK),
 		one("missing jwk", f.proof(t, func(h, c map[string]any) { delete(h, "jwk") }), errProofJWK),

@@ -1,7 +1,6 @@
 package webauthn
 
 import (
-	"bytes"
 	"crypto/rand"
 	"testing"
 
@@ -73,18 +72,6 @@ func login(tb testing.TB, rp *RP, auth *webauthntest.Authenticator, user User, c
 		return nil, err
 	}
 	return rp.FinishLogin(user, creds, session, a)
-}
-
-// findCred returns the credential with the given ID.
-func findCred(tb testing.TB, creds []Credential, id []byte) Credential {
-	tb.Helper()
-	for _, c := range creds {
-		if bytes.Equal(c.ID, id) {
-			return c
-		}
-	}
-	tb.Fatalf("credential %x not found", id)
-	return Credential{}
 }
 
 func ptr[T any](v T) *T { return &v }

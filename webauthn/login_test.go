@@ -64,33 +64,6 @@ func TestBeginLoginOptions(t *testing.T) {
 	}
 }
 
-// shape replaces every string value in a JSON document by its length class
-// so two documents can be compared structurally.
-func shape(t *testing.T, doc []byte) string {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		t.Fatal(err)
-	}
-	var walk func(any) any
-	walk = func(v any) any {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				x[k] = walk(e)
-			}
-		case []any:
-			for i, e := range x {
-				x[i] = walk(e)
-			}
-		case string:
-			return len(x)
-		}
-		return v
-	}
-	out, _ := json.Marshal(walk(v))
-	return string(out)
-}
 
 // TestFinishLoginFailures runs one dishonest or broken assertion per case.
 func TestFinishLoginFailures(t *testing.T) {
