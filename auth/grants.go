@@ -56,14 +56,12 @@ func (s *Server) tokenEndpointProof(c *fiber.Ctx) (*tokens.Proof, error) {
 
 // startSession creates a login session and its first refresh token inside
 // the caller's transaction.
-func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *tokens.Proof, clientID string) (*issuedSession, error) {
+func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *tokens.Proof, device string) (*issuedSession, error) {
 	now := s.now()
-	if clientID == "" {
-		clientID = defaultClientID
-	}
+	clientID := defaultClientID
 	sess := &store.Session{
 		ID: tokens.NewOrderedID(now), UserID: user.ID, CreatedAt: now, AuthTime: authTime,
-		ExpiresAt: now.Add(s.cfg.RefreshTTL), AMR: amr,
+		ExpiresAt: now.Add(s.cfg.RefreshTTL), AMR: amr, Device: device,
 	}
 	if proof != nil {
 		sess.JKT = proof.JKT

@@ -236,6 +236,7 @@ type user struct {
 	access  string
 	refresh string
 	credID  string
+	ua      string // User-Agent sent with token requests, if any
 }
 
 func (e *env) newUser(name string, withDPoP bool) *user {
@@ -259,10 +260,14 @@ func (u *user) begin(path string, body any, header map[string]string) (string, [
 }
 
 func (u *user) tokenHeaders(path string) map[string]string {
-	if u.key == nil {
-		return nil
+	h := map[string]string{}
+	if u.ua != "" {
+		h["User-Agent"] = u.ua
 	}
-	return map[string]string{"DPoP": u.key.proof(u.e.t, u.e.clock.Now(), "POST", path, "")}
+	if u.key != nil {
+		h["DPoP"] = u.key.proof(u.e.t, u.e.clock.Now(), "POST", path, "")
+	}
+	return h
 }
 
 // signUp registers the user with a new passkey and keeps the tokens.

@@ -175,7 +175,7 @@ func (s *Server) handleRegisterFinish(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	res, err := s.finishRegistration(c.UserContext(), p, req.Ceremony, req.Credential, name, proof)
+	res, err := s.finishRegistration(c.UserContext(), p, req.Ceremony, req.Credential, name, proof, deviceOf(c))
 	s.metrics.ceremonies.WithLabelValues("register", outcome(err)).Inc()
 	if err != nil {
 		return err
@@ -188,7 +188,7 @@ func (s *Server) handleRegisterFinish(c *fiber.Ctx) error {
 	return c.JSON(res)
 }
 
-func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyID string, response []byte, name string, proof *tokens.Proof) (*registerFinishResponse, error) {
+func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyID string, response []byte, name string, proof *tokens.Proof, device string) (*registerFinishResponse, error) {
 	now := s.now()
 	var cer *store.Ceremony
 	err := s.db.View(ctx, func(tx *store.Tx) error {
@@ -245,7 +245,7 @@ func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyI
 			return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "passkey_added", UserID: user.ID})
 		}
 		var err error
-		issued, err = s.startSession(tx, user, []string{amrPasskey}, now, proof, "")
+		issued, err = s.startSession(tx, user, []string{amrPasskey}, now, proof, device)
 		if err != nil {
 			return err
 		}
@@ -339,7 +339,7 @@ func (s *Server) handleLoginFinish(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.finishLogin(c.UserContext(), req.Ceremony, req.Credential, proof)
+	res, err := s.finishLogin(c.UserContext(), req.Ceremony, req.Credential, proof, deviceOf(c))
 	s.metrics.ceremonies.WithLabelValues("login", outcome(err)).Inc()
 	if err != nil {
 		return err
@@ -349,7 +349,7 @@ func (s *Server) handleLoginFinish(c *fiber.Ctx) error {
 	return c.JSON(res)
 }
 
-func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []byte, proof *tokens.Proof) (*tokenResponse, error) {
+func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []byte, proof *tokens.Proof, device string) (*tokenResponse, error) {
 	now := s.now()
 	assertion, err := s.rp.ParseAssertion(response)
 	if err != nil {
@@ -446,7 +446,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		issued, err = s.startSession(tx, user, []string{amrPasskey}, now, proof, "")
+		issued, err = s.startSession(tx, user, []string{amrPasskey}, now, proof, device)
 		return err
 	})
 	switch {

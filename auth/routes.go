@@ -43,6 +43,8 @@ func (s *Server) routes(app *fiber.App) {
 	app.Get("/me/credentials", s.requireAuth, s.handleListCredentials)
 	app.Patch("/me/credentials/:id", s.requireAuth, s.handleRenameCredential)
 	app.Delete("/me/credentials/:id", s.requireAuth, s.handleDeleteCredential)
+	app.Get("/me/sessions", s.requireAuth, s.handleListSessions)
+	app.Delete("/me/sessions/:id", s.requireAuth, s.handleEndSession)
 	app.Post("/logout", s.requireAuth, s.handleLogout)
 
 	app.Post("/credentials/sd-jwt", s.requireAuth, s.handleIssueSDJWT)

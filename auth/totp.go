@@ -234,7 +234,7 @@ func (s *Server) handleTOTPVerify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.verifyMFA(c.UserContext(), req, proof)
+	res, err := s.verifyMFA(c.UserContext(), req, proof, deviceOf(c))
 	s.metrics.ceremonies.WithLabelValues("mfa", outcome(err)).Inc()
 	if err != nil {
 		return err
@@ -246,7 +246,7 @@ func (s *Server) handleTOTPVerify(c *fiber.Ctx) error {
 
 // verifyMFA completes a sign-in that needs a second factor. A wrong code
 // leaves the mfa_token usable; success, expiry or a lockout spend it.
-func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens.Proof) (*tokenResponse, error) {
+func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens.Proof, device string) (*tokenResponse, error) {
 	now := s.now()
 	id := tokens.HashOpaque(req.MFAToken)
 	var (
@@ -293,7 +293,7 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens
 			return errDisabled()
 		}
 		amr := append(append([]string{}, cer.AMR...), "otp", "mfa")
-		issued, err = s.startSession(tx, user, amr, cer.AuthTime, proof, "")
+		issued, err = s.startSession(tx, user, amr, cer.AuthTime, proof, device)
 		return err
 	})
 	if err != nil {

@@ -18,6 +18,9 @@ type Session struct {
 	AMR       []string  `json:"amr,omitempty"`
 	JKT       string    `json:"jkt,omitempty"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	// Device is a short description of the client that signed in (its
+	// User-Agent), shown to the user among their sessions.
+	Device string `json:"device,omitempty"`
 }
 
 type sessionRecord struct {

@@ -116,6 +116,44 @@ onSubmit($("add-passkey-form"), async () => {
   status("Passkey added.");
 });
 
+// ---- sessions ------------------------------------------------------------
+
+async function loadSessions() {
+  const sessions = await latch.listSessions();
+  $("session-list").replaceChildren(...(Array.isArray(sessions) ? sessions : []).map(sessionItem));
+}
+
+function sessionItem(session) {
+  const item = el("li", { dataset: { testid: "session-item", id: session.id } });
+  const label = session.device || "Unknown device";
+  const details = [];
+  const since = formatDate(session.created_at);
+  if (since) details.push(`Signed in ${since}`);
+  if (session.dpop_bound) details.push("key-bound");
+  const parts = [
+    el("span", { class: "name", text: session.current ? `${label} (this browser)` : label }),
+    el("span", { class: "meta", text: details.join(" · ") }),
+  ];
+  if (!session.current) {
+    const end = el("button", { type: "button", class: "danger", text: "Sign out", dataset: { testid: "session-end" } });
+    end.setAttribute("aria-label", `Sign out ${label}`);
+    end.addEventListener("click", async () => {
+      end.disabled = true;
+      try {
+        await latch.endSession(session.id);
+        await loadSessions();
+        status("That session is signed out.");
+      } catch (err) {
+        end.disabled = false;
+        status(describe(err), "error");
+      }
+    });
+    parts.push(el("span", { class: "actions" }, end));
+  }
+  item.replaceChildren(...parts);
+  return item;
+}
+
 // ---- TOTP ----------------------------------------------------------------
 
 function renderTotp() {
@@ -189,7 +227,7 @@ try {
     const amr = Array.isArray(me.amr) ? me.amr : [];
     totpEnabled = typeof me.totp_enabled === "boolean" ? me.totp_enabled : amr.includes("otp") || amr.includes("mfa");
     renderTotp();
-    await loadPasskeys();
+    await Promise.all([loadPasskeys(), loadSessions()]);
     show(views, $("view-account"));
   } else {
     show(views, $("view-signed-out"));

@@ -230,6 +230,16 @@ export class Latch {
     await this.#authJSON("DELETE", `/me/credentials/${encodeURIComponent(id)}`);
   }
 
+  /** listSessions returns where the user is signed in: [{id, created_at, auth_time, amr, device, dpop_bound, current}], newest first. */
+  listSessions() {
+    return this.#authJSON("GET", "/me/sessions");
+  }
+
+  /** endSession signs one session out (another device); ending the current one is signOut(). */
+  async endSession(id) {
+    await this.#authJSON("DELETE", `/me/sessions/${encodeURIComponent(id)}`);
+  }
+
   // ---- TOTP --------------------------------------------------------------
 
   /** verifyTotp completes an MFA sign-in with an authenticator-app code. */

@@ -1,0 +1,101 @@
+package auth
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/latchid/latch/store"
+)
+
+// maxDeviceLen bounds the device description kept with a session.
+const maxDeviceLen = 160
+
+// deviceOf describes the client of a request for the sessions list: its
+// User-Agent reduced to printable ASCII and bounded, since it is
+// client-supplied text shown back to the user.
+func deviceOf(c *fiber.Ctx) string {
+	ua := c.Request().Header.UserAgent()
+	var b strings.Builder
+	for _, ch := range ua {
+		if b.Len() == maxDeviceLen {
+			break
+		}
+		if ch >= 0x20 && ch < 0x7f {
+			b.WriteByte(ch)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+type sessionItem struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	AuthTime  time.Time `json:"auth_time"`
+	ExpiresAt time.Time `json:"expires_at"`
+	AMR       []string  `json:"amr"`
+	Device    string    `json:"device"`
+	DPoPBound bool      `json:"dpop_bound"`
+	Current   bool      `json:"current"`
+}
+
+// handleListSessions lists the caller's active login sessions ("where am I
+// signed in"), newest first.
+func (s *Server) handleListSessions(c *fiber.Ctx) error {
+	p := principalOf(c)
+	now := s.now()
+	var sessions []store.Session
+	if err := s.db.View(c.UserContext(), func(tx *store.Tx) error {
+		var err error
+		sessions, err = tx.SessionsByUser(p.claims.Subject)
+		return err
+	}); err != nil {
+		return err
+	}
+	out := make([]sessionItem, 0, len(sessions))
+	for i := len(sessions) - 1; i >= 0; i-- {
+		sess := &sessions[i]
+		if !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) || s.revoked.has(revokedSession(sess.ID)) {
+			continue
+		}
+		amr := sess.AMR
+		if amr == nil {
+			amr = []string{}
+		}
+		out = append(out, sessionItem{
+			ID: sess.ID, CreatedAt: sess.CreatedAt.UTC(), AuthTime: sess.AuthTime.UTC(), ExpiresAt: sess.ExpiresAt.UTC(),
+			AMR: amr, Device: sess.Device, DPoPBound: sess.JKT != "", Current: sess.ID == p.claims.SessionID,
+		})
+	}
+	noStore(c)
+	return c.JSON(out)
+}
+
+// handleEndSession signs one of the caller's sessions out (for example a
+// lost phone): its refresh tokens stop working and its access tokens are
+// blacklisted.
+func (s *Server) handleEndSession(c *fiber.Ctx) error {
+	id := c.Params("id")
+	if id == "" || len(id) > 128 {
+		return errNotFound("session")
+	}
+	sub := principalOf(c).claims.Subject
+	now := s.now()
+	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+		sess, err := tx.Session(id)
+		if err != nil || sess.UserID != sub || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
+			return errNotFound("session")
+		}
+		if err := s.revokeSessionTx(tx, sess.ID, now); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "session_ended", UserID: sub})
+	})
+	if err != nil {
+		return err
+	}
+	s.revoked.add(revokedSession(id), now.Add(s.cfg.AccessTTL+time.Minute))
+	return c.SendStatus(http.StatusNoContent)
+}
