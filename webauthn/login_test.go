@@ -64,7 +64,6 @@ func TestBeginLoginOptions(t *testing.T) {
 	}
 }
 
-
 // TestFinishLoginFailures runs one dishonest or broken assertion per case.
 func TestFinishLoginFailures(t *testing.T) {
 	rp := newTestRP(t, nil)
