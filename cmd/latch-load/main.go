@@ -38,6 +38,10 @@ var b64 = base64.RawURLEncoding
 // tokens); the userinfo and refresh scenarios always use DPoP.
 var useDPoP = true
 
+// useVirtual makes clients use the test suite's full software
+// authenticator instead of the lean one.
+var useVirtual bool
+
 func main() {
 	base := flag.String("url", "http://localhost:8080", "server base URL (must equal its --issuer)")
 	workers := flag.Int("c", 32, "concurrent clients")
@@ -45,6 +49,7 @@ func main() {
 	pid := flag.Int("pid", 0, "server process id, to report its CPU time per request")
 	scenarios := flag.String("s", "signup,signin,userinfo,refresh", "scenarios to run")
 	flag.BoolVar(&useDPoP, "dpop", true, "send DPoP proofs at sign-up and sign-in")
+	flag.BoolVar(&useVirtual, "virtual", false, "use the test suite's full software authenticator (more client CPU per ceremony)")
 	server := flag.String("server", "", "start this latch binary on a fresh temp data dir at -url and measure it")
 	flag.Parse()
 
@@ -108,7 +113,7 @@ type result struct {
 type client struct {
 	base    string
 	http    *fasthttp.HostClient
-	authn   *webauthntest.Authenticator
+	authn   authenticator
 	key     *ecdsa.PrivateKey
 	jwk     map[string]string
 	access  string
@@ -117,10 +122,16 @@ type client struct {
 
 func newClient(base string, hc *fasthttp.HostClient) *client {
 	u, _ := url.Parse(base)
+	origin := u.Scheme + "://" + u.Host
+	var authn authenticator = newLeanAuthenticator(u.Hostname(), origin)
+	if useVirtual {
+		authn = virtualAuthenticator{webauthntest.New(u.Hostname(), origin)}
+	}
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, _ := k.PublicKey.Bytes() // 0x04 || x || y
 	return &client{
-		base: base, http: hc, authn: webauthntest.New(u.Hostname(), u.Scheme+"://"+u.Host), key: k,
-		jwk: map[string]string{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(k.X.FillBytes(make([]byte, 32))), "y": b64.EncodeToString(k.Y.FillBytes(make([]byte, 32)))},
+		base: base, http: hc, authn: authn, key: k,
+		jwk: map[string]string{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(pub[1:33]), "y": b64.EncodeToString(pub[33:])},
 	}
 }
 
@@ -180,9 +191,9 @@ func (c *client) ceremony(begin, finish string, body any, create bool) error {
 	opts, _ := json.Marshal(r["publicKey"])
 	var cred []byte
 	if create {
-		cred, err = c.authn.Create(opts, webauthntest.Options{})
+		cred, err = c.authn.Create(opts)
 	} else {
-		cred, err = c.authn.Get(opts, webauthntest.Options{})
+		cred, err = c.authn.Get(opts)
 	}
 	if err != nil {
 		return err
