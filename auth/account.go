@@ -21,7 +21,13 @@ type userCache struct {
 	m sync.Map
 	// gen counts forgets, so a read that raced a forget is not cached.
 	gen atomic.Uint64
+	// n counts entries, to keep the cache bounded.
+	n atomic.Int64
 }
+
+// maxCachedUsers bounds the user cache; when full it starts over and
+// refills with the users who are active.
+const maxCachedUsers = 100_000
 
 // profile is a user record plus the account facts /userinfo shows.
 type profile struct {
@@ -51,14 +57,22 @@ func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile
 		return nil, err
 	}
 	if uc.gen.Load() == gen {
-		uc.m.Store(id, p)
+		if uc.n.Add(1) > maxCachedUsers {
+			uc.m.Clear()
+			uc.n.Store(1)
+		}
+		if _, loaded := uc.m.Swap(id, p); loaded {
+			uc.n.Add(-1)
+		}
 	}
 	return p, nil
 }
 
 func (uc *userCache) forget(id string) {
 	uc.gen.Add(1)
-	uc.m.Delete(id)
+	if _, ok := uc.m.LoadAndDelete(id); ok {
+		uc.n.Add(-1)
+	}
 }
 
 type userinfoResponse struct {
