@@ -32,6 +32,11 @@ async function servePages(page: Page): Promise<string[]> {
         return json([
           { id: "c1", name: hostileName, created_at: "2025-01-01T00:00:00Z", last_used_at: null, backup_state: true },
         ]);
+      case "/me/sessions":
+        return json([
+          { id: "s1", device: hostileName, created_at: "2025-01-01T00:00:00Z", amr: ["pop"], dpop_bound: true, current: true },
+          { id: "s2", device: hostileName, created_at: "2024-12-01T00:00:00Z", amr: ["pop"], dpop_bound: false, current: false },
+        ]);
     }
     const file = pathname === "/" ? "index.html" : pathname === "/account" ? "account.html" : pathname.slice(1);
     if (!/^[a-z-]+\.(js|css|html)$/.test(file)) return route.fulfill({ status: 404, body: "" });
@@ -71,6 +76,9 @@ test("service-provided names are rendered as text on both pages", async ({ page 
 
   await page.goto(`${origin}/account`);
   await expect(page.getByTestId("passkey-name")).toHaveText(hostileName);
+  // Devices come from clients' User-Agent headers: text too.
+  await expect(page.getByTestId("session-item")).toHaveCount(2);
+  await expect(page.getByTestId("session-item").first()).toContainText(hostileName);
   await expect(page.locator("[data-injected]")).toHaveCount(0);
   expect(problems).toEqual([]);
 });
