@@ -40,6 +40,11 @@ type Config struct {
 	KeyAlg      string        // signing algorithm of new keys: ES256 (default) or EdDSA
 	KeyRotation time.Duration // automatic key rotation period; 0 = manual only
 
+	// BeginRate limits ceremony begins per client address (requests per
+	// second, with a burst of four seconds' worth); default 10, negative
+	// turns the limit off (load tests from one address).
+	BeginRate float64
+
 	BodyLimit     int           // default 64 KiB
 	SweepInterval time.Duration // default 1m
 
@@ -96,6 +101,9 @@ func (c Config) Defaults() Config {
 	def(&c.SweepInterval, time.Minute)
 	if c.KeyAlg == "" {
 		c.KeyAlg = "ES256"
+	}
+	if c.BeginRate == 0 {
+		c.BeginRate = 10
 	}
 	if c.BodyLimit == 0 {
 		c.BodyLimit = 64 << 10

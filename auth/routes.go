@@ -2,6 +2,7 @@ package auth
 
 import (
 	"io/fs"
+	"math"
 	"net/http"
 	"path"
 	"strings"
@@ -24,9 +25,13 @@ func (s *Server) routes(app *fiber.App) {
 	app.Get("/.well-known/oauth-protected-resource", s.handleResourceMetadata)
 	app.Get("/.well-known/jwks.json", s.handleJWKS)
 
-	app.Post("/webauthn/register/begin", s.optionalAuth, s.handleRegisterBegin)
+	limit := func(c *fiber.Ctx) error { return c.Next() }
+	if s.cfg.BeginRate > 0 {
+		limit = newRateLimiter(s.cfg.BeginRate, int(math.Ceil(4*s.cfg.BeginRate)), s.now).limit
+	}
+	app.Post("/webauthn/register/begin", limit, s.optionalAuth, s.handleRegisterBegin)
 	app.Post("/webauthn/register/finish", s.optionalAuth, s.handleRegisterFinish)
-	app.Post("/webauthn/login/begin", s.handleLoginBegin)
+	app.Post("/webauthn/login/begin", limit, s.handleLoginBegin)
 	app.Post("/webauthn/login/finish", s.handleLoginFinish)
 
 	app.Post("/token", s.handleToken)

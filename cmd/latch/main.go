@@ -107,6 +107,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	proxies := str("trusted-proxies", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted")
 	keyAlg := str("key-alg", "ES256", "algorithm of new signing keys: ES256 or EdDSA")
 	keyRotation := str("key-rotation", "0", "rotate the signing key automatically at this age (0 = never)")
+	beginRate := str("begin-rate", "10", "ceremony begins per second per client address, burst 4 s worth (0 = no limit)")
 	return func() (auth.Config, error) {
 		errs := envErrs
 		dur := func(name, v string) time.Duration {
@@ -116,13 +117,20 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 			}
 			return d
 		}
+		rate, err := strconv.ParseFloat(*beginRate, 64)
+		if err != nil || rate < 0 {
+			errs = append(errs, fmt.Errorf("--begin-rate: %q is not a non-negative number", *beginRate))
+		}
+		if rate == 0 {
+			rate = -1 // off
+		}
 		cfg := auth.Config{
 			Addr: *addr, DataDir: *data, Issuer: *issuer, RPID: *rpID, RPName: *rpName,
 			Origins: list(*origins), Audience: *audience, TrustedProxies: list(*proxies), KeyAlg: *keyAlg,
 			AccessTTL: dur("access-ttl", *accessTTL), RefreshTTL: dur("refresh-ttl", *refreshTTL),
 			CredentialTTL: dur("credential-ttl", *credTTL), DPoPMaxAge: dur("dpop-max-age", *dpopMaxAge),
 			KeyRotation: dur("key-rotation", *keyRotation),
-			DPoPNonce:   *dpopNonce, RequireDPoP: *requireDPoP,
+			DPoPNonce:   *dpopNonce, RequireDPoP: *requireDPoP, BeginRate: rate,
 		}
 		return cfg, errors.Join(errs...)
 	}
