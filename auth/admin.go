@@ -83,8 +83,9 @@ func (a *Admin) Users(ctx context.Context) ([]UserSummary, error) {
 }
 
 // SetDisabled disables or re-enables an account. Disabling also ends every
-// login session of the account: its refresh tokens are deleted and its
-// sessions blacklisted, which a server picks up when it next starts.
+// login session of the account: the sessions are marked revoked (their
+// refresh tokens stop working) and blacklisted, which a server picks up when
+// it next starts.
 func (a *Admin) SetDisabled(ctx context.Context, username string, disabled bool) error {
 	name, err := NormalizeUsername(username)
 	if err != nil {
@@ -116,9 +117,6 @@ func (a *Admin) SetDisabled(ctx context.Context, username string, disabled bool)
 				}
 				s.RevokedAt = now
 				if err := tx.PutSession(&s); err != nil {
-					return err
-				}
-				if err := tx.DeleteSessionRefreshTokens(s.ID); err != nil {
 					return err
 				}
 				// The server's access-token lifetime is not known here, so the

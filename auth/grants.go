@@ -209,8 +209,8 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *t
 }
 
 // revokeSessionTx ends a login session inside a transaction: the session is
-// marked revoked, its refresh tokens deleted, and its sid blacklisted for as
-// long as any of its access tokens may live. The caller mirrors the
+// marked revoked, which every refresh checks, and its sid is blacklisted for
+// as long as any of its access tokens may live. The caller mirrors the
 // blacklist entry in memory after the commit.
 func (s *Server) revokeSessionTx(tx *store.Tx, sid string, now time.Time) error {
 	sess, err := tx.Session(sid)
@@ -220,9 +220,6 @@ func (s *Server) revokeSessionTx(tx *store.Tx, sid string, now time.Time) error 
 			return err
 		}
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if err := tx.DeleteSessionRefreshTokens(sid); err != nil {
 		return err
 	}
 	return tx.PutRevoked(revokedSession(sid), now.Add(s.cfg.AccessTTL+time.Minute))

@@ -157,7 +157,10 @@ func (s *Server) introspect(ctx context.Context, token string) fiber.Map {
 	var out fiber.Map
 	_ = s.db.View(ctx, func(tx *store.Tx) error {
 		rt, err := tx.RefreshToken(tokens.OrderedOpaqueKey(token))
-		if err != nil || !rt.RotatedAt.IsZero() || !rt.ExpiresAt.After(now) || s.revoked.has(revokedSession(rt.SessionID)) {
+		if err != nil || !rt.RotatedAt.IsZero() || !rt.ExpiresAt.After(now) {
+			return nil
+		}
+		if sess, err := tx.Session(rt.SessionID); err != nil || !sess.RevokedAt.IsZero() {
 			return nil
 		}
 		out = fiber.Map{

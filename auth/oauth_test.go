@@ -118,7 +118,9 @@ func TestIntrospection(t *testing.T) {
 		t.Fatalf("introspect refresh token: %s", r.raw)
 	}
 	e.request("POST", "/revoke", url.Values{"token": {bob.access}}, nil)
-	for _, tok := range []string{bob.access, "garbage", "a.b.c"} {
+	bobRefresh := bob.refresh
+	e.request("POST", "/revoke", url.Values{"token": {bobRefresh}}, nil)
+	for _, tok := range []string{bob.access, bobRefresh, "garbage", "a.b.c"} {
 		r = e.request("POST", "/introspect", url.Values{"token": {tok}}, basic("api", secret))
 		if r.status != 200 || string(r.raw) != `{"active":false}` {
 			t.Fatalf("inactive token: %d %s", r.status, r.raw)

@@ -19,7 +19,6 @@ var (
 	bucketUserSessions   = []byte("user_sessions")     // pair(user id, session id) -> nil
 	bucketRefreshTokens  = []byte("refresh_tokens")    // hash -> refresh token
 	bucketRefreshExpiry  = []byte("refresh_expiry")    // expiry(expires, hash) -> nil
-	bucketSessionRefresh = []byte("session_refresh")   // pair(session id, hash) -> nil
 	bucketRevoked        = []byte("revoked")           // key -> until
 	bucketRevokedExpiry  = []byte("revoked_expiry")    // expiry(until, key) -> nil
 	bucketSigningKeys    = []byte("signing_keys")      // id -> sealed signing key
@@ -34,7 +33,7 @@ var allBuckets = [][]byte{
 	bucketCredentials, bucketUserCredentials,
 	bucketCeremonies, bucketCeremonyExpiry,
 	bucketSessions, bucketSessionExpiry, bucketUserSessions,
-	bucketRefreshTokens, bucketRefreshExpiry, bucketSessionRefresh,
+	bucketRefreshTokens, bucketRefreshExpiry,
 	bucketRevoked, bucketRevokedExpiry,
 	bucketSigningKeys, bucketClients, bucketTOTP, bucketAudit,
 }

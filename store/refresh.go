@@ -24,8 +24,10 @@ type refreshTokenRecord struct {
 	RefreshToken
 }
 
-// PutRefreshToken inserts or updates rt under its hash, keeping the
-// per-session and expiry indexes in step.
+// PutRefreshToken inserts or updates rt under its hash, keeping the expiry
+// index in step. There is no index from a session to its tokens: a revoked
+// session is refused through its own record, and its tokens are swept when
+// they expire (with the session), so every refresh writes one record fewer.
 func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 	if err := checkKey("refresh token hash", len(rt.Hash)); err != nil {
 		return err
@@ -35,16 +37,7 @@ func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 	}
 	key := []byte(rt.Hash)
 	var old refreshTokenRecord
-	indexed := false
-	switch err := tx.get(bucketRefreshTokens, key, &old); {
-	case err == nil:
-		indexed = old.SessionID == rt.SessionID
-		if !indexed {
-			if err := tx.del(bucketSessionRefresh, pairKey(old.SessionID, key)); err != nil {
-				return err
-			}
-		}
-	case !notFound(err):
+	if err := tx.get(bucketRefreshTokens, key, &old); err != nil && !notFound(err) {
 		return err
 	}
 	rec := refreshTokenRecord{header: current(), RefreshToken: *rt}
@@ -53,11 +46,6 @@ func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 	rec.RotatedAt = utc(rec.RotatedAt)
 	if err := tx.put(bucketRefreshTokens, key, &rec); err != nil {
 		return err
-	}
-	if !indexed {
-		if err := tx.putIndex(bucketSessionRefresh, pairKey(rt.SessionID, key)); err != nil {
-			return err
-		}
 	}
 	return tx.reindexExpiry(bucketRefreshExpiry, key, old.ExpiresAt, rec.ExpiresAt)
 }
@@ -72,24 +60,6 @@ func (tx *Tx) RefreshToken(hash string) (*RefreshToken, error) {
 	return &rec.RefreshToken, nil
 }
 
-// DeleteSessionRefreshTokens removes every refresh token of the session.
-func (tx *Tx) DeleteSessionRefreshTokens(sessionID string) error {
-	_, err := tx.deleteSessionRefreshTokens(sessionID)
-	return err
-}
-
-func (tx *Tx) deleteSessionRefreshTokens(sessionID string) (int, error) {
-	n := 0
-	for _, hash := range tx.pairMembers(bucketSessionRefresh, sessionID) {
-		removed, err := tx.deleteRefreshToken(hash)
-		if err != nil {
-			return n, err
-		}
-		n += removed
-	}
-	return n, nil
-}
-
 // deleteRefreshToken removes one token and its index entries, returning 1
 // if it existed.
 func (tx *Tx) deleteRefreshToken(hash []byte) (int, error) {
@@ -98,9 +68,6 @@ func (tx *Tx) deleteRefreshToken(hash []byte) (int, error) {
 		if notFound(err) {
 			return 0, nil
 		}
-		return 0, err
-	}
-	if err := tx.del(bucketSessionRefresh, pairKey(rec.SessionID, hash)); err != nil {
 		return 0, err
 	}
 	if err := tx.reindexExpiry(bucketRefreshExpiry, hash, rec.ExpiresAt, time.Time{}); err != nil {

@@ -93,8 +93,9 @@ func (tx *Tx) SessionsByUser(userID string) ([]Session, error) {
 	return sessions, nil
 }
 
-// deleteSession removes a session, its indexes and its refresh tokens,
-// returning how many records went.
+// deleteSession removes a session and its indexes, returning how many
+// records went. Its refresh tokens expire with it and are swept on their
+// own expiry index.
 func (tx *Tx) deleteSession(id []byte) (int, error) {
 	var rec sessionRecord
 	if err := tx.get(bucketSessions, id, &rec); err != nil {
@@ -103,15 +104,11 @@ func (tx *Tx) deleteSession(id []byte) (int, error) {
 		}
 		return 0, err
 	}
-	n, err := tx.deleteSessionRefreshTokens(rec.ID)
-	if err != nil {
-		return n, err
-	}
 	if err := tx.del(bucketUserSessions, pairKey(rec.UserID, id)); err != nil {
-		return n, err
+		return 0, err
 	}
 	if err := tx.reindexExpiry(bucketSessionExpiry, id, rec.ExpiresAt, time.Time{}); err != nil {
-		return n, err
+		return 0, err
 	}
-	return n + 1, tx.del(bucketSessions, id)
+	return 1, tx.del(bucketSessions, id)
 }

@@ -11,7 +11,7 @@ import (
 const sweepChunk = 1000
 
 // Sweep deletes everything expired at now: ceremonies, blacklist entries,
-// sessions (with their refresh tokens) and refresh tokens. It returns the
+// sessions and refresh tokens. It returns the
 // number of records removed.
 func (db *DB) Sweep(ctx context.Context, now time.Time) (removed int, err error) {
 	for {

