@@ -68,6 +68,16 @@ func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile
 	return p, nil
 }
 
+// peek returns the user from the cache, or reads it in the caller's
+// transaction without caching it (a write transaction must not start a
+// read of its own).
+func (uc *userCache) peek(tx *store.Tx, id string) (*store.User, error) {
+	if p, ok := uc.m.Load(id); ok {
+		return p.(*profile).User, nil
+	}
+	return tx.User(id)
+}
+
 func (uc *userCache) forget(id string) {
 	uc.gen.Add(1)
 	if _, ok := uc.m.LoadAndDelete(id); ok {

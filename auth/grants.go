@@ -168,16 +168,12 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *t
 		if err != nil || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
 			return errGrant("the login session has ended")
 		}
-		user, err := tx.User(rt.UserID)
+		user, err := s.users.peek(tx, rt.UserID)
 		if err != nil {
 			return errGrant("the account no longer exists")
 		}
 		if user.Disabled {
 			return errDisabled()
-		}
-		rt.RotatedAt = now
-		if err := tx.PutRefreshToken(rt); err != nil {
-			return err
 		}
 		if proof != nil && sess.JKT != proof.JKT {
 			// An unbound session becomes bound the first time a client
@@ -188,7 +184,7 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *t
 			}
 		}
 		next, nextHash := tokens.NewOrderedOpaque(now)
-		err = tx.PutRefreshToken(&store.RefreshToken{
+		err = tx.RotateRefreshToken(rt, now, &store.RefreshToken{
 			Hash: nextHash, SessionID: sess.ID, UserID: user.ID, ClientID: rt.ClientID, Scope: rt.Scope,
 			JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
 		})

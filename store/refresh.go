@@ -50,6 +50,23 @@ func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 	return tx.reindexExpiry(bucketRefreshExpiry, key, old.ExpiresAt, rec.ExpiresAt)
 }
 
+// RotateRefreshToken records a rotation: old (as read in this transaction)
+// is marked rotated at at, kept for reuse detection until it expires, and
+// next is stored. It is PutRefreshToken twice without reading old again.
+func (tx *Tx) RotateRefreshToken(old *RefreshToken, at time.Time, next *RefreshToken) error {
+	if err := checkKey("refresh token hash", len(old.Hash)); err != nil {
+		return err
+	}
+	rec := refreshTokenRecord{header: current(), RefreshToken: *old}
+	rec.IssuedAt, rec.ExpiresAt, rec.RotatedAt = utc(rec.IssuedAt), utc(rec.ExpiresAt), utc(at)
+	// Same key and expiry as before, so the expiry index stays as it is.
+	if err := tx.put(bucketRefreshTokens, []byte(old.Hash), &rec); err != nil {
+		return err
+	}
+	old.RotatedAt = rec.RotatedAt
+	return tx.PutRefreshToken(next)
+}
+
 // RefreshToken returns the refresh token with the given hash, or
 // ErrNotFound.
 func (tx *Tx) RefreshToken(hash string) (*RefreshToken, error) {

@@ -28,3 +28,35 @@ func TestRefreshTokenRoundTrip(t *testing.T) {
 		return nil
 	})
 }
+
+func TestRotateRefreshToken(t *testing.T) {
+	db := openTestDB(t)
+	exp := t0.Add(time.Hour)
+	mustUpdate(t, db, func(tx *Tx) error {
+		return tx.PutRefreshToken(&RefreshToken{Hash: "old", SessionID: "s", UserID: "u", ExpiresAt: exp})
+	})
+	mustUpdate(t, db, func(tx *Tx) error {
+		old, err := tx.RefreshToken("old")
+		if err != nil {
+			return err
+		}
+		return tx.RotateRefreshToken(old, t0, &RefreshToken{Hash: "new", SessionID: "s", UserID: "u", ExpiresAt: exp})
+	})
+	mustView(t, db, func(tx *Tx) error {
+		old, err := tx.RefreshToken("old")
+		if err != nil || !old.RotatedAt.Equal(t0) || !old.ExpiresAt.Equal(exp) {
+			t.Errorf("old token after rotation: %+v, %v", old, err)
+		}
+		if next, err := tx.RefreshToken("new"); err != nil || !next.RotatedAt.IsZero() {
+			t.Errorf("new token: %+v, %v", next, err)
+		}
+		if n := tx.btx.Bucket(bucketRefreshExpiry).Stats().KeyN; n != 2 {
+			t.Errorf("refresh expiry index has %d entries, want 2", n)
+		}
+		return nil
+	})
+	// Both expire and are swept together.
+	if n, err := db.Sweep(t.Context(), exp); err != nil || n != 2 {
+		t.Fatalf("sweep removed %d, %v; want 2", n, err)
+	}
+}
