@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,6 +48,27 @@ type DPoP struct {
 	replay *replayCache
 	nonces *nonceSource
 	keys   *headerCache
+	// htus caches the normalised form of the server's own request URLs.
+	htus sync.Map
+	nHTU atomic.Int32
+}
+
+// maxCachedHTU bounds the normalised URLs kept; paths with ids in them
+// are many, and beyond the bound they are simply normalised each time.
+const maxCachedHTU = 4096
+
+// expectedHTU normalises the URL a request was made to, from a cache for
+// the common case of the same few endpoints.
+func (d *DPoP) expectedHTU(url string) (string, error) {
+	if v, ok := d.htus.Load(url); ok {
+		return v.(string), nil
+	}
+	htu, err := NormalizeHTU(url)
+	if err == nil && d.nHTU.Load() < maxCachedHTU {
+		d.nHTU.Add(1)
+		d.htus.Store(strings.Clone(url), htu)
+	}
+	return htu, err
 }
 
 // NewDPoP returns a verifier with cfg's defaults filled in.
@@ -252,13 +275,17 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 	if c.HTM == "" || c.HTM != pc.Method {
 		return nil, errProofHTM
 	}
-	gotHTU, err := NormalizeHTU(c.HTU)
+	wantHTU, err := d.expectedHTU(pc.URL)
 	if err != nil {
 		return nil, errProofHTU
 	}
-	wantHTU, err := NormalizeHTU(pc.URL)
-	if err != nil || gotHTU != wantHTU {
-		return nil, errProofHTU
+	// Clients normally send the very string the server expects; only a
+	// different spelling needs normalising to compare.
+	if c.HTU != pc.URL {
+		gotHTU, err := NormalizeHTU(c.HTU)
+		if err != nil || gotHTU != wantHTU {
+			return nil, errProofHTU
+		}
 	}
 	now := d.cfg.Now()
 	iat, ok := parseNumericDate(c.IAT)

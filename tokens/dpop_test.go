@@ -585,3 +585,22 @@ func TestDPoPHeaderCacheKeepsOnlyVerifiedHeaders(t *testing.T) {
 		t.Fatalf("%d headers cached after one valid proof, want 1", n)
 	}
 }
+
+// The cache of normalised request URLs is bounded and does not change
+// what is accepted: a differently spelled htu still normalises to match.
+func TestDPoPExpectedHTUCache(t *testing.T) {
+	f := newProofFixture(t)
+	d := NewDPoP(DPoPConfig{Now: f.clock.Now})
+	for i := 0; i < maxCachedHTU+10; i++ {
+		if _, err := d.expectedHTU(rfcTokenURL + "/" + strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := d.nHTU.Load(); n != maxCachedHTU {
+		t.Fatalf("%d URLs cached, want the bound %d", n, maxCachedHTU)
+	}
+	respelled := f.proof(t, func(h, c map[string]any) { c["htu"] = strings.ToUpper(rfcTokenURL[:8]) + rfcTokenURL[8:] })
+	if _, err := d.Verify(ProofCheck{Headers: []string{respelled}, Method: "POST", URL: rfcTokenURL}); err != nil {
+		t.Fatalf("respelled htu: %v", err)
+	}
+}
