@@ -20,7 +20,10 @@ type metrics struct {
 	latency       *prometheus.HistogramVec
 }
 
-func newMetrics() *metrics {
+// newMetrics builds the collectors; storeStats reports the store's committed
+// transactions and the writes they carried (their ratio is the mean
+// group-commit batch).
+func newMetrics(storeStats func() (commits, writes uint64)) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		ceremonies: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -41,7 +44,15 @@ func newMetrics() *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route", "method", "status"}),
 	}
-	m.registry.MustRegister(m.ceremonies, m.issued, m.verifications, m.latency,
+	commits := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "latch_store_commits_total",
+		Help: "Write transactions committed (each one fsync'd).",
+	}, func() float64 { c, _ := storeStats(); return float64(c) })
+	writes := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "latch_store_writes_total",
+		Help: "Writes carried by committed transactions; divided by commits, the mean group-commit batch.",
+	}, func() float64 { _, w := storeStats(); return float64(w) })
+	m.registry.MustRegister(m.ceremonies, m.issued, m.verifications, m.latency, commits, writes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

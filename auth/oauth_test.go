@@ -35,7 +35,8 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		t.Fatal("health endpoints")
 	}
 	metrics := e.request("GET", "/metrics", nil, nil)
-	if metrics.status != 200 || !strings.Contains(string(metrics.raw), "latch_http_request_duration_seconds") {
+	if metrics.status != 200 || !strings.Contains(string(metrics.raw), "latch_http_request_duration_seconds") ||
+		!strings.Contains(string(metrics.raw), "latch_store_commits_total") {
 		t.Fatalf("metrics: %d", metrics.status)
 	}
 }

@@ -104,7 +104,7 @@ func (s *Server) init() error {
 	if s.revoked, err = loadRevocations(ctx, s.db, s.now()); err != nil {
 		return err
 	}
-	s.metrics = newMetrics()
+	s.metrics = newMetrics(s.db.Stats)
 	s.app = s.newApp()
 	return nil
 }

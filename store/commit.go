@@ -137,6 +137,9 @@ func (db *DB) commitBatch(batch []*writeRequest) {
 		}
 		if err != nil {
 			err = fmt.Errorf("store: commit: %w", err)
+		} else {
+			db.commits.Add(1)
+			db.writes.Add(uint64(len(live)))
 		}
 		for _, req := range live {
 			req.done <- err

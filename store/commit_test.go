@@ -381,3 +381,21 @@ func TestCloseDuringConcurrentUpdatesNeverLosesAnAcknowledgedWrite(t *testing.T)
 		return nil
 	})
 }
+
+func TestStatsCountCommitsAndTheWritesTheyCarry(t *testing.T) {
+	db := openTestDB(t)
+	c0, w0 := db.Stats()
+	// Three writes queued behind a held writer commit together; a failing
+	// one is not counted.
+	errs := batchOutcome(t, db, []func(*Tx) error{
+		putClient("s1"), putClient("s2"), func(*Tx) error { return errors.New("no") }, putClient("s3"),
+	})
+	if errs[2] == nil {
+		t.Fatal("the failing write succeeded")
+	}
+	c1, w1 := db.Stats()
+	// holdWriter's own blocking write is one more commit of one write.
+	if w1-w0 != 4 || c1-c0 != 2 {
+		t.Fatalf("commits +%d, writes +%d; want +2 commits carrying +4 writes", c1-c0, w1-w0)
+	}
+}

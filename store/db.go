@@ -54,6 +54,16 @@ type DB struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// commits and writes count committed transactions and the Update
+	// calls they carried, for Stats.
+	commits, writes atomic.Uint64
+}
+
+// Stats reports how many write transactions were committed and how many
+// Update calls they carried; writes/commits is the mean group-commit batch.
+func (db *DB) Stats() (commits, writes uint64) {
+	return db.commits.Load(), db.writes.Load()
 }
 
 // Open opens (creating if needed) the database at opts.Path, creates every
