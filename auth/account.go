@@ -64,6 +64,10 @@ func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile
 		if _, loaded := uc.m.Swap(id, p); loaded {
 			uc.n.Add(-1)
 		}
+		if uc.gen.Load() != gen {
+			// A forget raced this read; its entry may be stale.
+			uc.forget(id)
+		}
 	}
 	return p, nil
 }

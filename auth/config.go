@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -174,10 +176,26 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if math.IsNaN(c.BeginRate) || math.IsInf(c.BeginRate, 0) || c.BeginRate > 1e6 {
+		return errors.New("config: --begin-rate must be a number of requests per second (0 = no limit)")
+	}
 	if c.BodyLimit < 1<<10 {
 		return errors.New("config: body limit must be at least 1 KiB")
 	}
 	return nil
+}
+
+// trustedPrefixes parses --trusted-proxies (validated at start) as prefixes.
+func trustedPrefixes(list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range list {
+		if pfx, err := netip.ParsePrefix(p); err == nil {
+			out = append(out, pfx.Masked())
+		} else if a, err := netip.ParseAddr(p); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+	}
+	return out
 }
 
 func isLoopbackHost(h string) bool {

@@ -118,15 +118,6 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 		s.metrics.verifications.WithLabelValues("access_token", "revoked").Inc()
 		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the access token has been revoked")
 	}
-	if u, err := s.users.get(c.UserContext(), s.db, claims.Subject); err != nil || u.Disabled {
-		if err == nil {
-			return nil, errDisabled()
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
-		}
-		return nil, err
-	}
 	p := &principal{claims: claims, token: token}
 	switch {
 	case claims.JKT != "" && !dpopScheme:
@@ -142,6 +133,16 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 			return nil, Errorf(http.StatusUnauthorized, CodeInvalidDPoPProof, "the proof key does not match the token's key")
 		}
 		p.proof = proof
+	}
+	// Only a caller who proved the token's key learns the account's state.
+	if u, err := s.users.get(c.UserContext(), s.db, claims.Subject); err != nil || u.Disabled {
+		if err == nil {
+			return nil, errDisabled()
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
+		}
+		return nil, err
 	}
 	s.metrics.verifications.WithLabelValues("access_token", "success").Inc()
 	return p, nil

@@ -215,7 +215,7 @@ func TestDisabledAccount(t *testing.T) {
 
 func TestDisabledAccountIsRefusedEvenWithoutBlacklist(t *testing.T) {
 	e := newEnv(t)
-	alice := e.newUser("alice", false)
+	alice := e.newUser("alice", true)
 	alice.signUp()
 	e.srv.Close()
 	// Disable the account behind the server's back, without revoking
@@ -238,6 +238,12 @@ func TestDisabledAccountIsRefusedEvenWithoutBlacklist(t *testing.T) {
 	}
 	e.start()
 	expectError(t, alice.call("GET", "/userinfo", nil), 403, "account_disabled")
+	// Someone holding the token but not its key learns nothing about the account.
+	thief := newDPoPKey(t)
+	r := e.request("GET", "/userinfo", nil, map[string]string{
+		"Authorization": "DPoP " + alice.access, "DPoP": thief.proof(t, e.clock.Now(), "GET", "/userinfo", alice.access),
+	})
+	expectError(t, r, 401, "invalid_dpop_proof")
 }
 
 func TestOfflineRotationKeepsKeysForTheServersLifetimes(t *testing.T) {

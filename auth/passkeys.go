@@ -418,7 +418,9 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		}
 		// A concurrent sign-in with the same authenticator may have moved the
 		// counter since we read it; the clone rule must hold against that too.
-		stored, err := tx.CredentialSignCount(wc.ID)
+		// Re-read: a concurrent sign-in may have moved the counter and a
+		// rename may have changed the name since the read above.
+		cred, err := tx.Credential(wc.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			failure = unknownCredential() // deleted meanwhile
 			return nil
@@ -426,14 +428,13 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		if err != nil {
 			return err
 		}
-		if (wc.SignCount != 0 || stored != 0) && wc.SignCount <= stored {
+		if (wc.SignCount != 0 || cred.SignCount != 0) && wc.SignCount <= cred.SignCount {
 			// Commit the spent ceremony, refuse the sign-in.
 			failure = Errorf(http.StatusBadRequest, CodeInvalidCredential, "signature counter did not increase: possible cloned authenticator")
 			return nil
 		}
-		cred := *used
 		cred.SignCount, cred.BackupState, cred.Record, cred.LastUsedAt = wc.SignCount, wc.BackupState, wc.Record, now
-		if err := tx.PutCredential(&cred); err != nil {
+		if err := tx.PutCredential(cred); err != nil {
 			return err
 		}
 		if t, err := tx.TOTP(user.ID); err == nil && t.Confirmed {

@@ -3,6 +3,8 @@ package auth
 import (
 	"math"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,7 +17,8 @@ import (
 // clients that went quiet are dropped, which keeps memory bounded by the
 // number of recently active addresses.
 type rateLimiter struct {
-	rate    float64 // tokens per second
+	proxies []netip.Prefix // trusted proxies, whose X-Forwarded-For is believed
+	rate    float64        // tokens per second
 	burst   float64
 	now     func() time.Time
 	mu      sync.Mutex
@@ -33,8 +36,44 @@ type bucket struct {
 // letting people in).
 const maxRateBuckets = 100_000
 
-func newRateLimiter(perSecond float64, burst int, now func() time.Time) *rateLimiter {
-	return &rateLimiter{rate: perSecond, burst: float64(burst), now: now, buckets: map[string]*bucket{}}
+func newRateLimiter(perSecond float64, burst int, proxies []netip.Prefix, now func() time.Time) *rateLimiter {
+	return &rateLimiter{proxies: proxies, rate: perSecond, burst: float64(burst), now: now, buckets: map[string]*bucket{}}
+}
+
+// clientKey names the client a request comes from: the peer address, or,
+// when the peer is a trusted proxy, the nearest X-Forwarded-For entry that
+// is not one (entries further left are whatever the client wrote). IPv6
+// clients are keyed by their /64, which one host usually controls whole.
+func (l *rateLimiter) clientKey(c *fiber.Ctx) string {
+	addr, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	addr = addr.Unmap()
+	if l.trusted(addr) {
+		hops := strings.Split(string(c.Request().Header.Peek(fiber.HeaderXForwardedFor)), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // a forged or broken entry: stop at the last good one
+			}
+			addr = hop.Unmap()
+			if !l.trusted(addr) {
+				break
+			}
+		}
+	}
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return p.String()
+	}
+	return addr.String()
+}
+
+func (l *rateLimiter) trusted(a netip.Addr) bool {
+	for _, p := range l.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // allow takes one token for key; when none is left it returns how long
@@ -77,10 +116,9 @@ func (l *rateLimiter) sweep(now time.Time) {
 }
 
 // limit answers 429 rate_limited with Retry-After once a client address has
-// used up its burst. c.IP() is the peer address unless --trusted-proxies
-// names the proxy it came through.
+// used up its burst.
 func (l *rateLimiter) limit(c *fiber.Ctx) error {
-	ok, wait := l.allow(c.IP())
+	ok, wait := l.allow(l.clientKey(c))
 	if ok {
 		return c.Next()
 	}

@@ -27,7 +27,7 @@ func (s *Server) routes(app *fiber.App) {
 
 	limit := func(c *fiber.Ctx) error { return c.Next() }
 	if s.cfg.BeginRate > 0 {
-		limit = newRateLimiter(s.cfg.BeginRate, int(math.Ceil(4*s.cfg.BeginRate)), s.now).limit
+		limit = newRateLimiter(s.cfg.BeginRate, int(math.Ceil(4*s.cfg.BeginRate)), trustedPrefixes(s.cfg.TrustedProxies), s.now).limit
 	}
 	app.Post("/webauthn/register/begin", limit, s.optionalAuth, s.handleRegisterBegin)
 	app.Post("/webauthn/register/finish", s.optionalAuth, s.handleRegisterFinish)

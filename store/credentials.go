@@ -37,20 +37,6 @@ func (tx *Tx) Credential(id []byte) (*Credential, error) {
 	return &rec.Credential, nil
 }
 
-// CredentialSignCount returns a credential's stored signature counter
-// without decoding its opaque record: a sign-in re-checks it inside its
-// write transaction, against concurrent sign-ins with the same passkey.
-func (tx *Tx) CredentialSignCount(id []byte) (uint32, error) {
-	var rec struct {
-		header
-		SignCount uint32 `json:"sign_count"`
-	}
-	if err := tx.get(bucketCredentials, id, &rec); err != nil {
-		return 0, err
-	}
-	return rec.SignCount, nil
-}
-
 // CredentialsByUser returns the user's credentials, oldest first.
 func (tx *Tx) CredentialsByUser(userID string) ([]Credential, error) {
 	var creds []Credential

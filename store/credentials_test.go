@@ -113,19 +113,3 @@ func TestDeleteCredential(t *testing.T) {
 		t.Fatalf("deleting a missing credential: err = %v, want ErrNotFound", err)
 	}
 }
-
-func TestCredentialSignCount(t *testing.T) {
-	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error {
-		return tx.PutCredential(&Credential{ID: []byte{1, 2, 3}, UserID: "u1", SignCount: 41, Record: []byte(`{"big":"record"}`)})
-	})
-	mustUpdate(t, db, func(tx *Tx) error {
-		if n, err := tx.CredentialSignCount([]byte{1, 2, 3}); err != nil || n != 41 {
-			t.Errorf("CredentialSignCount = %d, %v; want 41", n, err)
-		}
-		if _, err := tx.CredentialSignCount([]byte{9}); !errors.Is(err, ErrNotFound) {
-			t.Errorf("missing credential: %v", err)
-		}
-		return nil
-	})
-}

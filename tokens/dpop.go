@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -49,26 +48,35 @@ type DPoP struct {
 	nonces *nonceSource
 	keys   *headerCache
 	// htus caches the normalised form of the server's own request URLs.
-	htus sync.Map
-	nHTU atomic.Int32
+	htuMu sync.RWMutex
+	htus  map[string]string
 }
 
-// maxCachedHTU bounds the normalised URLs kept; paths with ids in them
-// are many, and beyond the bound they are simply normalised each time.
+// maxCachedHTU bounds the normalised URLs kept. Clients choose request
+// paths (ids, letter case), so when the cache fills it starts over and
+// refills with what is being used, rather than freezing with junk.
 const maxCachedHTU = 4096
 
 // expectedHTU normalises the URL a request was made to, from a cache for
 // the common case of the same few endpoints.
 func (d *DPoP) expectedHTU(url string) (string, error) {
-	if v, ok := d.htus.Load(url); ok {
-		return v.(string), nil
+	d.htuMu.RLock()
+	htu, ok := d.htus[url]
+	d.htuMu.RUnlock()
+	if ok {
+		return htu, nil
 	}
 	htu, err := NormalizeHTU(url)
-	if err == nil && d.nHTU.Load() < maxCachedHTU {
-		d.nHTU.Add(1)
-		d.htus.Store(strings.Clone(url), htu)
+	if err != nil {
+		return "", err
 	}
-	return htu, err
+	d.htuMu.Lock()
+	if len(d.htus) >= maxCachedHTU {
+		clear(d.htus)
+	}
+	d.htus[strings.Clone(url)] = htu
+	d.htuMu.Unlock()
+	return htu, nil
 }
 
 // NewDPoP returns a verifier with cfg's defaults filled in.
@@ -100,6 +108,7 @@ func NewDPoP(cfg DPoPConfig) *DPoP {
 		replay: newReplayCache(cfg.MaxAge+cfg.FutureSkew, cfg.ReplayCacheSize),
 		nonces: newNonceSource(),
 		keys:   newHeaderCache(1 << 14),
+		htus:   make(map[string]string),
 	}
 }
 
