@@ -27,6 +27,7 @@
 
 import { LatchError, challengeError, errorBody, errorFromResponse } from "./latch-error.js";
 import { createProof, generateKeyPair, publicJwk, thumbprint } from "./latch-dpop.js";
+import { createPresentation, holderThumbprint } from "./latch-sdjwt.js";
 import { SessionStore } from "./latch-store.js";
 import { creationOptions, credentialJSON, requestOptions } from "./latch-webauthn.js";
 
@@ -286,6 +287,22 @@ export class Latch {
    */
   issueCredential(claims) {
     return this.#authJSON("POST", "/credentials/sd-jwt", claims ? { claims } : {});
+  }
+
+  /**
+   * presentCredential turns a credential from issueCredential into a
+   * presentation for a relying party: only the claims named in `reveal` are
+   * disclosed, and a key-binding JWT for the relying party's `aud` and
+   * `nonce` is signed with this browser's key. The credential must be bound
+   * to that key (signOut replaces the key, so credentials issued before no
+   * longer present).
+   */
+  async presentCredential(credential, { reveal = [], aud, nonce } = {}) {
+    const { privateKey, jkt } = await this.#key();
+    if ((await holderThumbprint(credential)) !== jkt) {
+      throw new LatchError("key_mismatch", "The credential is bound to another key than this browser's.");
+    }
+    return createPresentation(privateKey, credential, { reveal, aud, nonce });
   }
 
   /**
