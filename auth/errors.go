@@ -46,7 +46,6 @@ const (
 	CodeUnsupportedGrant  = "unsupported_grant_type"
 	CodeMethodNotAllowed  = "method_not_allowed"
 	CodeServerError       = "server_error"
-	CodeInsufficientScope = "insufficient_scope"
 )
 
 func badRequest(format string, args ...any) *Error {

@@ -198,7 +198,7 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *t
 		return nil, err
 	}
 	if revokedSID != "" {
-		s.revoked.add(revokedSession(revokedSID), now.Add(s.cfg.AccessTTL+time.Minute))
+		s.mirrorSessionRevocation(revokedSID, now)
 		return nil, errGrant("refresh token reuse detected; the login session has been revoked")
 	}
 	return s.tokenResponse(issued)
@@ -218,7 +218,19 @@ func (s *Server) revokeSessionTx(tx *store.Tx, sid string, now time.Time) error 
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	return tx.PutRevoked(revokedSession(sid), now.Add(s.cfg.AccessTTL+time.Minute))
+	return tx.PutRevoked(revokedSession(sid), s.sessionBlacklistUntil(now))
+}
+
+// sessionBlacklistUntil is how long a revoked session's sid stays on the
+// blacklist: as long as an access token issued just before can live.
+func (s *Server) sessionBlacklistUntil(now time.Time) time.Time {
+	return now.Add(s.cfg.AccessTTL + time.Minute)
+}
+
+// mirrorSessionRevocation adds a committed session revocation to the
+// in-memory blacklist.
+func (s *Server) mirrorSessionRevocation(sid string, now time.Time) {
+	s.revoked.add(revokedSession(sid), s.sessionBlacklistUntil(now))
 }
 
 // revokeSession ends one login session and mirrors the blacklist entry.
@@ -227,6 +239,6 @@ func (s *Server) revokeSession(ctx context.Context, sid string) error {
 	if err := s.db.Update(ctx, func(tx *store.Tx) error { return s.revokeSessionTx(tx, sid, now) }); err != nil {
 		return err
 	}
-	s.revoked.add(revokedSession(sid), now.Add(s.cfg.AccessTTL+time.Minute))
+	s.mirrorSessionRevocation(sid, now)
 	return nil
 }

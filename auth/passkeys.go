@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -402,10 +401,6 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		s.spendCeremony(ctx, ceremonyID)
 		return nil, errDisabled()
 	}
-	used := findCredential(creds, wc.ID)
-	if used == nil {
-		return nil, unknownCredential()
-	}
 	var (
 		issued   *issuedSession
 		mfaToken string
@@ -466,15 +461,6 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		}
 	}
 	return s.tokenResponse(issued)
-}
-
-func findCredential(creds []store.Credential, id []byte) *store.Credential {
-	for i := range creds {
-		if bytes.Equal(creds[i].ID, id) {
-			return &creds[i]
-		}
-	}
-	return nil
 }
 
 // spendCeremony deletes a ceremony after a failed verification: a ceremony

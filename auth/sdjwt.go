@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,10 +39,10 @@ func (s *Server) handleIssueSDJWT(c *fiber.Ctx) error {
 		}
 		want = nil
 		for _, name := range req.Claims {
-			if !contains(sdDisclosable, name) {
+			if !slices.Contains(sdDisclosable, name) {
 				return badRequest("claim %q cannot be issued; choose from %s", truncate(name, 32), strings.Join(sdDisclosable, ", "))
 			}
-			if !contains(want, name) {
+			if !slices.Contains(want, name) {
 				want = append(want, name)
 			}
 		}
@@ -142,15 +143,6 @@ func (s *Server) revokeSDJWT(ctx context.Context, token string) error {
 		return nil
 	}
 	return s.revoke(ctx, map[string]time.Time{revokedSDJWT(sdDigestOf(jwt)): exp})
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func truncate(s string, n int) string {

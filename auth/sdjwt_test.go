@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"math/big"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func present(t *testing.T, holder *dpopKey, credential string, reveal []string, 
 		}
 		var arr []any
 		json.Unmarshal(raw, &arr)
-		if len(arr) == 3 && contains(reveal, arr[1].(string)) {
+		if len(arr) == 3 && slices.Contains(reveal, arr[1].(string)) {
 			out += d + "~"
 		}
 	}

@@ -96,6 +96,6 @@ func (s *Server) handleEndSession(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.revoked.add(revokedSession(id), now.Add(s.cfg.AccessTTL+time.Minute))
+	s.mirrorSessionRevocation(id, now)
 	return c.SendStatus(http.StatusNoContent)
 }

@@ -7,10 +7,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/asn1"
 	"errors"
 	"fmt"
-	"math/big"
 	"strings"
 )
 
@@ -48,8 +46,8 @@ func sdSign(header, payload []byte, signer crypto.Signer, alg string) (string, e
 		if err != nil {
 			return "", fmt.Errorf("sd-jwt: sign: %w", err)
 		}
-		if sig, err = sdRawECDSA(der); err != nil {
-			return "", err
+		if sig, err = decodeES256DER(der); err != nil {
+			return "", errors.New("sd-jwt: sign: malformed ecdsa signature")
 		}
 	case sdAlgEdDSA:
 		var err error
@@ -60,21 +58,6 @@ func sdSign(header, payload []byte, signer crypto.Signer, alg string) (string, e
 		return "", sdFail("unsupported signing alg")
 	}
 	return input + "." + sdB64.EncodeToString(sig), nil
-}
-
-// sdRawECDSA converts crypto.Signer's ASN.1 ECDSA signature to the fixed
-// 64-byte r||s form JWS uses (RFC 7518 §3.4).
-func sdRawECDSA(der []byte) ([]byte, error) {
-	var rs struct{ R, S *big.Int }
-	rest, err := asn1.Unmarshal(der, &rs)
-	if err != nil || len(rest) != 0 || rs.R.Sign() <= 0 || rs.S.Sign() <= 0 ||
-		rs.R.BitLen() > 256 || rs.S.BitLen() > 256 {
-		return nil, errors.New("sd-jwt: sign: malformed ecdsa signature")
-	}
-	out := make([]byte, 64)
-	rs.R.FillBytes(out[:32])
-	rs.S.FillBytes(out[32:])
-	return out, nil
 }
 
 // sdJWS is a compact JWS whose header and payload were strictly decoded but
@@ -129,18 +112,5 @@ func (j *sdJWS) sdVerifySig(pub crypto.PublicKey) bool {
 	if !sdKeyMatchesAlg(pub, j.alg) {
 		return false
 	}
-	switch j.alg {
-	case sdAlgES256:
-		if len(j.sig) != 64 {
-			return false
-		}
-		digest := sha256.Sum256([]byte(j.input))
-		r := new(big.Int).SetBytes(j.sig[:32])
-		s := new(big.Int).SetBytes(j.sig[32:])
-		return ecdsa.Verify(pub.(*ecdsa.PublicKey), digest[:], r, s)
-	case sdAlgEdDSA:
-		return len(j.sig) == ed25519.SignatureSize &&
-			ed25519.Verify(pub.(ed25519.PublicKey), []byte(j.input), j.sig)
-	}
-	return false
+	return verifySignature(j.alg, pub, j.input, j.sig)
 }
