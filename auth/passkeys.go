@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -134,14 +135,35 @@ func (s *Server) beginAddPasskey(ctx context.Context, userID string) (*beginResp
 	return s.saveCeremony(ctx, &store.Ceremony{Kind: ceremonyAddPasskey, UserID: user.ID, Session: session}, opts)
 }
 
-func (s *Server) saveCeremony(ctx context.Context, cer *store.Ceremony, opts json.RawMessage) (*beginResponse, error) {
+func (s *Server) saveCeremony(_ context.Context, cer *store.Ceremony, opts json.RawMessage) (*beginResponse, error) {
 	now := s.now()
 	cer.ID = tokens.NewOrderedID(now)
 	cer.ExpiresAt = now.Add(s.cfg.CeremonyTTL)
-	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.PutCeremony(cer) }); err != nil {
+	if err := s.db.PutPending(cer, now); err != nil {
+		if errors.Is(err, store.ErrFull) {
+			return nil, &Error{
+				Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: 30,
+				Description: "too many sign-ins are in progress; try again shortly",
+			}
+		}
 		return nil, err
 	}
 	return &beginResponse{Ceremony: cer.ID, PublicKey: opts}, nil
+}
+
+// takeCeremony consumes the ceremony of a finish request, whatever the
+// outcome: a ceremony id works once.
+func (s *Server) takeCeremony(ctx context.Context, id, kind string, now time.Time) (*store.Ceremony, error) {
+	cer, err := s.db.TakePending(ctx, id, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errCeremony()
+	case err != nil:
+		return nil, err
+	case cer.Kind != kind:
+		return nil, errCeremony()
+	}
+	return cer, nil
 }
 
 type registerFinishRequest struct {
@@ -189,21 +211,15 @@ func (s *Server) handleRegisterFinish(c *fiber.Ctx) error {
 
 func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyID string, response []byte, name string, proof *tokens.Proof, device string) (*registerFinishResponse, error) {
 	now := s.now()
-	var cer *store.Ceremony
-	err := s.db.View(ctx, func(tx *store.Tx) error {
-		var err error
-		cer, err = tx.Ceremony(ceremonyID, now)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errCeremony()
+	kind := ceremonySignUp
+	if p != nil {
+		kind = ceremonyAddPasskey
 	}
+	cer, err := s.takeCeremony(ctx, ceremonyID, kind, now)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case p == nil && cer.Kind != ceremonySignUp,
-		p != nil && (cer.Kind != ceremonyAddPasskey || cer.UserID != p.claims.Subject):
+	if p != nil && cer.UserID != p.claims.Subject {
 		return nil, errCeremony()
 	}
 	user := &store.User{ID: cer.UserID, Handle: cer.Handle, Username: cer.Username, DisplayName: cer.DisplayName, CreatedAt: now}
@@ -218,7 +234,6 @@ func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyI
 	}
 	wc, err := s.rp.FinishRegistration(waUser(user), cer.Session, response)
 	if err != nil {
-		s.spendCeremony(ctx, ceremonyID)
 		return nil, credentialError(err)
 	}
 	cred := &store.Credential{
@@ -229,9 +244,6 @@ func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyI
 	var issued *issuedSession
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		issued = nil
-		if err := tx.TakeCeremony(ceremonyID, now); err != nil {
-			return err
-		}
 		if p == nil {
 			if err := tx.PutUser(user); err != nil {
 				return err
@@ -251,8 +263,6 @@ func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyI
 		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "signup", UserID: user.ID})
 	})
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, errCeremony()
 	case errors.Is(err, store.ErrUsernameTaken):
 		return nil, errUsernameTaken()
 	case errors.Is(err, store.ErrCredentialExists):
@@ -350,24 +360,20 @@ func (s *Server) handleLoginFinish(c *fiber.Ctx) error {
 
 func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []byte, proof *tokens.Proof, device string) (*tokenResponse, error) {
 	now := s.now()
+	cer, err := s.takeCeremony(ctx, ceremonyID, ceremonyLogin, now)
+	if err != nil {
+		return nil, err
+	}
 	assertion, err := s.rp.ParseAssertion(response)
 	if err != nil {
-		s.spendCeremony(ctx, ceremonyID)
 		return nil, credentialError(err)
 	}
 	var (
-		cer   *store.Ceremony
 		user  *store.User
 		creds []store.Credential
 	)
 	err = s.db.View(ctx, func(tx *store.Tx) error {
 		var err error
-		if cer, err = tx.Ceremony(ceremonyID, now); err != nil {
-			return errCeremony()
-		}
-		if cer.Kind != ceremonyLogin {
-			return errCeremony()
-		}
 		switch {
 		case len(assertion.UserHandle) > 0:
 			user, err = tx.UserByHandle(assertion.UserHandle)
@@ -387,18 +393,13 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		return err
 	})
 	if err != nil {
-		if e, ok := asError(err); ok && e.Code == CodeInvalidCredential {
-			s.spendCeremony(ctx, ceremonyID)
-		}
 		return nil, err
 	}
 	wc, err := s.rp.FinishLogin(waUser(user), waCredentials(creds), cer.Session, assertion)
 	if err != nil {
-		s.spendCeremony(ctx, ceremonyID)
 		return nil, credentialError(err)
 	}
 	if user.Disabled {
-		s.spendCeremony(ctx, ceremonyID)
 		return nil, errDisabled()
 	}
 	var (
@@ -408,11 +409,6 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 	)
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
 		issued, mfaToken, failure = nil, "", nil
-		if err := tx.TakeCeremony(ceremonyID, now); err != nil {
-			return err
-		}
-		// A concurrent sign-in with the same authenticator may have moved the
-		// counter since we read it; the clone rule must hold against that too.
 		// Re-read: a concurrent sign-in may have moved the counter and a
 		// rename may have changed the name since the read above.
 		cred, err := tx.Credential(wc.ID)
@@ -424,7 +420,6 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 			return err
 		}
 		if (wc.SignCount != 0 || cred.SignCount != 0) && wc.SignCount <= cred.SignCount {
-			// Commit the spent ceremony, refuse the sign-in.
 			failure = Errorf(http.StatusBadRequest, CodeInvalidCredential, "signature counter did not increase: possible cloned authenticator")
 			return nil
 		}
@@ -461,14 +456,6 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		}
 	}
 	return s.tokenResponse(issued)
-}
-
-// spendCeremony deletes a ceremony after a failed verification: a ceremony
-// id works once, whatever the outcome.
-func (s *Server) spendCeremony(ctx context.Context, id string) {
-	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.DeleteCeremony(id) }); err != nil {
-		s.log.Error("spend ceremony", "err", err)
-	}
 }
 
 func checkCeremonyRequest(ceremony string, credential json.RawMessage) error {

@@ -390,6 +390,29 @@ func TestRestartKeepsAccountsAndKeys(t *testing.T) {
 	}
 }
 
+// A ceremony begun before a clean restart (a deploy) can be finished after
+// it, once; the ceremonies live in memory and are parked in the store at
+// shutdown.
+func TestCeremonySurvivesRestartOnce(t *testing.T) {
+	e := newEnv(t)
+	alice := e.newUser("alice", false)
+	alice.signUp()
+	cer, opts := alice.begin("/webauthn/login/begin", map[string]any{}, nil)
+	cred, err := alice.authn.Get(opts, webauthntest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.restart()
+	finish := func() *response {
+		return e.request("POST", "/webauthn/login/finish", map[string]any{"ceremony": cer, "credential": json.RawMessage(cred)}, nil)
+	}
+	if r := finish(); r.status != 200 {
+		t.Fatalf("finish after restart: %d %s", r.status, r.raw)
+	}
+	e.restart()
+	expectError(t, finish(), 400, CodeInvalidCeremony)
+}
+
 // verifyWithJWKS checks an ES256 JWT against a JWKS document independently
 // of the service's code, as a resource server would.
 func verifyWithJWKS(t *testing.T, jwks []byte, token string) {

@@ -10,10 +10,11 @@ import (
 // cleared in several short commits instead of one that stalls every writer.
 const sweepChunk = 1000
 
-// Sweep deletes everything expired at now: ceremonies, blacklist entries,
+// Sweep deletes everything expired at now: ceremonies (held and parked), blacklist entries,
 // sessions and refresh tokens. It returns the
 // number of records removed.
 func (db *DB) Sweep(ctx context.Context, now time.Time) (removed int, err error) {
+	removed = db.sweepPending(now)
 	for {
 		var n int
 		var more bool

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -166,6 +169,7 @@ func serve(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	build := configFlags(fs)
+	debugAddr := fs.String("debug-addr", os.Getenv("LATCH_DEBUG_ADDR"), "loopback address for Go's profiler (/debug/pprof/); empty = off")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -193,6 +197,15 @@ func serve(args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("latch is serving", "addr", srv.Addr(), "issuer", cfg.Defaults().Issuer)
+	if *debugAddr != "" {
+		stopDebug, err := serveDebug(*debugAddr)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		defer stopDebug()
+		log.Info("profiler is serving", "addr", *debugAddr)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -290,4 +303,27 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 	return nil
+}
+
+// serveDebug serves Go's profiler on a loopback address only: profiles
+// reveal timing and memory contents, so they must not face the network.
+func serveDebug(addr string) (stop func(), err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("--debug-addr: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("--debug-addr: %q is not a loopback address", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--debug-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	return func() { hs.Close() }, nil
 }

@@ -125,3 +125,17 @@ func TestEnvironmentVariables(t *testing.T) {
 		t.Fatalf("LATCH_ISSUER was not used: %v", err)
 	}
 }
+
+func TestDebugListenerIsLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", "192.0.2.1:6060", ":6060", "example.com:6060", "nonsense"} {
+		if stop, err := serveDebug(addr); err == nil {
+			stop()
+			t.Errorf("serveDebug(%q) was accepted", addr)
+		}
+	}
+	stop, err := serveDebug("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("loopback refused: %v", err)
+	}
+	stop()
+}
