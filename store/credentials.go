@@ -30,11 +30,13 @@ type credentialRecord struct {
 
 // Credential returns the credential with the given raw ID, or ErrNotFound.
 func (tx *Tx) Credential(id []byte) (*Credential, error) {
-	var rec credentialRecord
-	if err := tx.get(bucketCredentials, id, &rec); err != nil {
+	rec, err := memoGet(tx, &tx.db.credentials, bucketCredentials, id)
+	if err != nil {
 		return nil, err
 	}
-	return &rec.Credential, nil
+	c := rec.Credential
+	c.ID, c.Transports, c.AAGUID, c.Record = bytes.Clone(c.ID), slices.Clone(c.Transports), bytes.Clone(c.AAGUID), bytes.Clone(c.Record)
+	return &c, nil
 }
 
 // CredentialsByUser returns the user's credentials, oldest first.
@@ -63,13 +65,7 @@ func (tx *Tx) PutCredential(c *Credential) error {
 	if err := checkKey("user id", len(c.UserID)); err != nil {
 		return err
 	}
-	// Only the owner of an existing record matters here; decoding just
-	// that skips the large opaque record on every sign-in's update.
-	var old struct {
-		header
-		UserID string `json:"user_id"`
-	}
-	err := tx.get(bucketCredentials, c.ID, &old)
+	old, err := memoGet(tx, &tx.db.credentials, bucketCredentials, c.ID)
 	switch {
 	case err == nil && old.UserID != c.UserID:
 		return ErrCredentialExists
@@ -80,7 +76,7 @@ func (tx *Tx) PutCredential(c *Credential) error {
 	rec := credentialRecord{header: current(), Credential: *c}
 	rec.CreatedAt = utc(rec.CreatedAt)
 	rec.LastUsedAt = utc(rec.LastUsedAt)
-	if err := tx.put(bucketCredentials, bytes.Clone(c.ID), &rec); err != nil {
+	if err := memoPut(tx, &tx.db.credentials, bucketCredentials, bytes.Clone(c.ID), rec); err != nil {
 		return err
 	}
 	if indexed {

@@ -57,6 +57,10 @@ type DB struct {
 
 	pending pendingTable
 
+	credentials memo[credentialRecord]
+	sessions    memo[sessionRecord]
+	refresh     memo[refreshTokenRecord]
+
 	// commits and writes count committed transactions and the Update
 	// calls they carried, for Stats.
 	commits, writes atomic.Uint64

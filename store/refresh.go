@@ -36,15 +36,15 @@ func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 		return err
 	}
 	key := []byte(rt.Hash)
-	var old refreshTokenRecord
-	if err := tx.get(bucketRefreshTokens, key, &old); err != nil && !notFound(err) {
+	old, err := memoGet(tx, &tx.db.refresh, bucketRefreshTokens, key)
+	if err != nil && !notFound(err) {
 		return err
 	}
 	rec := refreshTokenRecord{header: current(), RefreshToken: *rt}
 	rec.IssuedAt = utc(rec.IssuedAt)
 	rec.ExpiresAt = utc(rec.ExpiresAt)
 	rec.RotatedAt = utc(rec.RotatedAt)
-	if err := tx.put(bucketRefreshTokens, key, &rec); err != nil {
+	if err := memoPut(tx, &tx.db.refresh, bucketRefreshTokens, key, rec); err != nil {
 		return err
 	}
 	return tx.reindexExpiry(bucketRefreshExpiry, key, old.ExpiresAt, rec.ExpiresAt)
@@ -60,7 +60,7 @@ func (tx *Tx) RotateRefreshToken(old *RefreshToken, at time.Time, next *RefreshT
 	rec := refreshTokenRecord{header: current(), RefreshToken: *old}
 	rec.IssuedAt, rec.ExpiresAt, rec.RotatedAt = utc(rec.IssuedAt), utc(rec.ExpiresAt), utc(at)
 	// Same key and expiry as before, so the expiry index stays as it is.
-	if err := tx.put(bucketRefreshTokens, []byte(old.Hash), &rec); err != nil {
+	if err := memoPut(tx, &tx.db.refresh, bucketRefreshTokens, []byte(old.Hash), rec); err != nil {
 		return err
 	}
 	old.RotatedAt = rec.RotatedAt
@@ -70,8 +70,8 @@ func (tx *Tx) RotateRefreshToken(old *RefreshToken, at time.Time, next *RefreshT
 // RefreshToken returns the refresh token with the given hash, or
 // ErrNotFound.
 func (tx *Tx) RefreshToken(hash string) (*RefreshToken, error) {
-	var rec refreshTokenRecord
-	if err := tx.get(bucketRefreshTokens, []byte(hash), &rec); err != nil {
+	rec, err := memoGet(tx, &tx.db.refresh, bucketRefreshTokens, []byte(hash))
+	if err != nil {
 		return nil, err
 	}
 	return &rec.RefreshToken, nil

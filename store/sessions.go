@@ -38,9 +38,9 @@ func (tx *Tx) PutSession(s *Session) error {
 		return err
 	}
 	key := []byte(s.ID)
-	var old sessionRecord
 	indexed := false
-	switch err := tx.get(bucketSessions, key, &old); {
+	old, err := memoGet(tx, &tx.db.sessions, bucketSessions, key)
+	switch {
 	case err == nil:
 		indexed = old.UserID == s.UserID
 		if !indexed {
@@ -56,7 +56,7 @@ func (tx *Tx) PutSession(s *Session) error {
 	rec.AuthTime = utc(rec.AuthTime)
 	rec.ExpiresAt = utc(rec.ExpiresAt)
 	rec.RevokedAt = utc(rec.RevokedAt)
-	if err := tx.put(bucketSessions, key, &rec); err != nil {
+	if err := memoPut(tx, &tx.db.sessions, bucketSessions, key, rec); err != nil {
 		return err
 	}
 	if !indexed {
@@ -70,11 +70,13 @@ func (tx *Tx) PutSession(s *Session) error {
 // Session returns the session with the given id, or ErrNotFound. Expiry
 // and revocation are the caller's to judge.
 func (tx *Tx) Session(id string) (*Session, error) {
-	var rec sessionRecord
-	if err := tx.get(bucketSessions, []byte(id), &rec); err != nil {
+	rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, []byte(id))
+	if err != nil {
 		return nil, err
 	}
-	return &rec.Session, nil
+	s := rec.Session
+	s.AMR = slices.Clone(s.AMR)
+	return &s, nil
 }
 
 // SessionsByUser returns the user's sessions, oldest first.

@@ -64,11 +64,19 @@ func (tx *Tx) get(bucket, key []byte, rec versioned) error {
 	return decode(data, rec)
 }
 
-// put encodes rec and stores it under key.
-func (tx *Tx) put(bucket, key []byte, rec any) error {
+func encodeRecord(rec any) ([]byte, error) {
 	data, err := json.Marshal(rec)
 	if err != nil {
-		return fmt.Errorf("store: encode record: %w", err)
+		return nil, fmt.Errorf("store: encode record: %w", err)
+	}
+	return data, nil
+}
+
+// put encodes rec and stores it under key.
+func (tx *Tx) put(bucket, key []byte, rec any) error {
+	data, err := encodeRecord(rec)
+	if err != nil {
+		return err
 	}
 	if err := tx.btx.Bucket(bucket).Put(key, data); err != nil {
 		return fmt.Errorf("store: put %s: %w", bucket, err)

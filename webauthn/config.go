@@ -45,8 +45,9 @@ type Config struct {
 // RP runs passkey ceremonies for one relying party. It is safe for
 // concurrent use.
 type RP struct {
-	lib *gowebauthn.WebAuthn
-	uv  protocol.UserVerificationRequirement
+	lib     *gowebauthn.WebAuthn
+	uv      protocol.UserVerificationRequirement
+	records recordMemo
 }
 
 // New validates cfg and returns a relying party. Errors name the offending

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
@@ -138,4 +139,56 @@ func decodeRecord(c Credential) (gowebauthn.Credential, error) {
 		return rec, fmt.Errorf("%w: record does not match credential ID", errCorruptRecord)
 	}
 	return rec, nil
+}
+
+// recordMemo remembers decoded credential records by credential ID, next to
+// the exact bytes they came from: a sign-in decodes the record the previous
+// sign-in of that passkey wrote only if the bytes differ. Bounded; it starts
+// over when full. (The store keeps a memo of the same shape for its own
+// records; the two packages do not import each other.)
+type recordMemo struct {
+	mu sync.Mutex
+	m  map[string]recordMemoEntry
+}
+
+type recordMemoEntry struct {
+	raw []byte
+	rec gowebauthn.Credential
+}
+
+const recordMemoSize = 1 << 14
+
+// decode is decodeRecord through the memo. The library only reads the
+// slices of a credential, so entries can share them.
+func (m *recordMemo) decode(c Credential) (gowebauthn.Credential, error) {
+	m.mu.Lock()
+	e, ok := m.m[string(c.ID)]
+	m.mu.Unlock()
+	if ok && bytes.Equal(e.raw, c.Record) {
+		return e.rec, nil
+	}
+	rec, err := decodeRecord(c)
+	if err == nil {
+		m.remember(bytes.Clone(c.Record), rec)
+	}
+	return rec, err
+}
+
+// remember keeps rec as the decoded form of raw, which must not change.
+func (m *recordMemo) remember(raw []byte, rec gowebauthn.Credential) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil || len(m.m) >= recordMemoSize {
+		m.m = make(map[string]recordMemoEntry)
+	}
+	m.m[string(rec.ID)] = recordMemoEntry{raw: raw, rec: rec}
+}
+
+// encode is encodeRecord, remembering the result for the next decode.
+func (m *recordMemo) encode(c *gowebauthn.Credential) (*Credential, error) {
+	out, err := encodeRecord(c)
+	if err == nil {
+		m.remember(out.Record, *c)
+	}
+	return out, err
 }

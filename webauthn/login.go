@@ -119,7 +119,7 @@ func (rp *RP) FinishLogin(user User, creds []Credential, session []byte, a *Asse
 	if used < 0 {
 		return nil, ErrUnknownCredential
 	}
-	rec, err := decodeRecord(creds[used])
+	rec, err := rp.records.decode(creds[used])
 	if err != nil {
 		return nil, err
 	}
@@ -144,5 +144,5 @@ func (rp *RP) FinishLogin(user User, creds []Credential, session []byte, a *Asse
 		return nil, invalid("signature counter did not increase: possible cloned authenticator",
 			fmt.Sprintf("stored counter %d, received %d", rec.Authenticator.SignCount, a.parsed.Response.AuthenticatorData.Counter))
 	}
-	return encodeRecord(out)
+	return rp.records.encode(out)
 }

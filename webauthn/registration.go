@@ -97,7 +97,7 @@ func (rp *RP) FinishRegistration(user User, session []byte, response []byte) (*C
 	for _, t := range cleanTransports(parsed.Response.Transports) {
 		cred.Transport = append(cred.Transport, protocol.AuthenticatorTransport(t))
 	}
-	return encodeRecord(cred)
+	return rp.records.encode(cred)
 }
 
 // checkFlags enforces user presence and, when configured, user verification
