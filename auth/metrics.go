@@ -7,6 +7,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/latchid/latch/store"
 )
 
 // metrics are the service's Prometheus collectors, on a registry of their
@@ -23,7 +25,7 @@ type metrics struct {
 // newMetrics builds the collectors; storeStats reports the store's committed
 // transactions and the writes they carried (their ratio is the mean
 // group-commit batch).
-func newMetrics(storeStats func() (commits, writes uint64)) *metrics {
+func newMetrics(storeStats func() store.Stats) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		ceremonies: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -47,12 +49,16 @@ func newMetrics(storeStats func() (commits, writes uint64)) *metrics {
 	commits := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "latch_store_commits_total",
 		Help: "Write transactions committed (each one fsync'd).",
-	}, func() float64 { c, _ := storeStats(); return float64(c) })
+	}, func() float64 { return float64(storeStats().Commits) })
 	writes := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "latch_store_writes_total",
 		Help: "Writes carried by committed transactions; divided by commits, the mean group-commit batch.",
-	}, func() float64 { _, w := storeStats(); return float64(w) })
-	m.registry.MustRegister(m.ceremonies, m.issued, m.verifications, m.latency, commits, writes,
+	}, func() float64 { return float64(storeStats().Writes) })
+	pages := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "latch_store_pages_written_total",
+		Help: "Database pages written by committed transactions (one write system call each); divided by commits, the pages per commit.",
+	}, func() float64 { return float64(storeStats().PagesWritten) })
+	m.registry.MustRegister(m.ceremonies, m.issued, m.verifications, m.latency, commits, writes, pages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -384,7 +384,7 @@ func TestCloseDuringConcurrentUpdatesNeverLosesAnAcknowledgedWrite(t *testing.T)
 
 func TestStatsCountCommitsAndTheWritesTheyCarry(t *testing.T) {
 	db := openTestDB(t)
-	c0, w0 := db.Stats()
+	s0 := db.Stats()
 	// Three writes queued behind a held writer commit together; a failing
 	// one is not counted.
 	errs := batchOutcome(t, db, []func(*Tx) error{
@@ -393,9 +393,13 @@ func TestStatsCountCommitsAndTheWritesTheyCarry(t *testing.T) {
 	if errs[2] == nil {
 		t.Fatal("the failing write succeeded")
 	}
-	c1, w1 := db.Stats()
+	s1 := db.Stats()
+	c0, w0, c1, w1 := s0.Commits, s0.Writes, s1.Commits, s1.Writes
 	// holdWriter's own blocking write is one more commit of one write.
 	if w1-w0 != 4 || c1-c0 != 2 {
 		t.Fatalf("commits +%d, writes +%d; want +2 commits carrying +4 writes", c1-c0, w1-w0)
+	}
+	if s1.PagesWritten <= s0.PagesWritten {
+		t.Errorf("pages written went from %d to %d over two commits", s0.PagesWritten, s1.PagesWritten)
 	}
 }

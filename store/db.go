@@ -66,10 +66,21 @@ type DB struct {
 	commits, writes atomic.Uint64
 }
 
-// Stats reports how many write transactions were committed and how many
-// Update calls they carried; writes/commits is the mean group-commit batch.
-func (db *DB) Stats() (commits, writes uint64) {
-	return db.commits.Load(), db.writes.Load()
+// Stats counts the store's write activity since Open.
+type Stats struct {
+	// Commits is the number of write transactions committed (each fsync'd)
+	// and Writes the number of Update calls they carried: Writes/Commits is
+	// the mean group-commit batch.
+	Commits, Writes uint64
+	// PagesWritten is the number of database pages written to the file by
+	// those commits, including meta pages; each is one write system call.
+	PagesWritten uint64
+}
+
+// Stats reports the store's write activity since Open.
+func (db *DB) Stats() Stats {
+	tx := db.bolt.Stats().TxStats
+	return Stats{Commits: db.commits.Load(), Writes: db.writes.Load(), PagesWritten: uint64(tx.GetWrite())}
 }
 
 // Open opens (creating if needed) the database at opts.Path, creates every
