@@ -47,7 +47,7 @@ func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 	if err := memoPut(tx, &tx.db.refresh, bucketRefreshTokens, key, rec); err != nil {
 		return err
 	}
-	return tx.reindexExpiry(bucketRefreshExpiry, key, old.ExpiresAt, rec.ExpiresAt)
+	return tx.reindexExpiry(bucketRefreshExpiry, key, refreshSweepAt(old.ExpiresAt), refreshSweepAt(rec.ExpiresAt))
 }
 
 // RotateRefreshToken records a rotation: old (as read in this transaction)
@@ -87,8 +87,29 @@ func (tx *Tx) deleteRefreshToken(hash []byte) (int, error) {
 		}
 		return 0, err
 	}
-	if err := tx.reindexExpiry(bucketRefreshExpiry, hash, rec.ExpiresAt, time.Time{}); err != nil {
+	if err := tx.reindexExpiry(bucketRefreshExpiry, hash, refreshSweepAt(rec.ExpiresAt), time.Time{}); err != nil {
 		return 0, err
 	}
 	return 1, tx.del(bucketRefreshTokens, hash)
+}
+
+// refreshSweepGrain is how coarsely refresh tokens are indexed for sweeping.
+const refreshSweepGrain = time.Hour
+
+// refreshSweepAt is when a refresh token expiring at expires is swept: the
+// end of its hour. Every token of a session shares the session's expiry, so
+// indexing the exact instant would file each session's tokens in their own
+// spot and make every refresh of a busy commit dirty a page of its own;
+// rounded up to the hour, tokens of all sessions ending that hour sort by
+// their keys (issue time) and a commit appends them together. An expired
+// token is refused by its ExpiresAt whether or not it was swept yet.
+func refreshSweepAt(expires time.Time) time.Time {
+	if expires.IsZero() {
+		return expires
+	}
+	at := expires.Truncate(refreshSweepGrain)
+	if at.Before(expires) {
+		at = at.Add(refreshSweepGrain)
+	}
+	return at
 }

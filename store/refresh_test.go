@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -55,8 +56,60 @@ func TestRotateRefreshToken(t *testing.T) {
 		}
 		return nil
 	})
-	// Both expire and are swept together.
-	if n, err := db.Sweep(t.Context(), exp); err != nil || n != 2 {
+	// Both expire and are swept together, at the end of their hour.
+	if n, err := db.Sweep(t.Context(), refreshSweepAt(exp)); err != nil || n != 2 {
 		t.Fatalf("sweep removed %d, %v; want 2", n, err)
 	}
+}
+
+func TestRefreshTokensAreSweptByTheHour(t *testing.T) {
+	db := openTestDB(t)
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	mustUpdate(t, db, func(tx *Tx) error {
+		return tx.PutRefreshToken(&RefreshToken{Hash: "rt", SessionID: "s", UserID: "u", ExpiresAt: exp})
+	})
+	for _, tt := range []struct {
+		at      time.Time
+		removed int
+	}{
+		{exp, 0},
+		{exp.Add(55 * time.Minute), 0},
+		{time.Date(2030, 1, 2, 4, 0, 0, 0, time.UTC), 1},
+	} {
+		if n, err := db.Sweep(t.Context(), tt.at); err != nil || n != tt.removed {
+			t.Fatalf("sweep at %s removed %d, %v; want %d", tt.at.Format(time.TimeOnly), n, err, tt.removed)
+		}
+	}
+	if got := refreshSweepAt(exp.Truncate(time.Hour)); !got.Equal(exp.Truncate(time.Hour)) {
+		t.Errorf("an expiry on the hour is swept at %s", got)
+	}
+}
+
+// Tokens of different sessions ending in the same hour are indexed in the
+// order they were issued, so tokens issued together sit together.
+func TestRefreshIndexKeepsIssueOrderWithinTheHour(t *testing.T) {
+	db := openTestDB(t)
+	hour := time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC)
+	mustUpdate(t, db, func(tx *Tx) error {
+		// Issued in key order a, b, c by sessions ending at different
+		// minutes of the same hour, the latest-ending first.
+		for i, k := range []string{"a", "b", "c"} {
+			exp := hour.Add(time.Duration(50-10*i) * time.Minute)
+			if err := tx.PutRefreshToken(&RefreshToken{Hash: k, SessionID: k, UserID: "u", ExpiresAt: exp}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	mustView(t, db, func(tx *Tx) error {
+		var order []string
+		c := tx.btx.Bucket(bucketRefreshExpiry).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			order = append(order, string(k[8:]))
+		}
+		if strings.Join(order, "") != "abc" {
+			t.Errorf("index order %q, want abc", order)
+		}
+		return nil
+	})
 }

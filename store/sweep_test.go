@@ -22,9 +22,10 @@ func TestSweepRemovesExpiredAndKeepsLive(t *testing.T) {
 			tx.PutSession(&Session{ID: "ses-new", UserID: "u", ExpiresAt: future}),
 			tx.PutSession(&Session{ID: "ses-forever", UserID: "u"}),
 			// A session's tokens expire with it (the service gives them the
-			// session's expiry) and are swept on their own index.
-			tx.PutRefreshToken(&RefreshToken{Hash: "rt-of-old-session", SessionID: "ses-old", ExpiresAt: past}),
-			tx.PutRefreshToken(&RefreshToken{Hash: "rt-old", SessionID: "ses-new", ExpiresAt: past}),
+			// session's expiry) and are swept on their own index, by the
+			// hour: these expiries are on the hour, so swept at once.
+			tx.PutRefreshToken(&RefreshToken{Hash: "rt-of-old-session", SessionID: "ses-old", ExpiresAt: t0.Truncate(time.Hour)}),
+			tx.PutRefreshToken(&RefreshToken{Hash: "rt-old", SessionID: "ses-new", ExpiresAt: t0.Truncate(time.Hour).Add(-time.Hour)}),
 			tx.PutRefreshToken(&RefreshToken{Hash: "rt-new", SessionID: "ses-new", ExpiresAt: future}),
 		)
 	})
