@@ -14,6 +14,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -187,6 +188,16 @@ func serve(args []string, stderr io.Writer) error {
 		// trading some memory for less garbage-collection CPU is cheap; it
 		// measurably lowers CPU per request under load.
 		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// Two more schedulers than cores. The store's single writer spends
+		// most of each commit blocked in fsync; when it returns, Go's
+		// scheduler (which has no priorities) would queue it behind every
+		// request handler, and all writes wait for it. With spare
+		// schedulers it runs at once and the kernel, which favours threads
+		// that were asleep, shares the cores. Measured: about 10% more
+		// refreshes and sign-ins per second at the same CPU per request.
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 2)
 	}
 	srv, err := auth.New(cfg)
 	if err != nil {
