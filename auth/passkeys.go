@@ -93,10 +93,12 @@ func (s *Server) beginSignUp(ctx context.Context, req registerBeginRequest) (*be
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
-	userID, handle := randomID(16), make([]byte, 32)
-	if _, err := rand.Read(handle); err != nil {
-		return nil, err
-	}
+	// The WebAuthn user handle is the account id: 128 random bits, as
+	// opaque as a separate random handle (never the username or anything
+	// personal), and a discoverable sign-in finds the account without an
+	// index.
+	userID := randomID(16)
+	handle := []byte(userID)
 	opts, session, err := s.rp.BeginRegistration(webauthn.User{Handle: handle, Name: username, DisplayName: display}, nil)
 	if err != nil {
 		return nil, err

@@ -45,11 +45,24 @@ func (tx *Tx) UserByUsername(username string) (*User, error) {
 // ErrNotFound.
 func (tx *Tx) UserByHandle(handle []byte) (*User, error) {
 	id, err := tx.lookupIndex(bucketHandles, handle)
-	if err != nil {
+	if err == nil {
+		return tx.indexedUser(id)
+	}
+	if !notFound(err) {
 		return nil, err
 	}
-	return tx.indexedUser(id)
+	// A user whose handle is its own id has no index entry.
+	u, err := tx.User(string(handle))
+	if err != nil || !bytes.Equal(u.Handle, handle) {
+		return nil, ErrNotFound
+	}
+	return u, nil
 }
+
+// ownHandle reports whether u's WebAuthn user handle is its own id. Such a
+// handle needs no index entry (UserByHandle reads the user directly), which
+// saves a sign-up a write to a random page of the store.
+func ownHandle(u *User) bool { return string(u.Handle) == u.ID }
 
 // indexedUser loads a user an index points to; a dangling index entry is
 // corruption, not absence.
@@ -80,6 +93,11 @@ func (tx *Tx) PutUser(u *User) error {
 	if owner, err := tx.lookupIndex(bucketHandles, u.Handle); err == nil && owner != u.ID {
 		return ErrHandleTaken
 	}
+	if !ownHandle(u) {
+		if _, err := tx.User(string(u.Handle)); err == nil {
+			return ErrHandleTaken // another user's own-id handle
+		}
+	}
 	old, err := tx.User(u.ID)
 	switch {
 	case err == nil:
@@ -88,7 +106,7 @@ func (tx *Tx) PutUser(u *User) error {
 				return err
 			}
 		}
-		if !bytes.Equal(old.Handle, u.Handle) {
+		if !bytes.Equal(old.Handle, u.Handle) && !ownHandle(old) {
 			if err := tx.del(bucketHandles, old.Handle); err != nil {
 				return err
 			}
@@ -103,6 +121,9 @@ func (tx *Tx) PutUser(u *User) error {
 	}
 	if err := tx.btx.Bucket(bucketUsernames).Put([]byte(u.Username), []byte(u.ID)); err != nil {
 		return fmt.Errorf("store: put usernames: %w", err)
+	}
+	if ownHandle(u) {
+		return nil
 	}
 	if err := tx.btx.Bucket(bucketHandles).Put(bytes.Clone(u.Handle), []byte(u.ID)); err != nil {
 		return fmt.Errorf("store: put handles: %w", err)

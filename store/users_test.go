@@ -160,3 +160,59 @@ func TestUsersAreOrderedByUsername(t *testing.T) {
 		return nil
 	})
 }
+
+// A user whose handle is its own id is found by that handle without a
+// handle index entry; one with a separate random handle (as earlier
+// versions made) is still found through the index.
+func TestOwnIDHandles(t *testing.T) {
+	db := openTestDB(t)
+	mustUpdate(t, db, func(tx *Tx) error {
+		return errors.Join(
+			tx.PutUser(&User{ID: "u-own", Handle: []byte("u-own"), Username: "own"}),
+			tx.PutUser(&User{ID: "u-idx", Handle: []byte{9, 9, 9}, Username: "indexed"}),
+		)
+	})
+	mustView(t, db, func(tx *Tx) error {
+		if n := tx.btx.Bucket(bucketHandles).Stats().KeyN; n != 1 {
+			t.Errorf("handle index has %d entries, want 1 (the separate handle only)", n)
+		}
+		for handle, want := range map[string]string{"u-own": "u-own", "\x09\x09\x09": "u-idx"} {
+			if u, err := tx.UserByHandle([]byte(handle)); err != nil || u.ID != want {
+				t.Errorf("UserByHandle(%q) = %v, %v; want %s", handle, u, err, want)
+			}
+		}
+		// The id of a user whose handle is something else is no handle.
+		if u, err := tx.UserByHandle([]byte("u-idx")); !errors.Is(err, ErrNotFound) {
+			t.Errorf("another user's id resolved as a handle: %v, %v", u, err)
+		}
+		return nil
+	})
+	tests := []struct {
+		name string
+		user User
+	}{
+		{"a separate handle equal to an own-id handle", User{ID: "u3", Handle: []byte("u-own"), Username: "third"}},
+		{"an own-id handle already indexed for another user", User{ID: "\x09\x09\x09", Handle: []byte("\x09\x09\x09"), Username: "fourth"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := db.Update(t.Context(), func(tx *Tx) error { return tx.PutUser(&tt.user) })
+			if !errors.Is(err, ErrHandleTaken) {
+				t.Fatalf("err = %v, want ErrHandleTaken", err)
+			}
+		})
+	}
+	// Moving a user from a separate handle to its own id drops the entry.
+	mustUpdate(t, db, func(tx *Tx) error {
+		return tx.PutUser(&User{ID: "u-idx", Handle: []byte("u-idx"), Username: "indexed"})
+	})
+	mustView(t, db, func(tx *Tx) error {
+		if n := tx.btx.Bucket(bucketHandles).Stats().KeyN; n != 0 {
+			t.Errorf("handle index has %d entries, want 0", n)
+		}
+		if u, err := tx.UserByHandle([]byte("u-idx")); err != nil || u.ID != "u-idx" {
+			t.Errorf("UserByHandle after the move: %v, %v", u, err)
+		}
+		return nil
+	})
+}
