@@ -46,7 +46,6 @@ const (
 	CodeUnsupportedGrant  = "unsupported_grant_type"
 	CodeMethodNotAllowed  = "method_not_allowed"
 	CodeServerError       = "server_error"
-	CodeUnavailable       = "temporarily_unavailable"
 )
 
 func badRequest(format string, args ...any) *Error {

@@ -142,12 +142,6 @@ func (s *Server) saveCeremony(_ context.Context, cer *store.Ceremony, opts json.
 	cer.ID = tokens.NewOrderedID(now)
 	cer.ExpiresAt = now.Add(s.cfg.CeremonyTTL)
 	if err := s.db.PutPending(cer, now); err != nil {
-		if errors.Is(err, store.ErrFull) {
-			return nil, &Error{
-				Status: http.StatusServiceUnavailable, Code: CodeUnavailable, RetryAfter: 30,
-				Description: "too many sign-ins are in progress; try again shortly",
-			}
-		}
 		return nil, err
 	}
 	return &beginResponse{Ceremony: cer.ID, PublicKey: opts}, nil
@@ -443,8 +437,6 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		return err
 	})
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, errCeremony()
 	case err != nil:
 		return nil, err
 	case failure != nil:

@@ -34,9 +34,13 @@ func (tx *Tx) Credential(id []byte) (*Credential, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := rec.Credential
+	return &rec.Credential, nil
+}
+
+func (r credentialRecord) clone() credentialRecord {
+	c := &r.Credential
 	c.ID, c.Transports, c.AAGUID, c.Record = bytes.Clone(c.ID), slices.Clone(c.Transports), bytes.Clone(c.AAGUID), bytes.Clone(c.Record)
-	return &c, nil
+	return r
 }
 
 // CredentialsByUser returns the user's credentials, oldest first.

@@ -17,10 +17,14 @@ const memoSize = 1 << 14
 // is nothing to invalidate, and an entry from a write that was rolled back
 // simply never matches. JSON decoding was the largest cost of a sign-in and
 // a refresh after the signatures.
-type memo[R any] struct {
+type memo[R cloner[R]] struct {
 	mu sync.Mutex
 	m  map[string]memoEntry[R]
 }
+
+// cloner is a record type that can copy itself deeply enough that changing
+// the copy (including its slices) leaves the original alone.
+type cloner[R any] interface{ clone() R }
 
 type memoEntry[R any] struct {
 	raw []byte
@@ -48,30 +52,30 @@ func (m *memo[R]) remember(key, raw []byte, rec R) {
 	m.m[string(key)] = memoEntry[R]{raw: raw, rec: rec}
 }
 
-// memoGet is get through a memo. The record returned shares its slices
-// with the memo: the typed accessors copy them before handing it out.
-func memoGet[R versioned](tx *Tx, m *memo[R], bucket, key []byte) (R, error) {
+// memoGet is get through a memo. The record returned is the caller's own
+// copy.
+func memoGet[R interface {
+	versioned
+	cloner[R]
+}](tx *Tx, m *memo[R], bucket, key []byte) (R, error) {
 	var rec R
-	if len(key) == 0 || len(key) > 2*maxKeyLen+2 {
-		return rec, ErrNotFound
-	}
-	data := tx.btx.Bucket(bucket).Get(key)
+	data := tx.raw(bucket, key)
 	if data == nil {
 		return rec, ErrNotFound
 	}
 	if rec, ok := m.load(key, data); ok {
-		return rec, nil
+		return rec.clone(), nil
 	}
 	if err := decode(data, any(&rec).(versioned)); err != nil {
 		return rec, err
 	}
-	m.remember(key, bytes.Clone(data), rec)
+	m.remember(key, bytes.Clone(data), rec.clone())
 	return rec, nil
 }
 
-// memoPut is put through a memo: the bytes written are remembered with the
-// record they encode, so the next read of it decodes nothing.
-func memoPut[R any](tx *Tx, m *memo[R], bucket, key []byte, rec R) error {
+// memoPut is put through a memo: the bytes written are remembered with (a
+// copy of) the record they encode, so the next read of it decodes nothing.
+func memoPut[R cloner[R]](tx *Tx, m *memo[R], bucket, key []byte, rec R) error {
 	data, err := encodeRecord(&rec)
 	if err != nil {
 		return err
@@ -79,6 +83,6 @@ func memoPut[R any](tx *Tx, m *memo[R], bucket, key []byte, rec R) error {
 	if err := tx.btx.Bucket(bucket).Put(key, data); err != nil {
 		return fmt.Errorf("store: put %s: %w", bucket, err)
 	}
-	m.remember(key, data, rec)
+	m.remember(key, data, rec.clone())
 	return nil
 }

@@ -68,3 +68,26 @@ func TestMemoNeverServesAStaleRecord(t *testing.T) {
 		})
 	})
 }
+
+// Changing a record after writing it does not reach the memo either.
+func TestMemoKeepsItsOwnCopyOfWrites(t *testing.T) {
+	db := openTestDB(t)
+	cred := &Credential{ID: []byte("cred"), UserID: "u1", Transports: []string{"usb"}, Record: []byte("rec")}
+	sess := &Session{ID: "s1", UserID: "u1", AMR: []string{"pop"}}
+	mustUpdate(t, db, func(tx *Tx) error { return errors.Join(tx.PutCredential(cred), tx.PutSession(sess)) })
+	cred.Transports[0], cred.Record[0], sess.AMR[0] = "nfc", 'X', "otp"
+	mustView(t, db, func(tx *Tx) error {
+		c, err := tx.Credential([]byte("cred"))
+		if err != nil {
+			return err
+		}
+		s, err := tx.Session("s1")
+		if err != nil {
+			return err
+		}
+		if c.Transports[0] != "usb" || string(c.Record) != "rec" || s.AMR[0] != "pop" {
+			t.Errorf("a writer's later change leaked into the memo: %q %q %q", c.Transports, c.Record, s.AMR)
+		}
+		return nil
+	})
+}

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,10 +16,6 @@ import (
 // however many begins arrive.
 const MaxPending = 1 << 17
 
-// ErrFull is returned by PutPending when MaxPending live ceremonies are
-// already held.
-var ErrFull = errors.New("store: too many pending ceremonies")
-
 // pendingTable holds WebAuthn ceremonies between begin and finish.
 //
 // They live in memory rather than in a write transaction: a ceremony is a
@@ -27,14 +25,23 @@ var ErrFull = errors.New("store: too many pending ceremonies")
 // Close parks the table in the ceremonies bucket and TakePending finds
 // parked ones, so a restart or deploy does not break a sign-in in
 // progress; only a crash loses them.
+//
+// When the table is full the oldest ceremony makes room. Refusing new ones
+// instead would let a few dozen addresses, each within its begin rate
+// limit, lock everyone out; evicting means a flood must outpace the few
+// seconds a real user takes to answer before anyone's ceremony is lost.
 type pendingTable struct {
 	mu sync.Mutex
-	m  map[string]*Ceremony
+	m  map[string]*Ceremony // nil once parked
+	// order holds ids in insertion order, which is expiry order since
+	// every ceremony lives the same time. Taken ids stay until they reach
+	// the front; compact keeps the slice within twice the live count.
+	order []string
 }
 
-// PutPending holds c in memory until TakePending or its expiry. c.ID and
-// c.ExpiresAt are required. At MaxPending live ceremonies it sweeps the
-// expired ones at now and, if none were, returns ErrFull.
+// PutPending holds c in memory until TakePending or its expiry, evicting
+// the oldest ceremony if MaxPending are held. c.ID and c.ExpiresAt are
+// required.
 func (db *DB) PutPending(c *Ceremony, now time.Time) error {
 	if err := checkKey("ceremony id", len(c.ID)); err != nil {
 		return err
@@ -42,18 +49,63 @@ func (db *DB) PutPending(c *Ceremony, now time.Time) error {
 	if c.ExpiresAt.IsZero() {
 		return errors.New("store: ceremony has no expiry")
 	}
-	if db.closed.Load() {
-		return ErrClosed
-	}
 	held := *c
 	p := &db.pending
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.m) >= MaxPending && p.sweepLocked(now) == 0 {
-		return ErrFull
+	if p.m == nil {
+		return ErrClosed
+	}
+	p.dropExpiredLocked(now)
+	for len(p.m) >= MaxPending && len(p.order) > 0 {
+		delete(p.m, p.popLocked())
+	}
+	if _, ok := p.m[held.ID]; !ok {
+		p.order = append(p.order, held.ID)
 	}
 	p.m[held.ID] = &held
+	if len(p.order) > 2*MaxPending {
+		p.compactLocked()
+	}
 	return nil
+}
+
+// popLocked removes and returns the oldest id in order.
+func (p *pendingTable) popLocked() string {
+	id := p.order[0]
+	p.order[0] = ""
+	p.order = p.order[1:]
+	return id
+}
+
+// dropExpiredLocked removes ceremonies from the front of order while they
+// are taken or expired at now, and returns how many live ones it dropped.
+func (p *pendingTable) dropExpiredLocked(now time.Time) int {
+	n := 0
+	for len(p.order) > 0 {
+		c, live := p.m[p.order[0]]
+		if live && now.Before(c.ExpiresAt) {
+			break
+		}
+		if live {
+			delete(p.m, c.ID)
+			n++
+		}
+		p.popLocked()
+	}
+	return n
+}
+
+// compactLocked rebuilds order from the live ceremonies, keeping their
+// order, and copies it to a fresh array so popped slots are released.
+func (p *pendingTable) compactLocked() {
+	live := make([]string, 0, len(p.m))
+	for _, id := range p.order {
+		if _, ok := p.m[id]; ok {
+			live = append(live, id)
+		}
+	}
+	p.order = live
 }
 
 // TakePending consumes the ceremony id: it returns it and makes sure no
@@ -101,18 +153,7 @@ func (db *DB) sweepPending(now time.Time) int {
 	p := &db.pending
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.sweepLocked(now)
-}
-
-func (p *pendingTable) sweepLocked(now time.Time) int {
-	n := 0
-	for id, c := range p.m {
-		if !now.Before(c.ExpiresAt) {
-			delete(p.m, id)
-			n++
-		}
-	}
-	return n
+	return p.dropExpiredLocked(now)
 }
 
 // park writes the held ceremonies to the ceremonies bucket at Close, after
@@ -121,18 +162,28 @@ func (db *DB) park() error {
 	p := &db.pending
 	p.mu.Lock()
 	held := p.m
-	p.m = map[string]*Ceremony{}
+	p.m, p.order = nil, nil // PutPending now answers ErrClosed
 	p.mu.Unlock()
 	if len(held) == 0 {
 		return nil
 	}
-	return db.bolt.Update(func(btx *bolt.Tx) error {
-		tx := &Tx{btx: btx, db: db}
-		for _, c := range held {
-			if err := tx.PutCeremony(c); err != nil {
-				return err
+	// In key order and in chunks: bbolt inserts into one node until the
+	// commit splits it, so one transaction in random order would make
+	// parking a full table quadratic.
+	ids := slices.Sorted(maps.Keys(held))
+	for chunk := range slices.Chunk(ids, sweepChunk) {
+		err := db.bolt.Update(func(btx *bolt.Tx) error {
+			tx := &Tx{btx: btx, db: db}
+			for _, id := range chunk {
+				if err := tx.PutCeremony(held[id]); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }

@@ -78,32 +78,72 @@ func TestPendingCeremonyRaceHasOneWinner(t *testing.T) {
 
 func TestPendingCeremoniesAreBoundedAndSwept(t *testing.T) {
 	db := openTestDB(t)
-	for i := range MaxPending {
-		// Half expire at t0, half an hour later.
-		exp := t0
-		if i%2 == 1 {
-			exp = t0.Add(time.Hour)
-		}
-		if err := db.PutPending(&Ceremony{ID: fmt.Sprint(i), ExpiresAt: exp}, t0.Add(-time.Minute)); err != nil {
+	// Begun a millisecond apart, each living five minutes.
+	begun := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Millisecond) }
+	put := func(i int) {
+		t.Helper()
+		c := &Ceremony{ID: fmt.Sprint(i), ExpiresAt: begun(i).Add(5 * time.Minute)}
+		if err := db.PutPending(c, begun(i)); err != nil {
 			t.Fatalf("put %d: %v", i, err)
 		}
 	}
-	if err := db.PutPending(&Ceremony{ID: "one-too-many", ExpiresAt: t0}, t0.Add(-time.Minute)); !errors.Is(err, ErrFull) {
-		t.Fatalf("put past the bound: err = %v, want ErrFull", err)
+	for i := range MaxPending {
+		put(i)
 	}
-	// Once some have expired, a put makes room by sweeping them.
-	if err := db.PutPending(&Ceremony{ID: "fits", ExpiresAt: t0.Add(time.Hour)}, t0); err != nil {
-		t.Fatalf("put after expiry: %v", err)
+	// Taking some makes no room by itself for the bound: the oldest held
+	// ceremony makes room for a new one.
+	if _, err := db.TakePending(t.Context(), "5", begun(MaxPending)); err != nil {
+		t.Fatal(err)
 	}
-	if n := len(db.pending.m); n != MaxPending/2+1 {
-		t.Errorf("%d held after the sweep, want %d", n, MaxPending/2+1)
+	put(MaxPending)
+	put(MaxPending + 1)
+	if n := len(db.pending.m); n != MaxPending {
+		t.Errorf("%d held, want the bound %d", n, MaxPending)
 	}
-	removed, err := db.Sweep(t.Context(), t0.Add(time.Hour))
+	at := begun(MaxPending + 1)
+	if _, err := db.TakePending(t.Context(), "0", at); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the oldest ceremony was kept past the bound: %v", err)
+	}
+	for _, id := range []string{"2", fmt.Sprint(MaxPending + 1)} {
+		if _, err := db.TakePending(t.Context(), id, at); err != nil {
+			t.Errorf("ceremony %s: %v", id, err)
+		}
+	}
+	// A sweep five minutes after the 1000th begin drops the first 1000
+	// less those already gone: 0 evicted, 2 and 5 taken.
+	removed, err := db.Sweep(t.Context(), begun(999).Add(5*time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if removed != MaxPending/2+1 || len(db.pending.m) != 0 {
-		t.Errorf("Sweep removed %d, %d left; want %d removed, none left", removed, len(db.pending.m), MaxPending/2+1)
+	if removed != 997 {
+		t.Errorf("Sweep removed %d, want 997", removed)
+	}
+	if len(db.pending.order) > 2*MaxPending {
+		t.Errorf("order holds %d ids", len(db.pending.order))
+	}
+}
+
+// The index of insertion order stays bounded however many ceremonies are
+// begun and taken.
+func TestPendingOrderStaysBounded(t *testing.T) {
+	db := openTestDB(t)
+	for i := range 3 * MaxPending {
+		// The first never expires within the test and sits at the front.
+		exp := t0.Add(time.Hour)
+		if err := db.PutPending(&Ceremony{ID: fmt.Sprint(i), ExpiresAt: exp}, t0); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			if _, err := db.TakePending(t.Context(), fmt.Sprint(i), t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n := len(db.pending.order); n > 2*MaxPending+1 {
+		t.Errorf("order holds %d ids for %d live ceremonies", n, len(db.pending.m))
+	}
+	if _, err := db.TakePending(t.Context(), "0", t0); err != nil {
+		t.Errorf("the first ceremony was lost: %v", err)
 	}
 }
 
@@ -120,7 +160,7 @@ func TestPendingCeremoniesSurviveACleanRestartOnce(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.PutPending(&Ceremony{ID: "late", ExpiresAt: t0}, t0); !errors.Is(err, ErrClosed) {
+	if err := db.PutPending(&Ceremony{ID: "late", ExpiresAt: t0}, t0.Add(-time.Minute)); !errors.Is(err, ErrClosed) {
 		t.Errorf("put after Close: err = %v, want ErrClosed", err)
 	}
 

@@ -24,6 +24,9 @@ type refreshTokenRecord struct {
 	RefreshToken
 }
 
+// clone copies the record; it has no slices to share.
+func (r refreshTokenRecord) clone() refreshTokenRecord { return r }
+
 // PutRefreshToken inserts or updates rt under its hash, keeping the expiry
 // index in step. There is no index from a session to its tokens: a revoked
 // session is refused through its own record, and its tokens are swept when

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -112,4 +113,41 @@ func TestRefreshIndexKeepsIssueOrderWithinTheHour(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// Databases written before refresh tokens were indexed by the hour hold
+// entries at the exact expiry; a sweep removes them with their tokens and
+// does not find them again.
+func TestSweepRemovesExactTimeRefreshEntriesOfEarlierVersions(t *testing.T) {
+	db := openTestDB(t)
+	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	const n = sweepChunk + 5 // more than one sweep transaction's worth
+	mustUpdate(t, db, func(tx *Tx) error {
+		for i := range n {
+			key := fmt.Sprintf("rt%05d", i)
+			rec := refreshTokenRecord{header: current(), RefreshToken: RefreshToken{Hash: key, SessionID: "s", UserID: "u", ExpiresAt: exp}}
+			if err := tx.put(bucketRefreshTokens, []byte(key), &rec); err != nil {
+				return err
+			}
+			if err := tx.putIndex(bucketRefreshExpiry, expiryKey(exp, []byte(key))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	removed, err := db.Sweep(t.Context(), exp)
+	if err != nil || removed != n {
+		t.Fatalf("Sweep removed %d, %v; want %d", removed, err, n)
+	}
+	mustView(t, db, func(tx *Tx) error {
+		for _, b := range [][]byte{bucketRefreshTokens, bucketRefreshExpiry} {
+			if k := tx.btx.Bucket(b).Stats().KeyN; k != 0 {
+				t.Errorf("%s has %d entries after the sweep", b, k)
+			}
+		}
+		return nil
+	})
+	if removed, err := db.Sweep(t.Context(), exp.Add(time.Hour)); err != nil || removed != 0 {
+		t.Errorf("second sweep removed %d, %v", removed, err)
+	}
 }

@@ -74,9 +74,12 @@ func (tx *Tx) Session(id string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := rec.Session
-	s.AMR = slices.Clone(s.AMR)
-	return &s, nil
+	return &rec.Session, nil
+}
+
+func (r sessionRecord) clone() sessionRecord {
+	r.AMR = slices.Clone(r.AMR)
+	return r
 }
 
 // SessionsByUser returns the user's sessions, oldest first.

@@ -10,9 +10,9 @@ import (
 // cleared in several short commits instead of one that stalls every writer.
 const sweepChunk = 1000
 
-// Sweep deletes everything expired at now: ceremonies (held and parked), blacklist entries,
-// sessions and refresh tokens. It returns the
-// number of records removed.
+// Sweep deletes everything expired at now: ceremonies (held and parked),
+// blacklist entries, sessions and refresh tokens. It returns the number of
+// records removed.
 func (db *DB) Sweep(ctx context.Context, now time.Time) (removed int, err error) {
 	removed = db.sweepPending(now)
 	for {
@@ -27,7 +27,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time) (removed int, err error)
 			return removed, err
 		}
 		removed += n
-		if !more {
+		if !more || n == 0 {
 			return removed, nil
 		}
 	}
@@ -47,14 +47,20 @@ func (tx *Tx) sweep(now time.Time, budget int) (removed int, more bool, err erro
 		{bucketRefreshExpiry, tx.deleteRefreshToken},
 	}
 	for _, kind := range kinds {
-		keys := tx.expired(kind.index, now, budget)
-		more = more || len(keys) == budget
-		for _, key := range keys {
-			n, err := kind.delete(key)
+		entries := tx.expired(kind.index, now, budget)
+		more = more || len(entries) == budget
+		for _, entry := range entries {
+			n, err := kind.delete(entry[8:])
 			if err != nil {
 				return removed, more, err
 			}
 			removed += n
+			// The entry read goes too, even if the record was filed under
+			// another key (as refresh tokens were before they were indexed
+			// by the hour), or it would come back at every sweep.
+			if err := tx.del(kind.index, entry); err != nil {
+				return removed, more, err
+			}
 		}
 	}
 	return removed, more, nil

@@ -51,13 +51,19 @@ func decode(data []byte, rec versioned) error {
 	return nil
 }
 
-// get loads the record under key into rec, or returns ErrNotFound.
-func (tx *Tx) get(bucket, key []byte, rec versioned) error {
+// raw returns the stored bytes under key (valid only during the
+// transaction), or nil if there are none.
+func (tx *Tx) raw(bucket, key []byte) []byte {
 	// Index keys may pair two identifiers, hence the doubled bound.
 	if len(key) == 0 || len(key) > 2*maxKeyLen+2 {
-		return ErrNotFound
+		return nil
 	}
-	data := tx.btx.Bucket(bucket).Get(key)
+	return tx.btx.Bucket(bucket).Get(key)
+}
+
+// get loads the record under key into rec, or returns ErrNotFound.
+func (tx *Tx) get(bucket, key []byte, rec versioned) error {
+	data := tx.raw(bucket, key)
 	if data == nil {
 		return ErrNotFound
 	}
@@ -156,9 +162,10 @@ func expiryKey(t time.Time, key []byte) []byte {
 	return append(k, key...)
 }
 
-// expired returns copies of up to limit record keys from an expiry index
-// whose expiry is at or before now. It only reads: callers delete after the
-// cursor is done, because deleting under a cursor can skip entries.
+// expired returns copies of up to limit entries of an expiry index whose
+// expiry is at or before now (the whole index key: expiry, then record
+// key). It only reads: callers delete after the cursor is done, because
+// deleting under a cursor can skip entries.
 func (tx *Tx) expired(index []byte, now time.Time, limit int) [][]byte {
 	bound := expiryNanos(now)
 	var keys [][]byte
@@ -167,7 +174,7 @@ func (tx *Tx) expired(index []byte, now time.Time, limit int) [][]byte {
 		if len(k) < 8 || binary.BigEndian.Uint64(k[:8]) > bound {
 			break
 		}
-		keys = append(keys, bytes.Clone(k[8:]))
+		keys = append(keys, bytes.Clone(k))
 	}
 	return keys
 }

@@ -188,7 +188,7 @@ func (m *recordMemo) remember(raw []byte, rec gowebauthn.Credential) {
 func (m *recordMemo) encode(c *gowebauthn.Credential) (*Credential, error) {
 	out, err := encodeRecord(c)
 	if err == nil {
-		m.remember(out.Record, *c)
+		m.remember(bytes.Clone(out.Record), *c)
 	}
 	return out, err
 }

@@ -96,3 +96,37 @@ func TestDescriptors(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordMemoFollowsTheBytes checks the memo serves a decoded record only
+// for the exact bytes it came from.
+func TestRecordMemoFollowsTheBytes(t *testing.T) {
+	var m recordMemo
+	lib := &gowebauthn.Credential{ID: []byte("credential"), PublicKey: []byte{1, 2, 3}, Authenticator: gowebauthn.Authenticator{SignCount: 1}}
+	first, err := m.encode(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib.Authenticator.SignCount = 2
+	second, err := encodeRecord(lib) // written without the memo seeing it
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		cred *Credential
+		want uint32
+	}{
+		{"bytes the memo encoded", first, 1},
+		{"newer bytes", second, 2},
+		{"the older bytes again", first, 1},
+	} {
+		got, err := m.decode(*tt.cred)
+		if err != nil || got.Authenticator.SignCount != tt.want {
+			t.Errorf("%s: counter %d, %v; want %d", tt.name, got.Authenticator.SignCount, err, tt.want)
+		}
+	}
+	first.Record[0] = '!' // a caller's change to its bytes
+	if _, err := m.decode(*first); err == nil {
+		t.Error("corrupted bytes decoded from the memo")
+	}
+}

@@ -189,7 +189,7 @@ func serve(args []string, stderr io.Writer) error {
 		// measurably lowers CPU per request under load.
 		debug.SetGCPercent(400)
 	}
-	if os.Getenv("GOMAXPROCS") == "" {
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) == runtime.NumCPU() {
 		// Two more schedulers than cores. The store's single writer spends
 		// most of each commit blocked in fsync; when it returns, Go's
 		// scheduler (which has no priorities) would queue it behind every
@@ -197,6 +197,8 @@ func serve(args []string, stderr io.Writer) error {
 		// schedulers it runs at once and the kernel, which favours threads
 		// that were asleep, shares the cores. Measured: about 10% more
 		// refreshes and sign-ins per second at the same CPU per request.
+		// Not under a CPU quota (a container limit lowers the default),
+		// where more threads than the quota would only get throttled.
 		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 2)
 	}
 	srv, err := auth.New(cfg)
@@ -329,6 +331,10 @@ func serveDebug(addr string) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--debug-addr: %w", err)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		ln.Close()
+		return nil, fmt.Errorf("--debug-addr: %q is not a loopback address", addr)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
