@@ -291,7 +291,9 @@ func (u *user) signUp() *response {
 }
 
 // signIn runs a usernameless sign-in (or username-first with name).
-func (u *user) signIn(username string, o webauthntest.Options) *response {
+// loginFinishBody begins a sign-in (by username unless empty) and answers
+// it with the user's authenticator: the body for /webauthn/login/finish.
+func (u *user) loginFinishBody(username string, o webauthntest.Options) map[string]any {
 	u.e.t.Helper()
 	body := map[string]any{}
 	if username != "" {
@@ -302,8 +304,12 @@ func (u *user) signIn(username string, o webauthntest.Options) *response {
 	if err != nil {
 		u.e.t.Fatal(err)
 	}
-	r := u.e.request("POST", "/webauthn/login/finish",
-		map[string]any{"ceremony": cer, "credential": json.RawMessage(cred)}, u.tokenHeaders("/webauthn/login/finish"))
+	return map[string]any{"ceremony": cer, "credential": json.RawMessage(cred)}
+}
+
+func (u *user) signIn(username string, o webauthntest.Options) *response {
+	u.e.t.Helper()
+	r := u.e.request("POST", "/webauthn/login/finish", u.loginFinishBody(username, o), u.tokenHeaders("/webauthn/login/finish"))
 	if r.status == 200 {
 		u.access, u.refresh = r.str("access_token"), r.str("refresh_token")
 	}

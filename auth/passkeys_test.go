@@ -273,24 +273,17 @@ func TestCeremonyIsSingleUseAndExpires(t *testing.T) {
 	alice := e.newUser("alice", false)
 	alice.signUp()
 
-	cer, opts := alice.begin("/webauthn/login/begin", map[string]any{}, nil)
-	cred, err := alice.authn.Get(opts, webauthntest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := map[string]any{"ceremony": cer, "credential": json.RawMessage(cred)}
+	body := alice.loginFinishBody("", webauthntest.Options{})
 	if r := e.request("POST", "/webauthn/login/finish", body, nil); r.status != 200 {
 		t.Fatalf("first finish: %d %s", r.status, r.raw)
 	}
 	expectError(t, e.request("POST", "/webauthn/login/finish", body, nil), 400, "invalid_ceremony")
 
-	cer, opts = alice.begin("/webauthn/login/begin", map[string]any{}, nil)
-	cred, _ = alice.authn.Get(opts, webauthntest.Options{})
+	body = alice.loginFinishBody("", webauthntest.Options{})
 	e.clock.Advance(5*time.Minute + time.Second)
-	expectError(t, e.request("POST", "/webauthn/login/finish",
-		map[string]any{"ceremony": cer, "credential": json.RawMessage(cred)}, nil), 400, "invalid_ceremony")
-	expectError(t, e.request("POST", "/webauthn/login/finish",
-		map[string]any{"ceremony": "no-such-ceremony", "credential": json.RawMessage(cred)}, nil), 400, "invalid_ceremony")
+	expectError(t, e.request("POST", "/webauthn/login/finish", body, nil), 400, "invalid_ceremony")
+	body["ceremony"] = "no-such-ceremony"
+	expectError(t, e.request("POST", "/webauthn/login/finish", body, nil), 400, "invalid_ceremony")
 }
 
 func TestLoginBeginDoesNotRevealUsernames(t *testing.T) {
@@ -397,15 +390,9 @@ func TestCeremonySurvivesRestartOnce(t *testing.T) {
 	e := newEnv(t)
 	alice := e.newUser("alice", false)
 	alice.signUp()
-	cer, opts := alice.begin("/webauthn/login/begin", map[string]any{}, nil)
-	cred, err := alice.authn.Get(opts, webauthntest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := alice.loginFinishBody("", webauthntest.Options{})
 	e.restart()
-	finish := func() *response {
-		return e.request("POST", "/webauthn/login/finish", map[string]any{"ceremony": cer, "credential": json.RawMessage(cred)}, nil)
-	}
+	finish := func() *response { return e.request("POST", "/webauthn/login/finish", body, nil) }
 	if r := finish(); r.status != 200 {
 		t.Fatalf("finish after restart: %d %s", r.status, r.raw)
 	}
