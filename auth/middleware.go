@@ -176,12 +176,8 @@ const maxAuthorization = 8 << 10
 // "_" / "~" / "+" / "/" ) *"=".
 func isToken68(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
-			break
-		}
+	for i < len(s) && token68Chars[s[i]] {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -193,6 +189,16 @@ func isToken68(s string) bool {
 	}
 	return true
 }
+
+// token68Chars marks the token68 characters before any "=" padding; a
+// table lookup keeps the scan of every access token cheap.
+var token68Chars = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
+	}
+	return t
+}()
 
 // challenge answers a failed authentication with the WWW-Authenticate
 // challenges of RFC 6750 section 3 and RFC 9449 section 7.1.

@@ -98,13 +98,8 @@ func isB64Len(s string, n int) bool {
 // isB64 reports whether s is a non-empty strict base64url value, the only
 // form whose characters can go into canonical JSON unescaped.
 func isB64(s string) bool {
-	if s == "" {
+	if s == "" || !isB64URL(s) {
 		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isB64URLChar(s[i]) {
-			return false
-		}
 	}
 	_, err := b64.DecodeString(s)
 	return err == nil

@@ -50,13 +50,8 @@ func splitCompact(token string) (compactJWS, error) {
 	if second == len(token)-1 {
 		return j, errNotCompact
 	}
-	for i := 0; i < len(token); i++ {
-		if i == first || i == second {
-			continue
-		}
-		if !isB64URLChar(token[i]) {
-			return j, errNotCompact
-		}
+	if !isB64URL(token[:first]) || !isB64URL(token[first+1:second]) || !isB64URL(token[second+1:]) {
+		return j, errNotCompact
 	}
 	j.header = token[:first]
 	j.payload = token[first+1 : second]
@@ -65,8 +60,23 @@ func splitCompact(token string) (compactJWS, error) {
 	return j, nil
 }
 
-func isB64URLChar(c byte) bool {
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+// b64URLChars marks the base64url alphabet (RFC 4648 section 5). A table
+// lookup per byte keeps the scan of every proof and token cheap.
+var b64URLChars = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+	}
+	return t
+}()
+
+// isB64URL reports whether every byte of s is in the base64url alphabet.
+func isB64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !b64URLChars[s[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeSegment decodes one base64url segment into a new slice.
