@@ -58,7 +58,15 @@ func newMetrics(storeStats func() store.Stats) *metrics {
 		Name: "latch_store_pages_written_total",
 		Help: "Database pages written by committed transactions (one write system call each); divided by commits, the pages per commit.",
 	}, func() float64 { return float64(storeStats().PagesWritten) })
-	m.registry.MustRegister(m.ceremonies, m.issued, m.verifications, m.latency, commits, writes, pages,
+	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "latch_pending_ceremonies",
+		Help: "WebAuthn ceremonies begun and not yet finished or expired.",
+	}, func() float64 { return float64(storeStats().Pending) })
+	evicted := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "latch_pending_ceremonies_evicted_total",
+		Help: "Unfinished ceremonies dropped to make room in a full table: a flood of begins.",
+	}, func() float64 { return float64(storeStats().Evicted) })
+	m.registry.MustRegister(m.ceremonies, m.issued, m.verifications, m.latency, commits, writes, pages, pending, evicted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -37,7 +37,8 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	metrics := e.request("GET", "/metrics", nil, nil)
 	if metrics.status != 200 || !strings.Contains(string(metrics.raw), "latch_http_request_duration_seconds") ||
 		!strings.Contains(string(metrics.raw), "latch_store_commits_total") ||
-		!strings.Contains(string(metrics.raw), "latch_store_pages_written_total") {
+		!strings.Contains(string(metrics.raw), "latch_store_pages_written_total") ||
+		!strings.Contains(string(metrics.raw), "latch_pending_ceremonies_evicted_total") {
 		t.Fatalf("metrics: %d", metrics.status)
 	}
 }

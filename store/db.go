@@ -75,12 +75,22 @@ type Stats struct {
 	// PagesWritten is the number of database pages written to the file by
 	// those commits, including meta pages; each is one write system call.
 	PagesWritten uint64
+	// Pending is the number of WebAuthn ceremonies held in memory now, and
+	// Evicted how many were dropped unanswered to make room (a flood of
+	// begins, if it grows).
+	Pending, Evicted uint64
 }
 
 // Stats reports the store's write activity since Open.
 func (db *DB) Stats() Stats {
 	tx := db.bolt.Stats().TxStats
-	return Stats{Commits: db.commits.Load(), Writes: db.writes.Load(), PagesWritten: uint64(tx.GetWrite())}
+	db.pending.mu.Lock()
+	pending := uint64(len(db.pending.m))
+	db.pending.mu.Unlock()
+	return Stats{
+		Commits: db.commits.Load(), Writes: db.writes.Load(), PagesWritten: uint64(tx.GetWrite()),
+		Pending: pending, Evicted: db.pending.evicted.Load(),
+	}
 }
 
 // Open opens (creating if needed) the database at opts.Path, creates every

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,6 +38,8 @@ type pendingTable struct {
 	// every ceremony lives the same time. Taken ids stay until they reach
 	// the front; compact keeps the slice within twice the live count.
 	order []string
+	// evicted counts live ceremonies dropped to make room.
+	evicted atomic.Uint64
 }
 
 // PutPending holds c in memory until TakePending or its expiry, evicting
@@ -58,7 +61,10 @@ func (db *DB) PutPending(c *Ceremony, now time.Time) error {
 	}
 	p.dropExpiredLocked(now)
 	for len(p.m) >= MaxPending && len(p.order) > 0 {
-		delete(p.m, p.popLocked())
+		if id := p.popLocked(); p.m[id] != nil {
+			delete(p.m, id)
+			p.evicted.Add(1)
+		}
 	}
 	if _, ok := p.m[held.ID]; !ok {
 		p.order = append(p.order, held.ID)

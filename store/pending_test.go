@@ -97,8 +97,8 @@ func TestPendingCeremoniesAreBoundedAndSwept(t *testing.T) {
 	}
 	put(MaxPending)
 	put(MaxPending + 1)
-	if n := len(db.pending.m); n != MaxPending {
-		t.Errorf("%d held, want the bound %d", n, MaxPending)
+	if st := db.Stats(); st.Pending != MaxPending || st.Evicted != 1 {
+		t.Errorf("%d held, %d evicted; want the bound %d and 1", st.Pending, st.Evicted, MaxPending)
 	}
 	at := begun(MaxPending + 1)
 	if _, err := db.TakePending(t.Context(), "0", at); !errors.Is(err, ErrNotFound) {
