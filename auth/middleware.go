@@ -152,13 +152,13 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 // (DPoP or Bearer, case-insensitive) and token68 credentials (RFC 9110
 // section 11.6.2, RFC 6750 section 2.1, RFC 9449 section 7.1).
 func parseAuthorization(value []byte) (dpop bool, token string, err error) {
-	malformed := Errorf(http.StatusUnauthorized, CodeInvalidToken, "malformed Authorization header")
+	malformed := func() error { return Errorf(http.StatusUnauthorized, CodeInvalidToken, "malformed Authorization header") }
 	if len(value) > maxAuthorization {
-		return false, "", malformed
+		return false, "", malformed()
 	}
 	scheme, token, ok := strings.Cut(string(value), " ")
 	if !ok || token == "" || !isToken68(token) {
-		return false, "", malformed
+		return false, "", malformed()
 	}
 	switch {
 	case strings.EqualFold(scheme, "DPoP"):

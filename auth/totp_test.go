@@ -93,6 +93,15 @@ func (u *totpUser) mfaToken(t *testing.T) string {
 	return r.str("mfa_token")
 }
 
+// failFiveTimes sends the five wrong codes that are allowed before a
+// lockout, each refused as invalid_code.
+func (u *totpUser) failFiveTimes(t *testing.T, mfaToken string) {
+	t.Helper()
+	for range 5 {
+		expectError(t, u.verify(t, map[string]any{"mfa_token": mfaToken, "code": "000000"}), 400, "invalid_code")
+	}
+}
+
 func (u *totpUser) verify(t *testing.T, body map[string]any) *response {
 	t.Helper()
 	r := u.e.request("POST", "/totp/verify", body, u.tokenHeaders("/totp/verify"))
@@ -159,9 +168,7 @@ func TestTOTPLockoutAndBackoffSurviveRestart(t *testing.T) {
 	u := enrollTOTP(t, e, "alice")
 	e.clock.Advance(totpPeriod * time.Second)
 	tok := u.mfaToken(t)
-	for i := 1; i <= 5; i++ {
-		expectError(t, u.verify(t, map[string]any{"mfa_token": tok, "code": "000000"}), 400, "invalid_code")
-	}
+	u.failFiveTimes(t, tok)
 	r := u.verify(t, map[string]any{"mfa_token": tok, "code": u.code(e.clock.Now())})
 	expectError(t, r, 429, "rate_limited")
 	first, err := strconv.Atoi(r.header.Get("Retry-After"))
@@ -177,9 +184,7 @@ func TestTOTPLockoutAndBackoffSurviveRestart(t *testing.T) {
 	// After the back-off, five more wrong codes lock for twice as long.
 	e.clock.Advance(time.Duration(first+1) * time.Second)
 	tok = u.mfaToken(t)
-	for i := 1; i <= 5; i++ {
-		expectError(t, u.verify(t, map[string]any{"mfa_token": tok, "code": "000000"}), 400, "invalid_code")
-	}
+	u.failFiveTimes(t, tok)
 	tok = u.mfaToken(t)
 	r = u.verify(t, map[string]any{"mfa_token": tok, "code": u.code(e.clock.Now())})
 	expectError(t, r, 429, "rate_limited")
@@ -199,9 +204,7 @@ func TestTOTPLockoutSpendsTheMFAToken(t *testing.T) {
 	u := enrollTOTP(t, e, "alice")
 	e.clock.Advance(totpPeriod * time.Second)
 	tok := u.mfaToken(t)
-	for i := 1; i <= 5; i++ {
-		expectError(t, u.verify(t, map[string]any{"mfa_token": tok, "code": "000000"}), 400, "invalid_code")
-	}
+	u.failFiveTimes(t, tok)
 	// Waiting the lockout out does not buy the same token five more guesses.
 	e.clock.Advance(2 * time.Minute)
 	expectError(t, u.verify(t, map[string]any{"mfa_token": tok, "code": u.code(e.clock.Now())}), 400, "invalid_grant")
