@@ -115,13 +115,9 @@ func (a *Admin) SetDisabled(ctx context.Context, username string, disabled bool)
 				if !s.RevokedAt.IsZero() || !s.ExpiresAt.After(now) {
 					continue
 				}
-				s.RevokedAt = now
-				if err := tx.PutSession(&s); err != nil {
-					return err
-				}
 				// The server's access-token lifetime is not known here, so the
 				// session stays blacklisted as long as any access token can live.
-				if err := tx.PutRevoked(revokedSession(s.ID), now.Add(maxAccessTTL+time.Minute)); err != nil {
+				if err := endSessionTx(tx, &s, now, now.Add(maxAccessTTL+time.Minute)); err != nil {
 					return err
 				}
 			}

@@ -204,21 +204,31 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *t
 	return s.tokenResponse(issued)
 }
 
-// revokeSessionTx ends a login session inside a transaction: the session is
-// marked revoked, which every refresh checks, and its sid is blacklisted for
-// as long as any of its access tokens may live. The caller mirrors the
-// blacklist entry in memory after the commit.
+// revokeSessionTx ends the login session sid inside a transaction, as
+// endSessionTx does; a sid with no session left is still blacklisted. The
+// caller mirrors the blacklist entry in memory after the commit.
 func (s *Server) revokeSessionTx(tx *store.Tx, sid string, now time.Time) error {
 	sess, err := tx.Session(sid)
-	if err == nil && sess.RevokedAt.IsZero() {
+	switch {
+	case err == nil:
+		return endSessionTx(tx, sess, now, s.sessionBlacklistUntil(now))
+	case errors.Is(err, store.ErrNotFound):
+		return tx.PutRevoked(revokedSession(sid), s.sessionBlacklistUntil(now))
+	}
+	return err
+}
+
+// endSessionTx marks sess revoked, which every refresh checks, and
+// blacklists its sid until until, by when none of its access tokens can
+// still be live.
+func endSessionTx(tx *store.Tx, sess *store.Session, now, until time.Time) error {
+	if sess.RevokedAt.IsZero() {
 		sess.RevokedAt = now
 		if err := tx.PutSession(sess); err != nil {
 			return err
 		}
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
 	}
-	return tx.PutRevoked(revokedSession(sid), s.sessionBlacklistUntil(now))
+	return tx.PutRevoked(revokedSession(sess.ID), until)
 }
 
 // sessionBlacklistUntil is how long a revoked session's sid stays on the

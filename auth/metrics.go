@@ -22,9 +22,8 @@ type metrics struct {
 	latency       *prometheus.HistogramVec
 }
 
-// newMetrics builds the collectors; storeStats reports the store's committed
-// transactions and the writes they carried (their ratio is the mean
-// group-commit batch).
+// newMetrics builds the collectors; storeStats reports the store's write
+// activity and pending ceremonies.
 func newMetrics(storeStats func() store.Stats) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
@@ -46,29 +45,45 @@ func newMetrics(storeStats func() store.Stats) *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route", "method", "status"}),
 	}
-	commits := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "latch_store_commits_total",
-		Help: "Write transactions committed (each one fsync'd).",
-	}, func() float64 { return float64(storeStats().Commits) })
-	writes := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "latch_store_writes_total",
-		Help: "Writes carried by committed transactions; divided by commits, the mean group-commit batch.",
-	}, func() float64 { return float64(storeStats().Writes) })
-	pages := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "latch_store_pages_written_total",
-		Help: "Database pages written by committed transactions (one write system call each); divided by commits, the pages per commit.",
-	}, func() float64 { return float64(storeStats().PagesWritten) })
-	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "latch_pending_ceremonies",
-		Help: "WebAuthn ceremonies begun and not yet finished or expired.",
-	}, func() float64 { return float64(storeStats().Pending) })
-	evicted := prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "latch_pending_ceremonies_evicted_total",
-		Help: "Unfinished ceremonies dropped to make room in a full table: a flood of begins.",
-	}, func() float64 { return float64(storeStats().Evicted) })
-	m.registry.MustRegister(m.ceremonies, m.issued, m.verifications, m.latency, commits, writes, pages, pending, evicted,
+	m.registry.MustRegister(m.ceremonies, m.issued, m.verifications, m.latency, storeCollector(storeStats),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// storeMetric is one figure of store.Stats as a Prometheus metric.
+type storeMetric struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(store.Stats) uint64
+}
+
+// storeCollector exports store.Stats, read once per scrape.
+type storeCollector func() store.Stats
+
+var storeMetrics = []storeMetric{
+	{prometheus.NewDesc("latch_store_commits_total", "Write transactions committed (each one fsync'd).", nil, nil),
+		prometheus.CounterValue, func(s store.Stats) uint64 { return s.Commits }},
+	{prometheus.NewDesc("latch_store_writes_total", "Writes carried by committed transactions; divided by commits, the mean group-commit batch.", nil, nil),
+		prometheus.CounterValue, func(s store.Stats) uint64 { return s.Writes }},
+	{prometheus.NewDesc("latch_store_pages_written_total", "Database pages written by committed transactions (one write system call each); divided by commits, the pages per commit.", nil, nil),
+		prometheus.CounterValue, func(s store.Stats) uint64 { return s.PagesWritten }},
+	{prometheus.NewDesc("latch_pending_ceremonies", "WebAuthn ceremonies begun and not yet finished or expired.", nil, nil),
+		prometheus.GaugeValue, func(s store.Stats) uint64 { return s.Pending }},
+	{prometheus.NewDesc("latch_pending_ceremonies_evicted_total", "Unfinished ceremonies dropped to make room in a full table: a flood of begins.", nil, nil),
+		prometheus.CounterValue, func(s store.Stats) uint64 { return s.Evicted }},
+}
+
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range storeMetrics {
+		ch <- m.desc
+	}
+}
+
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c()
+	for _, m := range storeMetrics {
+		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, float64(m.value(st)))
+	}
 }
 
 // outcome turns an error into a metric label.

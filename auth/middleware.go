@@ -152,7 +152,9 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 // (DPoP or Bearer, case-insensitive) and token68 credentials (RFC 9110
 // section 11.6.2, RFC 6750 section 2.1, RFC 9449 section 7.1).
 func parseAuthorization(value []byte) (dpop bool, token string, err error) {
-	malformed := func() error { return Errorf(http.StatusUnauthorized, CodeInvalidToken, "malformed Authorization header") }
+	malformed := func() error {
+		return Errorf(http.StatusUnauthorized, CodeInvalidToken, "malformed Authorization header")
+	}
 	if len(value) > maxAuthorization {
 		return false, "", malformed()
 	}

@@ -103,7 +103,7 @@ func (s *Server) beginSignUp(ctx context.Context, req registerBeginRequest) (*be
 	if err != nil {
 		return nil, err
 	}
-	return s.saveCeremony(ctx, &store.Ceremony{
+	return s.saveCeremony(&store.Ceremony{
 		Kind: ceremonySignUp, UserID: userID, Username: username, DisplayName: display, Handle: handle, Session: session,
 	}, opts)
 }
@@ -134,10 +134,10 @@ func (s *Server) beginAddPasskey(ctx context.Context, userID string) (*beginResp
 	if err != nil {
 		return nil, err
 	}
-	return s.saveCeremony(ctx, &store.Ceremony{Kind: ceremonyAddPasskey, UserID: user.ID, Session: session}, opts)
+	return s.saveCeremony(&store.Ceremony{Kind: ceremonyAddPasskey, UserID: user.ID, Session: session}, opts)
 }
 
-func (s *Server) saveCeremony(_ context.Context, cer *store.Ceremony, opts json.RawMessage) (*beginResponse, error) {
+func (s *Server) saveCeremony(cer *store.Ceremony, opts json.RawMessage) (*beginResponse, error) {
 	now := s.now()
 	cer.ID = tokens.NewOrderedID(now)
 	cer.ExpiresAt = now.Add(s.cfg.CeremonyTTL)
@@ -309,8 +309,11 @@ func (s *Server) beginLogin(ctx context.Context, rawUsername string) (*beginResp
 		// remembered and enforced when the ceremony finishes.
 		err = s.db.View(ctx, func(tx *store.Tx) error {
 			u, err := tx.UserByUsername(username)
-			if err == nil {
+			switch {
+			case err == nil:
 				cer.UserID = u.ID
+			case !errors.Is(err, store.ErrNotFound):
+				return err
 			}
 			return nil
 		})
@@ -324,7 +327,7 @@ func (s *Server) beginLogin(ctx context.Context, rawUsername string) (*beginResp
 		return nil, err
 	}
 	cer.Session = session
-	return s.saveCeremony(ctx, cer, opts)
+	return s.saveCeremony(cer, opts)
 }
 
 type loginFinishRequest struct {

@@ -57,7 +57,7 @@ func (s *Server) handleListSessions(c *fiber.Ctx) error {
 	out := make([]sessionItem, 0, len(sessions))
 	for i := len(sessions) - 1; i >= 0; i-- {
 		sess := &sessions[i]
-		if !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) || s.revoked.has(revokedSession(sess.ID)) {
+		if !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
 			continue
 		}
 		amr := sess.AMR
@@ -88,7 +88,7 @@ func (s *Server) handleEndSession(c *fiber.Ctx) error {
 		if err != nil || sess.UserID != sub || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
 			return errNotFound("session")
 		}
-		if err := s.revokeSessionTx(tx, sess.ID, now); err != nil {
+		if err := endSessionTx(tx, sess, now, s.sessionBlacklistUntil(now)); err != nil {
 			return err
 		}
 		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "session_ended", UserID: sub})

@@ -84,12 +84,9 @@ type Stats struct {
 // Stats reports the store's write activity since Open.
 func (db *DB) Stats() Stats {
 	tx := db.bolt.Stats().TxStats
-	db.pending.mu.Lock()
-	pending := uint64(len(db.pending.m))
-	db.pending.mu.Unlock()
 	return Stats{
 		Commits: db.commits.Load(), Writes: db.writes.Load(), PagesWritten: uint64(tx.GetWrite()),
-		Pending: pending, Evicted: db.pending.evicted.Load(),
+		Pending: db.pending.len(), Evicted: db.pending.evicted.Load(),
 	}
 }
 

@@ -76,6 +76,13 @@ func (db *DB) PutPending(c *Ceremony, now time.Time) error {
 	return nil
 }
 
+// len is the number of ceremonies held.
+func (p *pendingTable) len() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return uint64(len(p.m))
+}
+
 // popLocked removes and returns the oldest id in order.
 func (p *pendingTable) popLocked() string {
 	id := p.order[0]
@@ -146,7 +153,7 @@ func (db *DB) TakePending(ctx context.Context, id string, now time.Time) (*Cerem
 		if c, err = tx.Ceremony(id, now); err != nil {
 			return err
 		}
-		return tx.TakeCeremony(id, now)
+		return tx.deleteCeremony([]byte(id), c.ExpiresAt)
 	})
 	if err != nil {
 		return nil, err

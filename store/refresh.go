@@ -43,10 +43,7 @@ func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 	if err != nil && !notFound(err) {
 		return err
 	}
-	rec := refreshTokenRecord{header: current(), RefreshToken: *rt}
-	rec.IssuedAt = utc(rec.IssuedAt)
-	rec.ExpiresAt = utc(rec.ExpiresAt)
-	rec.RotatedAt = utc(rec.RotatedAt)
+	rec := newRefreshRecord(rt)
 	if err := memoPut(tx, &tx.db.refresh, bucketRefreshTokens, key, rec); err != nil {
 		return err
 	}
@@ -57,17 +54,20 @@ func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 // is marked rotated at at, kept for reuse detection until it expires, and
 // next is stored. It is PutRefreshToken twice without reading old again.
 func (tx *Tx) RotateRefreshToken(old *RefreshToken, at time.Time, next *RefreshToken) error {
-	if err := checkKey("refresh token hash", len(old.Hash)); err != nil {
-		return err
-	}
-	rec := refreshTokenRecord{header: current(), RefreshToken: *old}
-	rec.IssuedAt, rec.ExpiresAt, rec.RotatedAt = utc(rec.IssuedAt), utc(rec.ExpiresAt), utc(at)
+	rotated := *old
+	rotated.RotatedAt = at
 	// Same key and expiry as before, so the expiry index stays as it is.
-	if err := memoPut(tx, &tx.db.refresh, bucketRefreshTokens, []byte(old.Hash), rec); err != nil {
+	if err := memoPut(tx, &tx.db.refresh, bucketRefreshTokens, []byte(old.Hash), newRefreshRecord(&rotated)); err != nil {
 		return err
 	}
-	old.RotatedAt = rec.RotatedAt
 	return tx.PutRefreshToken(next)
+}
+
+// newRefreshRecord is the stored form of rt, with its times normalised.
+func newRefreshRecord(rt *RefreshToken) refreshTokenRecord {
+	rec := refreshTokenRecord{header: current(), RefreshToken: *rt}
+	rec.IssuedAt, rec.ExpiresAt, rec.RotatedAt = utc(rec.IssuedAt), utc(rec.ExpiresAt), utc(rec.RotatedAt)
+	return rec
 }
 
 // RefreshToken returns the refresh token with the given hash, or

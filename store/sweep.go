@@ -27,7 +27,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time) (removed int, err error)
 			return removed, err
 		}
 		removed += n
-		if !more || n == 0 {
+		if !more {
 			return removed, nil
 		}
 	}
