@@ -100,13 +100,7 @@ type userinfoResponse struct {
 
 func (s *Server) handleUserinfo(c *fiber.Ctx) error {
 	p := principalOf(c)
-	u, err := s.users.get(c.UserContext(), s.db, p.claims.Subject)
-	if errors.Is(err, store.ErrNotFound) {
-		return Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
-	}
-	if err != nil {
-		return err
-	}
+	u := p.user
 	noStore(c)
 	return c.JSON(userinfoResponse{
 		Sub: u.ID, Username: u.Username, DisplayName: u.DisplayName,

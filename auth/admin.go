@@ -162,8 +162,7 @@ func (a *Admin) RotateKeys(ctx context.Context, alg string) (KeySummary, error) 
 	if alg != "ES256" && alg != "EdDSA" {
 		return KeySummary{}, fmt.Errorf("unsupported algorithm %q (ES256 or EdDSA)", alg)
 	}
-	window := max(a.cfg.AccessTTL, a.cfg.CredentialTTL) + time.Minute
-	k, err := RotateKeys(ctx, a.db, alg, window, time.Now())
+	k, err := RotateKeys(ctx, a.db, alg, publishWindow(a.cfg), time.Now())
 	if err != nil {
 		return KeySummary{}, err
 	}

@@ -123,26 +123,22 @@ const maxPublishWindow = 31 * 24 * time.Hour
 
 // publishWindow is how long a retired key must stay in the JWKS: the longest
 // lifetime of a token or credential it may have signed, plus clock skew.
-func (s *Server) publishWindow() time.Duration {
-	w := s.cfg.AccessTTL
-	if s.cfg.CredentialTTL > w {
-		w = s.cfg.CredentialTTL
-	}
-	return w + time.Minute
+func publishWindow(cfg Config) time.Duration {
+	return max(cfg.AccessTTL, cfg.CredentialTTL) + time.Minute
 }
 
 // RotateKeys rotates the signing key of a running server.
 func (s *Server) RotateKeys(ctx context.Context) (*tokens.SigningKey, error) {
 	s.keyMu.Lock()
 	defer s.keyMu.Unlock()
-	if _, err := RotateKeys(ctx, s.db, s.cfg.KeyAlg, s.publishWindow(), s.now()); err != nil {
+	if _, err := RotateKeys(ctx, s.db, s.cfg.KeyAlg, publishWindow(s.cfg), s.now()); err != nil {
 		return nil, err
 	}
 	return s.reloadKeys(ctx)
 }
 
 func (s *Server) reloadKeys(ctx context.Context) (*tokens.SigningKey, error) {
-	active, retired, err := readKeys(ctx, s.db, s.publishWindow(), s.now())
+	active, retired, err := readKeys(ctx, s.db, publishWindow(s.cfg), s.now())
 	if err != nil {
 		return nil, err
 	}

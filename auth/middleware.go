@@ -58,8 +58,8 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 // principal is the authenticated caller of a protected request.
 type principal struct {
 	claims *tokens.AccessClaims
-	token  string
 	proof  *tokens.Proof // the request's DPoP proof when the token is bound
+	user   *profile      // the account, enabled when the request was authenticated
 }
 
 const principalKey = "latch.principal"
@@ -118,7 +118,7 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 		s.metrics.verifications.WithLabelValues("access_token", "revoked").Inc()
 		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the access token has been revoked")
 	}
-	p := &principal{claims: claims, token: token}
+	p := &principal{claims: claims}
 	switch {
 	case claims.JKT != "" && !dpopScheme:
 		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "a DPoP-bound token must be sent with the DPoP scheme")
@@ -135,15 +135,16 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 		p.proof = proof
 	}
 	// Only a caller who proved the token's key learns the account's state.
-	if u, err := s.users.get(c.UserContext(), s.db, claims.Subject); err != nil || u.Disabled {
-		if err == nil {
-			return nil, errDisabled()
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
-		}
+	u, err := s.users.get(c.UserContext(), s.db, claims.Subject)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
+	case err != nil:
 		return nil, err
+	case u.Disabled:
+		return nil, errDisabled()
 	}
+	p.user = u
 	s.metrics.verifications.WithLabelValues("access_token", "success").Inc()
 	return p, nil
 }

@@ -47,10 +47,7 @@ func (s *Server) handleIssueSDJWT(c *fiber.Ctx) error {
 			}
 		}
 	}
-	user, err := s.users.get(c.UserContext(), s.db, p.claims.Subject)
-	if err != nil {
-		return Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
-	}
+	user := p.user
 	all := map[string]any{
 		"sub": user.ID, "username": user.Username, "display_name": user.DisplayName,
 		"amr": p.claims.AMR, "created_at": user.CreatedAt.Unix(),

@@ -94,7 +94,7 @@ func (s *Server) init() error {
 	}
 	s.rp = rp
 	ctx := context.Background()
-	if s.keys, err = loadKeyring(ctx, s.db, s.cfg.KeyAlg, s.publishWindow(), s.now()); err != nil {
+	if s.keys, err = loadKeyring(ctx, s.db, s.cfg.KeyAlg, publishWindow(s.cfg), s.now()); err != nil {
 		return err
 	}
 	s.access = tokens.NewAccessTokens(tokens.AccessConfig{

@@ -104,11 +104,8 @@ func (s *Server) handleTOTPEnroll(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &empty); err != nil {
 		return err
 	}
-	sub := principalOf(c).claims.Subject
-	user, err := s.users.get(c.UserContext(), s.db, sub)
-	if err != nil {
-		return Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
-	}
+	user := principalOf(c).user
+	sub := user.ID
 	key, err := totp.Generate(totp.GenerateOpts{
 		Issuer: s.cfg.RPName, AccountName: user.Username, Period: totpPeriod, SecretSize: totpSecretSize,
 		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,

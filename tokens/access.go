@@ -157,13 +157,16 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 // seconds). Subject and ClientID are required because RFC 9068 requires sub
 // and client_id.
 func (a *AccessTokens) Issue(c AccessClaims) (token string, issued AccessClaims, err error) {
-	if a.cfg.Keys == nil || a.cfg.Keys.Active() == nil {
+	var key *SigningKey
+	if a.cfg.Keys != nil {
+		key = a.cfg.Keys.Active()
+	}
+	if key == nil {
 		return "", AccessClaims{}, errors.New("tokens: no active signing key")
 	}
 	if c.Subject == "" || c.ClientID == "" {
 		return "", AccessClaims{}, errors.New("tokens: access token needs a subject and a client_id")
 	}
-	key := a.cfg.Keys.Active()
 	now := time.Unix(a.cfg.Now().Unix(), 0)
 	c.Issuer = a.cfg.Issuer
 	if c.Audience == "" {

@@ -111,7 +111,7 @@ func (s *cacheShard) evictLocked(now int64) {
 	}
 }
 
-// len reports the number of entries, for tests and metrics.
+// len reports the number of entries, for tests.
 func (c *verifiedCache) len() int {
 	n := 0
 	for i := range c.shards {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -46,10 +45,9 @@ type DPoP struct {
 	algs   []string
 	replay *replayCache
 	nonces *nonceSource
-	keys   *headerCache
+	keys   *boundedCache[*proofKey]
 	// htus caches the normalised form of the server's own request URLs.
-	htuMu sync.RWMutex
-	htus  map[string]string
+	htus *boundedCache[string]
 }
 
 // maxCachedHTU bounds the normalised URLs kept. Clients choose request
@@ -60,22 +58,14 @@ const maxCachedHTU = 4096
 // expectedHTU normalises the URL a request was made to, from a cache for
 // the common case of the same few endpoints.
 func (d *DPoP) expectedHTU(url string) (string, error) {
-	d.htuMu.RLock()
-	htu, ok := d.htus[url]
-	d.htuMu.RUnlock()
-	if ok {
+	if htu, ok := d.htus.get(url); ok {
 		return htu, nil
 	}
 	htu, err := NormalizeHTU(url)
 	if err != nil {
 		return "", err
 	}
-	d.htuMu.Lock()
-	if len(d.htus) >= maxCachedHTU {
-		clear(d.htus)
-	}
-	d.htus[strings.Clone(url)] = htu
-	d.htuMu.Unlock()
+	d.htus.put(strings.Clone(url), htu)
 	return htu, nil
 }
 
@@ -107,8 +97,8 @@ func NewDPoP(cfg DPoPConfig) *DPoP {
 		algs:   algs,
 		replay: newReplayCache(cfg.MaxAge+cfg.FutureSkew, cfg.ReplayCacheSize),
 		nonces: newNonceSource(),
-		keys:   newHeaderCache(1 << 14),
-		htus:   make(map[string]string),
+		keys:   newBoundedCache[*proofKey](1<<14, maxCachedHeader),
+		htus:   newBoundedCache[string](maxCachedHTU, maxHTU),
 	}
 }
 
@@ -227,7 +217,7 @@ func (d *DPoP) Commit(p *Proof, url string) error {
 	}
 	key := p.replayKey
 	if url != p.url {
-		htu, err := NormalizeHTU(url)
+		htu, err := d.expectedHTU(url)
 		if err != nil {
 			return errProofHTU
 		}
@@ -262,8 +252,7 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 	if err != nil {
 		return nil, errProofMalformed
 	}
-	key := d.keys.get(j.header)
-	cached := key != nil
+	key, cached := d.keys.get(j.header)
 	if !cached {
 		if key, err = d.checkHeader(j.header); err != nil {
 			return nil, err

@@ -15,40 +15,46 @@ type proofKey struct {
 	jkt       string
 }
 
-// headerCache remembers proofKeys by the proof's encoded header. A client
-// sends the same header (typ, alg, jwk) with every proof, and the header
-// checks depend on nothing but those bytes, so a hit skips decoding,
-// JSON parsing, point validation and the thumbprint; the signature and
-// claims are still checked on every proof. It is bounded: when full, it
-// is emptied and refills with the clients that are active.
-type headerCache struct {
-	mu  sync.RWMutex
-	m   map[string]*proofKey
-	max int
+// boundedCache is a map with a size bound: when full it is emptied and
+// refills with what is in use, rather than freezing with stale entries.
+// Keys longer than maxKey are never kept. The DPoP verifier uses it for
+// proof headers and for its own request URLs.
+type boundedCache[V any] struct {
+	mu     sync.RWMutex
+	m      map[string]V
+	max    int
+	maxKey int
 }
 
-// maxCachedHeader keeps unusually large headers (RSA keys) out of the cache.
-const maxCachedHeader = 512
-
-func newHeaderCache(max int) *headerCache {
-	return &headerCache{m: make(map[string]*proofKey), max: max}
+func newBoundedCache[V any](max, maxKey int) *boundedCache[V] {
+	return &boundedCache[V]{m: make(map[string]V), max: max, maxKey: maxKey}
 }
 
-func (c *headerCache) get(header string) *proofKey {
+func (c *boundedCache[V]) get(key string) (V, bool) {
 	c.mu.RLock()
-	k := c.m[header]
+	v, ok := c.m[key]
 	c.mu.RUnlock()
-	return k
+	return v, ok
 }
 
-func (c *headerCache) put(header string, k *proofKey) {
-	if len(header) > maxCachedHeader {
+// put keeps v under key, which must not alias a larger string the caller
+// does not want kept alive (clone it first).
+func (c *boundedCache[V]) put(key string, v V) {
+	if len(key) > c.maxKey {
 		return
 	}
 	c.mu.Lock()
 	if len(c.m) >= c.max {
 		clear(c.m)
 	}
-	c.m[header] = k
+	c.m[key] = v
 	c.mu.Unlock()
 }
+
+// The proof-header cache remembers proofKeys by the proof's encoded header.
+// A client sends the same header (typ, alg, jwk) with every proof, and the
+// header checks depend on nothing but those bytes, so a hit skips decoding,
+// JSON parsing, point validation and the thumbprint; the signature and
+// claims are still checked on every proof. maxCachedHeader keeps unusually
+// large headers (RSA keys) out of it.
+const maxCachedHeader = 512

@@ -601,7 +601,7 @@ func TestDPoPExpectedHTUCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(d.htus); n > maxCachedHTU || n == 0 {
+	if n := len(d.htus.m); n > maxCachedHTU || n == 0 {
 		t.Fatalf("%d URLs cached, want at most %d", n, maxCachedHTU)
 	}
 	respelled := f.proof(t, func(h, c map[string]any) { c["htu"] = strings.ToUpper(rfcTokenURL[:8]) + rfcTokenURL[8:] })

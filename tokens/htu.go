@@ -1,7 +1,6 @@
 package tokens
 
 import (
-	"crypto/sha256"
 	"errors"
 	"net/url"
 	"strconv"
@@ -189,7 +188,4 @@ func removeDotSegments(in string) string {
 
 // ATH returns the DPoP "ath" value for an access token: the base64url
 // SHA-256 of its ASCII bytes (RFC 9449 section 4.2).
-func ATH(accessToken string) string {
-	sum := sha256.Sum256([]byte(accessToken))
-	return b64.EncodeToString(sum[:])
-}
+func ATH(accessToken string) string { return HashOpaque(accessToken) }

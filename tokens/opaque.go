@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 )
 
 // opaqueBytes is the entropy of refresh tokens and similar bearer secrets:
@@ -25,6 +24,6 @@ func NewOpaque() (token string, hash string) {
 // token. The token has full entropy, so an unsalted fast hash is the right
 // tool: it is a lookup key, not a password hash.
 func HashOpaque(token string) string {
-	sum := sha256.Sum256([]byte(token))
+	sum := sha256String(token)
 	return b64.EncodeToString(sum[:])
 }

@@ -54,11 +54,6 @@ func (e *SDError) Error() string { return "sd-jwt: " + e.Description }
 // sdFail builds the error for one failed check.
 func sdFail(description string) error { return &SDError{Description: description} }
 
-// sdB64 is base64url without padding, as JOSE and RFC 9901 require. Strict
-// decoding rejects non-zero trailing bits, so every value has exactly one
-// accepted encoding.
-var sdB64 = base64.RawURLEncoding.Strict()
-
 // SDDigest returns base64url(SHA-256(disclosure)) computed over the ASCII
 // bytes of the encoded disclosure exactly as given (RFC 9901 §4.2.3). The
 // disclosure must never be re-encoded before hashing: any whitespace or

@@ -46,7 +46,7 @@ func sdParseDisclosures(encoded []string) (map[string]*sdDisclosure, error) {
 
 // sdDecodeDisclosure strictly decodes one base64url disclosure.
 func sdDecodeDisclosure(s string) (*sdDisclosure, error) {
-	raw, err := sdB64.DecodeString(s)
+	raw, err := b64.DecodeString(s)
 	if err != nil {
 		return nil, sdFail("malformed disclosure: not base64url")
 	}

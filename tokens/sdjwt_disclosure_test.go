@@ -25,8 +25,8 @@ const sdSpecProcessed = `{
 
 // sdSpecRequest verifies the §5.2 presentation at the KB-JWT's iat.
 func sdSpecRequest(t *testing.T) SDVerifyRequest {
-	x, _ := sdB64.DecodeString("b28d4MwZMjw8-00CG4xfnn9SLMVMM19SlqZpVb_uNtQ")
-	y, _ := sdB64.DecodeString("Xv5zWwuoaTgdS6hV43yI6gBwTnjukmFQQnJ_kCxzqk8")
+	x, _ := b64.DecodeString("b28d4MwZMjw8-00CG4xfnn9SLMVMM19SlqZpVb_uNtQ")
+	y, _ := b64.DecodeString("Xv5zWwuoaTgdS6hV43yI6gBwTnjukmFQQnJ_kCxzqk8")
 	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
 	if err != nil {
 		t.Fatal(err)
@@ -158,10 +158,10 @@ func TestSDParseDisclosureRejectsMalformed(t *testing.T) {
 	}{
 		{"not base64url", "WyJh*IiwiYiJd", "not base64url"},
 		{"padding is not base64url", "WyJhIiwiYiJd==", "not base64url"},
-		{"not json", sdB64.EncodeToString([]byte(`["a","b"`)), "not json"},
-		{"trailing data after the array", sdB64.EncodeToString([]byte(`["a","b"] x`)), "not json"},
-		{"duplicate keys inside the value", sdB64.EncodeToString([]byte(`["a","b",{"k":1,"k":2}]`)), "not json"},
-		{"not an array", sdB64.EncodeToString([]byte(`{"a":"b"}`)), "array of 2 or 3"},
+		{"not json", b64.EncodeToString([]byte(`["a","b"`)), "not json"},
+		{"trailing data after the array", b64.EncodeToString([]byte(`["a","b"] x`)), "not json"},
+		{"duplicate keys inside the value", b64.EncodeToString([]byte(`["a","b",{"k":1,"k":2}]`)), "not json"},
+		{"not an array", b64.EncodeToString([]byte(`{"a":"b"}`)), "array of 2 or 3"},
 		{"one element", sdTestDisclosure(t, "salt"), "array of 2 or 3"},
 		{"four elements", sdTestDisclosure(t, "salt", "n", "v", "x"), "array of 2 or 3"},
 		{"numeric salt", sdTestDisclosure(t, 7, "n", "v"), "salt must be a string"},

@@ -63,7 +63,7 @@ func sdTestECJWK(tb testing.TB, pub *ecdsa.PublicKey) []byte {
 	}
 	b, err := json.Marshal(map[string]string{
 		"kty": "EC", "crv": "P-256",
-		"x": sdB64.EncodeToString(point[1:33]), "y": sdB64.EncodeToString(point[33:]),
+		"x": b64.EncodeToString(point[1:33]), "y": b64.EncodeToString(point[33:]),
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -240,7 +240,7 @@ func sdTestDisclosure(tb testing.TB, elems ...any) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return sdB64.EncodeToString(b)
+	return b64.EncodeToString(b)
 }
 
 // sdAssertJSON compares got with the JSON document want, ignoring key order

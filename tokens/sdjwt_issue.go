@@ -192,7 +192,7 @@ func sdNewDisclosure(name string, value any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	raw, err := sdMarshal([]any{sdB64.EncodeToString(salt), name, value})
+	raw, err := sdMarshal([]any{b64.EncodeToString(salt), name, value})
 	if err != nil {
 		return "", sdFail("claim " + name + " is not representable as json")
 	}
@@ -202,7 +202,7 @@ func sdNewDisclosure(name string, value any) (string, error) {
 	if err != nil || sdHasDigestCarrier(decoded) {
 		return "", sdFail("claim " + name + " has an unsupported value")
 	}
-	d := sdB64.EncodeToString(raw)
+	d := b64.EncodeToString(raw)
 	if len(d) > sdMaxDisclosure {
 		return "", sdFail("claim " + name + " is too large")
 	}
@@ -232,7 +232,7 @@ func sdDecoyDigest() (string, error) {
 		return "", err
 	}
 	sum := sha256.Sum256(b)
-	return sdB64.EncodeToString(sum[:]), nil
+	return b64.EncodeToString(sum[:]), nil
 }
 
 func sdRandom(n int) ([]byte, error) {

@@ -17,7 +17,7 @@ import (
 // sdTestDecodeSegment decodes one base64url JSON segment of a compact JWS.
 func sdTestDecodeSegment(t *testing.T, seg string) map[string]any {
 	t.Helper()
-	b, err := sdB64.DecodeString(seg)
+	b, err := b64.DecodeString(seg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,12 +88,12 @@ func TestSDIssueProducesSpecShapedCredential(t *testing.T) {
 	t.Run("each disclosure carries a fresh 128-bit salt and its claim", func(t *testing.T) {
 		salts := map[string]bool{}
 		for _, d := range cred.Disclosures {
-			raw, _ := sdB64.DecodeString(d)
+			raw, _ := b64.DecodeString(d)
 			var elems []any
 			if err := json.Unmarshal(raw, &elems); err != nil || len(elems) != 3 {
 				t.Fatalf("disclosure %s: %v", raw, err)
 			}
-			salt, _ := sdB64.DecodeString(elems[0].(string))
+			salt, _ := b64.DecodeString(elems[0].(string))
 			if len(salt) != 16 || salts[elems[0].(string)] {
 				t.Fatalf("salt %v is not a fresh 16-byte value", elems[0])
 			}
@@ -188,7 +188,7 @@ func TestSDIssueRefuses(t *testing.T) {
 			r.HolderJWK = []byte(strings.Replace(string(f.holderJWK), "{", `{"d":"AAAA",`, 1))
 		}, "ES256", "holder jwk must be a public key"},
 		{"holder point off the curve", func(r *SDIssueRequest) {
-			r.HolderJWK = []byte(`{"kty":"EC","crv":"P-256","x":"` + sdB64.EncodeToString(make([]byte, 32)) + `","y":"` + sdB64.EncodeToString(make([]byte, 32)) + `"}`)
+			r.HolderJWK = []byte(`{"kty":"EC","crv":"P-256","x":"` + b64.EncodeToString(make([]byte, 32)) + `","y":"` + b64.EncodeToString(make([]byte, 32)) + `"}`)
 		}, "ES256", "not a valid P-256 point"},
 		{"holder jwk on another curve", func(r *SDIssueRequest) {
 			r.HolderJWK = []byte(strings.Replace(string(f.holderJWK), "P-256", "P-384", 1))

@@ -44,8 +44,8 @@ func sdParseHolderJWK(jwk map[string]any) (*sdHolderKey, error) {
 			Kty string `json:"kty"`
 			X   string `json:"x"`
 			Y   string `json:"y"`
-		}{crv, kty, sdB64.EncodeToString(x), sdB64.EncodeToString(y)})
-		return &sdHolderKey{pub: pub, alg: sdAlgES256, canonical: canon}, nil
+		}{crv, kty, b64.EncodeToString(x), b64.EncodeToString(y)})
+		return &sdHolderKey{pub: pub, alg: algES256, canonical: canon}, nil
 	case kty == "OKP" && crv == "Ed25519":
 		if !okx {
 			return nil, sdFail("holder jwk coordinates malformed")
@@ -54,8 +54,8 @@ func sdParseHolderJWK(jwk map[string]any) (*sdHolderKey, error) {
 			Crv string `json:"crv"`
 			Kty string `json:"kty"`
 			X   string `json:"x"`
-		}{crv, kty, sdB64.EncodeToString(x)})
-		return &sdHolderKey{pub: ed25519.PublicKey(x), alg: sdAlgEdDSA, canonical: canon}, nil
+		}{crv, kty, b64.EncodeToString(x)})
+		return &sdHolderKey{pub: ed25519.PublicKey(x), alg: algEdDSA, canonical: canon}, nil
 	}
 	return nil, sdFail("holder jwk must be EC P-256 or OKP Ed25519")
 }
@@ -67,6 +67,6 @@ func sdJWKCoordinate(v any) ([]byte, bool) {
 	if !ok || len(s) != 43 {
 		return nil, false
 	}
-	b, err := sdB64.DecodeString(s)
+	b, err := b64.DecodeString(s)
 	return b, err == nil && len(b) == 32
 }

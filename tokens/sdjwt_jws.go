@@ -16,19 +16,14 @@ import (
 // algorithms are allowed, and signing our own bytes directly guarantees the
 // signed payload is exactly the bytes we produced.
 
-const (
-	sdAlgES256 = "ES256"
-	sdAlgEdDSA = "EdDSA"
-)
-
 // sdKeyMatchesAlg reports whether pub is a key of the kind alg needs.
 // Anything outside the allow-list, "none" included, matches nothing.
 func sdKeyMatchesAlg(pub crypto.PublicKey, alg string) bool {
 	switch alg {
-	case sdAlgES256:
+	case algES256:
 		k, ok := pub.(*ecdsa.PublicKey)
 		return ok && k.Curve == elliptic.P256()
-	case sdAlgEdDSA:
+	case algEdDSA:
 		k, ok := pub.(ed25519.PublicKey)
 		return ok && len(k) == ed25519.PublicKeySize
 	}
@@ -37,10 +32,10 @@ func sdKeyMatchesAlg(pub crypto.PublicKey, alg string) bool {
 
 // sdSign returns the compact JWS of the given header and payload JSON.
 func sdSign(header, payload []byte, signer crypto.Signer, alg string) (string, error) {
-	input := sdB64.EncodeToString(header) + "." + sdB64.EncodeToString(payload)
+	input := b64.EncodeToString(header) + "." + b64.EncodeToString(payload)
 	var sig []byte
 	switch alg {
-	case sdAlgES256:
+	case algES256:
 		digest := sha256.Sum256([]byte(input))
 		der, err := signer.Sign(rand.Reader, digest[:], crypto.SHA256)
 		if err != nil {
@@ -49,7 +44,7 @@ func sdSign(header, payload []byte, signer crypto.Signer, alg string) (string, e
 		if sig, err = decodeES256DER(der); err != nil {
 			return "", errors.New("sd-jwt: sign: malformed ecdsa signature")
 		}
-	case sdAlgEdDSA:
+	case algEdDSA:
 		var err error
 		if sig, err = signer.Sign(rand.Reader, []byte(input), crypto.Hash(0)); err != nil {
 			return "", fmt.Errorf("sd-jwt: sign: %w", err)
@@ -57,7 +52,7 @@ func sdSign(header, payload []byte, signer crypto.Signer, alg string) (string, e
 	default:
 		return "", sdFail("unsupported signing alg")
 	}
-	return input + "." + sdB64.EncodeToString(sig), nil
+	return input + "." + b64.EncodeToString(sig), nil
 }
 
 // sdJWS is a compact JWS whose header and payload were strictly decoded but
@@ -79,9 +74,9 @@ func sdParseJWS(token, what, wantTyp string) (*sdJWS, error) {
 	}
 	h, rest, _ := strings.Cut(token, ".")
 	p, s, _ := strings.Cut(rest, ".")
-	hb, err1 := sdB64.DecodeString(h)
-	pb, err2 := sdB64.DecodeString(p)
-	sig, err3 := sdB64.DecodeString(s)
+	hb, err1 := b64.DecodeString(h)
+	pb, err2 := b64.DecodeString(p)
+	sig, err3 := b64.DecodeString(s)
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, sdFail("malformed " + what)
 	}
@@ -93,7 +88,7 @@ func sdParseJWS(token, what, wantTyp string) (*sdJWS, error) {
 		return nil, sdFail(what + " typ must be " + wantTyp)
 	}
 	alg, _ := header["alg"].(string)
-	if alg != sdAlgES256 && alg != sdAlgEdDSA {
+	if alg != algES256 && alg != algEdDSA {
 		return nil, sdFail(what + " alg not allowed")
 	}
 	if _, ok := header["crit"]; ok {

@@ -46,7 +46,7 @@ func TestSDDigestMatchesSpecVectors(t *testing.T) {
 // exact bytes the issuer produced, not the decoded claim.
 func TestSDDigestReserialisedDisclosureDiffers(t *testing.T) {
 	const original = "WyJfMjZiYzRMVC1hYzZxMktJNmNCVzVlcyIsICJmYW1pbHlfbmFtZSIsICJNw7ZiaXVzIl0"
-	raw, err := sdB64.DecodeString(original)
+	raw, err := b64.DecodeString(original)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestSDDigestReserialisedDisclosureDiffers(t *testing.T) {
 		{"escaped umlaut variant", sdDigestVectors[1].disclosure},
 		{"whitespace-free variant", sdDigestVectors[2].disclosure},
 		{"newline variant", sdDigestVectors[3].disclosure},
-		{"re-encoded by encoding/json", sdB64.EncodeToString(compact)},
+		{"re-encoded by encoding/json", b64.EncodeToString(compact)},
 	}
 	want := SDDigest(original)
 	for _, tc := range cases {

@@ -46,7 +46,7 @@ func TestSDVerifyRoundTripWithEd25519Keys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	holderJWK := []byte(`{"kty":"OKP","crv":"Ed25519","x":"` + sdB64.EncodeToString(hpub) + `"}`)
+	holderJWK := []byte(`{"kty":"OKP","crv":"Ed25519","x":"` + b64.EncodeToString(hpub) + `"}`)
 	cred, err := SDIssue(SDIssueRequest{
 		Issuer: sdTestIssuer, VCT: sdTestVCT,
 		IssuedAt: sdTestNow, ExpiresAt: sdTestNow.Add(time.Hour),
@@ -166,7 +166,7 @@ func TestSDVerifyRejects(t *testing.T) {
 		{"reserved claim name ...", sdTestWithDisclosure(t, f, sdTestDisclosure(t, "s", "...", "x")), nil, "reserved claim name"},
 		{"claim name already present", sdTestWithDisclosure(t, f, sdTestDisclosure(t, "s", "vct", "https://evil.example/vct")), nil, "claim name already present"},
 		{"protected claim disclosed", sdTestWithDisclosure(t, f, sdTestDisclosure(t, "s", "status", map[string]any{})), nil, "claim status must not be selectively disclosed"},
-		{"malformed disclosure: not json", sdTestWithDisclosure(t, f, sdB64.EncodeToString([]byte("not json"))), nil, "malformed disclosure: not json"},
+		{"malformed disclosure: not json", sdTestWithDisclosure(t, f, b64.EncodeToString([]byte("not json"))), nil, "malformed disclosure: not json"},
 		{"malformed disclosure: wrong arity", sdTestWithDisclosure(t, f, sdTestDisclosure(t, "s", "a", "b", "c")), nil, "array of 2 or 3"},
 		{"malformed disclosure: non-string salt", sdTestWithDisclosure(t, f, sdTestDisclosure(t, 1, "a", "b")), nil, "salt must be a string"},
 		{"too many disclosures", f.present(t, issuerJWT, many, sdKBOptions{}), nil, "too many disclosures"},
@@ -220,14 +220,14 @@ func TestSDVerifyRejects(t *testing.T) {
 func sdTestUnsigned(t *testing.T, header, payload any) string {
 	hb, _ := json.Marshal(header)
 	pb, _ := json.Marshal(payload)
-	return sdB64.EncodeToString(hb) + "." + sdB64.EncodeToString(pb) + ".c2ln"
+	return b64.EncodeToString(hb) + "." + b64.EncodeToString(pb) + ".c2ln"
 }
 
 // sdTestTamper re-encodes the payload with a later exp, keeping the
 // original signature.
 func sdTestTamper(t *testing.T, jwt string) string {
 	parts := strings.Split(jwt, ".")
-	pb, err := sdB64.DecodeString(parts[1])
+	pb, err := b64.DecodeString(parts[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func sdTestTamper(t *testing.T, jwt string) string {
 	}
 	p["exp"] = 4_000_000_000
 	pb, _ = json.Marshal(p)
-	return parts[0] + "." + sdB64.EncodeToString(pb) + "." + parts[2]
+	return parts[0] + "." + b64.EncodeToString(pb) + "." + parts[2]
 }
 
 // sdTestWithDisclosure signs a payload referencing d and presents it.
