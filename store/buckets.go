@@ -1,22 +1,19 @@
 package store
 
-// Bucket names. Index buckets map a composite or expiry key to nothing; the
-// record always lives in the primary bucket.
+// Bucket names. Index buckets map a key to an id, or a composite or expiry
+// key to nothing; the record always lives in its primary bucket.
 var (
 	bucketMeta = []byte("meta")
 
-	bucketUsers     = []byte("users")     // user id -> user
-	bucketUsernames = []byte("usernames") // normalised username -> user id
-	bucketHandles   = []byte("handles")   // WebAuthn user handle -> user id
-
-	bucketCredentials     = []byte("credentials")      // credential id -> credential
-	bucketUserCredentials = []byte("user_credentials") // pair(user id, credential id) -> nil
+	bucketAccounts         = []byte("accounts")          // user, credentials and session index by user id: see accounts.go
+	bucketUsernames        = []byte("usernames")         // normalised username -> user id
+	bucketHandles          = []byte("handles")           // WebAuthn user handle -> user id
+	bucketCredentialOwners = []byte("credential_owners") // credential id -> user id
 
 	bucketCeremonies     = []byte("ceremonies")        // id -> ceremony
 	bucketCeremonyExpiry = []byte("ceremonies_expiry") // expiry(expires, id) -> nil
 	bucketSessions       = []byte("sessions")          // id -> session
 	bucketSessionExpiry  = []byte("sessions_expiry")   // expiry(expires, id) -> nil
-	bucketUserSessions   = []byte("user_sessions")     // pair(user id, session id) -> nil
 	bucketRefreshTokens  = []byte("refresh_tokens")    // hash -> refresh token
 	bucketRefreshExpiry  = []byte("refresh_expiry")    // expiry(expires, hash) -> nil
 	bucketRevoked        = []byte("revoked")           // key -> until
@@ -29,10 +26,9 @@ var (
 
 var allBuckets = [][]byte{
 	bucketMeta,
-	bucketUsers, bucketUsernames, bucketHandles,
-	bucketCredentials, bucketUserCredentials,
+	bucketAccounts, bucketUsernames, bucketHandles, bucketCredentialOwners,
 	bucketCeremonies, bucketCeremonyExpiry,
-	bucketSessions, bucketSessionExpiry, bucketUserSessions,
+	bucketSessions, bucketSessionExpiry,
 	bucketRefreshTokens, bucketRefreshExpiry,
 	bucketRevoked, bucketRevokedExpiry,
 	bucketSigningKeys, bucketClients, bucketTOTP, bucketAudit,

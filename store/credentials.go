@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -30,7 +31,14 @@ type credentialRecord struct {
 
 // Credential returns the credential with the given raw ID, or ErrNotFound.
 func (tx *Tx) Credential(id []byte) (*Credential, error) {
-	rec, err := memoGet(tx, &tx.db.credentials, bucketCredentials, id)
+	owner, err := tx.lookupIndex(bucketCredentialOwners, id)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := memoGet(tx, &tx.db.credentials, bucketAccounts, entryKey(owner, entryCredential, id))
+	if notFound(err) {
+		return nil, fmt.Errorf("store: index points to missing credential of user %q", owner)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -46,12 +54,13 @@ func (r credentialRecord) clone() credentialRecord {
 // CredentialsByUser returns the user's credentials, oldest first.
 func (tx *Tx) CredentialsByUser(userID string) ([]Credential, error) {
 	var creds []Credential
-	for _, id := range tx.pairMembers(bucketUserCredentials, userID) {
-		c, err := tx.Credential(id)
-		if err != nil {
-			return nil, err
-		}
-		creds = append(creds, *c)
+	err := tx.eachEntry(userID, entryCredential, func(key, _, value []byte) error {
+		rec, err := memoDecode(&tx.db.credentials, key, value)
+		creds = append(creds, rec.Credential)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortStableFunc(creds, func(a, b Credential) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), bytes.Compare(a.ID, b.ID))
@@ -69,9 +78,9 @@ func (tx *Tx) PutCredential(c *Credential) error {
 	if err := checkKey("user id", len(c.UserID)); err != nil {
 		return err
 	}
-	old, err := memoGet(tx, &tx.db.credentials, bucketCredentials, c.ID)
+	owner, err := tx.lookupIndex(bucketCredentialOwners, c.ID)
 	switch {
-	case err == nil && old.UserID != c.UserID:
+	case err == nil && owner != c.UserID:
 		return ErrCredentialExists
 	case err != nil && !notFound(err):
 		return err
@@ -80,13 +89,16 @@ func (tx *Tx) PutCredential(c *Credential) error {
 	rec := credentialRecord{header: current(), Credential: *c}
 	rec.CreatedAt = utc(rec.CreatedAt)
 	rec.LastUsedAt = utc(rec.LastUsedAt)
-	if err := memoPut(tx, &tx.db.credentials, bucketCredentials, bytes.Clone(c.ID), rec); err != nil {
+	if err := memoPut(tx, &tx.db.credentials, bucketAccounts, entryKey(c.UserID, entryCredential, c.ID), rec); err != nil {
 		return err
 	}
 	if indexed {
 		return nil
 	}
-	return tx.putIndex(bucketUserCredentials, pairKey(c.UserID, c.ID))
+	if err := tx.btx.Bucket(bucketCredentialOwners).Put(bytes.Clone(c.ID), []byte(c.UserID)); err != nil {
+		return fmt.Errorf("store: put %s: %w", bucketCredentialOwners, err)
+	}
+	return nil
 }
 
 // DeleteCredential removes the credential, or returns ErrNotFound.
@@ -95,8 +107,8 @@ func (tx *Tx) DeleteCredential(id []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.del(bucketUserCredentials, pairKey(c.UserID, c.ID)); err != nil {
+	if err := tx.del(bucketAccounts, entryKey(c.UserID, entryCredential, c.ID)); err != nil {
 		return err
 	}
-	return tx.del(bucketCredentials, c.ID)
+	return tx.del(bucketCredentialOwners, c.ID)
 }

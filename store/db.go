@@ -139,6 +139,14 @@ func Open(opts Options) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
 	}
+	moved, err := db.migrateAccounts()
+	if err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
+	}
+	if moved > 0 {
+		db.logger.Info("store: moved records into the accounts layout", "entries", moved)
+	}
 	go db.writeLoop()
 	return db, nil
 }

@@ -58,14 +58,24 @@ func memoGet[R interface {
 	versioned
 	cloner[R]
 }](tx *Tx, m *memo[R], bucket, key []byte) (R, error) {
-	var rec R
 	data := tx.raw(bucket, key)
 	if data == nil {
-		return rec, ErrNotFound
+		var none R
+		return none, ErrNotFound
 	}
+	return memoDecode(m, key, data)
+}
+
+// memoDecode decodes the stored bytes data of key through a memo. The
+// record returned is the caller's own copy.
+func memoDecode[R interface {
+	versioned
+	cloner[R]
+}](m *memo[R], key, data []byte) (R, error) {
 	if rec, ok := m.load(key, data); ok {
 		return rec.clone(), nil
 	}
+	var rec R
 	if err := decode(data, any(&rec).(versioned)); err != nil {
 		return rec, err
 	}

@@ -44,7 +44,7 @@ func (tx *Tx) PutSession(s *Session) error {
 	case err == nil:
 		indexed = old.UserID == s.UserID
 		if !indexed {
-			if err := tx.del(bucketUserSessions, pairKey(old.UserID, key)); err != nil {
+			if err := tx.del(bucketAccounts, entryKey(old.UserID, entrySession, key)); err != nil {
 				return err
 			}
 		}
@@ -60,7 +60,7 @@ func (tx *Tx) PutSession(s *Session) error {
 		return err
 	}
 	if !indexed {
-		if err := tx.putIndex(bucketUserSessions, pairKey(s.UserID, key)); err != nil {
+		if err := tx.putIndex(bucketAccounts, entryKey(s.UserID, entrySession, key)); err != nil {
 			return err
 		}
 	}
@@ -85,12 +85,16 @@ func (r sessionRecord) clone() sessionRecord {
 // SessionsByUser returns the user's sessions, oldest first.
 func (tx *Tx) SessionsByUser(userID string) ([]Session, error) {
 	var sessions []Session
-	for _, id := range tx.pairMembers(bucketUserSessions, userID) {
+	err := tx.eachEntry(userID, entrySession, func(_, id, _ []byte) error {
 		s, err := tx.Session(string(id))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		sessions = append(sessions, *s)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	slices.SortStableFunc(sessions, func(a, b Session) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
@@ -109,7 +113,7 @@ func (tx *Tx) deleteSession(id []byte) (int, error) {
 		}
 		return 0, err
 	}
-	if err := tx.del(bucketUserSessions, pairKey(rec.UserID, id)); err != nil {
+	if err := tx.del(bucketAccounts, entryKey(rec.UserID, entrySession, id)); err != nil {
 		return 0, err
 	}
 	if err := tx.reindexExpiry(bucketSessionExpiry, id, rec.ExpiresAt, time.Time{}); err != nil {

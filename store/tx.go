@@ -54,8 +54,8 @@ func decode(data []byte, rec versioned) error {
 // raw returns the stored bytes under key (valid only during the
 // transaction), or nil if there are none.
 func (tx *Tx) raw(bucket, key []byte) []byte {
-	// Index keys may pair two identifiers, hence the doubled bound.
-	if len(key) == 0 || len(key) > 2*maxKeyLen+2 {
+	// Account entry keys join two identifiers, hence the doubled bound.
+	if len(key) == 0 || len(key) > maxAccountEntryKeyLen {
 		return nil
 	}
 	return tx.btx.Bucket(bucket).Get(key)
@@ -108,31 +108,6 @@ func checkKey(what string, n int) error {
 		return fmt.Errorf("store: %s longer than %d bytes", what, maxKeyLen)
 	}
 	return nil
-}
-
-// pairKey builds an index key from an owner and a member. The owner is
-// length-prefixed so one owner's prefix can never match another's.
-func pairKey(owner string, member []byte) []byte {
-	k := pairPrefix(owner)
-	return append(k, member...)
-}
-
-// pairPrefix is the prefix shared by every pairKey of owner.
-func pairPrefix(owner string) []byte {
-	k := make([]byte, 2, 2+len(owner)+64)
-	binary.BigEndian.PutUint16(k, uint16(len(owner)))
-	return append(k, owner...)
-}
-
-// pairMembers returns copies of the members indexed under owner.
-func (tx *Tx) pairMembers(bucket []byte, owner string) [][]byte {
-	prefix := pairPrefix(owner)
-	var out [][]byte
-	c := tx.btx.Bucket(bucket).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		out = append(out, bytes.Clone(k[len(prefix):]))
-	}
-	return out
 }
 
 // Bounds of what time.Time.UnixNano can represent.

@@ -28,9 +28,16 @@ func TestExpiryKeysSortByTime(t *testing.T) {
 	}
 }
 
-func TestPairKeysOfDifferentOwnersDoNotShareAPrefix(t *testing.T) {
-	if bytes.HasPrefix(pairKey("u10", []byte("x")), pairPrefix("u1")) {
-		t.Fatal("owner u1's prefix matches a key of owner u10")
+func TestAccountKeysOfDifferentUsersDoNotShareAPrefix(t *testing.T) {
+	if bytes.HasPrefix(entryKey("u10", entrySession, []byte("x")), accountKey("u1")) {
+		t.Fatal("user u1's account prefix matches a key of user u10")
+	}
+	id, rest, ok := splitAccountKey(entryKey("u10", entryCredential, []byte("x")))
+	if !ok || id != "u10" || string(rest) != "cx" {
+		t.Fatalf("splitAccountKey = %q %q %v", id, rest, ok)
+	}
+	if _, _, ok := splitAccountKey([]byte{0, 9, 'u'}); ok {
+		t.Fatal("splitAccountKey accepted a key shorter than its length")
 	}
 }
 

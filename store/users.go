@@ -25,7 +25,7 @@ type userRecord struct {
 // User returns the user with the given id, or ErrNotFound.
 func (tx *Tx) User(id string) (*User, error) {
 	var rec userRecord
-	if err := tx.get(bucketUsers, []byte(id), &rec); err != nil {
+	if err := tx.get(bucketAccounts, accountKey(id), &rec); err != nil {
 		return nil, err
 	}
 	return &rec.User, nil
@@ -116,7 +116,7 @@ func (tx *Tx) PutUser(u *User) error {
 	}
 	rec := userRecord{header: current(), User: *u}
 	rec.CreatedAt = utc(rec.CreatedAt)
-	if err := tx.put(bucketUsers, []byte(u.ID), &rec); err != nil {
+	if err := tx.put(bucketAccounts, accountKey(u.ID), &rec); err != nil {
 		return err
 	}
 	if err := tx.btx.Bucket(bucketUsernames).Put([]byte(u.Username), []byte(u.ID)); err != nil {

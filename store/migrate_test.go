@@ -1,0 +1,205 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// writeLegacyDB writes a database in the layout before accounts, the way
+// earlier versions did: users and credentials under their own ids, and
+// user -> credential and user -> session index buckets.
+func writeLegacyDB(t *testing.T, path string) {
+	t.Helper()
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	put := func(btx *bolt.Tx, bucket []byte, key string, value []byte) {
+		b, err := btx.CreateBucketIfNotExists(bucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Put([]byte(key), value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record := func(rec any) []byte {
+		raw, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	pair := func(owner, member string) string { return string(accountKey(owner)) + member }
+	err = bdb.Update(func(btx *bolt.Tx) error {
+		for _, u := range []struct{ id, name string }{{"u1", "alice"}, {"u2", "bob"}, {"u3", "carol"}} {
+			put(btx, legacyUsers, u.id, record(userRecord{header: current(), User: User{ID: u.id, Handle: []byte("h-" + u.id), Username: u.name, CreatedAt: t0}}))
+			put(btx, bucketUsernames, u.name, []byte(u.id))
+			put(btx, bucketHandles, "h-"+u.id, []byte(u.id))
+		}
+		for _, c := range []struct{ id, user string }{{"c1", "u1"}, {"c2", "u1"}, {"c3", "u2"}} {
+			put(btx, legacyCredentials, c.id, record(credentialRecord{header: current(), Credential: Credential{ID: []byte(c.id), UserID: c.user, Name: "key " + c.id, CreatedAt: t0, Record: []byte("rec")}}))
+			put(btx, legacyUserCredentials, pair(c.user, c.id), nil)
+		}
+		for _, s := range []struct{ id, user string }{{"s1", "u1"}, {"s2", "u3"}} {
+			put(btx, bucketSessions, s.id, record(sessionRecord{header: current(), Session: Session{ID: s.id, UserID: s.user, CreatedAt: t0}}))
+			put(btx, legacyUserSessions, pair(s.user, s.id), nil)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkMigrated opens the database and checks that every record of
+// writeLegacyDB is found through the accounts layout and the old buckets
+// are gone.
+func checkMigrated(t *testing.T, path string) {
+	t.Helper()
+	db, err := Open(Options{Path: path, KEK: testKEK})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer db.Close()
+	mustView(t, db, func(tx *Tx) error {
+		for _, b := range [][]byte{legacyUsers, legacyCredentials, legacyUserCredentials, legacyUserSessions} {
+			if tx.btx.Bucket(b) != nil {
+				t.Errorf("bucket %s is still there", b)
+			}
+		}
+		for id, name := range map[string]string{"u1": "alice", "u2": "bob", "u3": "carol"} {
+			u, err := tx.UserByUsername(name)
+			if err != nil || u.ID != id {
+				t.Errorf("UserByUsername(%s) = %v, %v", name, u, err)
+			}
+			if u, err := tx.UserByHandle([]byte("h-" + id)); err != nil || u.ID != id {
+				t.Errorf("UserByHandle(h-%s) = %v, %v", id, u, err)
+			}
+		}
+		if c, err := tx.Credential([]byte("c3")); err != nil || c.UserID != "u2" || c.Name != "key c3" {
+			t.Errorf("Credential(c3) = %+v, %v", c, err)
+		}
+		creds, err := tx.CredentialsByUser("u1")
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, c := range creds {
+			ids = append(ids, string(c.ID))
+		}
+		if !slices.Equal(ids, []string{"c1", "c2"}) {
+			t.Errorf("credentials of u1 = %q, want c1 c2", ids)
+		}
+		for user, want := range map[string]string{"u1": "s1", "u2": "", "u3": "s2"} {
+			sessions, err := tx.SessionsByUser(user)
+			if err != nil {
+				return err
+			}
+			var got string
+			for _, s := range sessions {
+				got += s.ID
+			}
+			if got != want {
+				t.Errorf("sessions of %s = %q, want %q", user, got, want)
+			}
+		}
+		return nil
+	})
+	// The credential index came along: the ID stays taken.
+	err = db.Update(t.Context(), func(tx *Tx) error {
+		return tx.PutCredential(&Credential{ID: []byte("c1"), UserID: "u2"})
+	})
+	if !errors.Is(err, ErrCredentialExists) {
+		t.Errorf("registering u1's credential to u2: %v, want ErrCredentialExists", err)
+	}
+}
+
+func TestOpenMigratesTheLegacyLayout(t *testing.T) {
+	defer func(n int) { migrateChunk = n }(migrateChunk)
+	migrateChunk = 2 // several transactions per bucket
+
+	path := filepath.Join(t.TempDir(), "latch.db")
+	writeLegacyDB(t, path)
+	checkMigrated(t, path)
+	checkMigrated(t, path) // a second Open finds nothing to do
+}
+
+func TestInterruptedMigrationResumes(t *testing.T) {
+	defer func(n int) { migrateChunk = n }(migrateChunk)
+	migrateChunk = 2
+
+	path := filepath.Join(t.TempDir(), "latch.db")
+	writeLegacyDB(t, path)
+	// One committed chunk of users and of credentials, then a crash.
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(btx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketAccounts, bucketCredentialOwners} {
+			if _, err := btx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		if n, err := migrateSome(btx, legacyUsers, moveUser); err != nil || n != 2 {
+			t.Fatalf("migrateSome(users) = %d, %v", n, err)
+		}
+		_, err := migrateSome(btx, legacyCredentials, moveCredential)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkMigrated(t, path)
+}
+
+func TestMigrationRefusesACorruptRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latch.db")
+	writeLegacyDB(t, path)
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(btx *bolt.Tx) error {
+		return btx.Bucket(legacyCredentials).Put([]byte("c9"), []byte(`{"v":1,"id":"YzQ"}`)) // no owner
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := Open(Options{Path: path, KEK: testKEK}); err == nil {
+		db.Close()
+		t.Fatal("Open migrated a credential with no owner")
+	}
+	// Nothing half-done: the credentials not yet moved are all still
+	// where they were, and a fixed file migrates.
+	bdb, err = bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bdb.Update(func(btx *bolt.Tx) error {
+		if n := btx.Bucket(legacyCredentials).Stats().KeyN; n != 4 {
+			t.Errorf("legacy credentials = %d, want all 4", n)
+		}
+		return btx.Bucket(legacyCredentials).Delete([]byte("c9"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkMigrated(t, path)
+}
