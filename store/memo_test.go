@@ -33,7 +33,9 @@ func TestMemoNeverServesAStaleRecord(t *testing.T) {
 
 	t.Run("a write the memo did not see", func(t *testing.T) {
 		raw, _ := json.Marshal(credentialRecord{header: current(), Credential: Credential{ID: []byte("cred"), UserID: "u1", Name: "behind"}})
-		mustUpdate(t, db, func(tx *Tx) error { return tx.btx.Bucket(bucketAccounts).Put(entryKey("u1", entryCredential, []byte("cred")), raw) })
+		mustUpdate(t, db, func(tx *Tx) error {
+			return tx.btx.Bucket(bucketAccounts).Put(entryKey("u1", entryCredential, []byte("cred")), raw)
+		})
 		if got := name(); got != "behind" {
 			t.Fatalf("name = %q, want behind", got)
 		}
