@@ -105,7 +105,20 @@ func descriptors(creds []Credential) ([]protocol.CredentialDescriptor, error) {
 	return out, nil
 }
 
-// encodeRecord serialises a library credential and derives the exported copy.
+// stripAttestation drops from a credential registered without attestation
+// ("none" format, what this service asks for) the copy of its registration
+// response the library keeps. That copy exists so that an attestation
+// statement can be checked again later against authenticator metadata, and
+// a "none" attestation has no statement to check. Without it a record is
+// about a third of the size, and every sign-up and sign-in writes one.
+func stripAttestation(c *gowebauthn.Credential) {
+	if protocol.AttestationFormat(c.AttestationFormat) == protocol.AttestationFormatNone {
+		c.Attestation = gowebauthn.CredentialAttestation{PublicKeyAlgorithm: c.Attestation.PublicKeyAlgorithm}
+	}
+}
+
+// encodeRecord serialises a library credential and derives the exported
+// copy. The caller has stripped it (stripAttestation).
 func encodeRecord(c *gowebauthn.Credential) (*Credential, error) {
 	record, err := json.Marshal(c)
 	if err != nil {
@@ -184,8 +197,10 @@ func (m *recordMemo) remember(raw []byte, rec gowebauthn.Credential) {
 	m.m[string(rec.ID)] = recordMemoEntry{raw: raw, rec: rec}
 }
 
-// encode is encodeRecord, remembering the result for the next decode.
+// encode strips c's attestation and encodes it, remembering the result
+// for the next decode.
 func (m *recordMemo) encode(c *gowebauthn.Credential) (*Credential, error) {
+	stripAttestation(c)
 	out, err := encodeRecord(c)
 	if err == nil {
 		m.remember(bytes.Clone(out.Record), *c)

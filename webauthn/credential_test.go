@@ -56,6 +56,38 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
+// TestRecordsWithoutAttestationKeepNoRegistrationCopy checks that a
+// credential registered with a "none" attestation is stored without the
+// copy of its registration response, and one with a statement keeps it.
+func TestRecordsWithoutAttestationKeepNoRegistrationCopy(t *testing.T) {
+	for _, format := range []string{"none", "packed"} {
+		var m recordMemo
+		lib := &gowebauthn.Credential{
+			ID: []byte("credential"), PublicKey: []byte{0xa5, 0x01, 0x02}, AttestationFormat: format,
+			Attestation: gowebauthn.CredentialAttestation{
+				ClientDataJSON: []byte(`{"type":"webauthn.create"}`), ClientDataHash: make([]byte, 32),
+				AuthenticatorData: make([]byte, 37), Object: []byte{0xa3}, PublicKeyAlgorithm: -7,
+			},
+		}
+		cred, err := m.encode(lib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodeRecord(*cred)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := back.Attestation.ClientDataJSON != nil || back.Attestation.ClientDataHash != nil ||
+			back.Attestation.AuthenticatorData != nil || back.Attestation.Object != nil
+		if kept != (format != "none") {
+			t.Errorf("%s: registration copy kept = %v (record %s)", format, kept, cred.Record)
+		}
+		if back.Attestation.PublicKeyAlgorithm != -7 || back.AttestationFormat != format || string(back.PublicKey) != "\xa5\x01\x02" {
+			t.Errorf("%s: decoded %+v", format, back)
+		}
+	}
+}
+
 // TestDecodeRecordRefusesForeignBytes checks records that this package did
 // not write for this credential are refused as corrupt.
 func TestDecodeRecordRefusesForeignBytes(t *testing.T) {
