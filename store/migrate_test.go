@@ -10,16 +10,27 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// writeLegacyDB writes a database in the layout before accounts, the way
-// earlier versions did: users and credentials under their own ids, and
-// user -> credential and user -> session index buckets.
-func writeLegacyDB(t *testing.T, path string) {
+// updateFile runs fn in one transaction on the bbolt file at path, with no
+// store open on it, as an earlier version or an interrupted run would.
+func updateFile(t *testing.T, path string, fn func(btx *bolt.Tx) error) {
 	t.Helper()
 	bdb, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer bdb.Close()
+	if err := bdb.Update(fn); err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeLegacyDB writes a database in the layout before accounts, the way
+// earlier versions did: users and credentials under their own ids, and
+// user -> credential and user -> session index buckets.
+func writeLegacyDB(t *testing.T, path string) {
+	t.Helper()
 	put := func(btx *bolt.Tx, bucket []byte, key string, value []byte) {
 		b, err := btx.CreateBucketIfNotExists(bucket)
 		if err != nil {
@@ -37,7 +48,7 @@ func writeLegacyDB(t *testing.T, path string) {
 		return raw
 	}
 	pair := func(owner, member string) string { return string(accountKey(owner)) + member }
-	err = bdb.Update(func(btx *bolt.Tx) error {
+	updateFile(t, path, func(btx *bolt.Tx) error {
 		for _, u := range []struct{ id, name string }{{"u1", "alice"}, {"u2", "bob"}, {"u3", "carol"}} {
 			put(btx, legacyUsers, u.id, record(userRecord{header: current(), User: User{ID: u.id, Handle: []byte("h-" + u.id), Username: u.name, CreatedAt: t0}}))
 			put(btx, bucketUsernames, u.name, []byte(u.id))
@@ -53,9 +64,6 @@ func writeLegacyDB(t *testing.T, path string) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // checkMigrated opens the database and checks that every record of
@@ -138,11 +146,7 @@ func TestInterruptedMigrationResumes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "latch.db")
 	writeLegacyDB(t, path)
 	// One committed chunk of users and of credentials, then a crash.
-	bdb, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(btx *bolt.Tx) error {
+	updateFile(t, path, func(btx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketAccounts, bucketCredentialOwners} {
 			if _, err := btx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -154,52 +158,26 @@ func TestInterruptedMigrationResumes(t *testing.T) {
 		_, err := migrateSome(btx, legacyCredentials, moveCredential)
 		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Close(); err != nil {
-		t.Fatal(err)
-	}
 	checkMigrated(t, path)
 }
 
 func TestMigrationRefusesACorruptRecord(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "latch.db")
 	writeLegacyDB(t, path)
-	bdb, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(btx *bolt.Tx) error {
+	updateFile(t, path, func(btx *bolt.Tx) error {
 		return btx.Bucket(legacyCredentials).Put([]byte("c9"), []byte(`{"v":1,"id":"YzQ"}`)) // no owner
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Close(); err != nil {
-		t.Fatal(err)
-	}
 	if db, err := Open(Options{Path: path, KEK: testKEK}); err == nil {
 		db.Close()
 		t.Fatal("Open migrated a credential with no owner")
 	}
 	// Nothing half-done: the credentials not yet moved are all still
 	// where they were, and a fixed file migrates.
-	bdb, err = bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = bdb.Update(func(btx *bolt.Tx) error {
+	updateFile(t, path, func(btx *bolt.Tx) error {
 		if n := btx.Bucket(legacyCredentials).Stats().KeyN; n != 4 {
 			t.Errorf("legacy credentials = %d, want all 4", n)
 		}
 		return btx.Bucket(legacyCredentials).Delete([]byte("c9"))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bdb.Close(); err != nil {
-		t.Fatal(err)
-	}
 	checkMigrated(t, path)
 }
