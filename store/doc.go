@@ -5,7 +5,10 @@
 // [DB.View]. Every record is JSON with a version field ("v":1) so later
 // fields can be added without migrations. Secrets (signing keys, TOTP seeds)
 // are sealed with AES-256-GCM under a key-encryption key before they reach
-// the file.
+// the file. Records are keyed so that the ones written together share pages:
+// an account (user, passkeys, session list) is one run of keys, and
+// sessions and refresh tokens have time-ordered keys (see accounts.go). A
+// file in an earlier layout is moved over at Open (see migrate.go).
 //
 // Writes go through a single writer goroutine that commits whatever is
 // queued in one fsync'd transaction (natural group commit), so many
