@@ -23,7 +23,7 @@ import (
 	"os/exec"
 	"runtime/debug"
 	"runtime/pprof"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +45,11 @@ var useDPoP = true
 // authenticator instead of the lean one.
 var useVirtual bool
 
+// splitRequests makes each scenario also report latency percentiles per
+// request (a ceremony's begin apart from its finish), to show where the
+// tail of a scenario's latency comes from.
+var splitRequests bool
+
 func main() {
 	base := flag.String("url", "http://localhost:8080", "server base URL (must equal its --issuer)")
 	workers := flag.Int("c", 32, "concurrent clients")
@@ -53,6 +58,7 @@ func main() {
 	scenarios := flag.String("s", "signup,signin,userinfo,refresh", "scenarios to run")
 	flag.BoolVar(&useDPoP, "dpop", true, "send DPoP proofs at sign-up and sign-in")
 	flag.BoolVar(&useVirtual, "virtual", false, "use the test suite's full software authenticator (more client CPU per ceremony)")
+	flag.BoolVar(&splitRequests, "split", false, "also report latency percentiles of each request of a scenario")
 	server := flag.String("server", "", "start this latch binary on a fresh temp data dir at -url and measure it")
 	cpuProfile := flag.String("cpuprofile", "", "write this generator's CPU profile to the file")
 	flag.Parse()
@@ -100,6 +106,10 @@ func main() {
 			ratio = fmt.Sprintf("%.2f×", float64(r.cpuPerReq)/float64(verify))
 		}
 		fmt.Printf("%-9s %9.0f %7d %9.2f %9.2f %9.2f %13s %10.1f %8s %13.1f\n", s, r.rate, r.errors, ms(r.p50), ms(r.p99), ms(r.max), cpu, us(verify), ratio, us(r.clientPerOp))
+		for _, q := range r.requests {
+			fmt.Printf("  %-4s %-26s %9d requests  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms\n",
+				q.method, q.path, q.n, ms(q.p50), ms(q.p90), ms(q.p99), ms(q.max))
+		}
 		if r.firstErr != "" {
 			fmt.Printf("          first error: %s\n", r.firstErr)
 		}
@@ -132,12 +142,31 @@ func rawVerifyCost() time.Duration {
 }
 
 type result struct {
-	rate          float64
-	errors        int64
-	p50, p99, max time.Duration
-	cpuPerReq     time.Duration
-	clientPerOp   time.Duration // this generator's own CPU per operation
-	firstErr      string
+	rate   float64
+	errors int64
+	latency
+	cpuPerReq   time.Duration
+	clientPerOp time.Duration // this generator's own CPU per operation
+	firstErr    string
+	requests    []requestLatency // with -split
+}
+
+// latency holds percentiles of a set of durations.
+type latency struct{ p50, p90, p99, max time.Duration }
+
+// percentiles sorts ds, which must not be empty, and returns its
+// percentiles.
+func percentiles(ds []time.Duration) latency {
+	slices.Sort(ds)
+	n := len(ds)
+	return latency{p50: ds[n/2], p90: ds[n*9/10], p99: ds[n*99/100], max: ds[n-1]}
+}
+
+// requestLatency is the latency of one kind of request in a scenario.
+type requestLatency struct {
+	method, path string
+	n            int
+	latency
 }
 
 // endpoint is one server route: its method, path and absolute URL, which
@@ -178,12 +207,15 @@ type client struct {
 	// header holds only constants and the client's public key.
 	dpopHead []byte
 
-	req    fasthttp.Request
-	res    fasthttp.Response
-	body   []byte // request body being built
-	claims []byte // DPoP proof claims being built
-	dpop   []byte // the DPoP proof being built
-	authz  []byte // Authorization header value
+	req fasthttp.Request
+	res fasthttp.Response
+	// timings collects each exchange's duration by route while a
+	// scenario is measured with -split; nil otherwise.
+	timings map[*endpoint][]time.Duration
+	body    []byte // request body being built
+	claims  []byte // DPoP proof claims being built
+	dpop    []byte // the DPoP proof being built
+	authz   []byte // Authorization header value
 }
 
 func newClient(base string, ep *endpoints, hc *fasthttp.HostClient) *client {
@@ -258,8 +290,15 @@ func (c *client) do(ep *endpoint, ctype string, body, authz, dpop []byte) ([]byt
 		req.Header.SetBytesV("DPoP", dpop)
 	}
 	req.SetBody(body)
+	var start time.Time
+	if c.timings != nil {
+		start = time.Now()
+	}
 	if err := c.http.DoTimeout(req, res, 30*time.Second); err != nil {
 		return nil, err
+	}
+	if c.timings != nil {
+		c.timings[ep] = append(c.timings[ep], time.Since(start))
 	}
 	if res.StatusCode() != 200 {
 		return nil, fmt.Errorf("%s %s: %d %s", ep.method, ep.path, res.StatusCode(), res.Body())
@@ -386,6 +425,11 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 		firstErr  atomic.Value
 		wg        sync.WaitGroup
 	)
+	if splitRequests {
+		for _, c := range clients {
+			c.timings = map[*endpoint][]time.Duration{} // not the set-up's sign-ups
+		}
+	}
 	cpu0, self0 := cpuTime(pid), cpuTime(os.Getpid())
 	start := time.Now()
 	deadline := start.Add(dur)
@@ -411,8 +455,7 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu1, self1 := cpuTime(pid), cpuTime(os.Getpid())
-	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
-	r := result{errors: errs.Load()}
+	r := result{errors: errs.Load(), requests: requestLatencies(clients)}
 	if fe, ok := firstErr.Load().(string); ok {
 		r.firstErr = fe
 	}
@@ -421,7 +464,7 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 		return r
 	}
 	r.rate = float64(n) / elapsed.Seconds()
-	r.p50, r.p99, r.max = latencies[n/2], latencies[n*99/100], latencies[n-1]
+	r.latency = percentiles(latencies)
 	r.clientPerOp = (self1 - self0) / time.Duration(n)
 	if pid > 0 && cpu1 > cpu0 {
 		// A ceremony is two HTTP requests; per-request CPU divides by those.
@@ -432,6 +475,23 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 		r.cpuPerReq = (cpu1 - cpu0) / time.Duration(n*perOp)
 	}
 	return r
+}
+
+// requestLatencies merges the clients' per-request timings, in the order
+// of the routes' paths.
+func requestLatencies(clients []*client) []requestLatency {
+	byRoute := map[*endpoint][]time.Duration{}
+	for _, c := range clients {
+		for ep, ds := range c.timings {
+			byRoute[ep] = append(byRoute[ep], ds...)
+		}
+	}
+	var out []requestLatency
+	for ep, ds := range byRoute {
+		out = append(out, requestLatency{method: ep.method, path: ep.path, n: len(ds), latency: percentiles(ds)})
+	}
+	slices.SortFunc(out, func(a, b requestLatency) int { return strings.Compare(a.path, b.path) })
+	return out
 }
 
 // startServer runs `latch serve` on a fresh data directory and waits until

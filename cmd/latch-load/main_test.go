@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -229,5 +230,34 @@ func TestAppendRawSignature(t *testing.T) {
 		if _, err := appendRawSignature(nil, bad); err == nil {
 			t.Errorf("appendRawSignature(%x) accepted", bad)
 		}
+	}
+}
+
+// TestRequestLatenciesMergeClientsByRoute checks the -split report: each
+// route's timings from every client are pooled before the percentiles are
+// taken, and routes come out in path order.
+func TestRequestLatenciesMergeClientsByRoute(t *testing.T) {
+	ep := newEndpoints("http://localhost:8080")
+	a := &client{timings: map[*endpoint][]time.Duration{}}
+	b := &client{timings: map[*endpoint][]time.Duration{}}
+	for i := 1; i <= 100; i++ {
+		c := a
+		if i%2 == 0 {
+			c = b // each client sees only half of the finishes
+		}
+		c.timings[&ep.loginFinish] = append(c.timings[&ep.loginFinish], time.Duration(i)*time.Millisecond)
+	}
+	b.timings[&ep.loginBegin] = []time.Duration{3 * time.Millisecond}
+
+	got := requestLatencies([]*client{a, b})
+	if len(got) != 2 || got[0].path != "/webauthn/login/begin" || got[1].path != "/webauthn/login/finish" {
+		t.Fatalf("routes = %+v", got)
+	}
+	want := latency{p50: 51 * time.Millisecond, p90: 91 * time.Millisecond, p99: 100 * time.Millisecond, max: 100 * time.Millisecond}
+	if f := got[1]; f.n != 100 || f.method != "POST" || f.latency != want {
+		t.Errorf("finish = %+v, want 100 requests with %+v", f, want)
+	}
+	if b := got[0]; b.n != 1 || b.p99 != 3*time.Millisecond {
+		t.Errorf("begin = %+v", b)
 	}
 }
