@@ -418,8 +418,8 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		if err != nil {
 			return err
 		}
-		if (wc.SignCount != 0 || cred.SignCount != 0) && wc.SignCount <= cred.SignCount {
-			failure = Errorf(http.StatusBadRequest, CodeInvalidCredential, "signature counter did not increase: possible cloned authenticator")
+		if err := webauthn.CheckCounter(cred.SignCount, wc.SignCount); err != nil {
+			failure = credentialError(err)
 			return nil
 		}
 		cred.SignCount, cred.BackupState, cred.Record, cred.LastUsedAt = wc.SignCount, wc.BackupState, wc.Record, now

@@ -140,9 +140,22 @@ func (rp *RP) FinishLogin(user User, creds []Credential, session []byte, a *Asse
 	if err := rp.checkFlags(a.parsed.Response.AuthenticatorData.Flags); err != nil {
 		return nil, err
 	}
-	if out.Authenticator.CloneWarning {
-		return nil, invalid("signature counter did not increase: possible cloned authenticator",
-			fmt.Sprintf("stored counter %d, received %d", rec.Authenticator.SignCount, a.parsed.Response.AuthenticatorData.Counter))
+	if err := CheckCounter(rec.Authenticator.SignCount, a.parsed.Response.AuthenticatorData.Counter); err != nil {
+		return nil, err
 	}
 	return rp.records.encode(out)
+}
+
+// CheckCounter returns a verification error if an assertion's signature
+// counter (received) does not move past the one stored for the credential,
+// the mark of a cloned authenticator (WebAuthn §7.2 step 21). Two zeros
+// pass: an authenticator that keeps no counter, as synced passkeys do,
+// always reports zero. Callers that store the counter check again in the
+// transaction that writes it, since a concurrent sign-in may have moved it.
+func CheckCounter(stored, received uint32) error {
+	if (received != 0 || stored != 0) && received <= stored {
+		return invalid("signature counter did not increase: possible cloned authenticator",
+			fmt.Sprintf("stored counter %d, received %d", stored, received))
+	}
+	return nil
 }

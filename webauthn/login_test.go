@@ -395,3 +395,25 @@ func loginOnce(rp *RP, auth *webauthntest.Authenticator, user User, cred Credent
 	_, err = rp.FinishLogin(user, allow, session, a)
 	return err
 }
+
+// TestCheckCounter checks the clone rule shared by verification and the
+// service's in-transaction re-check: the counter must move forward, unless
+// the authenticator keeps none (both zero).
+func TestCheckCounter(t *testing.T) {
+	cases := []struct {
+		stored, received uint32
+		ok               bool
+	}{
+		{0, 0, true}, {0, 1, true}, {5, 6, true},
+		{5, 5, false}, {5, 4, false}, {5, 0, false}, {1, 0, false},
+	}
+	for _, c := range cases {
+		err := CheckCounter(c.stored, c.received)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckCounter(%d, %d) = %v, want ok=%v", c.stored, c.received, err, c.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidCredential) {
+			t.Errorf("CheckCounter(%d, %d) = %v, not an ErrInvalidCredential", c.stored, c.received, err)
+		}
+	}
+}

@@ -76,8 +76,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 // LATCH_* environment variables, and returns a function that builds the
 // Config once fs has been parsed.
 func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
+	envName := func(flag string) string { return "LATCH_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_")) }
 	env := func(name, def string) string {
-		if v, ok := os.LookupEnv("LATCH_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); ok {
+		if v, ok := os.LookupEnv(envName(name)); ok {
 			return v
 		}
 		return def
@@ -99,7 +100,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 		if v := env(name, ""); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				envErrs = append(envErrs, fmt.Errorf("LATCH_%s: %q is not true or false", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), v))
+				envErrs = append(envErrs, fmt.Errorf("%s: %q is not true or false", envName(name), v))
 			}
 			def = b
 		}
