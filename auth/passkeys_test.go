@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
@@ -14,10 +15,13 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/webauthn/webauthntest"
 )
 
@@ -265,6 +269,73 @@ func TestSignInFailures(t *testing.T) {
 	ahead := uint32(100)
 	if r := alice.signIn("", webauthntest.Options{Counter: &ahead}); r.status != 200 {
 		t.Fatalf("honest sign-in after failures: %d %s", r.status, r.raw)
+	}
+}
+
+// TestSameCounterTwiceAtOnce races two sign-ins whose assertions carry the
+// same counter. Both pass verification against the stored counter, so only
+// the re-check inside the transaction that stores it can refuse the second
+// as a clone.
+func TestSameCounterTwiceAtOnce(t *testing.T) {
+	e := newEnv(t)
+	alice := e.newUser("alice", false)
+	alice.signUp()
+	seven := uint32(7)
+	bodies := []map[string]any{
+		alice.loginFinishBody("", webauthntest.Options{Counter: &seven}),
+		alice.loginFinishBody("", webauthntest.Options{Counter: &seven}),
+	}
+
+	// Hold the store's single writer, so that both finishes verify against
+	// the stored counter before either of them commits.
+	started, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var once sync.Once
+	go func() {
+		held <- e.srv.db.Update(context.Background(), func(*store.Tx) error {
+			once.Do(func() { close(started) })
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	statuses := make(chan int, len(bodies))
+	for _, b := range bodies {
+		raw, _ := json.Marshal(b)
+		go func() {
+			req := httptest.NewRequest("POST", "/webauthn/login/finish", bytes.NewReader(raw))
+			req.Header.Set("Content-Type", "application/json")
+			res, err := e.srv.Test(req)
+			if err != nil {
+				statuses <- -1
+				return
+			}
+			res.Body.Close()
+			statuses <- res.StatusCode
+		}()
+	}
+	// Both ceremonies are taken as their finishes start; verification is
+	// a read that the held writer does not block.
+	for deadline := time.Now().Add(10 * time.Second); e.srv.db.Stats().Pending != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the finishes never took their ceremonies")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	got := map[int]int{}
+	for range bodies {
+		got[<-statuses]++
+	}
+	if got[200] != 1 || got[400] != 1 {
+		t.Fatalf("statuses %v, want one 200 and one 400", got)
+	}
+	// The counter the winner stored is the one the next sign-in must pass.
+	if r := alice.signIn("", webauthntest.Options{Counter: &seven}); r.status != 400 {
+		t.Fatalf("a third use of counter 7: %d %s", r.status, r.raw)
 	}
 }
 

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -112,4 +114,32 @@ func TestDeleteCredential(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleting a missing credential: err = %v, want ErrNotFound", err)
 	}
+}
+
+// TestLongestKeysRoundTrip stores a credential whose user id and
+// credential id are both as long as a key may be, so its account entry key
+// is the longest there is, and reads it back every way.
+func TestLongestKeysRoundTrip(t *testing.T) {
+	db := openTestDB(t)
+	user := strings.Repeat("u", maxKeyLen)
+	id := bytes.Repeat([]byte{0xc1}, maxKeyLen)
+	mustUpdate(t, db, func(tx *Tx) error {
+		return tx.PutCredential(&Credential{ID: id, UserID: user, Name: "long"})
+	})
+	mustView(t, db, func(tx *Tx) error {
+		if c, err := tx.Credential(id); err != nil || c.Name != "long" {
+			t.Errorf("Credential = %+v, %v", c, err)
+		}
+		if cs, err := tx.CredentialsByUser(user); err != nil || len(cs) != 1 {
+			t.Errorf("CredentialsByUser = %d credentials, %v", len(cs), err)
+		}
+		return nil
+	})
+	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteCredential(id) })
+	mustView(t, db, func(tx *Tx) error {
+		if _, err := tx.Credential(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("after delete: %v", err)
+		}
+		return nil
+	})
 }

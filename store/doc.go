@@ -6,8 +6,8 @@
 // fields can be added without migrations. Secrets (signing keys, TOTP seeds)
 // are sealed with AES-256-GCM under a key-encryption key before they reach
 // the file. Records are keyed so that the ones written together share pages:
-// an account (user, passkeys, session list) is one run of keys, and
-// sessions and refresh tokens have time-ordered keys (see accounts.go). A
+// an account (user, passkeys, session list) is one run of keys (see
+// accounts.go), and sessions and refresh tokens have time-ordered keys. A
 // file in an earlier layout is moved over at Open (see migrate.go).
 //
 // Writes go through a single writer goroutine that commits whatever is

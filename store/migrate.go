@@ -28,6 +28,18 @@ var migrateChunk = 4096
 // at the next Open and nothing is ever in both places. It runs before the
 // writer starts, with nothing else using the file.
 func (db *DB) migrateAccounts() (moved int, err error) {
+	// Most opens find nothing to move; they must not pay a commit (and its
+	// fsyncs) per step to learn that.
+	legacy := false
+	err = db.bolt.View(func(btx *bolt.Tx) error {
+		for _, b := range [][]byte{legacyUsers, legacyCredentials, legacyUserCredentials, legacyUserSessions} {
+			legacy = legacy || btx.Bucket(b) != nil
+		}
+		return nil
+	})
+	if err != nil || !legacy {
+		return 0, err
+	}
 	steps := []struct {
 		bucket []byte
 		move   func(btx *bolt.Tx, key, value []byte) error
@@ -44,7 +56,9 @@ func (db *DB) migrateAccounts() (moved int, err error) {
 			err := db.bolt.Update(func(btx *bolt.Tx) error {
 				n, err := migrateSome(btx, step.bucket, step.move)
 				done = n == 0
-				moved += n
+				if step.move != nil {
+					moved += n
+				}
 				return err
 			})
 			if err != nil {
@@ -55,8 +69,9 @@ func (db *DB) migrateAccounts() (moved int, err error) {
 	return moved, nil
 }
 
-// migrateSome moves up to migrateChunk entries out of bucket, or drops the
-// bucket if it is empty. It returns how many entries it moved.
+// migrateSome moves up to migrateChunk entries out of bucket (dropping them
+// if move is nil), or drops the bucket if it is empty. It returns how many
+// entries it took out.
 func migrateSome(btx *bolt.Tx, bucket []byte, move func(btx *bolt.Tx, key, value []byte) error) (int, error) {
 	b := btx.Bucket(bucket)
 	if b == nil {

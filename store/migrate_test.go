@@ -47,13 +47,18 @@ func writeLegacyDB(t *testing.T, path string) {
 		}
 		return raw
 	}
-	pair := func(owner, member string) string { return string(accountKey(owner)) + member }
+	// The index key of earlier versions, spelled out rather than built by
+	// the code under test: owner length (2 bytes), owner, member.
+	pair := func(owner, member string) string { return "\x00" + string(rune(len(owner))) + owner + member }
 	updateFile(t, path, func(btx *bolt.Tx) error {
 		for _, u := range []struct{ id, name string }{{"u1", "alice"}, {"u2", "bob"}, {"u3", "carol"}} {
 			put(btx, legacyUsers, u.id, record(userRecord{header: current(), User: User{ID: u.id, Handle: []byte("h-" + u.id), Username: u.name, CreatedAt: t0}}))
 			put(btx, bucketUsernames, u.name, []byte(u.id))
 			put(btx, bucketHandles, "h-"+u.id, []byte(u.id))
 		}
+		// An account whose handle is its own id has no handles entry.
+		put(btx, legacyUsers, "u4", record(userRecord{header: current(), User: User{ID: "u4", Handle: []byte("u4"), Username: "dave", CreatedAt: t0}}))
+		put(btx, bucketUsernames, "dave", []byte("u4"))
 		for _, c := range []struct{ id, user string }{{"c1", "u1"}, {"c2", "u1"}, {"c3", "u2"}} {
 			put(btx, legacyCredentials, c.id, record(credentialRecord{header: current(), Credential: Credential{ID: []byte(c.id), UserID: c.user, Name: "key " + c.id, CreatedAt: t0, Record: []byte("rec")}}))
 			put(btx, legacyUserCredentials, pair(c.user, c.id), nil)
@@ -82,13 +87,17 @@ func checkMigrated(t *testing.T, path string) {
 				t.Errorf("bucket %s is still there", b)
 			}
 		}
-		for id, name := range map[string]string{"u1": "alice", "u2": "bob", "u3": "carol"} {
+		for id, name := range map[string]string{"u1": "alice", "u2": "bob", "u3": "carol", "u4": "dave"} {
 			u, err := tx.UserByUsername(name)
 			if err != nil || u.ID != id {
 				t.Errorf("UserByUsername(%s) = %v, %v", name, u, err)
 			}
-			if u, err := tx.UserByHandle([]byte("h-" + id)); err != nil || u.ID != id {
-				t.Errorf("UserByHandle(h-%s) = %v, %v", id, u, err)
+			handle := "h-" + id
+			if id == "u4" {
+				handle = id
+			}
+			if u, err := tx.UserByHandle([]byte(handle)); err != nil || u.ID != id {
+				t.Errorf("UserByHandle(%s) = %v, %v", handle, u, err)
 			}
 		}
 		if c, err := tx.Credential([]byte("c3")); err != nil || c.UserID != "u2" || c.Name != "key c3" {
@@ -180,4 +189,24 @@ func TestMigrationRefusesACorruptRecord(t *testing.T) {
 		return btx.Bucket(legacyCredentials).Delete([]byte("c9"))
 	})
 	checkMigrated(t, path)
+}
+
+// TestOpenWithNothingToMigrateWritesNothingMore checks that an open of a
+// store already in the accounts layout spends no commit on the migration
+// steps: only the start-up transaction's meta page is written.
+func TestOpenWithNothingToMigrateWritesNothingMore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "latch.db")
+	for i := range 2 {
+		db, err := Open(Options{Path: path, KEK: testKEK})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages := db.Stats().PagesWritten
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 && pages > 1 {
+			t.Fatalf("reopening wrote %d pages, want at most the meta page", pages)
+		}
+	}
 }

@@ -297,11 +297,11 @@ func (c *client) do(ep *endpoint, ctype string, body, authz, dpop []byte) ([]byt
 	if err := c.http.DoTimeout(req, res, 30*time.Second); err != nil {
 		return nil, err
 	}
-	if c.timings != nil {
-		c.timings[ep] = append(c.timings[ep], time.Since(start))
-	}
 	if res.StatusCode() != 200 {
 		return nil, fmt.Errorf("%s %s: %d %s", ep.method, ep.path, res.StatusCode(), res.Body())
+	}
+	if c.timings != nil { // like a scenario's latency, only of successes
+		c.timings[ep] = append(c.timings[ep], time.Since(start))
 	}
 	return res.Body(), nil
 }
