@@ -22,8 +22,17 @@ type Admin struct {
 // ErrStoreInUse is returned by OpenAdmin while a server holds the store.
 var ErrStoreInUse = errors.New("the store is in use by a running server; stop it first (or run this against a backup)")
 
-// OpenAdmin opens the store of cfg.DataDir for administration.
-func OpenAdmin(cfg Config) (*Admin, error) {
+// OpenAdmin opens the store of cfg.DataDir for administration. A store in
+// an earlier layout is moved to the current one first (see store.Open).
+func OpenAdmin(cfg Config) (*Admin, error) { return openAdmin(cfg, false) }
+
+// OpenAdminReadOnly opens the store of cfg.DataDir for a task that only
+// reads it, a backup: the file is left exactly as it is, so a backup taken
+// with a new version before its first start is still in the layout the
+// running version wrote. Only Backup may be used.
+func OpenAdminReadOnly(cfg Config) (*Admin, error) { return openAdmin(cfg, true) }
+
+func openAdmin(cfg Config, readOnly bool) (*Admin, error) {
 	cfg = cfg.Defaults()
 	path := filepath.Join(cfg.DataDir, "latch.db")
 	if _, err := os.Stat(path); err != nil {
@@ -36,7 +45,7 @@ func OpenAdmin(cfg Config) (*Admin, error) {
 			return nil, err
 		}
 	}
-	db, err := store.Open(store.Options{Path: path, KEK: kek, Timeout: 500 * time.Millisecond})
+	db, err := store.Open(store.Options{Path: path, KEK: kek, Timeout: 500 * time.Millisecond, ReadOnly: readOnly})
 	if errors.Is(err, store.ErrInUse) {
 		return nil, ErrStoreInUse
 	}

@@ -48,10 +48,13 @@ var errAbortBatch = errors.New("store: abort batch")
 // A panic in fn is recovered and returned to its caller only. If ctx ends
 // while fn is still queued, Update returns ctx.Err() and fn never runs;
 // once fn has started, Update waits for the commit. After Close, Update
-// returns ErrClosed.
+// returns ErrClosed; on a store opened ReadOnly, ErrReadOnly.
 func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if db.readOnly {
+		return ErrReadOnly
 	}
 	req := &writeRequest{fn: fn, done: make(chan error, 1)}
 	if err := db.enqueue(ctx, req); err != nil {

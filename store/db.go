@@ -36,6 +36,11 @@ type Options struct {
 	// Logger receives operational messages (sweeper failures); default
 	// slog.Default().
 	Logger *slog.Logger
+	// ReadOnly opens the file for reading only, as a backup needs: nothing
+	// is created or written, a file in an earlier layout is not moved (so a
+	// copy taken before an upgrade stays readable by the version that wrote
+	// it), and Update returns ErrReadOnly.
+	ReadOnly bool
 }
 
 // DB is an open store. It is safe for concurrent use.
@@ -45,6 +50,7 @@ type DB struct {
 	logger *slog.Logger
 
 	maxBatch int
+	readOnly bool
 	// mu guards sends on queue against Close: Update holds it shared while
 	// enqueueing, Close takes it exclusively before closing the channel.
 	mu         sync.RWMutex
@@ -119,6 +125,7 @@ func Open(opts Options) (*DB, error) {
 		// Durability is unchanged: data and meta pages are still fsync'd.
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
+		ReadOnly:       opts.ReadOnly,
 	})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
@@ -134,6 +141,14 @@ func Open(opts Options) (*DB, error) {
 		queue:      make(chan *writeRequest, opts.MaxBatch),
 		writerDone: make(chan struct{}),
 		pending:    pendingTable{m: map[string]*Ceremony{}},
+		readOnly:   opts.ReadOnly,
+	}
+	if opts.ReadOnly {
+		if err := bdb.View(db.checkKey); err != nil {
+			_ = bdb.Close()
+			return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
+		}
+		return db, nil
 	}
 	if err := bdb.Update(db.initialise); err != nil {
 		_ = bdb.Close()
@@ -160,26 +175,44 @@ func (db *DB) initialise(btx *bolt.Tx) error {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
-	meta := btx.Bucket(bucketMeta)
-	aad := sealAAD(bucketMeta, string(keyCheckName))
-	if sealed := meta.Get(keyCheckName); sealed != nil {
-		plain, err := db.open(sealed, aad)
-		if err != nil || string(plain) != keyCheckPlaintext {
-			return fmt.Errorf("master key does not match this database: %w", ErrWrongKey)
-		}
-		return nil
+	if btx.Bucket(bucketMeta).Get(keyCheckName) != nil {
+		return db.checkKey(btx)
 	}
-	sealed, err := db.seal([]byte(keyCheckPlaintext), aad)
+	sealed, err := db.seal([]byte(keyCheckPlaintext), sealAAD(bucketMeta, string(keyCheckName)))
 	if err != nil {
 		return err
 	}
-	return meta.Put(keyCheckName, sealed)
+	return btx.Bucket(bucketMeta).Put(keyCheckName, sealed)
+}
+
+// checkKey verifies the key check, if the file has one.
+func (db *DB) checkKey(btx *bolt.Tx) error {
+	meta := btx.Bucket(bucketMeta)
+	if meta == nil {
+		return errors.New("not a Latch store (no meta bucket)")
+	}
+	sealed := meta.Get(keyCheckName)
+	if sealed == nil {
+		return nil
+	}
+	plain, err := db.open(sealed, sealAAD(bucketMeta, string(keyCheckName)))
+	if err != nil || string(plain) != keyCheckPlaintext {
+		return fmt.Errorf("master key does not match this database: %w", ErrWrongKey)
+	}
+	return nil
 }
 
 // Close waits for queued writes to commit, stops the writer and closes the
 // file. Calls after the first return the first call's result.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		if db.readOnly {
+			db.closed.Store(true)
+			if err := db.bolt.Close(); err != nil {
+				db.closeErr = fmt.Errorf("store: close: %w", err)
+			}
+			return
+		}
 		db.mu.Lock()
 		db.closed.Store(true)
 		db.mu.Unlock()

@@ -30,4 +30,7 @@ var (
 
 	// ErrClosed is returned by operations on a DB after Close.
 	ErrClosed = errors.New("store: closed")
+
+	// ErrReadOnly is returned by Update on a DB opened with ReadOnly.
+	ErrReadOnly = errors.New("store: opened read-only")
 )

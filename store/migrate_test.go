@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -51,6 +53,9 @@ func writeLegacyDB(t *testing.T, path string) {
 	// the code under test: owner length (2 bytes), owner, member.
 	pair := func(owner, member string) string { return "\x00" + string(rune(len(owner))) + owner + member }
 	updateFile(t, path, func(btx *bolt.Tx) error {
+		if _, err := btx.CreateBucketIfNotExists(bucketMeta); err != nil {
+			return err
+		}
 		for _, u := range []struct{ id, name string }{{"u1", "alice"}, {"u2", "bob"}, {"u3", "carol"}} {
 			put(btx, legacyUsers, u.id, record(userRecord{header: current(), User: User{ID: u.id, Handle: []byte("h-" + u.id), Username: u.name, CreatedAt: t0}}))
 			put(btx, bucketUsernames, u.name, []byte(u.id))
@@ -209,4 +214,42 @@ func TestOpenWithNothingToMigrateWritesNothingMore(t *testing.T) {
 			t.Fatalf("reopening wrote %d pages, want at most the meta page", pages)
 		}
 	}
+}
+
+// TestReadOnlyOpenLeavesAnOldFileAlone checks the open a backup uses: it
+// changes nothing in a file of the earlier layout, refuses writes, and its
+// copy is still in that layout, to be moved when a new version opens it.
+func TestReadOnlyOpenLeavesAnOldFileAlone(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "latch.db")
+	writeLegacyDB(t, path)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(Options{Path: path, KEK: testKEK, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("Open read-only: %v", err)
+	}
+	if err := db.Update(t.Context(), func(*Tx) error { return nil }); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Update on a read-only store: %v, want ErrReadOnly", err)
+	}
+	copyPath := filepath.Join(dir, "copy.db")
+	if err := db.BackupFile(copyPath); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(before, after) {
+		t.Fatalf("a read-only open changed the file (%v)", err)
+	}
+	// The copy is the old layout, and a normal open moves it over.
+	updateFile(t, copyPath, func(btx *bolt.Tx) error {
+		if btx.Bucket(legacyUsers) == nil || btx.Bucket(bucketAccounts) != nil {
+			t.Error("the backup is not in the layout of the file it copied")
+		}
+		return nil
+	})
+	checkMigrated(t, copyPath)
 }

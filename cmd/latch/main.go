@@ -247,7 +247,11 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	a, err := auth.OpenAdmin(cfg)
+	open := auth.OpenAdmin
+	if cmd == "backup" {
+		open = auth.OpenAdminReadOnly // a copy must not change the original
+	}
+	a, err := open(cfg)
 	if err != nil {
 		return err
 	}
