@@ -60,6 +60,8 @@ func main() {
 	flag.BoolVar(&useVirtual, "virtual", false, "use the test suite's full software authenticator (more client CPU per ceremony)")
 	flag.BoolVar(&splitRequests, "split", false, "also report latency percentiles of each request of a scenario")
 	server := flag.String("server", "", "start this latch binary on a fresh temp data dir at -url and measure it")
+	compare := flag.String("compare", "", "with -server: a second latch binary (B) to compare with the first (A); runs alternate between them, each on a fresh data dir")
+	rounds := flag.Int("rounds", 3, "rounds of -compare")
 	cpuProfile := flag.String("cpuprofile", "", "write this generator's CPU profile to the file")
 	flag.Parse()
 	if os.Getenv("GOGC") == "" {
@@ -80,32 +82,61 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
-	if *server != "" {
+	list := strings.Split(*scenarios, ",")
+	switch {
+	case *compare != "":
+		if *server == "" || *rounds < 1 {
+			fmt.Fprintln(os.Stderr, "latch-load: -compare needs -server and -rounds of at least 1")
+			os.Exit(2)
+		}
+		err := compareBuilds(*base, *server, *compare, list, *workers, *dur, *rounds)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "latch-load:", err)
+			os.Exit(1)
+		}
+	case *server != "":
 		stop, serverPID, err := startServer(*server, *base)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "latch-load:", err)
 			os.Exit(1)
 		}
 		defer stop()
-		*pid = serverPID
+		printHeader()
+		measure(*base, list, *workers, *dur, serverPID, "")
+	default:
+		printHeader()
+		measure(*base, list, *workers, *dur, *pid, "")
 	}
+}
 
-	// The machine's speed drifts, so the raw-verify baseline is measured
-	// around every scenario and the ratio uses the mean of the two.
-	fmt.Printf("%-9s %9s %7s %9s %9s %9s %13s %10s %8s %13s\n", "scenario", "ops/s", "errors", "p50 ms", "p99 ms", "max ms", "server µs/req", "verify µs", "ratio", "client µs/op")
-	for _, s := range strings.Split(*scenarios, ",") {
+func printHeader() {
+	fmt.Printf("%-11s %9s %7s %9s %9s %9s %13s %10s %8s %13s\n", "scenario", "ops/s", "errors", "p50 ms", "p99 ms", "max ms", "server µs/req", "verify µs", "ratio", "client µs/op")
+}
+
+// measure runs each scenario against the server at base, prints its row
+// (named with label, if any) and returns the results by scenario.
+func measure(base string, scenarios []string, workers int, dur time.Duration, pid int, label string) map[string]result {
+	out := map[string]result{}
+	for _, s := range scenarios {
 		if !useDPoP && (s == "userinfo" || s == "refresh") {
 			continue // these measure DPoP-bound tokens
 		}
+		// The machine's speed drifts, so the raw-verify baseline is
+		// measured around every scenario and the ratio uses the mean.
 		before := rawVerifyCost()
-		r := run(*base, s, *workers, *dur, *pid)
-		verify := (before + rawVerifyCost()) / 2
+		r := run(base, s, workers, dur, pid)
+		r.verify = (before + rawVerifyCost()) / 2
+		out[s] = r
+		name := s
+		if label != "" {
+			name += " " + label
+		}
 		cpu, ratio := "-", "-"
 		if r.cpuPerReq > 0 {
 			cpu = fmt.Sprintf("%.1f", us(r.cpuPerReq))
-			ratio = fmt.Sprintf("%.2f×", float64(r.cpuPerReq)/float64(verify))
+			ratio = fmt.Sprintf("%.2f×", float64(r.cpuPerReq)/float64(r.verify))
 		}
-		fmt.Printf("%-9s %9.0f %7d %9.2f %9.2f %9.2f %13s %10.1f %8s %13.1f\n", s, r.rate, r.errors, ms(r.p50), ms(r.p99), ms(r.max), cpu, us(verify), ratio, us(r.clientPerOp))
+		fmt.Printf("%-11s %9.0f %7d %9.2f %9.2f %9.2f %13s %10.1f %8s %13.1f\n", name, r.rate, r.errors, ms(r.p50), ms(r.p99), ms(r.max), cpu, us(r.verify), ratio, us(r.clientPerOp))
 		for _, q := range r.requests {
 			fmt.Printf("  %-4s %-26s %9d requests  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms\n",
 				q.method, q.path, q.n, ms(q.p50), ms(q.p90), ms(q.p99), ms(q.max))
@@ -114,6 +145,100 @@ func main() {
 			fmt.Printf("          first error: %s\n", r.firstErr)
 		}
 	}
+	return out
+}
+
+// compareBuilds measures two server binaries, A and B, in alternating
+// runs, each on a fresh data directory, and prints B's figures relative
+// to A's round by round. The host's speed drifts by more than the changes
+// worth measuring, so only runs made minutes apart are compared; the order
+// within a round alternates too, so a steady drift does not favour either.
+func compareBuilds(base, a, b string, scenarios []string, workers int, dur time.Duration, rounds int) error {
+	printHeader()
+	results := map[string][]map[string]result{"A": nil, "B": nil}
+	for round := range rounds {
+		order := []string{"A", "B"}
+		if round%2 == 1 {
+			order = []string{"B", "A"}
+		}
+		for _, label := range order {
+			bin := a
+			if label == "B" {
+				bin = b
+			}
+			stop, pid, err := startServer(bin, base)
+			if err != nil {
+				return fmt.Errorf("%s: %w", bin, err)
+			}
+			results[label] = append(results[label], measure(base, scenarios, workers, dur, pid, label))
+			stop()
+		}
+	}
+	fmt.Printf("\nB against A, median over %d rounds of the ratio within each round (A = %s, B = %s)\n", rounds, a, b)
+	fmt.Printf("%-11s %9s %9s %9s %15s %9s\n", "scenario", "A ops/s", "B ops/s", "rate B/A", "server CPU B/A", "p99 B/A")
+	for _, c := range comparePaired(scenarios, results["A"], results["B"]) {
+		fmt.Printf("%-11s %9.0f %9.0f %8.2f× %15s %8.2f×\n", c.scenario, c.rateA, c.rateB, c.rate, c.cpuText(), c.p99)
+	}
+	return nil
+}
+
+// comparison is one scenario's summary of paired runs of two builds.
+type comparison struct {
+	scenario     string
+	rateA, rateB float64 // medians
+	rate, p99    float64 // medians of B/A within a round
+	cpu          float64 // median of B/A server CPU per request; 0 if unknown
+}
+
+func (c comparison) cpuText() string {
+	if c.cpu == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", c.cpu)
+}
+
+// comparePaired summarises runs of builds A and B, paired by round: the
+// medians of each build's rate, and the medians of B/A within a round.
+// Rounds in which either run failed to complete a scenario are skipped.
+func comparePaired(scenarios []string, a, b []map[string]result) []comparison {
+	var out []comparison
+	for _, s := range scenarios {
+		c := comparison{scenario: s}
+		var rateA, rateB, rate, p99, cpu []float64
+		for i := range min(len(a), len(b)) {
+			ra, okA := a[i][s]
+			rb, okB := b[i][s]
+			if !okA || !okB || ra.rate == 0 || rb.rate == 0 {
+				continue
+			}
+			rateA, rateB = append(rateA, ra.rate), append(rateB, rb.rate)
+			rate = append(rate, rb.rate/ra.rate)
+			p99 = append(p99, float64(rb.p99)/float64(ra.p99))
+			if ra.cpuPerReq > 0 && rb.cpuPerReq > 0 {
+				cpu = append(cpu, float64(rb.cpuPerReq)/float64(ra.cpuPerReq))
+			}
+		}
+		if len(rate) == 0 {
+			continue
+		}
+		c.rateA, c.rateB, c.rate, c.p99, c.cpu = median(rateA), median(rateB), median(rate), median(p99), median(cpu)
+		out = append(out, c)
+	}
+	return out
+}
+
+// median returns the median of xs (the mean of the middle two for an even
+// count), or 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	xs = slices.Sorted(slices.Values(xs))
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // sign signs a SHA-256 digest with ECDSA, returning the ASN.1 DER form.
@@ -146,6 +271,7 @@ type result struct {
 	errors int64
 	latency
 	cpuPerReq   time.Duration
+	verify      time.Duration // a raw P-256 verify, measured around the run
 	clientPerOp time.Duration // this generator's own CPU per operation
 	firstErr    string
 	requests    []requestLatency // with -split

@@ -261,3 +261,29 @@ func TestRequestLatenciesMergeClientsByRoute(t *testing.T) {
 		t.Errorf("begin = %+v", b)
 	}
 }
+
+// TestComparePairsRunsByRound checks the -compare summary: ratios are
+// taken within a round, then their median, so a round in which the host
+// was slow for both builds does not skew the result; an incomplete round
+// is left out.
+func TestComparePairsRunsByRound(t *testing.T) {
+	run := func(rate float64, cpuUs, p99Ms int) map[string]result {
+		return map[string]result{"signin": {rate: rate, cpuPerReq: time.Duration(cpuUs) * time.Microsecond,
+			latency: latency{p99: time.Duration(p99Ms) * time.Millisecond}}}
+	}
+	a := []map[string]result{run(3000, 200, 20), run(2000, 300, 30), run(3000, 200, 20), {}}
+	b := []map[string]result{run(3300, 180, 18), run(2400, 240, 30), run(3000, 220, 20), run(9999, 1, 1)}
+	got := comparePaired([]string{"signin", "signup"}, a, b)
+	if len(got) != 1 || got[0].scenario != "signin" {
+		t.Fatalf("comparisons = %+v, want signin only", got)
+	}
+	c := got[0]
+	// Ratios within rounds: rate 1.1, 1.2, 1.0; CPU 0.9, 0.8, 1.1; p99 0.9, 1, 1.
+	near := func(x, want float64) bool { return x > want-1e-9 && x < want+1e-9 }
+	if !near(c.rate, 1.1) || !near(c.cpu, 0.9) || !near(c.p99, 1) || c.rateA != 3000 || c.rateB != 3000 {
+		t.Errorf("summary = %+v", c)
+	}
+	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
+		t.Errorf("median of an even count = %v, want 2.5", m)
+	}
+}
