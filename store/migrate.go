@@ -28,18 +28,6 @@ var migrateChunk = 4096
 // at the next Open and nothing is ever in both places. It runs before the
 // writer starts, with nothing else using the file.
 func (db *DB) migrateAccounts() (moved int, err error) {
-	// Most opens find nothing to move; they must not pay a commit (and its
-	// fsyncs) per step to learn that.
-	legacy := false
-	err = db.bolt.View(func(btx *bolt.Tx) error {
-		for _, b := range [][]byte{legacyUsers, legacyCredentials, legacyUserCredentials, legacyUserSessions} {
-			legacy = legacy || btx.Bucket(b) != nil
-		}
-		return nil
-	})
-	if err != nil || !legacy {
-		return 0, err
-	}
 	steps := []struct {
 		bucket []byte
 		move   func(btx *bolt.Tx, key, value []byte) error
@@ -50,6 +38,18 @@ func (db *DB) migrateAccounts() (moved int, err error) {
 		// The owner of each credential is in its record, so this
 		// index has nothing the step above did not already move.
 		{legacyUserCredentials, nil},
+	}
+	// Most opens find nothing to move; they must not pay a commit (and its
+	// fsyncs) per step to learn that.
+	legacy := false
+	err = db.bolt.View(func(btx *bolt.Tx) error {
+		for _, step := range steps {
+			legacy = legacy || btx.Bucket(step.bucket) != nil
+		}
+		return nil
+	})
+	if err != nil || !legacy {
+		return 0, err
 	}
 	for _, step := range steps {
 		for done := false; !done; {
