@@ -90,10 +90,25 @@ func (e *env) start() {
 }
 
 // restart closes the server and opens a new one on the same data directory.
-func (e *env) restart() {
+func (e *env) restart() { e.whileStopped(nil) }
+
+// whileStopped stops the server, runs fn (if any) on its store opened for
+// administration, as an operator would, and starts the server again.
+func (e *env) whileStopped(fn func(a *Admin) error) {
 	e.t.Helper()
 	if err := e.srv.Close(); err != nil {
 		e.t.Fatalf("close: %v", err)
+	}
+	if fn != nil {
+		a, err := OpenAdmin(e.cfg)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		err = fn(a)
+		a.Close()
+		if err != nil {
+			e.t.Fatal(err)
+		}
 	}
 	e.start()
 }

@@ -200,16 +200,7 @@ func TestDisabledAccount(t *testing.T) {
 	e := newEnv(t)
 	alice := e.newUser("alice", true)
 	alice.signUp()
-	e.srv.Close()
-	a, err := OpenAdmin(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.SetDisabled(context.Background(), "Alice", true); err != nil {
-		t.Fatal(err)
-	}
-	a.Close()
-	e.start()
+	e.whileStopped(func(a *Admin) error { return a.SetDisabled(context.Background(), "Alice", true) })
 	expectError(t, alice.call("GET", "/userinfo", nil), 401, "invalid_token")
 	expectError(t, alice.refreshTokens(), 400, "invalid_grant")
 	expectError(t, alice.signIn("", webauthntest.Options{}), 403, "account_disabled")
@@ -219,26 +210,18 @@ func TestDisabledAccountIsRefusedEvenWithoutBlacklist(t *testing.T) {
 	e := newEnv(t)
 	alice := e.newUser("alice", true)
 	alice.signUp()
-	e.srv.Close()
 	// Disable the account behind the server's back, without revoking
 	// sessions, as an older tool or a restored backup might.
-	a, err := OpenAdmin(e.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = a.db.Update(context.Background(), func(tx *store.Tx) error {
-		u, err := tx.UserByUsername("alice")
-		if err != nil {
-			return err
-		}
-		u.Disabled = true
-		return tx.PutUser(u)
+	e.whileStopped(func(a *Admin) error {
+		return a.db.Update(context.Background(), func(tx *store.Tx) error {
+			u, err := tx.UserByUsername("alice")
+			if err != nil {
+				return err
+			}
+			u.Disabled = true
+			return tx.PutUser(u)
+		})
 	})
-	a.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.start()
 	expectError(t, alice.call("GET", "/userinfo", nil), 403, "account_disabled")
 	// Someone holding the token but not its key learns nothing about the account.
 	thief := newDPoPKey(t)
