@@ -53,7 +53,7 @@ func (s *Server) handleRegisterBegin(c *fiber.Ctx) error {
 		err error
 	)
 	if p := principalOf(c); p != nil {
-		res, err = s.beginAddPasskey(c.UserContext(), p.claims.Subject)
+		res, err = s.beginAddPasskey(c.UserContext(), p.user.User)
 	} else {
 		res, err = s.beginSignUp(c.UserContext(), req)
 	}
@@ -108,27 +108,17 @@ func (s *Server) beginSignUp(ctx context.Context, req registerBeginRequest) (*be
 	}, opts)
 }
 
-func (s *Server) beginAddPasskey(ctx context.Context, userID string) (*beginResponse, error) {
-	var (
-		user  *store.User
-		creds []store.Credential
-	)
+// beginAddPasskey starts adding a passkey to user, the enabled account the
+// request was authenticated as.
+func (s *Server) beginAddPasskey(ctx context.Context, user *store.User) (*beginResponse, error) {
+	var creds []store.Credential
 	err := s.db.View(ctx, func(tx *store.Tx) error {
 		var err error
-		if user, err = tx.User(userID); err != nil {
-			return err
-		}
-		creds, err = tx.CredentialsByUser(userID)
+		creds, err = tx.CredentialsByUser(user.ID)
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the account no longer exists")
-	}
 	if err != nil {
 		return nil, err
-	}
-	if user.Disabled {
-		return nil, errDisabled()
 	}
 	opts, session, err := s.rp.BeginRegistration(waUser(user), waCredentials(creds))
 	if err != nil {
@@ -220,13 +210,7 @@ func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyI
 	}
 	user := &store.User{ID: cer.UserID, Handle: cer.Handle, Username: cer.Username, DisplayName: cer.DisplayName, CreatedAt: now}
 	if p != nil {
-		if err := s.db.View(ctx, func(tx *store.Tx) error {
-			var err error
-			user, err = tx.User(cer.UserID)
-			return err
-		}); err != nil {
-			return nil, errCeremony()
-		}
+		user = p.user.User // read when the request was authenticated; never changed here
 	}
 	wc, err := s.rp.FinishRegistration(waUser(user), cer.Session, response)
 	if err != nil {
