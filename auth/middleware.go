@@ -114,7 +114,7 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 		s.metrics.verifications.WithLabelValues("access_token", "invalid").Inc()
 		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "%s", tokenErrorText(err, "invalid access token"))
 	}
-	if s.revoked.has(revokedJTI(claims.ID)) || s.revoked.has(revokedSession(claims.SessionID)) {
+	if s.revoked.tokenRevoked(claims) {
 		s.metrics.verifications.WithLabelValues("access_token", "revoked").Inc()
 		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the access token has been revoked")
 	}

@@ -137,7 +137,7 @@ func (s *Server) introspect(ctx context.Context, token string) fiber.Map {
 	}
 	if strings.Count(token, ".") == 2 && !strings.Contains(token, "~") {
 		claims, err := s.access.Verify(token)
-		if err != nil || s.revoked.has(revokedJTI(claims.ID)) || s.revoked.has(revokedSession(claims.SessionID)) {
+		if err != nil || s.revoked.tokenRevoked(claims) {
 			return inactive
 		}
 		out := fiber.Map{

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/tokens"
 )
 
 // revocationList mirrors the store's blacklist in memory so that the check
@@ -30,9 +31,29 @@ func loadRevocations(ctx context.Context, db *store.DB, now time.Time) (*revocat
 }
 
 // Keys of the blacklist: one namespace per kind of revoked thing.
-func revokedJTI(jti string) string      { return "jti:" + jti }
-func revokedSession(sid string) string  { return "sid:" + sid }
+const (
+	prefixJTI     = "jti:"
+	prefixSession = "sid:"
+)
+
+func revokedJTI(jti string) string      { return prefixJTI + jti }
+func revokedSession(sid string) string  { return prefixSession + sid }
 func revokedSDJWT(digest string) string { return "sd:" + digest }
+
+// tokenRevoked reports whether an access token is revoked, by its own jti
+// or through its login session. Every protected request asks, so it takes
+// the lock once and builds both keys on the stack (a map lookup keyed by a
+// converted byte slice does not allocate).
+func (r *revocationList) tokenRevoked(claims *tokens.AccessClaims) bool {
+	var buf [96]byte
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if _, ok := r.entries[string(append(append(buf[:0], prefixJTI...), claims.ID...))]; ok {
+		return true
+	}
+	_, ok := r.entries[string(append(append(buf[:0], prefixSession...), claims.SessionID...))]
+	return ok
+}
 
 func (r *revocationList) has(key string) bool {
 	r.mu.RLock()
