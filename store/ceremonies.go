@@ -36,7 +36,7 @@ func (tx *Tx) PutCeremony(c *Ceremony) error {
 		return errors.New("store: ceremony has no expiry")
 	}
 	key := []byte(c.ID)
-	var old ceremonyRecord
+	var old ceremonyExpiry
 	switch err := tx.get(bucketCeremonies, key, &old); {
 	case err == nil:
 	case notFound(err):
@@ -65,7 +65,8 @@ func (tx *Tx) Ceremony(id string, now time.Time) (*Ceremony, error) {
 	return &rec.Ceremony, nil
 }
 
-// ceremonyExpiry is the part of a ceremony record that consuming it needs;
+// ceremonyExpiry is the part of a ceremony record that replacing or deleting
+// it needs (its expiry index entry);
 // decoding just that skips the opaque ceremony state.
 type ceremonyExpiry struct {
 	header
@@ -86,20 +87,16 @@ func (tx *Tx) DeleteCeremony(id string) error {
 	return tx.deleteCeremony(key, rec.ExpiresAt)
 }
 
-// TakeCeremony consumes a live ceremony: it returns ErrNotFound if the
-// ceremony is missing or expired at now, and deletes it otherwise. It is
-// the commit step of a ceremony read earlier, so that of two concurrent
-// finishes only one succeeds.
-func (tx *Tx) TakeCeremony(id string, now time.Time) error {
-	key := []byte(id)
-	var rec ceremonyExpiry
-	if err := tx.get(bucketCeremonies, key, &rec); err != nil {
-		return err
+// takeCeremony consumes a live ceremony: it returns ErrNotFound if the
+// ceremony is missing or expired at now, and deletes and returns it
+// otherwise. Of two concurrent finishes of a parked ceremony, only one
+// gets it.
+func (tx *Tx) takeCeremony(id string, now time.Time) (*Ceremony, error) {
+	c, err := tx.Ceremony(id, now)
+	if err != nil {
+		return nil, err
 	}
-	if !now.Before(rec.ExpiresAt) {
-		return ErrNotFound
-	}
-	return tx.deleteCeremony(key, rec.ExpiresAt)
+	return c, tx.deleteCeremony([]byte(id), c.ExpiresAt)
 }
 
 func (tx *Tx) deleteCeremony(key []byte, expires time.Time) error {

@@ -99,16 +99,16 @@ func TestTakeCeremony(t *testing.T) {
 		return tx.PutCeremony(&Ceremony{ID: "old", Kind: "login", ExpiresAt: now.Add(time.Second)})
 	})
 	mustUpdate(t, db, func(tx *Tx) error {
-		if err := tx.TakeCeremony("live", now); err != nil {
+		if _, err := tx.takeCeremony("live", now); err != nil {
 			t.Errorf("take live: %v", err)
 		}
-		if err := tx.TakeCeremony("live", now); !errors.Is(err, ErrNotFound) {
+		if _, err := tx.takeCeremony("live", now); !errors.Is(err, ErrNotFound) {
 			t.Errorf("second take: %v, want ErrNotFound", err)
 		}
-		if err := tx.TakeCeremony("old", now.Add(2*time.Second)); !errors.Is(err, ErrNotFound) {
+		if _, err := tx.takeCeremony("old", now.Add(2*time.Second)); !errors.Is(err, ErrNotFound) {
 			t.Errorf("take expired: %v, want ErrNotFound", err)
 		}
-		if err := tx.TakeCeremony("missing", now); !errors.Is(err, ErrNotFound) {
+		if _, err := tx.takeCeremony("missing", now); !errors.Is(err, ErrNotFound) {
 			t.Errorf("take missing: %v, want ErrNotFound", err)
 		}
 		return nil

@@ -150,10 +150,8 @@ func (db *DB) TakePending(ctx context.Context, id string, now time.Time) (*Cerem
 	}
 	err := db.Update(ctx, func(tx *Tx) error {
 		var err error
-		if c, err = tx.Ceremony(id, now); err != nil {
-			return err
-		}
-		return tx.deleteCeremony([]byte(id), c.ExpiresAt)
+		c, err = tx.takeCeremony(id, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
