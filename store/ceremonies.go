@@ -66,8 +66,8 @@ func (tx *Tx) Ceremony(id string, now time.Time) (*Ceremony, error) {
 }
 
 // ceremonyExpiry is the part of a ceremony record that replacing or deleting
-// it needs (its expiry index entry);
-// decoding just that skips the opaque ceremony state.
+// it needs (its expiry index entry); decoding just that skips the opaque
+// ceremony state.
 type ceremonyExpiry struct {
 	header
 	ExpiresAt time.Time `json:"expires_at"`
