@@ -78,18 +78,25 @@ func (tx *Tx) PutCredential(c *Credential) error {
 	if err := checkKey("user id", len(c.UserID)); err != nil {
 		return err
 	}
-	owner, err := tx.lookupIndex(bucketCredentialOwners, c.ID)
-	switch {
-	case err == nil && owner != c.UserID:
-		return ErrCredentialExists
-	case err != nil && !notFound(err):
-		return err
+	key := entryKey(c.UserID, entryCredential, c.ID)
+	// An update of a credential already in the user's account (every
+	// sign-in) has its owner entry in place: no need to look it up again.
+	indexed := tx.raw(bucketAccounts, key) != nil
+	if !indexed {
+		owner, err := tx.lookupIndex(bucketCredentialOwners, c.ID)
+		switch {
+		case err == nil && owner != c.UserID:
+			return ErrCredentialExists
+		case err == nil:
+			indexed = true
+		case !notFound(err):
+			return err
+		}
 	}
-	indexed := err == nil // an update of the same owner's credential
 	rec := credentialRecord{header: current(), Credential: *c}
 	rec.CreatedAt = utc(rec.CreatedAt)
 	rec.LastUsedAt = utc(rec.LastUsedAt)
-	if err := memoPut(tx, &tx.db.credentials, bucketAccounts, entryKey(c.UserID, entryCredential, c.ID), rec); err != nil {
+	if err := memoPut(tx, &tx.db.credentials, bucketAccounts, key, rec); err != nil {
 		return err
 	}
 	if indexed {

@@ -32,6 +32,16 @@ func (r refreshTokenRecord) clone() refreshTokenRecord { return r }
 // session is refused through its own record, and its tokens are swept when
 // they expire (with the session), so every refresh writes one record fewer.
 func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
+	old, err := memoGet(tx, &tx.db.refresh, bucketRefreshTokens, []byte(rt.Hash))
+	if err != nil && !notFound(err) {
+		return err
+	}
+	return tx.writeRefreshToken(rt, old.ExpiresAt)
+}
+
+// writeRefreshToken stores rt and moves its expiry index entry from
+// oldExpires (zero for a new token).
+func (tx *Tx) writeRefreshToken(rt *RefreshToken, oldExpires time.Time) error {
 	if err := checkKey("refresh token hash", len(rt.Hash)); err != nil {
 		return err
 	}
@@ -39,35 +49,25 @@ func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 		return err
 	}
 	key := []byte(rt.Hash)
-	old, err := memoGet(tx, &tx.db.refresh, bucketRefreshTokens, key)
-	if err != nil && !notFound(err) {
-		return err
-	}
-	rec := newRefreshRecord(rt)
+	rec := refreshTokenRecord{header: current(), RefreshToken: *rt}
+	rec.IssuedAt, rec.ExpiresAt, rec.RotatedAt = utc(rec.IssuedAt), utc(rec.ExpiresAt), utc(rec.RotatedAt)
 	if err := memoPut(tx, &tx.db.refresh, bucketRefreshTokens, key, rec); err != nil {
 		return err
 	}
-	return tx.reindexExpiry(bucketRefreshExpiry, key, refreshSweepAt(old.ExpiresAt), refreshSweepAt(rec.ExpiresAt))
+	return tx.reindexExpiry(bucketRefreshExpiry, key, refreshSweepAt(oldExpires), refreshSweepAt(rec.ExpiresAt))
 }
 
 // RotateRefreshToken records a rotation: old (as read in this transaction)
 // is marked rotated at at, kept for reuse detection until it expires, and
-// next is stored. It is PutRefreshToken twice without reading old again.
+// next, a newly minted token, is stored. Neither is read again.
 func (tx *Tx) RotateRefreshToken(old *RefreshToken, at time.Time, next *RefreshToken) error {
 	rotated := *old
 	rotated.RotatedAt = at
 	// Same key and expiry as before, so the expiry index stays as it is.
-	if err := memoPut(tx, &tx.db.refresh, bucketRefreshTokens, []byte(old.Hash), newRefreshRecord(&rotated)); err != nil {
+	if err := tx.writeRefreshToken(&rotated, rotated.ExpiresAt); err != nil {
 		return err
 	}
-	return tx.PutRefreshToken(next)
-}
-
-// newRefreshRecord is the stored form of rt, with its times normalised.
-func newRefreshRecord(rt *RefreshToken) refreshTokenRecord {
-	rec := refreshTokenRecord{header: current(), RefreshToken: *rt}
-	rec.IssuedAt, rec.ExpiresAt, rec.RotatedAt = utc(rec.IssuedAt), utc(rec.ExpiresAt), utc(rec.RotatedAt)
-	return rec
+	return tx.writeRefreshToken(next, time.Time{})
 }
 
 // RefreshToken returns the refresh token with the given hash, or
