@@ -44,19 +44,17 @@ func (tx *Tx) UserByUsername(username string) (*User, error) {
 // UserByHandle returns the user with the given WebAuthn user handle, or
 // ErrNotFound.
 func (tx *Tx) UserByHandle(handle []byte) (*User, error) {
-	id, err := tx.lookupIndex(bucketHandles, handle)
-	if err == nil {
-		return tx.indexedUser(id)
+	// Accounts made since ids became handles have no index entry, so the
+	// account itself is looked for first. PutUser keeps a handle from
+	// meaning two users, so the order cannot change the answer.
+	if u, err := tx.User(string(handle)); err == nil && bytes.Equal(u.Handle, handle) {
+		return u, nil
 	}
-	if !notFound(err) {
+	id, err := tx.lookupIndex(bucketHandles, handle)
+	if err != nil {
 		return nil, err
 	}
-	// A user whose handle is its own id has no index entry.
-	u, err := tx.User(string(handle))
-	if err != nil || !bytes.Equal(u.Handle, handle) {
-		return nil, ErrNotFound
-	}
-	return u, nil
+	return tx.indexedUser(id)
 }
 
 // ownHandle reports whether u's WebAuthn user handle is its own id. Such a
