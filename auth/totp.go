@@ -264,8 +264,8 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens
 			// A lockout began after this token was issued: the lockout
 			// spends it. While the lockout lasts the answer is still 429.
 			failure = errGrant("invalid or expired mfa_token")
-			if now.Before(rec.LockedUntil) {
-				failure = s.checkTOTP(rec, "", "")
+			if locked := lockedOut(rec, now); locked != nil {
+				failure = locked
 			}
 			return tx.DeleteCeremony(id)
 		}
@@ -356,18 +356,27 @@ func (s *Server) withTOTP(ctx context.Context, userID string, fn func(rec *store
 	return failure
 }
 
+// lockedOut returns the rate_limited answer while rec is locked at now, or
+// nil.
+func lockedOut(rec *store.TOTP, now time.Time) error {
+	if !now.Before(rec.LockedUntil) {
+		return nil
+	}
+	return &Error{
+		Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+		Description: "too many wrong codes; try again later",
+		RetryAfter:  int(rec.LockedUntil.Sub(now).Seconds()) + 1,
+	}
+}
+
 // checkTOTP applies the throttling and replay rules to one attempt and
 // updates rec accordingly: attempts 1 to 5 with wrong codes are invalid_code,
 // then every attempt is rate_limited until the back-off ends; the back-off
 // doubles with each further lockout.
 func (s *Server) checkTOTP(rec *store.TOTP, code, recovery string) error {
 	now := s.now()
-	if now.Before(rec.LockedUntil) {
-		return &Error{
-			Status: http.StatusTooManyRequests, Code: CodeRateLimited,
-			Description: "too many wrong codes; try again later",
-			RetryAfter:  int(rec.LockedUntil.Sub(now).Seconds()) + 1,
-		}
+	if locked := lockedOut(rec, now); locked != nil {
+		return locked
 	}
 	ok := false
 	if recovery != "" {
