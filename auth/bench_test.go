@@ -8,9 +8,9 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
-	"time"
 
 	"github.com/latchid/latch/tokens"
 	"github.com/latchid/latch/webauthn/webauthntest"
@@ -105,7 +105,7 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 	})
 	b.Run("fresh", func(b *testing.B) {
 		uncached := tokens.NewAccessTokens(tokens.AccessConfig{
-			Issuer: e.cfg.Issuer, Audience: e.cfg.Issuer, TTL: 10 * time.Minute, Keys: e.srv.keys, Now: e.clock.Now, CacheSize: -1,
+			Issuer: e.srv.cfg.Issuer, Audience: e.srv.cfg.Audience, TTL: e.srv.cfg.AccessTTL, Keys: e.srv.keys, Now: e.clock.Now, CacheSize: -1,
 		})
 		base := rawVerifyNs(b)
 		b.ReportAllocs()
