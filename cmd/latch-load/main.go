@@ -521,17 +521,7 @@ func (c *client) refreshGrant() error {
 func run(base, scenario string, workers int, dur time.Duration, pid int) result {
 	u, _ := url.Parse(base)
 	hc := &fasthttp.HostClient{Addr: u.Host, MaxConns: workers * 2, ReadBufferSize: 16 << 10}
-	ep := newEndpoints(base)
-	clients := make([]*client, workers)
 	var step func(*client) error
-	for i := range clients {
-		clients[i] = newClient(base, ep, hc)
-		if scenario != "signup" {
-			if err := clients[i].signUp(); err != nil {
-				return result{errors: 1, firstErr: "setup: " + err.Error()}
-			}
-		}
-	}
 	switch scenario {
 	case "signup":
 		step = (*client).signUp
@@ -543,6 +533,16 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 		step = (*client).refreshGrant
 	default:
 		return result{errors: 1, firstErr: "unknown scenario " + scenario}
+	}
+	ep := newEndpoints(base)
+	clients := make([]*client, workers)
+	for i := range clients {
+		clients[i] = newClient(base, ep, hc)
+		if scenario != "signup" {
+			if err := clients[i].signUp(); err != nil {
+				return result{errors: 1, firstErr: "setup: " + err.Error()}
+			}
+		}
 	}
 	var (
 		mu        sync.Mutex
