@@ -32,16 +32,9 @@ func TestDrawCredentialSkipsShortCoordinates(t *testing.T) {
 	bad := virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
 	// The good key must itself have full coordinates (about 1 in 128 does
 	// not), or the generator would rightly skip it too.
-	var good virtualwebauthn.Credential
-	for {
-		good = virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
-		k, err := x509.ParsePKCS8PrivateKey(good.Key.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fullCoordinates(mustPoint(t, k)) {
-			break
-		}
+	good, _, err := newCredential()
+	if err != nil {
+		t.Fatal(err)
 	}
 	queue := []virtualwebauthn.Credential{bad, good, good}
 	calls := 0
