@@ -18,7 +18,13 @@ var t0 = time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
 // when the test ends.
 func openTestDB(tb testing.TB) *DB {
 	tb.Helper()
-	db, err := Open(Options{Path: filepath.Join(tb.TempDir(), "latch.db"), KEK: testKEK})
+	return openAt(tb, filepath.Join(tb.TempDir(), "latch.db"))
+}
+
+// openAt opens the database at path and closes it when the test ends.
+func openAt(tb testing.TB, path string) *DB {
+	tb.Helper()
+	db, err := Open(Options{Path: path, KEK: testKEK})
 	if err != nil {
 		tb.Fatalf("Open: %v", err)
 	}

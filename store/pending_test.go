@@ -149,10 +149,7 @@ func TestPendingOrderStaysBounded(t *testing.T) {
 
 func TestPendingCeremoniesSurviveACleanRestartOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "latch.db")
-	db, err := Open(Options{Path: path, KEK: testKEK})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openAt(t, path)
 	want := Ceremony{ID: "cer", Kind: "signup", Handle: []byte("h"), ExpiresAt: t0}
 	if err := db.PutPending(&want, t0.Add(-time.Minute)); err != nil {
 		t.Fatal(err)
@@ -164,10 +161,7 @@ func TestPendingCeremoniesSurviveACleanRestartOnce(t *testing.T) {
 		t.Errorf("put after Close: err = %v, want ErrClosed", err)
 	}
 
-	db, err = Open(Options{Path: path, KEK: testKEK})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db = openAt(t, path)
 	got, err := db.TakePending(t.Context(), "cer", t0.Add(-time.Second))
 	if err != nil {
 		t.Fatalf("take after restart: %v", err)
@@ -184,14 +178,4 @@ func TestPendingCeremoniesSurviveACleanRestartOnce(t *testing.T) {
 	if _, err := db.TakePending(t.Context(), "cer", t0.Add(-time.Second)); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("take after second restart: err = %v, want ErrNotFound", err)
 	}
-}
-
-func openAt(t *testing.T, path string) *DB {
-	t.Helper()
-	db, err := Open(Options{Path: path, KEK: testKEK})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
 }
