@@ -39,23 +39,13 @@ func sdParseHolderJWK(jwk map[string]any) (*sdHolderKey, error) {
 		if err != nil {
 			return nil, sdFail("holder jwk is not a valid P-256 point")
 		}
-		canon, _ := json.Marshal(struct {
-			Crv string `json:"crv"`
-			Kty string `json:"kty"`
-			X   string `json:"x"`
-			Y   string `json:"y"`
-		}{crv, kty, b64.EncodeToString(x), b64.EncodeToString(y)})
-		return &sdHolderKey{pub: pub, alg: algES256, canonical: canon}, nil
+		// Strict base64url: the members as given are the canonical text.
+		return &sdHolderKey{pub: pub, alg: algES256, canonical: canonicalEC(crv, jwk["x"].(string), jwk["y"].(string))}, nil
 	case kty == "OKP" && crv == "Ed25519":
 		if !okx {
 			return nil, sdFail("holder jwk coordinates malformed")
 		}
-		canon, _ := json.Marshal(struct {
-			Crv string `json:"crv"`
-			Kty string `json:"kty"`
-			X   string `json:"x"`
-		}{crv, kty, b64.EncodeToString(x)})
-		return &sdHolderKey{pub: ed25519.PublicKey(x), alg: algEdDSA, canonical: canon}, nil
+		return &sdHolderKey{pub: ed25519.PublicKey(x), alg: algEdDSA, canonical: canonicalOKP(crv, jwk["x"].(string))}, nil
 	}
 	return nil, sdFail("holder jwk must be EC P-256 or OKP Ed25519")
 }
