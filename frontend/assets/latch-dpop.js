@@ -72,13 +72,14 @@ export async function createProof(privateKey, jwk, { method, url, accessToken, n
   };
   if (accessToken) payload.ath = await accessTokenHash(accessToken);
   if (nonce) payload.nonce = nonce;
+  return signES256JWT(privateKey, header, payload);
+}
+
+/** signES256JWT returns the compact JWS of header and payload, signed with an ECDSA P-256 key. */
+export async function signES256JWT(privateKey, header, payload) {
   const signingInput =
     base64url(encoder.encode(JSON.stringify(header))) + "." + base64url(encoder.encode(JSON.stringify(payload)));
   // WebCrypto ECDSA signatures are already the raw r||s form JWS wants.
-  const signature = await crypto.subtle.sign(
-    { name: "ECDSA", hash: "SHA-256" },
-    privateKey,
-    encoder.encode(signingInput),
-  );
+  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, privateKey, encoder.encode(signingInput));
   return signingInput + "." + base64url(signature);
 }

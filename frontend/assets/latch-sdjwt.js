@@ -2,7 +2,7 @@
 // disclosures it chooses and signs a key-binding JWT with the key the
 // credential is bound to (cnf.jwk), here the browser's DPoP key.
 
-import { base64url, base64urlDecode, thumbprint } from "./latch-dpop.js";
+import { base64url, base64urlDecode, signES256JWT, thumbprint } from "./latch-dpop.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -44,8 +44,5 @@ export async function createPresentation(privateKey, credential, { reveal = [], 
   const sdHash = base64url(await crypto.subtle.digest("SHA-256", encoder.encode(presented)));
   const header = { typ: "kb+jwt", alg: "ES256" };
   const payload = { iat: Math.floor(now / 1000), aud, nonce, sd_hash: sdHash };
-  const signingInput =
-    base64url(encoder.encode(JSON.stringify(header))) + "." + base64url(encoder.encode(JSON.stringify(payload)));
-  const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, privateKey, encoder.encode(signingInput));
-  return presented + signingInput + "." + base64url(signature);
+  return presented + (await signES256JWT(privateKey, header, payload));
 }

@@ -47,7 +47,6 @@ function sharedSession(id, dbName) {
       store: new SessionStore(dbName),
       key: null, // Promise<{privateKey, jwk, jkt}>
       accessToken: null,
-      tokenType: null,
       renewAt: 0,
       refreshing: null,
       nonce: null,
@@ -321,16 +320,13 @@ export class Latch {
     for (;;) {
       const token = await this.#currentAccessToken();
       const headers = new Headers(init.headers);
-      if (this.#session.tokenType === "DPoP") {
-        const { privateKey, jwk } = await this.#key();
-        headers.set("Authorization", `DPoP ${token}`);
-        headers.set(
-          "DPoP",
-          await createProof(privateKey, jwk, { method, url, accessToken: token, nonce: this.#session.nonce }),
-        );
-      } else {
-        headers.set("Authorization", `Bearer ${token}`);
-      }
+      // Only DPoP-bound tokens are ever accepted (#acceptTokens).
+      const { privateKey, jwk } = await this.#key();
+      headers.set("Authorization", `DPoP ${token}`);
+      headers.set(
+        "DPoP",
+        await createProof(privateKey, jwk, { method, url, accessToken: token, nonce: this.#session.nonce }),
+      );
       const res = await this.#send(url, { ...init, method, headers });
       if (res.status !== 401) return res;
       let code = challengeError(res.headers.get("WWW-Authenticate"));
@@ -447,7 +443,6 @@ export class Latch {
     const session = this.#session;
     const lifetime = Number.isFinite(tokens.expires_in) && tokens.expires_in > 0 ? tokens.expires_in : 60;
     session.accessToken = tokens.access_token;
-    session.tokenType = "DPoP";
     // Renew early, but never spend more than half of a short token's life on it.
     session.renewAt = Date.now() + lifetime * 1000 - Math.min(this.#leewayMs, (lifetime * 1000) / 2);
     if (typeof tokens.refresh_token === "string" && tokens.refresh_token) {
@@ -524,7 +519,6 @@ export class Latch {
     const session = this.#session;
     const wasSignedIn = session.accessToken !== null;
     session.accessToken = null;
-    session.tokenType = null;
     session.renewAt = 0;
     session.mfaToken = null;
     if (dropKey) {
