@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -18,11 +17,10 @@ import (
 // writes users while it runs, and every write path that changes what a
 // profile shows (TOTP on or off) forgets its entry.
 type userCache struct {
-	m sync.Map
+	mu sync.RWMutex
+	m  map[string]*profile
 	// gen counts forgets, so a read that raced a forget is not cached.
-	gen atomic.Uint64
-	// n counts entries, to keep the cache bounded.
-	n atomic.Int64
+	gen uint64
 }
 
 // maxCachedUsers bounds the user cache; when full it starts over and
@@ -35,12 +33,18 @@ type profile struct {
 	totpEnabled bool
 }
 
+func (uc *userCache) cached(id string) (p *profile, gen uint64) {
+	uc.mu.RLock()
+	defer uc.mu.RUnlock()
+	return uc.m[id], uc.gen
+}
+
 func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile, error) {
-	if p, ok := uc.m.Load(id); ok {
-		return p.(*profile), nil
+	p, gen := uc.cached(id)
+	if p != nil {
+		return p, nil
 	}
-	gen := uc.gen.Load()
-	p := &profile{}
+	p = &profile{}
 	err := db.View(ctx, func(tx *store.Tx) error {
 		var err error
 		if p.User, err = tx.User(id); err != nil {
@@ -56,18 +60,13 @@ func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile
 	if err != nil {
 		return nil, err
 	}
-	if uc.gen.Load() == gen {
-		if uc.n.Add(1) > maxCachedUsers {
-			uc.m.Clear()
-			uc.n.Store(1)
+	uc.mu.Lock()
+	defer uc.mu.Unlock()
+	if uc.gen == gen { // no forget since the read began
+		if uc.m == nil || len(uc.m) >= maxCachedUsers {
+			uc.m = make(map[string]*profile)
 		}
-		if _, loaded := uc.m.Swap(id, p); loaded {
-			uc.n.Add(-1)
-		}
-		if uc.gen.Load() != gen {
-			// A forget raced this read; its entry may be stale.
-			uc.forget(id)
-		}
+		uc.m[id] = p
 	}
 	return p, nil
 }
@@ -76,17 +75,17 @@ func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile
 // transaction without caching it (a write transaction must not start a
 // read of its own).
 func (uc *userCache) peek(tx *store.Tx, id string) (*store.User, error) {
-	if p, ok := uc.m.Load(id); ok {
-		return p.(*profile).User, nil
+	if p, _ := uc.cached(id); p != nil {
+		return p.User, nil
 	}
 	return tx.User(id)
 }
 
 func (uc *userCache) forget(id string) {
-	uc.gen.Add(1)
-	if _, ok := uc.m.LoadAndDelete(id); ok {
-		uc.n.Add(-1)
-	}
+	uc.mu.Lock()
+	defer uc.mu.Unlock()
+	uc.gen++
+	delete(uc.m, id)
 }
 
 type userinfoResponse struct {

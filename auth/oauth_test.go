@@ -254,3 +254,24 @@ func TestAdminRefusesWhileServerRuns(t *testing.T) {
 		t.Fatalf("OpenAdmin while serving: %v", err)
 	}
 }
+
+// TestUserCacheKeepsUntilForgotten checks the profile cache behind every
+// protected request: a profile is read once and then served from memory,
+// and a forget makes the next request read the store again.
+func TestUserCacheKeepsUntilForgotten(t *testing.T) {
+	e := newEnv(t)
+	alice := e.newUser("alice", true)
+	alice.signUp()
+	sub := jwtPart(t, alice.access, 1)["sub"].(string)
+	first, err := e.srv.users.get(t.Context(), e.srv.db, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := e.srv.users.get(t.Context(), e.srv.db, sub); again != first {
+		t.Error("a second read did not come from the cache")
+	}
+	e.srv.users.forget(sub)
+	if after, _ := e.srv.users.get(t.Context(), e.srv.db, sub); after == first || after.ID != sub {
+		t.Error("a forgotten profile was served from the cache")
+	}
+}
