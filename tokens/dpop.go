@@ -97,7 +97,7 @@ func NewDPoP(cfg DPoPConfig) *DPoP {
 		algs:   algs,
 		replay: newReplayCache(cfg.MaxAge+cfg.FutureSkew, cfg.ReplayCacheSize),
 		nonces: newNonceSource(),
-		keys:   newBoundedCache[*proofKey](1<<14, maxCachedHeader),
+		keys:   newBoundedCache[*proofKey](maxCachedHeaders, maxCachedHeader),
 		htus:   newBoundedCache[string](maxCachedHTU, maxHTU),
 	}
 }

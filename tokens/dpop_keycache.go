@@ -55,6 +55,10 @@ func (c *boundedCache[V]) put(key string, v V) {
 // A client sends the same header (typ, alg, jwk) with every proof, and the
 // header checks depend on nothing but those bytes, so a hit skips decoding,
 // JSON parsing, point validation and the thumbprint; the signature and
-// claims are still checked on every proof. maxCachedHeader keeps unusually
-// large headers (RSA keys) out of it.
-const maxCachedHeader = 512
+// claims are still checked on every proof. It holds up to maxCachedHeaders
+// client keys, and maxCachedHeader keeps unusually large headers (RSA keys)
+// out of it.
+const (
+	maxCachedHeaders = 1 << 14
+	maxCachedHeader  = 512
+)
