@@ -291,8 +291,11 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 		return nil, errProofIAT
 	}
 	if pc.AccessToken != "" {
-		want := ATH(pc.AccessToken)
-		if subtle.ConstantTimeCompare([]byte(c.ATH), []byte(want)) != 1 {
+		// Compared as digests: strict base64url gives each digest one
+		// spelling, and nothing is encoded or copied per request.
+		want := sha256String(pc.AccessToken)
+		var got [32]byte
+		if !decodeExact(got[:], c.ATH) || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			return nil, errProofATH
 		}
 	}
