@@ -50,7 +50,7 @@ func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile
 		if p.User, err = tx.User(id); err != nil {
 			return err
 		}
-		t, err := tx.TOTP(id)
+		t, err := tx.TOTPStatus(id)
 		p.totpEnabled = err == nil && t.Confirmed
 		if errors.Is(err, store.ErrNotFound) {
 			err = nil

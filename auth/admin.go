@@ -80,7 +80,7 @@ func (a *Admin) Users(ctx context.Context) ([]UserSummary, error) {
 			if err != nil {
 				return err
 			}
-			t, terr := tx.TOTP(u.ID)
+			t, terr := tx.TOTPStatus(u.ID)
 			out = append(out, UserSummary{
 				ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, CreatedAt: u.CreatedAt,
 				Disabled: u.Disabled, Passkeys: len(creds), TOTP: terr == nil && t.Confirmed,

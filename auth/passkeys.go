@@ -410,7 +410,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		if err := tx.PutCredential(cred); err != nil {
 			return err
 		}
-		if t, err := tx.TOTP(user.ID); err == nil && t.Confirmed {
+		if t, err := tx.TOTPStatus(user.ID); err == nil && t.Confirmed {
 			var hash string
 			mfaToken, hash = tokens.NewOpaque()
 			return tx.PutCeremony(&store.Ceremony{

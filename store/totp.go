@@ -43,6 +43,17 @@ func (tx *Tx) TOTP(userID string) (*TOTP, error) {
 	return &rec.TOTP, nil
 }
 
+// TOTPStatus returns the user's TOTP factor without its secret (Secret is
+// nil), or ErrNotFound: for callers that only need to know whether it is
+// confirmed or locked, it skips unsealing.
+func (tx *Tx) TOTPStatus(userID string) (*TOTP, error) {
+	var rec totpRecord
+	if err := tx.get(bucketTOTP, []byte(userID), &rec); err != nil {
+		return nil, err
+	}
+	return &rec.TOTP, nil
+}
+
 // PutTOTP inserts or updates the user's TOTP factor, sealing its secret.
 func (tx *Tx) PutTOTP(t *TOTP) error {
 	if err := checkKey("user id", len(t.UserID)); err != nil {

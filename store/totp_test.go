@@ -48,3 +48,21 @@ func TestPutTOTPWithoutSecretIsRefused(t *testing.T) {
 		t.Fatal("PutTOTP accepted a factor without secret")
 	}
 }
+
+// TestTOTPStatusLeavesTheSecretSealed checks the status read: the same
+// throttling state as TOTP, and no secret.
+func TestTOTPStatusLeavesTheSecretSealed(t *testing.T) {
+	db := openTestDB(t)
+	want := TOTP{UserID: "u1", Secret: []byte("seed"), Confirmed: true, Lockouts: 2}
+	mustUpdate(t, db, func(tx *Tx) error { return tx.PutTOTP(&want) })
+	mustView(t, db, func(tx *Tx) error {
+		got, err := tx.TOTPStatus("u1")
+		if err != nil || !got.Confirmed || got.Lockouts != 2 || got.Secret != nil {
+			t.Errorf("TOTPStatus = %+v, %v", got, err)
+		}
+		if _, err := tx.TOTPStatus("u2"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("TOTPStatus of a user without one: %v", err)
+		}
+		return nil
+	})
+}
