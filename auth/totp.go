@@ -282,7 +282,7 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens
 		if err := tx.DeleteCeremony(id); err != nil {
 			return err
 		}
-		user, err := tx.User(cer.UserID)
+		user, err := s.users.peek(tx, cer.UserID)
 		if err != nil {
 			return errGrant("the account no longer exists")
 		}
