@@ -4,23 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/tokens"
 )
 
 // Admin performs operator tasks on the data directory of a stopped server.
 // bbolt allows one process per file, so while the server runs Open fails
-// with a clear "store in use" error instead of waiting.
+// with a clear "store in use" error instead of waiting; the commands then
+// go through the server (AdminClient).
 type Admin struct {
 	cfg Config
 	db  *store.DB
 }
 
 // ErrStoreInUse is returned by OpenAdmin while a server holds the store.
-var ErrStoreInUse = errors.New("the store is in use by a running server; stop it first (or run this against a backup)")
+var ErrStoreInUse = errors.New("the store is in use by a running server that does not answer on its admin socket; stop it first (or run this against a backup)")
 
 // OpenAdmin opens the store of cfg.DataDir for administration. A store in
 // an earlier layout is moved to the current one first (see store.Open).
@@ -68,9 +71,11 @@ type UserSummary struct {
 }
 
 // Users lists every account.
-func (a *Admin) Users(ctx context.Context) ([]UserSummary, error) {
+func (a *Admin) Users(ctx context.Context) ([]UserSummary, error) { return listUsers(ctx, a.db) }
+
+func listUsers(ctx context.Context, db *store.DB) ([]UserSummary, error) {
 	var out []UserSummary
-	err := a.db.View(ctx, func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		users, err := tx.Users()
 		if err != nil {
 			return err
@@ -94,21 +99,34 @@ func (a *Admin) Users(ctx context.Context) ([]UserSummary, error) {
 // SetDisabled disables or re-enables an account. Disabling also ends every
 // login session of the account: the sessions are marked revoked (their
 // refresh tokens stop working) and blacklisted, which a server picks up when
-// it next starts.
+// it next starts. (Through a running server, Server.SetDisabled applies
+// it at once.)
 func (a *Admin) SetDisabled(ctx context.Context, username string, disabled bool) error {
+	now := time.Now()
+	// The server's access-token lifetime is not known here, so an ended
+	// session stays blacklisted as long as any access token can live.
+	_, _, err := setDisabled(ctx, a.db, username, disabled, now, now.Add(maxAccessTTL+time.Minute))
+	return err
+}
+
+// setDisabled disables or enables the account named username and, when
+// disabling, ends its live sessions, blacklisted until until. It returns
+// the account's id and the ids of the sessions it ended.
+func setDisabled(ctx context.Context, db *store.DB, username string, disabled bool, now, until time.Time) (userID string, ended []string, err error) {
 	name, err := NormalizeUsername(username)
 	if err != nil {
-		return fmt.Errorf("invalid username %q", username)
+		return "", nil, badRequest("invalid username %q", username)
 	}
-	now := time.Now()
-	return a.db.Update(ctx, func(tx *store.Tx) error {
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		userID, ended = "", nil
 		u, err := tx.UserByUsername(name)
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no user named %q", name)
+			return Errorf(http.StatusNotFound, CodeNotFound, "no user named %q", name)
 		}
 		if err != nil {
 			return err
 		}
+		userID = u.ID
 		u.Disabled = disabled
 		if err := tx.PutUser(u); err != nil {
 			return err
@@ -124,15 +142,15 @@ func (a *Admin) SetDisabled(ctx context.Context, username string, disabled bool)
 				if !s.RevokedAt.IsZero() || !s.ExpiresAt.After(now) {
 					continue
 				}
-				// The server's access-token lifetime is not known here, so the
-				// session stays blacklisted as long as any access token can live.
-				if err := endSessionTx(tx, &s, now, now.Add(maxAccessTTL+time.Minute)); err != nil {
+				if err := endSessionTx(tx, &s, now, until); err != nil {
 					return err
 				}
+				ended = append(ended, s.ID)
 			}
 		}
 		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: typ, UserID: u.ID})
 	})
+	return userID, ended, err
 }
 
 // CreateClient registers an introspection client and returns its secret.
@@ -149,9 +167,11 @@ type KeySummary struct {
 }
 
 // Keys lists the signing keys, oldest first.
-func (a *Admin) Keys(ctx context.Context) ([]KeySummary, error) {
+func (a *Admin) Keys(ctx context.Context) ([]KeySummary, error) { return listKeys(ctx, a.db) }
+
+func listKeys(ctx context.Context, db *store.DB) ([]KeySummary, error) {
 	var out []KeySummary
-	err := a.db.View(ctx, func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx *store.Tx) error {
 		keys, err := tx.SigningKeys()
 		for _, k := range keys {
 			out = append(out, KeySummary{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, PublishUntil: k.PublishUntil})
@@ -165,17 +185,30 @@ func (a *Admin) Keys(ctx context.Context) ([]KeySummary, error) {
 // default) and retires the current one; the retired key stays published
 // until every token it signed has expired.
 func (a *Admin) RotateKeys(ctx context.Context, alg string) (KeySummary, error) {
-	if alg == "" {
-		alg = a.cfg.KeyAlg
-	}
-	if alg != "ES256" && alg != "EdDSA" {
-		return KeySummary{}, fmt.Errorf("unsupported algorithm %q (ES256 or EdDSA)", alg)
+	alg, err := keyAlg(alg, a.cfg.KeyAlg)
+	if err != nil {
+		return KeySummary{}, err
 	}
 	k, err := RotateKeys(ctx, a.db, alg, publishWindow(a.cfg), time.Now())
 	if err != nil {
 		return KeySummary{}, err
 	}
-	return KeySummary{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt}, nil
+	return keySummary(k), nil
+}
+
+// keyAlg checks the algorithm asked of a rotation; "" means configured.
+func keyAlg(alg, configured string) (string, error) {
+	if alg == "" {
+		alg = configured
+	}
+	if alg != "ES256" && alg != "EdDSA" {
+		return "", badRequest("unsupported algorithm %q (ES256 or EdDSA)", alg)
+	}
+	return alg, nil
+}
+
+func keySummary(k *tokens.SigningKey) KeySummary {
+	return KeySummary{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt}
 }
 
 // Backup writes a consistent copy of the store to path (which must not exist).

@@ -127,11 +127,16 @@ func publishWindow(cfg Config) time.Duration {
 	return max(cfg.AccessTTL, cfg.CredentialTTL) + time.Minute
 }
 
-// RotateKeys rotates the signing key of a running server.
-func (s *Server) RotateKeys(ctx context.Context) (*tokens.SigningKey, error) {
+// RotateKeys rotates the signing key of a running server to a new key of
+// alg ("" = the configured algorithm), which signs from then on.
+func (s *Server) RotateKeys(ctx context.Context, alg string) (*tokens.SigningKey, error) {
+	alg, err := keyAlg(alg, s.cfg.KeyAlg)
+	if err != nil {
+		return nil, err
+	}
 	s.keyMu.Lock()
 	defer s.keyMu.Unlock()
-	if _, err := RotateKeys(ctx, s.db, s.cfg.KeyAlg, publishWindow(s.cfg), s.now()); err != nil {
+	if _, err := RotateKeys(ctx, s.db, alg, publishWindow(s.cfg), s.now()); err != nil {
 		return nil, err
 	}
 	return s.reloadKeys(ctx)
@@ -168,7 +173,7 @@ func (s *Server) rotateIfDue(ctx context.Context) {
 	if k == nil || s.now().Sub(k.CreatedAt) < s.cfg.KeyRotation {
 		return
 	}
-	if k, err := s.RotateKeys(ctx); err != nil {
+	if k, err := s.RotateKeys(ctx, ""); err != nil {
 		s.log.Error("automatic key rotation failed", "err", err)
 	} else {
 		s.log.Info("signing key rotated", "kid", k.ID)

@@ -235,13 +235,13 @@ func formUnescape(s string) string {
 // which is shown once and stored only as a hash.
 func CreateClient(ctx context.Context, db *store.DB, id string, now time.Time) (string, error) {
 	if id == "" || len(id) > 128 || strings.ContainsAny(id, ": \t\r\n") {
-		return "", errors.New("client id must be 1 to 128 characters without spaces or colons")
+		return "", badRequest("client id must be 1 to 128 characters without spaces or colons")
 	}
 	secret, _ := tokens.NewOpaque()
 	sum := sha256.Sum256([]byte(secret))
 	err := db.Update(ctx, func(tx *store.Tx) error {
 		if _, err := tx.Client(id); err == nil {
-			return errors.New("a client with this id already exists")
+			return Errorf(http.StatusConflict, CodeInvalidRequest, "a client with this id already exists")
 		}
 		return tx.PutClient(&store.Client{ID: id, SecretHash: sum[:], CreatedAt: now})
 	})

@@ -142,7 +142,7 @@ func TestKeyRotationKeepsOldTokensValid(t *testing.T) {
 	alice.signUp()
 	oldToken := alice.access
 	oldKid := jwtPart(t, oldToken, 0)["kid"]
-	if _, err := e.srv.RotateKeys(context.Background()); err != nil {
+	if _, err := e.srv.RotateKeys(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
 	alice.signIn("", webauthntest.Options{})

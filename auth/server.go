@@ -45,6 +45,7 @@ type Server struct {
 
 	app      *fiber.App
 	ln       net.Listener
+	adminSrv *http.Server // the admin socket's, once Open
 	cancel   context.CancelFunc
 	bg       sync.WaitGroup
 	keyMu    sync.Mutex // serialises key rotation
@@ -137,14 +138,16 @@ func (s *Server) newApp() *fiber.App {
 	return app
 }
 
-// Open starts listening on the configured address and serves in the
-// background; background sweeps and key rotation start with it.
+// Open starts listening on the configured address and on the admin socket
+// and serves in the background; background sweeps and key rotation start
+// with it.
 func (s *Server) Open() error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
 	s.ln = ln
+	s.openAdminSocket()
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	s.startBackground(ctx)
@@ -186,6 +189,9 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
+// shutdownGrace is how long Close waits for requests in flight.
+const shutdownGrace = 10 * time.Second
+
 // Close stops accepting requests, waits up to ten seconds for in-flight ones,
 // stops background work and closes the store.
 func (s *Server) Close() error {
@@ -196,9 +202,12 @@ func (s *Server) Close() error {
 func (s *Server) shutdown() error {
 	var errs []error
 	if s.ln != nil {
-		if err := s.app.ShutdownWithTimeout(10 * time.Second); err != nil {
+		if err := s.app.ShutdownWithTimeout(shutdownGrace); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := s.closeAdminSocket(shutdownGrace); err != nil {
+		errs = append(errs, err)
 	}
 	if s.cancel != nil {
 		s.cancel()

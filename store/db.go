@@ -20,6 +20,8 @@ const KeySize = 32
 const (
 	defaultTimeout  = time.Second
 	defaultMaxBatch = 128
+	// initialMmapSize is the file size up to which the store never remaps.
+	initialMmapSize = 1 << 30
 )
 
 // Options configures Open. Zero values take the documented defaults.
@@ -126,6 +128,12 @@ func Open(opts Options) (*DB, error) {
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 		ReadOnly:       opts.ReadOnly,
+		// bbolt maps the file and maps it again, larger, as it grows; a
+		// remap waits for every open read transaction and holds up the
+		// writer meanwhile. An online backup is one long read, so with the
+		// default doubling a growing store would stall every sign-in until
+		// the copy finished. Address space is reserved, not memory.
+		InitialMmapSize: initialMmapSize,
 	})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {

@@ -228,6 +228,31 @@ func serve(args []string, stderr io.Writer) error {
 	return srv.Close()
 }
 
+// operator is what the admin commands use: the running server through its
+// admin socket (auth.AdminClient) or, with no server running, the store
+// itself (auth.Admin).
+type operator interface {
+	Users(context.Context) ([]auth.UserSummary, error)
+	SetDisabled(ctx context.Context, username string, disabled bool) error
+	CreateClient(ctx context.Context, id string) (string, error)
+	Keys(context.Context) ([]auth.KeySummary, error)
+	RotateKeys(ctx context.Context, alg string) (auth.KeySummary, error)
+	Backup(path string) error
+	Close() error
+}
+
+// openOperator reaches the server running on cfg's data directory, or
+// else opens its store.
+func openOperator(cmd string, cfg auth.Config) (operator, error) {
+	if c, err := auth.DialAdmin(cfg.DataDir); err == nil {
+		return c, nil
+	}
+	if cmd == "backup" {
+		return auth.OpenAdminReadOnly(cfg) // a copy must not change the original
+	}
+	return auth.OpenAdmin(cfg)
+}
+
 func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -247,11 +272,7 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	open := auth.OpenAdmin
-	if cmd == "backup" {
-		open = auth.OpenAdminReadOnly // a copy must not change the original
-	}
-	a, err := open(cfg)
+	a, err := openOperator(cmd, cfg)
 	if err != nil {
 		return err
 	}

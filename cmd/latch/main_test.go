@@ -88,6 +88,49 @@ func TestAdminRefusesWhileServing(t *testing.T) {
 	}
 }
 
+// TestAdminCommandsGoThroughARunningServer runs the commands against a
+// data directory whose server is serving: they reach it through its admin
+// socket instead of failing on the store's lock.
+func TestAdminCommandsGoThroughARunningServer(t *testing.T) {
+	dir := newDataDir(t)
+	srv, err := auth.New(auth.Config{DataDir: dir, Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, "users", "list", "--data", dir)
+	if err != nil || !strings.HasPrefix(out, "USERNAME") {
+		t.Fatalf("users list: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, "users", "disable", "nobody", "--data", dir); err == nil || !strings.Contains(err.Error(), "no user") {
+		t.Fatalf("disable unknown user: %v", err)
+	}
+	out, err = runCmd(t, "keys", "rotate", "--data", dir)
+	if err != nil || !strings.Contains(out, "ES256") {
+		t.Fatalf("keys rotate: %v\n%s", err, out)
+	}
+	// The copy, beside the master key, is a data directory of its own,
+	// and holds the rotation just made.
+	restored := t.TempDir()
+	if _, err := runCmd(t, "backup", filepath.Join(restored, "latch.db"), "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(restored, "master.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCmd(t, "keys", "list", "--data", restored)
+	if err != nil || strings.Count(out, "\n") != 3 || !strings.Contains(out, "retired") {
+		t.Fatalf("keys list of the copy: %v\n%s", err, out)
+	}
+}
+
 func TestServeRejectsBadConfiguration(t *testing.T) {
 	cases := map[string][]string{
 		"--issuer":     {"--issuer", "ftp://example.com"},

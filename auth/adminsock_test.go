@@ -1,0 +1,208 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/webauthn/webauthntest"
+)
+
+// serving starts e's server listening, with its admin socket, and returns
+// a client of that socket.
+func (e *env) serving() *AdminClient {
+	e.t.Helper()
+	if err := e.srv.Open(); err != nil {
+		e.t.Fatal(err)
+	}
+	c, err := DialAdmin(e.dir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func listenAnywhere(c *Config) { c.Addr = "127.0.0.1:0" }
+
+// TestAdminThroughRunningServer drives every operator command through the
+// socket of a running server and checks that each takes effect in it at
+// once, with no restart.
+func TestAdminThroughRunningServer(t *testing.T) {
+	e := newEnv(t, listenAnywhere)
+	alice := e.newUser("alice", true)
+	alice.signUp()
+	bob := e.newUser("bob", false)
+	bob.signUp()
+	a := e.serving()
+	ctx := context.Background()
+
+	fi, err := os.Lstat(AdminSocketPath(e.dir))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket file: %v %v", fi, err)
+	}
+	if _, err := OpenAdmin(e.cfg); !errors.Is(err, ErrStoreInUse) {
+		t.Fatalf("the store must stay the server's: %v", err)
+	}
+
+	users, err := a.Users(ctx)
+	if err != nil || len(users) != 2 || users[0].Passkeys != 1 {
+		t.Fatalf("users: %+v %v", users, err)
+	}
+
+	// Disabling refuses the account's live tokens at the next request:
+	// the blacklist and the profile cache are the server's own.
+	if r := alice.call("GET", "/userinfo", nil); r.status != 200 {
+		t.Fatalf("userinfo before: %s", r.raw)
+	}
+	if err := a.SetDisabled(ctx, "ALICE", true); err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, alice.call("GET", "/userinfo", nil), 401, "invalid_token")
+	expectError(t, alice.refreshTokens(), 400, "invalid_grant")
+	expectError(t, alice.signIn("", webauthntest.Options{}), 403, "account_disabled")
+	if r := bob.call("GET", "/userinfo", nil); r.status != 200 {
+		t.Fatalf("bob was affected: %s", r.raw)
+	}
+	if err := a.SetDisabled(ctx, "alice", false); err != nil {
+		t.Fatal(err)
+	}
+	if r := alice.signIn("", webauthntest.Options{}); r.status != 200 {
+		t.Fatalf("sign-in after enable: %s", r.raw)
+	}
+	var e404 *Error
+	if err := a.SetDisabled(ctx, "nobody", true); !errors.As(err, &e404) || e404.Status != 404 || !strings.Contains(err.Error(), "no user") {
+		t.Fatalf("unknown user: %v", err)
+	}
+
+	// A client made through the socket can introspect right away.
+	secret, err := a.CreateClient(ctx, "api")
+	if err != nil || len(secret) < 40 {
+		t.Fatalf("create client: %q %v", secret, err)
+	}
+	if _, err := a.CreateClient(ctx, "api"); err == nil {
+		t.Fatal("a duplicate client id was accepted")
+	}
+	basic := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("api:"+secret))}
+	if r := e.request("POST", "/introspect", url.Values{"token": {bob.access}}, basic); r.status != 200 || r.body["active"] != true {
+		t.Fatalf("introspect with the new client: %d %s", r.status, r.raw)
+	}
+
+	// A rotation signs the next token with the new key, which the JWKS
+	// publishes beside the old one.
+	oldKid := jwtPart(t, bob.access, 0)["kid"]
+	k, err := a.RotateKeys(ctx, "EdDSA")
+	if err != nil || k.Alg != "EdDSA" || k.ID == oldKid {
+		t.Fatalf("rotate: %+v %v", k, err)
+	}
+	if _, err := a.RotateKeys(ctx, "HS256"); err == nil {
+		t.Fatal("rotation to HS256 was accepted")
+	}
+	keys, err := a.Keys(ctx)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("keys: %+v %v", keys, err)
+	}
+	bob.refreshTokens()
+	if h := jwtPart(t, bob.access, 0); h["kid"] != k.ID || h["alg"] != "EdDSA" {
+		t.Fatalf("token after rotation signed with %v", h)
+	}
+	jwks := string(e.request("GET", "/.well-known/jwks.json", nil, nil).raw)
+	if !strings.Contains(jwks, k.ID) || !strings.Contains(jwks, oldKid.(string)) {
+		t.Fatalf("jwks after rotation: %s", jwks)
+	}
+
+	// A backup is a store with the same accounts, taken while serving.
+	path := filepath.Join(t.TempDir(), "copy.db")
+	if err := a.Backup(path); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v %v", fi, err)
+	}
+	if err := a.Backup(path); err == nil {
+		t.Fatal("backup overwrote an existing file")
+	}
+	db, err := store.Open(store.Options{Path: path, KEK: e.cfg.MasterKey, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(ctx, func(tx *store.Tx) error {
+		users, err := tx.Users()
+		if err == nil && len(users) != 2 {
+			t.Errorf("%d users in the backup, want 2", len(users))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAdminSocketRejectsMalformedCommands checks the socket's own input
+// handling: unknown commands and fields, bodies over the limit.
+func TestAdminSocketRejectsMalformedCommands(t *testing.T) {
+	e := newEnv(t, listenAnywhere)
+	a := e.serving()
+	ctx := context.Background()
+	cases := []struct {
+		method, path, body string
+		status             int
+	}{
+		{"GET", "/v1/nothing", "", 404},
+		{"POST", "/v1/users/disable", `{"username":"alice","extra":1}`, 400},
+		{"POST", "/v1/users/disable", `{"username":`, 400},
+		{"POST", "/v1/clients", `{"id":"` + strings.Repeat("a", adminBodyLimit) + `"}`, 400},
+		{"DELETE", "/v1/users", "", 405},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequestWithContext(ctx, tc.method, "http://latch"+tc.path, strings.NewReader(tc.body))
+		res, err := a.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body errorBody
+		err = json.NewDecoder(res.Body).Decode(&body)
+		res.Body.Close()
+		if res.StatusCode != tc.status || err != nil || body.Error == "" || body.Description == "" {
+			t.Errorf("%s %s: status %d, want %d, body %+v (%v)", tc.method, tc.path, res.StatusCode, tc.status, body, err)
+		}
+	}
+}
+
+// TestAdminSocketReplacesAStaleOne checks that a socket file left by a
+// server that died is replaced, and that the file goes when the server
+// stops.
+func TestAdminSocketReplacesAStaleOne(t *testing.T) {
+	e := newEnv(t, listenAnywhere)
+	path := AdminSocketPath(e.dir)
+	stale, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Forget the listener without removing its file, as a crash does.
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
+	a := e.serving()
+	if _, err := a.Users(context.Background()); err != nil {
+		t.Fatalf("through the new socket: %v", err)
+	}
+	if err := e.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("socket file after close: %v", err)
+	}
+	if _, err := DialAdmin(e.dir); !errors.Is(err, ErrNoServer) {
+		t.Fatalf("dial a stopped server: %v", err)
+	}
+}
