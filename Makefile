@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 
-.PHONY: run test test-go test-e2e bench fuzz load build
+.PHONY: run test test-go test-e2e bench fuzz load load-floor build
 
 run:
 	go run ./cmd/latch serve
@@ -27,3 +27,9 @@ bench:
 # drives it with 32 clients per scenario.
 load: build
 	go run ./cmd/latch-load -server bin/latch -url http://localhost:8090
+
+# The yardstick: sign-up and sign-in against Latch and, alternately, against
+# latch-floor, the least any service on the same stack can do per ceremony.
+load-floor: build
+	go build -o bin/latch-floor ./cmd/latch-floor
+	go run ./cmd/latch-load -server bin/latch -compare bin/latch-floor -url http://localhost:8090 -s signup,signin -dpop=false -rounds 3 -d 5s
