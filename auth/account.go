@@ -15,7 +15,10 @@ import (
 // userCache keeps recently used profiles in memory so that protected
 // requests such as /userinfo do not reach the store. Only this process
 // writes users while it runs, and every write path that changes what a
-// profile shows (TOTP on or off) forgets its entry.
+// profile shows (TOTP on or off, an account disabled or enabled through
+// the admin socket) forgets its entry once committed. Until then an entry
+// can be one commit behind, so a transaction that must act on the account
+// as it now is (starting a session) reads the account itself.
 type userCache struct {
 	mu sync.RWMutex
 	m  map[string]*profile

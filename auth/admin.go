@@ -23,7 +23,7 @@ type Admin struct {
 }
 
 // ErrStoreInUse is returned by OpenAdmin while a server holds the store.
-var ErrStoreInUse = errors.New("the store is in use by a running server that does not answer on its admin socket; stop it first (or run this against a backup)")
+var ErrStoreInUse = errors.New("the store is in use by another process (a server that does not answer on its admin socket, or another command); stop it first (or run this against a backup)")
 
 // OpenAdmin opens the store of cfg.DataDir for administration. A store in
 // an earlier layout is moved to the current one first (see store.Open).

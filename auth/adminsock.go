@@ -27,9 +27,10 @@ import (
 // cache, its keyring).
 //
 // The socket is as private as the store beside it: mode 0600, and on Linux
-// a peer must run as the server's user (or root). Only the server that
-// holds the store's lock creates it, so a socket file left by a crash is
-// safely replaced.
+// a peer must run as the server's user (or root); elsewhere the data
+// directory must be closed to other users, since the mode is set only just
+// after the socket is made. Only the server that holds the store's lock
+// creates it, so a socket file left by a crash is safely replaced.
 
 // adminSocketName is the socket's file name in the data directory.
 const adminSocketName = "latch.sock"
@@ -45,6 +46,10 @@ func AdminSocketPath(dataDir string) string { return filepath.Join(dataDir, admi
 // the store in use.
 func (s *Server) openAdminSocket() {
 	path := AdminSocketPath(s.cfg.DataDir)
+	if err := adminSocketAllowed(s.cfg.DataDir); err != nil {
+		s.log.Warn("admin commands cannot reach this server while it runs", "err", err)
+		return
+	}
 	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
 		_ = os.Remove(path) // left by a server that did not stop cleanly
 	}
@@ -74,15 +79,18 @@ func (s *Server) openAdminSocket() {
 }
 
 // closeAdminSocket stops taking commands, letting one in progress (a
-// backup) finish for up to grace.
+// backup) finish for up to grace; one still running then is cut off, and
+// its client reports the copy incomplete.
 func (s *Server) closeAdminSocket(grace time.Duration) error {
 	if s.adminSrv == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := s.adminSrv.Shutdown(ctx); err != nil {
+	if err := s.adminSrv.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
 		return s.adminSrv.Close()
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
@@ -177,8 +185,8 @@ func (s *Server) adminHandler() http.Handler {
 		if err != nil && !started {
 			s.adminReply(w, nil, err)
 		} else if err != nil {
-			// The status is sent; the copy falls short of its length,
-			// which the client detects.
+			// Too late for an error status: the body stops short of its
+			// Content-Length, which the client reports.
 			s.log.Error("admin socket: backup", "err", err)
 		}
 	})
@@ -386,12 +394,14 @@ func (a *AdminClient) Backup(path string) error {
 		return err
 	}
 	defer res.Body.Close()
+	if res.ContentLength < 0 {
+		// Without a length a copy cut short could not be told apart.
+		return errors.New("backup: the server did not say how long the copy is")
+	}
 	return store.WriteNewFile(path, func(w io.Writer) error {
-		n, err := io.Copy(w, res.Body)
-		if err == nil && n != res.ContentLength {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
+		// The client fails a body shorter than its Content-Length with
+		// io.ErrUnexpectedEOF, so a copy cut off never looks complete.
+		if _, err := io.Copy(w, res.Body); err != nil {
 			return fmt.Errorf("backup: copy from the server: %w", err)
 		}
 		return nil

@@ -24,7 +24,7 @@ func (e *env) serving() *AdminClient {
 	if err := e.srv.Open(); err != nil {
 		e.t.Fatal(err)
 	}
-	c, err := DialAdmin(e.dir)
+	c, err := DialAdmin(e.cfg.DataDir)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -32,13 +32,23 @@ func (e *env) serving() *AdminClient {
 	return c
 }
 
-func listenAnywhere(c *Config) { c.Addr = "127.0.0.1:0" }
+// socketTest makes a server listen on any free port, in a data directory
+// with a short path: a socket's path has a length limit (104 bytes on
+// some systems) that a test's own temp directory can pass.
+func socketTest(t *testing.T) func(*Config) {
+	dir, err := os.MkdirTemp("", "latch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return func(c *Config) { c.Addr, c.DataDir = "127.0.0.1:0", dir }
+}
 
 // TestAdminThroughRunningServer drives every operator command through the
 // socket of a running server and checks that each takes effect in it at
 // once, with no restart.
 func TestAdminThroughRunningServer(t *testing.T) {
-	e := newEnv(t, listenAnywhere)
+	e := newEnv(t, socketTest(t))
 	alice := e.newUser("alice", true)
 	alice.signUp()
 	bob := e.newUser("bob", false)
@@ -46,7 +56,7 @@ func TestAdminThroughRunningServer(t *testing.T) {
 	a := e.serving()
 	ctx := context.Background()
 
-	fi, err := os.Lstat(AdminSocketPath(e.dir))
+	fi, err := os.Lstat(AdminSocketPath(e.cfg.DataDir))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket file: %v %v", fi, err)
 	}
@@ -73,11 +83,20 @@ func TestAdminThroughRunningServer(t *testing.T) {
 	if r := bob.call("GET", "/userinfo", nil); r.status != 200 {
 		t.Fatalf("bob was affected: %s", r.raw)
 	}
+	// Enabling drops the profile a request may have cached while the
+	// account was disabled.
+	sub := jwtPart(t, alice.access, 1)["sub"].(string)
+	if p, err := e.srv.users.get(ctx, e.srv.db, sub); err != nil || !p.Disabled {
+		t.Fatalf("cached profile: %+v %v", p, err)
+	}
 	if err := a.SetDisabled(ctx, "alice", false); err != nil {
 		t.Fatal(err)
 	}
 	if r := alice.signIn("", webauthntest.Options{}); r.status != 200 {
 		t.Fatalf("sign-in after enable: %s", r.raw)
+	}
+	if r := alice.call("GET", "/userinfo", nil); r.status != 200 {
+		t.Fatalf("userinfo after enable: %d %s", r.status, r.raw)
 	}
 	var e404 *Error
 	if err := a.SetDisabled(ctx, "nobody", true); !errors.As(err, &e404) || e404.Status != 404 || !strings.Contains(err.Error(), "no user") {
@@ -151,7 +170,7 @@ func TestAdminThroughRunningServer(t *testing.T) {
 // TestAdminSocketRejectsMalformedCommands checks the socket's own input
 // handling: unknown commands and fields, bodies over the limit.
 func TestAdminSocketRejectsMalformedCommands(t *testing.T) {
-	e := newEnv(t, listenAnywhere)
+	e := newEnv(t, socketTest(t))
 	a := e.serving()
 	ctx := context.Background()
 	cases := []struct {
@@ -183,8 +202,8 @@ func TestAdminSocketRejectsMalformedCommands(t *testing.T) {
 // server that died is replaced, and that the file goes when the server
 // stops.
 func TestAdminSocketReplacesAStaleOne(t *testing.T) {
-	e := newEnv(t, listenAnywhere)
-	path := AdminSocketPath(e.dir)
+	e := newEnv(t, socketTest(t))
+	path := AdminSocketPath(e.cfg.DataDir)
 	stale, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +221,27 @@ func TestAdminSocketReplacesAStaleOne(t *testing.T) {
 	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("socket file after close: %v", err)
 	}
-	if _, err := DialAdmin(e.dir); !errors.Is(err, ErrNoServer) {
+	if _, err := DialAdmin(e.cfg.DataDir); !errors.Is(err, ErrNoServer) {
 		t.Fatalf("dial a stopped server: %v", err)
+	}
+}
+
+// TestAdminSocketLeavesOtherFilesAlone checks that a file at the socket's
+// path that is not a socket is neither removed nor replaced: the server
+// serves without the socket, and the commands report the store in use.
+func TestAdminSocketLeavesOtherFilesAlone(t *testing.T) {
+	e := newEnv(t, socketTest(t))
+	path := AdminSocketPath(e.cfg.DataDir)
+	if err := os.WriteFile(path, []byte("not a socket"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != "not a socket" {
+		t.Fatalf("the file was changed: %q %v", got, err)
+	}
+	if _, err := DialAdmin(e.cfg.DataDir); !errors.Is(err, ErrNoServer) {
+		t.Fatalf("dial: %v", err)
 	}
 }

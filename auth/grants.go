@@ -55,8 +55,19 @@ func (s *Server) tokenEndpointProof(c *fiber.Ctx) (*tokens.Proof, error) {
 }
 
 // startSession creates a login session and its first refresh token inside
-// the caller's transaction.
+// the caller's transaction. It reads the account again in that
+// transaction, whatever the caller read before: an account disabled
+// through the admin socket in an earlier commit, or earlier in this one,
+// must not get a session that its disable, having ended the sessions it
+// found, would never end.
 func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *tokens.Proof, device string) (*issuedSession, error) {
+	user, err := tx.User(user.ID)
+	if err != nil {
+		return nil, err
+	}
+	if user.Disabled {
+		return nil, errDisabled()
+	}
 	now := s.now()
 	clientID := defaultClientID
 	sess := &store.Session{
@@ -70,7 +81,7 @@ func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, auth
 		return nil, err
 	}
 	refresh, hash := tokens.NewOrderedOpaque(now)
-	err := tx.PutRefreshToken(&store.RefreshToken{
+	err = tx.PutRefreshToken(&store.RefreshToken{
 		Hash: hash, SessionID: sess.ID, UserID: user.ID, ClientID: clientID, Scope: defaultScope,
 		JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
 	})

@@ -339,6 +339,71 @@ func TestSameCounterTwiceAtOnce(t *testing.T) {
 	}
 }
 
+// TestDisableBetweenVerifyAndCommit disables an account after a sign-in
+// has read it (enabled) but before the sign-in's transaction runs, as a
+// disable through the admin socket can. The sign-in must see the disable
+// in its own transaction: else it would get a session the disable, having
+// ended the sessions it found, never ends.
+func TestDisableBetweenVerifyAndCommit(t *testing.T) {
+	e := newEnv(t)
+	alice := e.newUser("alice", false)
+	alice.signUp()
+	raw, _ := json.Marshal(alice.loginFinishBody("", webauthntest.Options{}))
+
+	// The held writer disables alice once released; the finish reads the
+	// account meanwhile, from the last commit, and queues behind it.
+	started, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var once sync.Once
+	go func() {
+		held <- e.srv.db.Update(context.Background(), func(tx *store.Tx) error {
+			once.Do(func() { close(started) })
+			<-release
+			u, err := tx.UserByUsername("alice")
+			if err != nil {
+				return err
+			}
+			u.Disabled = true
+			return tx.PutUser(u)
+		})
+	}()
+	<-started
+	done := make(chan *http.Response, 1)
+	go func() {
+		req := httptest.NewRequest("POST", "/webauthn/login/finish", bytes.NewReader(raw))
+		req.Header.Set("Content-Type", "application/json")
+		res, _ := e.srv.Test(req)
+		done <- res
+	}()
+	for deadline := time.Now().Add(10 * time.Second); e.srv.db.Stats().Pending != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the finish never took its ceremony")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the finish verifies and queues
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res == nil {
+		t.Fatal("no response")
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 403 || !strings.Contains(string(body), "account_disabled") {
+		t.Fatalf("sign-in racing a disable: %d %s", res.StatusCode, body)
+	}
+	e.srv.db.View(context.Background(), func(tx *store.Tx) error {
+		u, _ := tx.UserByUsername("alice")
+		sessions, err := tx.SessionsByUser(u.ID)
+		if err != nil || len(sessions) != 1 {
+			t.Errorf("alice has %d sessions (%v), want only the sign-up's", len(sessions), err)
+		}
+		return nil
+	})
+}
+
 func TestCeremonyIsSingleUseAndExpires(t *testing.T) {
 	e := newEnv(t)
 	alice := e.newUser("alice", false)

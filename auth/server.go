@@ -192,7 +192,8 @@ func (s *Server) Addr() string {
 // shutdownGrace is how long Close waits for requests in flight.
 const shutdownGrace = 10 * time.Second
 
-// Close stops accepting requests, waits up to ten seconds for in-flight ones,
+// Close stops accepting requests, waits up to ten seconds for in-flight ones
+// (and then up to ten more for an admin command such as a backup),
 // stops background work and closes the store.
 func (s *Server) Close() error {
 	s.closed.Do(func() { s.closeErr = s.shutdown() })
@@ -205,6 +206,9 @@ func (s *Server) shutdown() error {
 		if err := s.app.ShutdownWithTimeout(shutdownGrace); err != nil {
 			errs = append(errs, err)
 		}
+		// Fiber closes only a listener its Serve has taken up; a Close
+		// right after Open can come first, and Serve would then run on.
+		_ = s.ln.Close()
 	}
 	if err := s.closeAdminSocket(shutdownGrace); err != nil {
 		errs = append(errs, err)

@@ -282,15 +282,11 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens
 		if err := tx.DeleteCeremony(id); err != nil {
 			return err
 		}
-		user, err := s.users.peek(tx, cer.UserID)
-		if err != nil {
+		amr := append(append([]string{}, cer.AMR...), "otp", "mfa")
+		issued, err = s.startSession(tx, &store.User{ID: cer.UserID}, amr, cer.AuthTime, proof, device)
+		if errors.Is(err, store.ErrNotFound) {
 			return errGrant("the account no longer exists")
 		}
-		if user.Disabled {
-			return errDisabled()
-		}
-		amr := append(append([]string{}, cer.AMR...), "otp", "mfa")
-		issued, err = s.startSession(tx, user, amr, cer.AuthTime, proof, device)
 		return err
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,9 +21,16 @@ const KeySize = 32
 const (
 	defaultTimeout  = time.Second
 	defaultMaxBatch = 128
-	// initialMmapSize is the file size up to which the store never remaps.
-	initialMmapSize = 1 << 30
 )
+
+// initialMmapSize is the file size up to which the store never remaps: 1
+// GiB, except on Windows, where bbolt grows the file to what it maps.
+func initialMmapSize() int {
+	if runtime.GOOS == "windows" {
+		return 0
+	}
+	return 1 << 30
+}
 
 // Options configures Open. Zero values take the documented defaults.
 type Options struct {
@@ -133,7 +141,7 @@ func Open(opts Options) (*DB, error) {
 		// writer meanwhile. An online backup is one long read, so with the
 		// default doubling a growing store would stall every sign-in until
 		// the copy finished. Address space is reserved, not memory.
-		InitialMmapSize: initialMmapSize,
+		InitialMmapSize: initialMmapSize(),
 	})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {

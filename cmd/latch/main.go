@@ -244,13 +244,19 @@ type operator interface {
 // openOperator reaches the server running on cfg's data directory, or
 // else opens its store.
 func openOperator(cmd string, cfg auth.Config) (operator, error) {
-	if c, err := auth.DialAdmin(cfg.DataDir); err == nil {
+	c, dialErr := auth.DialAdmin(cfg.DataDir)
+	if dialErr == nil {
 		return c, nil
 	}
+	open := auth.OpenAdmin
 	if cmd == "backup" {
-		return auth.OpenAdminReadOnly(cfg) // a copy must not change the original
+		open = auth.OpenAdminReadOnly // a copy must not change the original
 	}
-	return auth.OpenAdmin(cfg)
+	a, err := open(cfg)
+	if errors.Is(err, auth.ErrStoreInUse) {
+		return nil, fmt.Errorf("%w (%v)", err, dialErr)
+	}
+	return a, err
 }
 
 func admin(cmd string, args []string, stdout, stderr io.Writer) error {
