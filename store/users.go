@@ -142,3 +142,62 @@ func (tx *Tx) Users() ([]User, error) {
 	}
 	return users, nil
 }
+
+// DeleteUser removes the account with the given id and everything kept
+// under it: the user record and its username (and any handle) index entry,
+// the passkeys and their credential-id entries, the TOTP factor and the
+// login sessions. The caller ends the sessions first if their tokens must
+// be refused at once (see PutRevoked): blacklist entries and the audit log
+// are kept, and so are the sessions' refresh tokens until they expire,
+// though nothing honours them once their session is gone. It returns
+// ErrNotFound for an unknown id.
+func (tx *Tx) DeleteUser(id string) error {
+	u, err := tx.User(id)
+	if err != nil {
+		return err
+	}
+	var sessions [][]byte
+	err = tx.eachEntry(id, entrySession, func(_, member, _ []byte) error {
+		sessions = append(sessions, bytes.Clone(member))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, sid := range sessions {
+		if _, err := tx.deleteSession(sid); err != nil {
+			return err
+		}
+	}
+	// What is left of the account: the user record and the passkeys.
+	prefix := accountKey(id)
+	var keys [][]byte
+	c := tx.btx.Bucket(bucketAccounts).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if _, rest, _ := splitAccountKey(k); len(rest) > 1 && rest[0] == entryCredential {
+			if err := tx.del(bucketCredentialOwners, rest[1:]); err != nil {
+				return err
+			}
+		}
+		if err := tx.del(bucketAccounts, k); err != nil {
+			return err
+		}
+	}
+	if owner, err := tx.lookupIndex(bucketUsernames, []byte(u.Username)); err == nil && owner == id {
+		if err := tx.del(bucketUsernames, []byte(u.Username)); err != nil {
+			return err
+		}
+	}
+	if owner, err := tx.lookupIndex(bucketHandles, u.Handle); err == nil && owner == id {
+		if err := tx.del(bucketHandles, u.Handle); err != nil {
+			return err
+		}
+	}
+	if err := tx.DeleteTOTP(id); err != nil && !notFound(err) {
+		return err
+	}
+	return nil
+}

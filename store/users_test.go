@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestUserRoundTrip(t *testing.T) {
@@ -212,6 +213,86 @@ func TestOwnIDHandles(t *testing.T) {
 		}
 		if u, err := tx.UserByHandle([]byte("u-idx")); err != nil || u.ID != "u-idx" {
 			t.Errorf("UserByHandle after the move: %v, %v", u, err)
+		}
+		return nil
+	})
+}
+
+// TestDeleteUserRemovesTheWholeAccount deletes one of two accounts whose
+// ids share a prefix ("u1", "u10") and checks that everything of the one
+// is gone, its username and credential ids are free again, and the other
+// is untouched.
+func TestDeleteUserRemovesTheWholeAccount(t *testing.T) {
+	db := openTestDB(t)
+	mustUpdate(t, db, func(tx *Tx) error {
+		for _, u := range []*User{
+			{ID: "u1", Handle: []byte("legacy-handle"), Username: "alice"},
+			{ID: "u10", Handle: []byte("u10"), Username: "bob"},
+		} {
+			if err := tx.PutUser(u); err != nil {
+				return err
+			}
+			for _, c := range []string{"a", "b"} {
+				if err := tx.PutCredential(&Credential{ID: []byte(u.ID + c), UserID: u.ID}); err != nil {
+					return err
+				}
+			}
+			if err := tx.PutSession(&Session{ID: "s-" + u.ID, UserID: u.ID, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+				return err
+			}
+			if err := tx.PutTOTP(&TOTP{UserID: u.ID, Secret: []byte("seed")}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteUser("u1") })
+
+	mustView(t, db, func(tx *Tx) error {
+		gone := map[string]error{}
+		_, gone["user"] = tx.User("u1")
+		_, gone["by username"] = tx.UserByUsername("alice")
+		_, gone["by handle"] = tx.UserByHandle([]byte("legacy-handle"))
+		_, gone["credential"] = tx.Credential([]byte("u1a"))
+		_, gone["session"] = tx.Session("s-u1")
+		_, gone["totp"] = tx.TOTP("u1")
+		for what, err := range gone {
+			if !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s of the deleted account: %v, want ErrNotFound", what, err)
+			}
+		}
+		if creds, err := tx.CredentialsByUser("u1"); err != nil || len(creds) != 0 {
+			t.Errorf("credentials left: %v %v", creds, err)
+		}
+		if s, err := tx.SessionsByUser("u1"); err != nil || len(s) != 0 {
+			t.Errorf("sessions left: %v %v", s, err)
+		}
+		if users, err := tx.Users(); err != nil || len(users) != 1 || users[0].ID != "u10" {
+			t.Errorf("users left: %v %v", users, err)
+		}
+		// The other account, whose id starts with the deleted one's.
+		if creds, err := tx.CredentialsByUser("u10"); err != nil || len(creds) != 2 {
+			t.Errorf("bob's credentials: %v %v", creds, err)
+		}
+		if s, err := tx.SessionsByUser("u10"); err != nil || len(s) != 1 {
+			t.Errorf("bob's sessions: %v %v", s, err)
+		}
+		if _, err := tx.TOTP("u10"); err != nil {
+			t.Errorf("bob's TOTP: %v", err)
+		}
+		return nil
+	})
+
+	// The username, handle and credential ids may be taken again.
+	mustUpdate(t, db, func(tx *Tx) error {
+		if err := tx.PutUser(&User{ID: "u2", Handle: []byte("legacy-handle"), Username: "alice"}); err != nil {
+			return err
+		}
+		return tx.PutCredential(&Credential{ID: []byte("u1a"), UserID: "u2"})
+	})
+	mustUpdate(t, db, func(tx *Tx) error {
+		if err := tx.DeleteUser("u1"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("deleting again: %v, want ErrNotFound", err)
 		}
 		return nil
 	})
