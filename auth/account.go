@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -259,4 +260,42 @@ func (s *Server) handleLogout(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
+}
+
+// recentSignIn is how recent the sign-in behind a request must be for the
+// account to be deleted with it: a token that lived on a stolen device, or
+// a session left open, is not enough to erase an account.
+const recentSignIn = 5 * time.Minute
+
+// handleDeleteAccount deletes the caller's account and everything kept
+// under it, ending every session. It asks for a sign-in within the last
+// five minutes (RFC 9470's step-up challenge, max_age in seconds).
+func (s *Server) handleDeleteAccount(c *fiber.Ctx) error {
+	if len(c.Request().Body()) > 0 {
+		var empty struct{}
+		if err := decodeJSON(c, &empty); err != nil {
+			return err
+		}
+	}
+	p := principalOf(c)
+	if s.now().Sub(p.claims.AuthTime) > recentSignIn {
+		maxAge := int(recentSignIn.Seconds())
+		c.Response().Header.Add(fiber.HeaderWWWAuthenticate, fmt.Sprintf(
+			`%s error="%s", error_description="sign in again to delete the account", max_age=%d`,
+			authScheme(p), CodeInsufficientAuth, maxAge))
+		return Errorf(http.StatusUnauthorized, CodeInsufficientAuth,
+			"deleting the account needs a sign-in within the last %d minutes: sign in again, then retry", maxAge/60)
+	}
+	if err := s.DeleteUser(c.UserContext(), p.claims.Subject); err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+// authScheme is the scheme the request's access token came with.
+func authScheme(p *principal) string {
+	if p.proof != nil {
+		return "DPoP"
+	}
+	return "Bearer"
 }

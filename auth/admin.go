@@ -153,6 +153,70 @@ func setDisabled(ctx context.Context, db *store.DB, username string, disabled bo
 	return userID, ended, err
 }
 
+// DeleteUser deletes the account named username and everything kept under
+// it (see store.DB's DeleteUser); its live sessions are blacklisted first,
+// which a server picks up when it next starts. (Through a running server,
+// Server.DeleteUser applies it at once.)
+func (a *Admin) DeleteUser(ctx context.Context, username string) error {
+	now := time.Now()
+	id, err := userIDByName(ctx, a.db, username)
+	if err != nil {
+		return err
+	}
+	_, err = deleteUser(ctx, a.db, id, now, now.Add(maxAccessTTL+time.Minute))
+	return err
+}
+
+// userIDByName resolves an operator's username argument to an account id.
+func userIDByName(ctx context.Context, db *store.DB, username string) (string, error) {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return "", badRequest("invalid username %q", username)
+	}
+	var id string
+	err = db.View(ctx, func(tx *store.Tx) error {
+		u, err := tx.UserByUsername(name)
+		if errors.Is(err, store.ErrNotFound) {
+			return Errorf(http.StatusNotFound, CodeNotFound, "no user named %q", name)
+		}
+		if err == nil {
+			id = u.ID
+		}
+		return err
+	})
+	return id, err
+}
+
+// deleteUser deletes the account userID in one transaction: its live
+// sessions are blacklisted until until, then the account and everything
+// under it is removed and the deletion audited. It returns the ids of the
+// sessions it ended.
+func deleteUser(ctx context.Context, db *store.DB, userID string, now, until time.Time) (ended []string, err error) {
+	err = db.Update(ctx, func(tx *store.Tx) error {
+		ended = nil
+		sessions, err := tx.SessionsByUser(userID)
+		if err != nil {
+			return err
+		}
+		for _, s := range sessions {
+			if !s.RevokedAt.IsZero() || !s.ExpiresAt.After(now) {
+				continue
+			}
+			if err := tx.PutRevoked(revokedSession(s.ID), until); err != nil {
+				return err
+			}
+			ended = append(ended, s.ID)
+		}
+		if err := tx.DeleteUser(userID); errors.Is(err, store.ErrNotFound) {
+			return errNotFound("account")
+		} else if err != nil {
+			return err
+		}
+		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "user_deleted", UserID: userID})
+	})
+	return ended, err
+}
+
 // CreateClient registers an introspection client and returns its secret.
 func (a *Admin) CreateClient(ctx context.Context, id string) (string, error) {
 	return CreateClient(ctx, a.db, id, time.Now())

@@ -148,6 +148,18 @@ func (s *Server) adminHandler() http.Handler {
 			s.adminReply(w, struct{}{}, s.SetDisabled(r.Context(), req.Username, action == "disable"))
 		})
 	}
+	mux.HandleFunc("POST /v1/users/delete", func(w http.ResponseWriter, r *http.Request) {
+		var req usernameRequest
+		if err := readAdminJSON(w, r, &req); err != nil {
+			s.adminReply(w, nil, err)
+			return
+		}
+		id, err := userIDByName(r.Context(), s.db, req.Username)
+		if err == nil {
+			err = s.DeleteUser(r.Context(), id)
+		}
+		s.adminReply(w, struct{}{}, err)
+	})
 	mux.HandleFunc("POST /v1/clients", func(w http.ResponseWriter, r *http.Request) {
 		var req clientRequest
 		if err := readAdminJSON(w, r, &req); err != nil {
@@ -227,6 +239,22 @@ func (r *statusRecorder) WriteHeader(code int)        { r.code = code }
 func (s *Server) SetDisabled(ctx context.Context, username string, disabled bool) error {
 	now := s.now()
 	userID, ended, err := setDisabled(ctx, s.db, username, disabled, now, s.sessionBlacklistUntil(now))
+	if err != nil {
+		return err
+	}
+	for _, sid := range ended {
+		s.mirrorSessionRevocation(sid, now)
+	}
+	s.users.forget(userID)
+	return nil
+}
+
+// DeleteUser deletes an account of the running server and everything kept
+// under it. Its tokens are refused at their next request: its sessions are
+// blacklisted in memory too, and the cached profile is dropped.
+func (s *Server) DeleteUser(ctx context.Context, userID string) error {
+	now := s.now()
+	ended, err := deleteUser(ctx, s.db, userID, now, s.sessionBlacklistUntil(now))
 	if err != nil {
 		return err
 	}
@@ -365,6 +393,12 @@ func (a *AdminClient) SetDisabled(ctx context.Context, username string, disabled
 		path = "/v1/users/disable"
 	}
 	return a.call(ctx, "POST", path, usernameRequest{username}, nil)
+}
+
+// DeleteUser deletes an account; the server applies it at once (see
+// Server.DeleteUser).
+func (a *AdminClient) DeleteUser(ctx context.Context, username string) error {
+	return a.call(ctx, "POST", "/v1/users/delete", usernameRequest{username}, nil)
 }
 
 // CreateClient registers an introspection client and returns its secret.

@@ -165,6 +165,18 @@ func TestAdminThroughRunningServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// A deletion refuses the account's tokens at once.
+	if err := a.DeleteUser(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, bob.call("GET", "/userinfo", nil), 401, "invalid_token")
+	if users, err := a.Users(ctx); err != nil || len(users) != 1 || users[0].Username != "alice" {
+		t.Fatalf("users after deleting bob: %+v %v", users, err)
+	}
+	if err := a.DeleteUser(ctx, "bob"); !errors.As(err, &e404) || e404.Status != 404 {
+		t.Fatalf("deleting bob again: %v", err)
+	}
 }
 
 // TestAdminSocketRejectsMalformedCommands checks the socket's own input

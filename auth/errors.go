@@ -46,6 +46,8 @@ const (
 	CodeUnsupportedGrant  = "unsupported_grant_type"
 	CodeMethodNotAllowed  = "method_not_allowed"
 	CodeServerError       = "server_error"
+	// CodeInsufficientAuth (RFC 9470) asks for a more recent sign-in.
+	CodeInsufficientAuth = "insufficient_user_authentication"
 )
 
 func badRequest(format string, args ...any) *Error {

@@ -51,6 +51,7 @@ func (s *Server) routes(app *fiber.App) {
 	app.Get("/me/sessions", s.requireAuth, s.handleListSessions)
 	app.Delete("/me/sessions/:id", s.requireAuth, s.handleEndSession)
 	app.Post("/logout", s.requireAuth, s.handleLogout)
+	app.Delete("/me", s.requireAuth, s.handleDeleteAccount)
 
 	app.Post("/credentials/sd-jwt", s.requireAuth, s.handleIssueSDJWT)
 	app.Post("/credentials/verify", s.handleVerifySDJWT)

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -56,4 +57,55 @@ func TestSessionsListAndEnd(t *testing.T) {
 	if r := laptop.call("GET", "/userinfo", nil); r.status != 200 {
 		t.Fatalf("the laptop stays signed in: %d %s", r.status, r.raw)
 	}
+}
+
+// TestDeleteAccount deletes an account through DELETE /me: its tokens,
+// refresh token and passkey stop working at once, its username is free
+// again, and other accounts are untouched. A sign-in older than five
+// minutes gets RFC 9470's step-up challenge instead, and deletes nothing.
+func TestDeleteAccount(t *testing.T) {
+	e := newEnv(t)
+	alice := e.newUser("alice", true)
+	alice.signUp()
+	bob := e.newUser("bob", false)
+	bob.signUp()
+
+	e.clock.Advance(recentSignIn + time.Second)
+	alice.refreshTokens() // a fresh token, but the same old sign-in
+	r := alice.call("DELETE", "/me", nil)
+	expectError(t, r, 401, "insufficient_user_authentication")
+	if www := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(www, "DPoP ") || !strings.Contains(www, "max_age=300") {
+		t.Fatalf("WWW-Authenticate = %q", www)
+	}
+	if r := alice.call("GET", "/userinfo", nil); r.status != 200 {
+		t.Fatalf("a refused deletion changed the account: %d %s", r.status, r.raw)
+	}
+
+	if r := alice.signIn("", webauthntest.Options{}); r.status != 200 {
+		t.Fatalf("sign-in: %d %s", r.status, r.raw)
+	}
+	expectError(t, alice.call("DELETE", "/me", map[string]any{"confirm": true}), 400, "invalid_request")
+	if r := alice.call("DELETE", "/me", nil); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.raw)
+	}
+	expectError(t, alice.call("GET", "/userinfo", nil), 401, "invalid_token")
+	expectError(t, alice.refreshTokens(), 400, "invalid_grant")
+	expectError(t, alice.signIn("", webauthntest.Options{}), 400, "invalid_credential")
+	if r := bob.call("GET", "/userinfo", nil); r.status != 200 {
+		t.Fatalf("bob after alice's deletion: %d %s", r.status, r.raw)
+	}
+	again := e.newUser("alice", false)
+	if r := again.signUp(); r.status != 200 {
+		t.Fatalf("the username was not freed: %d %s", r.status, r.raw)
+	}
+	users, err := listUsers(context.Background(), e.srv.db)
+	if err != nil || len(users) != 2 {
+		t.Fatalf("accounts after deletion: %+v %v", users, err)
+	}
+
+	// An operator's deletion on the stopped server: the blacklist it
+	// writes refuses bob's token after the restart.
+	e.whileStopped(func(a *Admin) error { return a.DeleteUser(context.Background(), "BOB") })
+	expectError(t, bob.call("GET", "/userinfo", nil), 401, "invalid_token")
+	expectError(t, bob.signIn("", webauthntest.Options{}), 400, "invalid_credential")
 }

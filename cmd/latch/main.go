@@ -35,6 +35,7 @@ Usage:
   latch users list               list accounts
   latch users disable NAME       disable an account and end its sessions
   latch users enable NAME        re-enable an account
+  latch users delete NAME        delete an account and everything kept under it
   latch backup FILE              write a consistent copy of the store
 
 Every flag can also be set as LATCH_<FLAG> (e.g. LATCH_ISSUER, LATCH_DPOP_NONCE).
@@ -234,6 +235,7 @@ func serve(args []string, stderr io.Writer) error {
 type operator interface {
 	Users(context.Context) ([]auth.UserSummary, error)
 	SetDisabled(ctx context.Context, username string, disabled bool) error
+	DeleteUser(ctx context.Context, username string) error
 	CreateClient(ctx context.Context, id string) (string, error)
 	Keys(context.Context) ([]auth.KeySummary, error)
 	RotateKeys(ctx context.Context, alg string) (auth.KeySummary, error)
@@ -336,6 +338,14 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", pos[0], strings.TrimPrefix(cmd, "users ")+"d")
+	case "users delete":
+		if err := argN(1, "usage: latch users delete NAME"); err != nil {
+			return err
+		}
+		if err := a.DeleteUser(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: deleted\n", pos[0])
 	case "backup":
 		if err := argN(1, "usage: latch backup FILE"); err != nil {
 			return err

@@ -63,6 +63,9 @@ func TestAdminCommands(t *testing.T) {
 	if _, err := runCmd(t, "users", "disable", "nobody", "--data", dir); err == nil || !strings.Contains(err.Error(), "no user") {
 		t.Fatalf("disable unknown user: %v", err)
 	}
+	if _, err := runCmd(t, "users", "delete", "nobody", "--data", dir); err == nil || !strings.Contains(err.Error(), "no user") {
+		t.Fatalf("delete unknown user: %v", err)
+	}
 
 	backup := filepath.Join(t.TempDir(), "copy.db")
 	if _, err := runCmd(t, "backup", backup, "--data", dir); err != nil {
