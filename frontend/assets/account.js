@@ -1,5 +1,6 @@
-// The account page: passkeys (list, add, rename, delete) and TOTP
-// (enrol with QR code, confirm, recovery codes, turn off).
+// The account page: passkeys (list, add, rename, delete), TOTP (enrol
+// with QR code, confirm, recovery codes, turn off), sessions, and deleting
+// the account.
 
 import { Latch } from "/latch.js";
 import { busy, describe, el, show, status } from "/ui.js";
@@ -209,6 +210,46 @@ onSubmit($("totp-disable-form"), async () => {
   $("totp-disable-form").reset();
   renderTotp();
   status("Two-step verification is off.");
+});
+
+// ---- account deletion ----------------------------------------------------
+
+$("delete-account").addEventListener("click", () => {
+  $("delete-confirm").hidden = false;
+  $("delete-account").hidden = true;
+  $("delete-account-confirm").focus();
+});
+
+$("delete-account-cancel").addEventListener("click", () => {
+  $("delete-confirm").hidden = true;
+  $("delete-account").hidden = false;
+});
+
+$("delete-account-confirm").addEventListener("click", async () => {
+  const confirm = $("delete-account-confirm");
+  confirm.disabled = true;
+  try {
+    try {
+      await latch.deleteAccount();
+    } catch (err) {
+      if (err?.code !== "insufficient_user_authentication") throw err;
+      // The sign-in is too old to delete with: confirm with a passkey.
+      status("Confirm with your passkey to delete your account…");
+      const { mfaRequired } = await latch.signIn();
+      if (mfaRequired) {
+        latch.cancelMfa();
+        throw new Error("Sign in again with your second step on the home page, then delete your account within five minutes.");
+      }
+      await latch.deleteAccount();
+    }
+    show(views, $("view-signed-out"));
+    $("account-user").textContent = "";
+    status("Your account has been deleted. Your passkey may still be listed on your device; you can remove it there.");
+  } catch (err) {
+    status(err?.code ? describe(err) : err.message, "error");
+  } finally {
+    confirm.disabled = false;
+  }
 });
 
 // ---- session -------------------------------------------------------------

@@ -240,6 +240,19 @@ export class Latch {
     await this.#authJSON("DELETE", `/me/sessions/${encodeURIComponent(id)}`);
   }
 
+  /**
+   * deleteAccount deletes the signed-in user's account and everything the
+   * service keeps for it (passkeys, sessions, TOTP), then forgets this
+   * browser's tokens and DPoP key. The service wants a sign-in from the
+   * last five minutes: after an older one this rejects with code
+   * "insufficient_user_authentication"; call signIn and retry. The passkeys
+   * themselves stay on the user's devices, to be removed there.
+   */
+  async deleteAccount() {
+    await this.#authJSON("DELETE", "/me");
+    await this.#forget({ dropKey: true });
+  }
+
   // ---- TOTP --------------------------------------------------------------
 
   /** verifyTotp completes an MFA sign-in with an authenticator-app code. */
