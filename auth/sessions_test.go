@@ -2,7 +2,9 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +91,16 @@ func TestDeleteAccount(t *testing.T) {
 		t.Fatalf("delete: %d %s", r.status, r.raw)
 	}
 	expectError(t, alice.call("GET", "/userinfo", nil), 401, "invalid_token")
+	secret, err := CreateClient(context.Background(), e.srv.db, "api", e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	basic := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("api:"+secret))}
+	for _, tok := range []string{alice.access, alice.refresh} {
+		if r := e.request("POST", "/introspect", url.Values{"token": {tok}}, basic); r.status != 200 || r.body["active"] != false {
+			t.Fatalf("introspection of a deleted account's token: %d %s", r.status, r.raw)
+		}
+	}
 	expectError(t, alice.refreshTokens(), 400, "invalid_grant")
 	expectError(t, alice.signIn("", webauthntest.Options{}), 400, "invalid_credential")
 	if r := bob.call("GET", "/userinfo", nil); r.status != 200 {
