@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -280,9 +281,12 @@ func (s *Server) handleDeleteAccount(c *fiber.Ctx) error {
 	p := principalOf(c)
 	if s.now().Sub(p.claims.AuthTime) > recentSignIn {
 		maxAge := int(recentSignIn.Seconds())
-		c.Response().Header.Add(fiber.HeaderWWWAuthenticate, fmt.Sprintf(
-			`%s error="%s", error_description="sign in again to delete the account", max_age=%d`,
-			authScheme(p), CodeInsufficientAuth, maxAge))
+		challenge := fmt.Sprintf(`Bearer error="%s", error_description="sign in again to delete the account", max_age=%d`, CodeInsufficientAuth, maxAge)
+		if p.proof != nil {
+			challenge = fmt.Sprintf(`DPoP error="%s", error_description="sign in again to delete the account", max_age=%d, algs="%s"`,
+				CodeInsufficientAuth, maxAge, strings.Join(s.dpop.Algs(), " "))
+		}
+		c.Response().Header.Add(fiber.HeaderWWWAuthenticate, challenge)
 		return Errorf(http.StatusUnauthorized, CodeInsufficientAuth,
 			"deleting the account needs a sign-in within the last %d minutes: sign in again, then retry", maxAge/60)
 	}
@@ -290,12 +294,4 @@ func (s *Server) handleDeleteAccount(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
-}
-
-// authScheme is the scheme the request's access token came with.
-func authScheme(p *principal) string {
-	if p.proof != nil {
-		return "DPoP"
-	}
-	return "Bearer"
 }

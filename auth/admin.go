@@ -199,7 +199,9 @@ func deleteUser(ctx context.Context, db *store.DB, userID string, now, until tim
 			return err
 		}
 		for _, s := range sessions {
-			if !s.RevokedAt.IsZero() || !s.ExpiresAt.After(now) {
+			// Even a session past its expiry: an access token issued
+			// just before it expired lives on for its own lifetime.
+			if !s.RevokedAt.IsZero() {
 				continue
 			}
 			if err := tx.PutRevoked(revokedSession(s.ID), until); err != nil {

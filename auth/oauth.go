@@ -145,7 +145,14 @@ func (s *Server) introspect(ctx context.Context, token string) fiber.Map {
 			"exp": claims.ExpiresAt.Unix(), "iat": claims.IssuedAt.Unix(), "jti": claims.ID, "client_id": claims.ClientID,
 			"scope": claims.Scope, "sid": claims.SessionID, "amr": claims.AMR, "auth_time": claims.AuthTime.Unix(),
 		}
-		if u, err := s.users.get(ctx, s.db, claims.Subject); err == nil {
+		// A token outlives neither its account nor the account's being
+		// enabled, even when no blacklist entry says so (an account changed
+		// behind the server's back, a session that expired just before).
+		u, err := s.users.get(ctx, s.db, claims.Subject)
+		if errors.Is(err, store.ErrNotFound) || err == nil && u.Disabled {
+			return inactive
+		}
+		if err == nil {
 			out["username"] = u.Username
 		}
 		if claims.JKT != "" {

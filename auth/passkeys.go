@@ -229,7 +229,9 @@ func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyI
 				return err
 			}
 		}
-		if err := tx.PutCredential(cred); err != nil {
+		if err := tx.PutCredential(cred); errors.Is(err, store.ErrNotFound) {
+			return errNotFound("account") // deleted since the request was authenticated
+		} else if err != nil {
 			return err
 		}
 		if p != nil {

@@ -139,7 +139,12 @@ func (s *Server) handleTOTPEnroll(c *fiber.Ctx) error {
 		// Lockout state survives re-enrolment so that it cannot be reset
 		// by starting over.
 		rec.Secret, rec.CreatedAt, rec.RecoveryCodes, rec.LastStep = secret, now, nil, 0
-		return tx.PutTOTP(rec)
+		if err := tx.PutTOTP(rec); errors.Is(err, store.ErrNotFound) {
+			return errNotFound("account") // deleted since the request was authenticated
+		} else if err != nil {
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -83,6 +83,11 @@ func (tx *Tx) PutCredential(c *Credential) error {
 	// sign-in) has its owner entry in place: no need to look it up again.
 	indexed := tx.raw(bucketAccounts, key) != nil
 	if !indexed {
+		// A new passkey needs its account: a write that lost a race with
+		// the account's deletion must not leave a record nothing removes.
+		if tx.raw(bucketAccounts, accountKey(c.UserID)) == nil {
+			return ErrNotFound
+		}
 		owner, err := tx.lookupIndex(bucketCredentialOwners, c.ID)
 		switch {
 		case err == nil && owner != c.UserID:

@@ -11,6 +11,7 @@ import (
 
 func TestCredentialRoundTrip(t *testing.T) {
 	db := openTestDB(t)
+	putTestUsers(t, db, "u1")
 	want := Credential{
 		ID: []byte{0xde, 0xad}, UserID: "u1", Name: "laptop", CreatedAt: t0, LastUsedAt: t0.Add(time.Hour),
 		Transports: []string{"internal", "hybrid"}, AAGUID: make([]byte, 16),
@@ -31,6 +32,7 @@ func TestCredentialRoundTrip(t *testing.T) {
 
 func TestCredentialsByUserAreOwnedAndOrdered(t *testing.T) {
 	db := openTestDB(t)
+	putTestUsers(t, db, "u1", "u10", "u")
 	mustUpdate(t, db, func(tx *Tx) error {
 		for _, c := range []Credential{
 			{ID: []byte("c"), UserID: "u1", CreatedAt: t0.Add(2 * time.Minute)},
@@ -64,6 +66,7 @@ func TestCredentialsByUserAreOwnedAndOrdered(t *testing.T) {
 
 func TestPutCredentialOfAnotherUserIsRefused(t *testing.T) {
 	db := openTestDB(t)
+	putTestUsers(t, db, "u1", "u2")
 	mustUpdate(t, db, func(tx *Tx) error {
 		return tx.PutCredential(&Credential{ID: []byte("cred"), UserID: "u1", SignCount: 1})
 	})
@@ -97,6 +100,7 @@ func TestPutCredentialOfAnotherUserIsRefused(t *testing.T) {
 
 func TestDeleteCredential(t *testing.T) {
 	db := openTestDB(t)
+	putTestUsers(t, db, "u1")
 	mustUpdate(t, db, func(tx *Tx) error {
 		return tx.PutCredential(&Credential{ID: []byte("cred"), UserID: "u1"})
 	})
@@ -123,6 +127,7 @@ func TestLongestKeysRoundTrip(t *testing.T) {
 	db := openTestDB(t)
 	user := strings.Repeat("u", maxKeyLen)
 	id := bytes.Repeat([]byte{0xc1}, maxKeyLen)
+	putTestUsers(t, db, user)
 	mustUpdate(t, db, func(tx *Tx) error {
 		return tx.PutCredential(&Credential{ID: id, UserID: user, Name: "long"})
 	})

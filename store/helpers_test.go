@@ -47,3 +47,17 @@ func mustView(tb testing.TB, db *DB, fn func(tx *Tx) error) {
 		tb.Fatalf("View: %v", err)
 	}
 }
+
+// putTestUsers creates a bare account for each id: passkeys and TOTP
+// factors can only be stored under an existing account.
+func putTestUsers(tb testing.TB, db *DB, ids ...string) {
+	tb.Helper()
+	mustUpdate(tb, db, func(tx *Tx) error {
+		for _, id := range ids {
+			if err := tx.PutUser(&User{ID: id, Handle: []byte(id), Username: "u:" + id[:min(len(id), 64)]}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

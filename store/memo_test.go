@@ -8,6 +8,7 @@ import (
 
 func TestMemoNeverServesAStaleRecord(t *testing.T) {
 	db := openTestDB(t)
+	putTestUsers(t, db, "u1")
 	cred := &Credential{ID: []byte("cred"), UserID: "u1", Name: "first", Transports: []string{"usb"}, Record: []byte("rec")}
 	mustUpdate(t, db, func(tx *Tx) error { return tx.PutCredential(cred) })
 	name := func() string {
@@ -74,6 +75,7 @@ func TestMemoNeverServesAStaleRecord(t *testing.T) {
 // Changing a record after writing it does not reach the memo either.
 func TestMemoKeepsItsOwnCopyOfWrites(t *testing.T) {
 	db := openTestDB(t)
+	putTestUsers(t, db, "u1")
 	cred := &Credential{ID: []byte("cred"), UserID: "u1", Transports: []string{"usb"}, Record: []byte("rec")}
 	sess := &Session{ID: "s1", UserID: "u1", AMR: []string{"pop"}}
 	mustUpdate(t, db, func(tx *Tx) error { return errors.Join(tx.PutCredential(cred), tx.PutSession(sess)) })

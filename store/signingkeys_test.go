@@ -63,6 +63,7 @@ func TestSecretsAreNotInTheFileInClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	putTestUsers(t, db, "u")
 	private := []byte("SIGNING-KEY-SECRET-0123456789abcdef")
 	seed := []byte("TOTP-SEED-SECRET-0123456789abcdef")
 	mustUpdate(t, db, func(tx *Tx) error {
@@ -147,6 +148,7 @@ func TestSealedSecretsCannotBeOpenedElsewhere(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTestDB(t)
+			putTestUsers(t, db, "alice")
 			mustUpdate(t, db, func(tx *Tx) error {
 				if err := tx.PutSigningKey(&SigningKey{ID: "k1", Private: []byte("p")}); err != nil {
 					return err

@@ -62,6 +62,9 @@ func (tx *Tx) PutTOTP(t *TOTP) error {
 	if len(t.Secret) == 0 {
 		return fmt.Errorf("store: TOTP of user %q has no secret", t.UserID)
 	}
+	if tx.raw(bucketAccounts, accountKey(t.UserID)) == nil {
+		return ErrNotFound // the account is gone (see PutCredential)
+	}
 	sealed, err := tx.db.seal(t.Secret, sealAAD(bucketTOTP, t.UserID))
 	if err != nil {
 		return err

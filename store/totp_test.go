@@ -9,6 +9,7 @@ import (
 
 func TestTOTPRoundTrip(t *testing.T) {
 	db := openTestDB(t)
+	putTestUsers(t, db, "u1")
 	want := TOTP{
 		UserID: "u1", Secret: []byte("seed"), Confirmed: true, CreatedAt: t0,
 		LastStep: 12345, Failures: 2, Lockouts: 1, LockedUntil: t0.Add(time.Minute),
@@ -53,6 +54,7 @@ func TestPutTOTPWithoutSecretIsRefused(t *testing.T) {
 // throttling state as TOTP, and no secret.
 func TestTOTPStatusLeavesTheSecretSealed(t *testing.T) {
 	db := openTestDB(t)
+	putTestUsers(t, db, "u1")
 	want := TOTP{UserID: "u1", Secret: []byte("seed"), Confirmed: true, Lockouts: 2}
 	mustUpdate(t, db, func(tx *Tx) error { return tx.PutTOTP(&want) })
 	mustView(t, db, func(tx *Tx) error {

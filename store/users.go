@@ -178,8 +178,10 @@ func (tx *Tx) DeleteUser(id string) error {
 	}
 	for _, k := range keys {
 		if _, rest, _ := splitAccountKey(k); len(rest) > 1 && rest[0] == entryCredential {
-			if err := tx.del(bucketCredentialOwners, rest[1:]); err != nil {
-				return err
+			if owner, err := tx.lookupIndex(bucketCredentialOwners, rest[1:]); err == nil && owner == id {
+				if err := tx.del(bucketCredentialOwners, rest[1:]); err != nil {
+					return err
+				}
 			}
 		}
 		if err := tx.del(bucketAccounts, k); err != nil {

@@ -294,6 +294,13 @@ func TestDeleteUserRemovesTheWholeAccount(t *testing.T) {
 		if err := tx.DeleteUser("u1"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("deleting again: %v, want ErrNotFound", err)
 		}
+		// A write that lost a race with the deletion leaves nothing behind.
+		if err := tx.PutCredential(&Credential{ID: []byte("late"), UserID: "u1"}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a passkey for the deleted account: %v, want ErrNotFound", err)
+		}
+		if err := tx.PutTOTP(&TOTP{UserID: "u1", Secret: []byte("seed")}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a TOTP factor for the deleted account: %v, want ErrNotFound", err)
+		}
 		return nil
 	})
 }

@@ -35,7 +35,7 @@ Usage:
   latch users list               list accounts
   latch users disable NAME       disable an account and end its sessions
   latch users enable NAME        re-enable an account
-  latch users delete NAME        delete an account and everything kept under it
+  latch users delete NAME --yes  delete an account and everything kept under it
   latch backup FILE              write a consistent copy of the store
 
 Every flag can also be set as LATCH_<FLAG> (e.g. LATCH_ISSUER, LATCH_DPOP_NONCE).
@@ -266,6 +266,7 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	build := configFlags(fs)
 	alg := fs.String("alg", "", "algorithm of the new key (keys rotate): ES256 or EdDSA")
+	yes := fs.Bool("yes", false, "confirm a command that cannot be undone (users delete)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -339,8 +340,11 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", pos[0], strings.TrimPrefix(cmd, "users ")+"d")
 	case "users delete":
-		if err := argN(1, "usage: latch users delete NAME"); err != nil {
+		if err := argN(1, "usage: latch users delete NAME --yes"); err != nil {
 			return err
+		}
+		if !*yes {
+			return fmt.Errorf("deleting %s cannot be undone: add --yes to confirm", pos[0])
 		}
 		if err := a.DeleteUser(ctx, pos[0]); err != nil {
 			return err

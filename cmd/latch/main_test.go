@@ -63,7 +63,10 @@ func TestAdminCommands(t *testing.T) {
 	if _, err := runCmd(t, "users", "disable", "nobody", "--data", dir); err == nil || !strings.Contains(err.Error(), "no user") {
 		t.Fatalf("disable unknown user: %v", err)
 	}
-	if _, err := runCmd(t, "users", "delete", "nobody", "--data", dir); err == nil || !strings.Contains(err.Error(), "no user") {
+	if _, err := runCmd(t, "users", "delete", "nobody", "--data", dir); err == nil || !strings.Contains(err.Error(), "--yes") {
+		t.Fatalf("delete without --yes: %v", err)
+	}
+	if _, err := runCmd(t, "users", "delete", "nobody", "--yes", "--data", dir); err == nil || !strings.Contains(err.Error(), "no user") {
 		t.Fatalf("delete unknown user: %v", err)
 	}
 

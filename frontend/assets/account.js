@@ -233,13 +233,16 @@ $("delete-account-confirm").addEventListener("click", async () => {
       await latch.deleteAccount();
     } catch (err) {
       if (err?.code !== "insufficient_user_authentication") throw err;
-      // The sign-in is too old to delete with: confirm with a passkey.
+      // The sign-in is too old to delete with: confirm with a passkey of
+      // this account (the service refuses any other for this username),
+      // and check the account is still the same before deleting.
       status("Confirm with your passkey to delete your account…");
-      const { mfaRequired } = await latch.signIn();
+      const { mfaRequired } = await latch.signIn({ username: me.username });
       if (mfaRequired) {
         latch.cancelMfa();
         throw new Error("Sign in again with your second step on the home page, then delete your account within five minutes.");
       }
+      if ((await latch.userinfo()).sub !== me.sub) throw new Error("You signed in to another account; nothing was deleted.");
       await latch.deleteAccount();
     }
     show(views, $("view-signed-out"));
@@ -261,9 +264,12 @@ $("signout").addEventListener("click", async () => {
   status("You are signed out.");
 });
 
+// The signed-in user, as userinfo described them when the page loaded.
+let me = null;
+
 try {
   if (await latch.resume()) {
-    const me = await latch.userinfo();
+    me = await latch.userinfo();
     $("account-user").textContent = `Signed in as ${me.username}`;
     const amr = Array.isArray(me.amr) ? me.amr : [];
     totpEnabled = typeof me.totp_enabled === "boolean" ? me.totp_enabled : amr.includes("otp") || amr.includes("mfa");
