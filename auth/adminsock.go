@@ -242,10 +242,7 @@ func (s *Server) SetDisabled(ctx context.Context, username string, disabled bool
 	if err != nil {
 		return err
 	}
-	for _, sid := range ended {
-		s.mirrorSessionRevocation(sid, now)
-	}
-	s.users.forget(userID)
+	s.accountChanged(userID, ended, now)
 	return nil
 }
 
@@ -258,11 +255,17 @@ func (s *Server) DeleteUser(ctx context.Context, userID string) error {
 	if err != nil {
 		return err
 	}
+	s.accountChanged(userID, ended, now)
+	return nil
+}
+
+// accountChanged mirrors a committed change of an account in memory: the
+// sessions it ended join the blacklist, and the cached profile goes.
+func (s *Server) accountChanged(userID string, ended []string, now time.Time) {
 	for _, sid := range ended {
 		s.mirrorSessionRevocation(sid, now)
 	}
 	s.users.forget(userID)
-	return nil
 }
 
 func readAdminJSON(w http.ResponseWriter, r *http.Request, v any) error {
