@@ -1,7 +1,8 @@
 // Command latch-floor is a yardstick for the load generator, not a
-// product: a passkey service cut down to the stack Latch must use (Fiber,
-// go-webauthn through package webauthn, ES256 access tokens from package
-// tokens) and, unless LATCH_FLOOR_DURABLE=0, one durable group-committed
+// product: a passkey service cut down to the stack Latch must use
+// (go-webauthn through package webauthn, ES256 access tokens from package
+// tokens, HTTP on fasthttp, the engine under Fiber, without Fiber's
+// routing) and, unless LATCH_FLOOR_DURABLE=0, one durable group-committed
 // store write per ceremony. It keeps accounts in memory, has no sessions,
 // refresh tokens, counters on disk, indexes, metrics or middleware, and
 // checks only what the ceremonies themselves check. What it reaches under
@@ -28,7 +29,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
@@ -63,7 +64,7 @@ func run(args []string) error {
 		return err
 	}
 	defer f.db.Close()
-	return f.app().Listen(*addr)
+	return fasthttp.ListenAndServe(*addr, f.handle)
 }
 
 // floor is the cut-down service.
@@ -111,14 +112,40 @@ func newFloor(issuer *url.URL, path string, durable bool) (*floor, error) {
 	}, nil
 }
 
-func (f *floor) app() *fiber.App {
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Get("/readyz", func(c *fiber.Ctx) error { return c.SendString("ok") })
-	app.Post("/webauthn/register/begin", f.registerBegin)
-	app.Post("/webauthn/register/finish", f.registerFinish)
-	app.Post("/webauthn/login/begin", f.loginBegin)
-	app.Post("/webauthn/login/finish", f.loginFinish)
-	return app
+// handle routes a request; the answer to anything it does not know, or
+// cannot verify, is a bare 400 or 404.
+func (f *floor) handle(c *fasthttp.RequestCtx) {
+	var err error
+	switch string(c.Path()) {
+	case "/readyz":
+		c.SetBodyString("ok")
+		return
+	case "/webauthn/register/begin":
+		err = f.registerBegin(c)
+	case "/webauthn/register/finish":
+		err = f.registerFinish(c)
+	case "/webauthn/login/begin":
+		err = f.loginBegin(c)
+	case "/webauthn/login/finish":
+		err = f.loginFinish(c)
+	default:
+		c.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	if err != nil {
+		c.Error(err.Error(), fasthttp.StatusBadRequest)
+	}
+}
+
+// reply writes v as the JSON answer.
+func reply(c *fasthttp.RequestCtx, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	c.SetContentType("application/json")
+	c.SetBody(b)
+	return nil
 }
 
 func randomString(n int) string {
@@ -127,12 +154,12 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (f *floor) begin(c *fiber.Ctx, opts json.RawMessage, cer ceremony) error {
+func (f *floor) begin(c *fasthttp.RequestCtx, opts json.RawMessage, cer ceremony) error {
 	id := randomString(16)
 	f.mu.Lock()
 	f.ceremonies[id] = cer
 	f.mu.Unlock()
-	return c.JSON(map[string]any{"ceremony": id, "publicKey": opts})
+	return reply(c, map[string]any{"ceremony": id, "publicKey": opts})
 }
 
 // take removes and returns a ceremony: each is used once.
@@ -144,17 +171,19 @@ func (f *floor) take(id string) (ceremony, bool) {
 	return cer, ok
 }
 
+var errBadRequest = errors.New("bad request")
+
 type finishRequest struct {
 	Ceremony   string          `json:"ceremony"`
 	Credential json.RawMessage `json:"credential"`
 }
 
-func (f *floor) registerBegin(c *fiber.Ctx) error {
+func (f *floor) registerBegin(c *fasthttp.RequestCtx) error {
 	var req struct {
 		Username string `json:"username"`
 	}
-	if err := json.Unmarshal(c.Body(), &req); err != nil || req.Username == "" {
-		return fiber.ErrBadRequest
+	if err := json.Unmarshal(c.PostBody(), &req); err != nil || req.Username == "" {
+		return errBadRequest
 	}
 	user := webauthn.User{Handle: []byte(randomString(16)), Name: req.Username, DisplayName: req.Username}
 	opts, session, err := f.rp.BeginRegistration(user, nil)
@@ -164,20 +193,20 @@ func (f *floor) registerBegin(c *fiber.Ctx) error {
 	return f.begin(c, opts, ceremony{session: session, user: user})
 }
 
-func (f *floor) registerFinish(c *fiber.Ctx) error {
+func (f *floor) registerFinish(c *fasthttp.RequestCtx) error {
 	var req finishRequest
-	if err := json.Unmarshal(c.Body(), &req); err != nil {
-		return fiber.ErrBadRequest
+	if err := json.Unmarshal(c.PostBody(), &req); err != nil {
+		return errBadRequest
 	}
 	cer, ok := f.take(req.Ceremony)
 	if !ok || cer.user.Handle == nil {
-		return fiber.ErrBadRequest
+		return errBadRequest
 	}
 	cred, err := f.rp.FinishRegistration(cer.user, cer.session, req.Credential)
 	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, err.Error())
+		return err
 	}
-	if err := f.persist(c.UserContext(), string(cer.user.Handle)); err != nil {
+	if err := f.persist(c, string(cer.user.Handle)); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -186,7 +215,7 @@ func (f *floor) registerFinish(c *fiber.Ctx) error {
 	return f.respond(c, string(cer.user.Handle))
 }
 
-func (f *floor) loginBegin(c *fiber.Ctx) error {
+func (f *floor) loginBegin(c *fasthttp.RequestCtx) error {
 	opts, session, err := f.rp.BeginLogin(nil)
 	if err != nil {
 		return err
@@ -194,18 +223,18 @@ func (f *floor) loginBegin(c *fiber.Ctx) error {
 	return f.begin(c, opts, ceremony{session: session})
 }
 
-func (f *floor) loginFinish(c *fiber.Ctx) error {
+func (f *floor) loginFinish(c *fasthttp.RequestCtx) error {
 	var req finishRequest
-	if err := json.Unmarshal(c.Body(), &req); err != nil {
-		return fiber.ErrBadRequest
+	if err := json.Unmarshal(c.PostBody(), &req); err != nil {
+		return errBadRequest
 	}
 	cer, ok := f.take(req.Ceremony)
 	if !ok {
-		return fiber.ErrBadRequest
+		return errBadRequest
 	}
 	assertion, err := f.rp.ParseAssertion(req.Credential)
 	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, err.Error())
+		return err
 	}
 	f.mu.Lock()
 	acc := f.accounts[string(assertion.UserHandle)]
@@ -216,13 +245,13 @@ func (f *floor) loginFinish(c *fiber.Ctx) error {
 	}
 	f.mu.Unlock()
 	if acc == nil {
-		return fiber.ErrBadRequest
+		return errBadRequest
 	}
 	cred, err := f.rp.FinishLogin(user, creds, cer.session, assertion)
 	if err != nil {
-		return fiber.NewError(fiber.StatusBadRequest, err.Error())
+		return err
 	}
-	if err := f.persist(c.UserContext(), string(user.Handle)); err != nil {
+	if err := f.persist(c, string(user.Handle)); err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -243,10 +272,10 @@ func (f *floor) persist(ctx context.Context, userID string) error {
 	})
 }
 
-func (f *floor) respond(c *fiber.Ctx, userID string) error {
+func (f *floor) respond(c *fasthttp.RequestCtx, userID string) error {
 	tok, _, err := f.access.Issue(tokens.AccessClaims{Subject: userID, ClientID: "latch-floor", Scope: "openid", AMR: []string{"pop"}, AuthTime: time.Now()})
 	if err != nil {
 		return err
 	}
-	return c.JSON(map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 600})
+	return reply(c, map[string]any{"access_token": tok, "token_type": "Bearer", "expires_in": 600})
 }

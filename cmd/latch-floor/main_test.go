@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/latchid/latch/webauthn/webauthntest"
 )
@@ -26,22 +23,22 @@ func TestCeremonies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.db.Close()
-	app := f.app()
 	authn := webauthntest.New("localhost", "http://localhost:8080")
 
 	post := func(path string, body any) (int, map[string]json.RawMessage) {
 		t.Helper()
 		b, _ := json.Marshal(body)
-		req := httptest.NewRequest("POST", path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		res, err := app.Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(res.Body)
+		var req fasthttp.Request
+		req.Header.SetMethod("POST")
+		req.SetRequestURI(path)
+		req.Header.SetContentType("application/json")
+		req.SetBody(b)
+		var c fasthttp.RequestCtx
+		c.Init(&req, nil, nil)
+		f.handle(&c)
 		var m map[string]json.RawMessage
-		_ = json.Unmarshal(raw, &m)
-		return res.StatusCode, m
+		_ = json.Unmarshal(c.Response.Body(), &m)
+		return c.Response.StatusCode(), m
 	}
 	ceremony := func(kind string, begin any, answer func([]byte, webauthntest.Options) ([]byte, error)) (string, []byte) {
 		t.Helper()
@@ -64,7 +61,7 @@ func TestCeremonies(t *testing.T) {
 		if status != 200 || strings.Count(string(res["access_token"]), ".") != 2 {
 			t.Fatalf("%s finish: %d %s", kind, status, res["access_token"])
 		}
-		if status, _ := post("/webauthn/"+kind+"/finish", finish); status != fiber.StatusBadRequest {
+		if status, _ := post("/webauthn/"+kind+"/finish", finish); status != fasthttp.StatusBadRequest {
 			t.Fatalf("%s replayed: %d", kind, status)
 		}
 	}
