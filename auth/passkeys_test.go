@@ -272,6 +272,65 @@ func TestSignInFailures(t *testing.T) {
 	}
 }
 
+// finished is one answer of finishLoginsBehindWriter.
+type finished struct {
+	status int
+	body   string
+}
+
+// finishLoginsBehindWriter holds the store's single writer while it sends
+// each body to /webauthn/login/finish, so that every finish takes its
+// ceremony and verifies against the last commit before any of them can
+// write. Then it runs then in the held transaction, releases the writer
+// and returns the answers in the order they came.
+func (e *env) finishLoginsBehindWriter(t *testing.T, bodies []map[string]any, then func(*store.Tx) error) []finished {
+	t.Helper()
+	started, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	var once sync.Once
+	go func() {
+		held <- e.srv.db.Update(context.Background(), func(tx *store.Tx) error {
+			once.Do(func() { close(started) })
+			<-release
+			return then(tx)
+		})
+	}()
+	<-started
+	answers := make(chan finished, len(bodies))
+	for _, b := range bodies {
+		raw, _ := json.Marshal(b)
+		go func() {
+			req := httptest.NewRequest("POST", "/webauthn/login/finish", bytes.NewReader(raw))
+			req.Header.Set("Content-Type", "application/json")
+			res, err := e.srv.Test(req)
+			if err != nil {
+				answers <- finished{status: -1, body: err.Error()}
+				return
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			answers <- finished{res.StatusCode, string(body)}
+		}()
+	}
+	// The ceremonies are taken as the finishes start; verification is a
+	// read that the held writer does not block.
+	for deadline := time.Now().Add(10 * time.Second); e.srv.db.Stats().Pending != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the finishes never took their ceremonies")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // they verify and queue
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	out := make([]finished, len(bodies))
+	for i := range out {
+		out[i] = <-answers
+	}
+	return out
+}
+
 // TestSameCounterTwiceAtOnce races two sign-ins whose assertions carry the
 // same counter. Both pass verification against the stored counter, so only
 // the re-check inside the transaction that stores it can refuse the second
@@ -285,50 +344,9 @@ func TestSameCounterTwiceAtOnce(t *testing.T) {
 		alice.loginFinishBody("", webauthntest.Options{Counter: &seven}),
 		alice.loginFinishBody("", webauthntest.Options{Counter: &seven}),
 	}
-
-	// Hold the store's single writer, so that both finishes verify against
-	// the stored counter before either of them commits.
-	started, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	var once sync.Once
-	go func() {
-		held <- e.srv.db.Update(context.Background(), func(*store.Tx) error {
-			once.Do(func() { close(started) })
-			<-release
-			return nil
-		})
-	}()
-	<-started
-	statuses := make(chan int, len(bodies))
-	for _, b := range bodies {
-		raw, _ := json.Marshal(b)
-		go func() {
-			req := httptest.NewRequest("POST", "/webauthn/login/finish", bytes.NewReader(raw))
-			req.Header.Set("Content-Type", "application/json")
-			res, err := e.srv.Test(req)
-			if err != nil {
-				statuses <- -1
-				return
-			}
-			res.Body.Close()
-			statuses <- res.StatusCode
-		}()
-	}
-	// Both ceremonies are taken as their finishes start; verification is
-	// a read that the held writer does not block.
-	for deadline := time.Now().Add(10 * time.Second); e.srv.db.Stats().Pending != 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the finishes never took their ceremonies")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
-	close(release)
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
 	got := map[int]int{}
-	for range bodies {
-		got[<-statuses]++
+	for _, a := range e.finishLoginsBehindWriter(t, bodies, func(*store.Tx) error { return nil }) {
+		got[a.status]++
 	}
 	if got[200] != 1 || got[400] != 1 {
 		t.Fatalf("statuses %v, want one 200 and one 400", got)
@@ -348,51 +366,19 @@ func TestDisableBetweenVerifyAndCommit(t *testing.T) {
 	e := newEnv(t)
 	alice := e.newUser("alice", false)
 	alice.signUp()
-	raw, _ := json.Marshal(alice.loginFinishBody("", webauthntest.Options{}))
-
-	// The held writer disables alice once released; the finish reads the
-	// account meanwhile, from the last commit, and queues behind it.
-	started, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	var once sync.Once
-	go func() {
-		held <- e.srv.db.Update(context.Background(), func(tx *store.Tx) error {
-			once.Do(func() { close(started) })
-			<-release
-			u, err := tx.UserByUsername("alice")
-			if err != nil {
-				return err
-			}
-			u.Disabled = true
-			return tx.PutUser(u)
-		})
-	}()
-	<-started
-	done := make(chan *http.Response, 1)
-	go func() {
-		req := httptest.NewRequest("POST", "/webauthn/login/finish", bytes.NewReader(raw))
-		req.Header.Set("Content-Type", "application/json")
-		res, _ := e.srv.Test(req)
-		done <- res
-	}()
-	for deadline := time.Now().Add(10 * time.Second); e.srv.db.Stats().Pending != 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the finish never took its ceremony")
+	body := alice.loginFinishBody("", webauthntest.Options{})
+	// The held writer disables alice once released; the finish has read
+	// the account from the last commit and queued behind it.
+	answers := e.finishLoginsBehindWriter(t, []map[string]any{body}, func(tx *store.Tx) error {
+		u, err := tx.UserByUsername("alice")
+		if err != nil {
+			return err
 		}
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond) // the finish verifies and queues
-	close(release)
-	if err := <-held; err != nil {
-		t.Fatal(err)
-	}
-	res := <-done
-	if res == nil {
-		t.Fatal("no response")
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 403 || !strings.Contains(string(body), "account_disabled") {
-		t.Fatalf("sign-in racing a disable: %d %s", res.StatusCode, body)
+		u.Disabled = true
+		return tx.PutUser(u)
+	})
+	if a := answers[0]; a.status != 403 || !strings.Contains(a.body, "account_disabled") {
+		t.Fatalf("sign-in racing a disable: %d %s", a.status, a.body)
 	}
 	e.srv.db.View(context.Background(), func(tx *store.Tx) error {
 		u, _ := tx.UserByUsername("alice")
