@@ -251,11 +251,8 @@ func (s *Server) handleDeleteCredential(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleLogout(c *fiber.Ctx) error {
-	if len(c.Request().Body()) > 0 {
-		var empty struct{}
-		if err := decodeJSON(c, &empty); err != nil {
-			return err
-		}
+	if err := optionalEmptyBody(c); err != nil {
+		return err
 	}
 	if err := s.revokeSession(c.UserContext(), principalOf(c).claims.SessionID); err != nil {
 		return err
@@ -272,11 +269,8 @@ const recentSignIn = 5 * time.Minute
 // under it, ending every session. It asks for a sign-in within the last
 // five minutes (RFC 9470's step-up challenge, max_age in seconds).
 func (s *Server) handleDeleteAccount(c *fiber.Ctx) error {
-	if len(c.Request().Body()) > 0 {
-		var empty struct{}
-		if err := decodeJSON(c, &empty); err != nil {
-			return err
-		}
+	if err := optionalEmptyBody(c); err != nil {
+		return err
 	}
 	p := principalOf(c)
 	if s.now().Sub(p.claims.AuthTime) > recentSignIn {
@@ -294,4 +288,14 @@ func (s *Server) handleDeleteAccount(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
+}
+
+// optionalEmptyBody admits no body, or an empty JSON object, for an action
+// that takes no input.
+func optionalEmptyBody(c *fiber.Ctx) error {
+	if len(c.Request().Body()) == 0 {
+		return nil
+	}
+	var empty struct{}
+	return decodeJSON(c, &empty)
 }

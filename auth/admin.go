@@ -103,26 +103,36 @@ func listUsers(ctx context.Context, db *store.DB) ([]UserSummary, error) {
 // it at once.)
 func (a *Admin) SetDisabled(ctx context.Context, username string, disabled bool) error {
 	now := time.Now()
-	// The server's access-token lifetime is not known here, so an ended
-	// session stays blacklisted as long as any access token can live.
-	_, _, err := setDisabled(ctx, a.db, username, disabled, now, now.Add(maxAccessTTL+time.Minute))
+	_, _, err := setDisabled(ctx, a.db, username, disabled, now, offlineBlacklistUntil(now))
 	return err
+}
+
+// offlineBlacklistUntil is how long a session ended with the server stopped
+// stays blacklisted: the server's access-token lifetime is not known here,
+// so as long as any access token can live.
+func offlineBlacklistUntil(now time.Time) time.Time { return now.Add(maxAccessTTL + time.Minute) }
+
+// userNamed finds the account an operator named, with the errors an
+// operator should see.
+func userNamed(tx *store.Tx, username string) (*store.User, error) {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return nil, badRequest("invalid username %q", username)
+	}
+	u, err := tx.UserByUsername(name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, Errorf(http.StatusNotFound, CodeNotFound, "no user named %q", name)
+	}
+	return u, err
 }
 
 // setDisabled disables or enables the account named username and, when
 // disabling, ends its live sessions, blacklisted until until. It returns
 // the account's id and the ids of the sessions it ended.
 func setDisabled(ctx context.Context, db *store.DB, username string, disabled bool, now, until time.Time) (userID string, ended []string, err error) {
-	name, err := NormalizeUsername(username)
-	if err != nil {
-		return "", nil, badRequest("invalid username %q", username)
-	}
 	err = db.Update(ctx, func(tx *store.Tx) error {
 		userID, ended = "", nil
-		u, err := tx.UserByUsername(name)
-		if errors.Is(err, store.ErrNotFound) {
-			return Errorf(http.StatusNotFound, CodeNotFound, "no user named %q", name)
-		}
+		u, err := userNamed(tx, username)
 		if err != nil {
 			return err
 		}
@@ -163,22 +173,14 @@ func (a *Admin) DeleteUser(ctx context.Context, username string) error {
 	if err != nil {
 		return err
 	}
-	_, err = deleteUser(ctx, a.db, id, now, now.Add(maxAccessTTL+time.Minute))
+	_, err = deleteUser(ctx, a.db, id, now, offlineBlacklistUntil(now))
 	return err
 }
 
 // userIDByName resolves an operator's username argument to an account id.
-func userIDByName(ctx context.Context, db *store.DB, username string) (string, error) {
-	name, err := NormalizeUsername(username)
-	if err != nil {
-		return "", badRequest("invalid username %q", username)
-	}
-	var id string
+func userIDByName(ctx context.Context, db *store.DB, username string) (id string, err error) {
 	err = db.View(ctx, func(tx *store.Tx) error {
-		u, err := tx.UserByUsername(name)
-		if errors.Is(err, store.ErrNotFound) {
-			return Errorf(http.StatusNotFound, CodeNotFound, "no user named %q", name)
-		}
+		u, err := userNamed(tx, username)
 		if err == nil {
 			id = u.ID
 		}
