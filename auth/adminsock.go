@@ -139,53 +139,32 @@ func (s *Server) adminHandler() http.Handler {
 		s.adminReply(w, users, err)
 	})
 	for _, action := range []string{"disable", "enable"} {
-		mux.HandleFunc("POST /v1/users/"+action, func(w http.ResponseWriter, r *http.Request) {
-			var req usernameRequest
-			if err := readAdminJSON(w, r, &req); err != nil {
-				s.adminReply(w, nil, err)
-				return
-			}
-			s.adminReply(w, struct{}{}, s.SetDisabled(r.Context(), req.Username, action == "disable"))
-		})
+		mux.HandleFunc("POST /v1/users/"+action, command(s, func(ctx context.Context, req usernameRequest) (any, error) {
+			return struct{}{}, s.SetDisabled(ctx, req.Username, action == "disable")
+		}))
 	}
-	mux.HandleFunc("POST /v1/users/delete", func(w http.ResponseWriter, r *http.Request) {
-		var req usernameRequest
-		if err := readAdminJSON(w, r, &req); err != nil {
-			s.adminReply(w, nil, err)
-			return
+	mux.HandleFunc("POST /v1/users/delete", command(s, func(ctx context.Context, req usernameRequest) (any, error) {
+		id, err := userIDByName(ctx, s.db, req.Username)
+		if err != nil {
+			return nil, err
 		}
-		id, err := userIDByName(r.Context(), s.db, req.Username)
-		if err == nil {
-			err = s.DeleteUser(r.Context(), id)
-		}
-		s.adminReply(w, struct{}{}, err)
-	})
-	mux.HandleFunc("POST /v1/clients", func(w http.ResponseWriter, r *http.Request) {
-		var req clientRequest
-		if err := readAdminJSON(w, r, &req); err != nil {
-			s.adminReply(w, nil, err)
-			return
-		}
-		secret, err := CreateClient(r.Context(), s.db, req.ID, s.now())
-		s.adminReply(w, clientResponse{secret}, err)
-	})
+		return struct{}{}, s.DeleteUser(ctx, id)
+	}))
+	mux.HandleFunc("POST /v1/clients", command(s, func(ctx context.Context, req clientRequest) (any, error) {
+		secret, err := CreateClient(ctx, s.db, req.ID, s.now())
+		return clientResponse{secret}, err
+	}))
 	mux.HandleFunc("GET /v1/keys", func(w http.ResponseWriter, r *http.Request) {
 		keys, err := listKeys(r.Context(), s.db)
 		s.adminReply(w, keys, err)
 	})
-	mux.HandleFunc("POST /v1/keys/rotate", func(w http.ResponseWriter, r *http.Request) {
-		var req rotateRequest
-		if err := readAdminJSON(w, r, &req); err != nil {
-			s.adminReply(w, nil, err)
-			return
-		}
-		k, err := s.RotateKeys(r.Context(), req.Alg)
+	mux.HandleFunc("POST /v1/keys/rotate", command(s, func(ctx context.Context, req rotateRequest) (any, error) {
+		k, err := s.RotateKeys(ctx, req.Alg)
 		if err != nil {
-			s.adminReply(w, nil, err)
-			return
+			return nil, err
 		}
-		s.adminReply(w, keySummary(k), nil)
-	})
+		return keySummary(k), nil
+	}))
 	mux.HandleFunc("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
 		started := false
 		err := s.db.BackupSized(func(size int64) io.Writer {
@@ -266,6 +245,20 @@ func (s *Server) accountChanged(userID string, ended []string, now time.Time) {
 		s.mirrorSessionRevocation(sid, now)
 	}
 	s.users.forget(userID)
+}
+
+// command is an admin route that takes a JSON request: run's answer, or
+// its error, is the reply.
+func command[Req any](s *Server, run func(ctx context.Context, req Req) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if err := readAdminJSON(w, r, &req); err != nil {
+			s.adminReply(w, nil, err)
+			return
+		}
+		v, err := run(r.Context(), req)
+		s.adminReply(w, v, err)
+	}
 }
 
 func readAdminJSON(w http.ResponseWriter, r *http.Request, v any) error {
