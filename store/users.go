@@ -178,28 +178,31 @@ func (tx *Tx) DeleteUser(id string) error {
 	}
 	for _, k := range keys {
 		if _, rest, _ := splitAccountKey(k); len(rest) > 1 && rest[0] == entryCredential {
-			if owner, err := tx.lookupIndex(bucketCredentialOwners, rest[1:]); err == nil && owner == id {
-				if err := tx.del(bucketCredentialOwners, rest[1:]); err != nil {
-					return err
-				}
+			if err := tx.dropIndexEntry(bucketCredentialOwners, rest[1:], id); err != nil {
+				return err
 			}
 		}
 		if err := tx.del(bucketAccounts, k); err != nil {
 			return err
 		}
 	}
-	if owner, err := tx.lookupIndex(bucketUsernames, []byte(u.Username)); err == nil && owner == id {
-		if err := tx.del(bucketUsernames, []byte(u.Username)); err != nil {
-			return err
-		}
+	if err := tx.dropIndexEntry(bucketUsernames, []byte(u.Username), id); err != nil {
+		return err
 	}
-	if owner, err := tx.lookupIndex(bucketHandles, u.Handle); err == nil && owner == id {
-		if err := tx.del(bucketHandles, u.Handle); err != nil {
-			return err
-		}
+	if err := tx.dropIndexEntry(bucketHandles, u.Handle, id); err != nil {
+		return err
 	}
 	if err := tx.DeleteTOTP(id); err != nil && !notFound(err) {
 		return err
 	}
 	return nil
+}
+
+// dropIndexEntry removes key from an index whose values are user ids, if
+// it names id: another account's entry under the same key stays.
+func (tx *Tx) dropIndexEntry(index, key []byte, id string) error {
+	if owner, err := tx.lookupIndex(index, key); err != nil || owner != id {
+		return nil
+	}
+	return tx.del(index, key)
 }
