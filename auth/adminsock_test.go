@@ -2,12 +2,10 @@ package auth
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,8 +109,7 @@ func TestAdminThroughRunningServer(t *testing.T) {
 	if _, err := a.CreateClient(ctx, "api"); err == nil {
 		t.Fatal("a duplicate client id was accepted")
 	}
-	basic := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("api:"+secret))}
-	if r := e.request("POST", "/introspect", url.Values{"token": {bob.access}}, basic); r.status != 200 || r.body["active"] != true {
+	if r := e.introspect("api", secret, bob.access); r.status != 200 || r.body["active"] != true {
 		t.Fatalf("introspect with the new client: %d %s", r.status, r.raw)
 	}
 

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -382,4 +383,22 @@ func readFile(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// introspect asks /introspect about token, as client id with secret.
+func (e *env) introspect(id, secret, token string) *response {
+	e.t.Helper()
+	basic := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))}
+	return e.request("POST", "/introspect", url.Values{"token": {token}}, basic)
+}
+
+// introspector registers an introspection client and returns a function
+// that introspects a token as that client.
+func (e *env) introspector() func(token string) *response {
+	e.t.Helper()
+	secret, err := CreateClient(context.Background(), e.srv.db, "api", e.clock.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return func(token string) *response { return e.introspect("api", secret, token) }
 }

@@ -227,12 +227,7 @@ func TestDisabledAccountIsRefusedEvenWithoutBlacklist(t *testing.T) {
 	thief := &user{e: e, key: newDPoPKey(t), access: alice.access}
 	expectError(t, thief.call("GET", "/userinfo", nil), 401, "invalid_dpop_proof")
 	// Nor does a resource server: the token introspects inactive.
-	secret, err := CreateClient(context.Background(), e.srv.db, "api", time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	basic := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("api:"+secret))}
-	if r := e.request("POST", "/introspect", url.Values{"token": {alice.access}}, basic); r.status != 200 || r.body["active"] != false {
+	if r := e.introspector()(alice.access); r.status != 200 || r.body["active"] != false {
 		t.Fatalf("introspection of a disabled account's token: %d %s", r.status, r.raw)
 	}
 }

@@ -2,9 +2,7 @@ package auth
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -91,13 +89,9 @@ func TestDeleteAccount(t *testing.T) {
 		t.Fatalf("delete: %d %s", r.status, r.raw)
 	}
 	expectError(t, alice.call("GET", "/userinfo", nil), 401, "invalid_token")
-	secret, err := CreateClient(context.Background(), e.srv.db, "api", e.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	basic := map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("api:"+secret))}
+	introspect := e.introspector()
 	for _, tok := range []string{alice.access, alice.refresh} {
-		if r := e.request("POST", "/introspect", url.Values{"token": {tok}}, basic); r.status != 200 || r.body["active"] != false {
+		if r := introspect(tok); r.status != 200 || r.body["active"] != false {
 			t.Fatalf("introspection of a deleted account's token: %d %s", r.status, r.raw)
 		}
 	}
