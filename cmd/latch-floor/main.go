@@ -17,8 +17,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -148,14 +146,8 @@ func reply(c *fasthttp.RequestCtx, v any) error {
 	return nil
 }
 
-func randomString(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
 func (f *floor) begin(c *fasthttp.RequestCtx, opts json.RawMessage, cer ceremony) error {
-	id := randomString(16)
+	id := tokens.NewOrderedID(time.Now())
 	f.mu.Lock()
 	f.ceremonies[id] = cer
 	f.mu.Unlock()
@@ -185,7 +177,7 @@ func (f *floor) registerBegin(c *fasthttp.RequestCtx) error {
 	if err := json.Unmarshal(c.PostBody(), &req); err != nil || req.Username == "" {
 		return errBadRequest
 	}
-	user := webauthn.User{Handle: []byte(randomString(16)), Name: req.Username, DisplayName: req.Username}
+	user := webauthn.User{Handle: []byte(tokens.NewOrderedID(time.Now())), Name: req.Username, DisplayName: req.Username}
 	opts, session, err := f.rp.BeginRegistration(user, nil)
 	if err != nil {
 		return err
