@@ -54,20 +54,25 @@ func (s *Server) tokenEndpointProof(c *fiber.Ctx) (*tokens.Proof, error) {
 	return p, nil
 }
 
-// startSession creates a login session and its first refresh token inside
-// the caller's transaction. It reads the account again in that
-// transaction, whatever the caller read before: an account disabled
-// through the admin socket in an earlier commit, or earlier in this one,
-// must not get a session that its disable, having ended the sessions it
-// found, would never end.
-func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *tokens.Proof, device string) (*issuedSession, error) {
-	user, err := tx.User(user.ID)
+// enabledUser reads the account userID in the transaction that is about to
+// start a session for it, whatever the caller read before, and refuses a
+// disabled one: an account disabled through the admin socket in an earlier
+// commit, or earlier in this one, must not get a session that its disable,
+// having ended the sessions it found, would never end.
+func enabledUser(tx *store.Tx, userID string) (*store.User, error) {
+	user, err := tx.User(userID)
 	if err != nil {
 		return nil, err
 	}
 	if user.Disabled {
 		return nil, errDisabled()
 	}
+	return user, nil
+}
+
+// startSession creates a login session and its first refresh token inside
+// the caller's transaction, for a user read in it (see enabledUser).
+func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *tokens.Proof, device string) (*issuedSession, error) {
 	now := s.now()
 	clientID := defaultClientID
 	sess := &store.Session{
@@ -81,7 +86,7 @@ func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, auth
 		return nil, err
 	}
 	refresh, hash := tokens.NewOrderedOpaque(now)
-	err = tx.PutRefreshToken(&store.RefreshToken{
+	err := tx.PutRefreshToken(&store.RefreshToken{
 		Hash: hash, SessionID: sess.ID, UserID: user.ID, ClientID: clientID, Scope: defaultScope,
 		JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
 	})

@@ -422,7 +422,11 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		issued, err = s.startSession(tx, user, []string{amrPasskey}, now, proof, device)
+		current, err := enabledUser(tx, user.ID)
+		if err != nil {
+			return err
+		}
+		issued, err = s.startSession(tx, current, []string{amrPasskey}, now, proof, device)
 		return err
 	})
 	switch {

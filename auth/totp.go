@@ -288,10 +288,13 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens
 			return err
 		}
 		amr := append(append([]string{}, cer.AMR...), "otp", "mfa")
-		issued, err = s.startSession(tx, &store.User{ID: cer.UserID}, amr, cer.AuthTime, proof, device)
+		user, err := enabledUser(tx, cer.UserID)
 		if errors.Is(err, store.ErrNotFound) {
 			return errGrant("the account no longer exists")
+		} else if err != nil {
+			return err
 		}
+		issued, err = s.startSession(tx, user, amr, cer.AuthTime, proof, device)
 		return err
 	})
 	if err != nil {
