@@ -3,9 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -260,9 +258,9 @@ func (s *Server) handleLogout(c *fiber.Ctx) error {
 	return c.SendStatus(http.StatusNoContent)
 }
 
-// recentSignIn is how recent the sign-in behind a request must be for the
-// account to be deleted with it: a token that lived on a stolen device, or
-// a session left open, is not enough to erase an account.
+// recentSignIn is how recent the sign-in behind a request must be for an
+// action that cannot be undone, deleting the account: a token that lived on
+// a stolen device, or a session left open, is not enough to erase it.
 const recentSignIn = 5 * time.Minute
 
 // handleDeleteAccount deletes the caller's account and everything kept
@@ -274,15 +272,8 @@ func (s *Server) handleDeleteAccount(c *fiber.Ctx) error {
 	}
 	p := principalOf(c)
 	if s.now().Sub(p.claims.AuthTime) > recentSignIn {
-		maxAge := int(recentSignIn.Seconds())
-		challenge := fmt.Sprintf(`Bearer error="%s", error_description="sign in again to delete the account", max_age=%d`, CodeInsufficientAuth, maxAge)
-		if p.proof != nil {
-			challenge = fmt.Sprintf(`DPoP error="%s", error_description="sign in again to delete the account", max_age=%d, algs="%s"`,
-				CodeInsufficientAuth, maxAge, strings.Join(s.dpop.Algs(), " "))
-		}
-		c.Response().Header.Add(fiber.HeaderWWWAuthenticate, challenge)
-		return Errorf(http.StatusUnauthorized, CodeInsufficientAuth,
-			"deleting the account needs a sign-in within the last %d minutes: sign in again, then retry", maxAge/60)
+		return s.challenge(c, Errorf(http.StatusUnauthorized, CodeInsufficientAuth,
+			"deleting the account needs a sign-in within the last %d minutes: sign in again, then retry", int(recentSignIn.Minutes())))
 	}
 	if err := s.DeleteUser(c.UserContext(), p.claims.Subject); err != nil {
 		return err

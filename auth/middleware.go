@@ -204,7 +204,8 @@ var token68Chars = func() (t [256]bool) {
 }()
 
 // challenge answers a failed authentication with the WWW-Authenticate
-// challenges of RFC 6750 section 3 and RFC 9449 section 7.1.
+// challenges of RFC 6750 section 3 and RFC 9449 section 7.1, and a sign-in
+// too old for the action with RFC 9470's.
 func (s *Server) challenge(c *fiber.Ctx, err error) error {
 	algs := strings.Join(s.dpop.Algs(), " ")
 	if err == nil {
@@ -223,6 +224,17 @@ func (s *Server) challenge(c *fiber.Ctx, err error) error {
 			fmt.Sprintf(`DPoP error="%s", error_description="%s", algs="%s"`, e.Code, desc, algs))
 		if e.Code == CodeUseDPoPNonce {
 			c.Set("DPoP-Nonce", s.dpop.Nonce())
+		}
+	case CodeInsufficientAuth:
+		// RFC 9470: the sign-in is older than the action allows.
+		maxAge := int(recentSignIn.Seconds())
+		scheme, _, _ := strings.Cut(string(c.Request().Header.Peek(fiber.HeaderAuthorization)), " ")
+		if strings.EqualFold(scheme, "DPoP") {
+			c.Response().Header.Add(fiber.HeaderWWWAuthenticate,
+				fmt.Sprintf(`DPoP error="%s", error_description="%s", max_age=%d, algs="%s"`, e.Code, desc, maxAge, algs))
+		} else {
+			c.Response().Header.Add(fiber.HeaderWWWAuthenticate,
+				fmt.Sprintf(`Bearer error="%s", error_description="%s", max_age=%d`, e.Code, desc, maxAge))
 		}
 	case CodeInvalidToken:
 		scheme, _, _ := strings.Cut(string(c.Request().Header.Peek(fiber.HeaderAuthorization)), " ")
