@@ -14,11 +14,17 @@ test: test-go test-e2e
 
 test-go:
 	go vet ./...
-	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	go tool staticcheck ./...
 	go test -race -count=1 ./...
 
-test-e2e:
+# npm ci only when node_modules is missing, so a machine that has run it
+# once tests without network.
+test-e2e: node_modules
 	npx playwright test
+
+node_modules: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
 
 bench:
 	go test -run '^$$' -bench . -benchmem ./...
