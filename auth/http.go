@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -24,7 +25,8 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		case errors.As(err, &fe):
 			e = fiberError(fe)
 		default:
-			s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+			// Copies: a log handler may keep its attributes past the request.
+			s.log.Error("request failed", "method", strings.Clone(c.Method()), "path", strings.Clone(c.Path()), "err", err)
 			e = Errorf(http.StatusInternalServerError, CodeServerError, "internal error")
 		}
 	}

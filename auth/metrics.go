@@ -111,10 +111,29 @@ func (s *Server) observe(c *fiber.Ctx) error {
 			status = 500
 		}
 	}
+	// The route is the registered pattern, a string of the app's own; the
+	// request's path never becomes a label.
 	route := c.Route().Path
 	if status == fiber.StatusNotFound && (route == "/" || route == "") && c.Path() != "/" {
 		route = "unmatched"
 	}
-	s.metrics.latency.WithLabelValues(route, c.Method(), strconv.Itoa(status/100)+"xx").Observe(time.Since(start).Seconds())
+	s.metrics.latency.WithLabelValues(route, methodLabel(c.Method()), strconv.Itoa(status/100)+"xx").Observe(time.Since(start).Seconds())
 	return err
+}
+
+// methodLabel maps a request method to a constant label. c.Method() is a
+// view of fasthttp's reused request buffer: kept as a label it would change
+// under the registry with the next request on the connection (series read
+// "POS" or "GETT", duplicates fail every scrape). Constants also keep the
+// label's values bounded whatever methods clients invent.
+func methodLabel(m string) string {
+	for _, known := range [...]string{
+		fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete,
+		fiber.MethodHead, fiber.MethodOptions, fiber.MethodConnect, fiber.MethodTrace,
+	} {
+		if m == known {
+			return known
+		}
+	}
+	return "other"
 }

@@ -21,7 +21,7 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 func (s *Server) recoverPanics(c *fiber.Ctx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic serving request", "method", c.Method(), "path", c.Path(),
+			s.log.Error("panic serving request", "method", strings.Clone(c.Method()), "path", strings.Clone(c.Path()),
 				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			err = Errorf(http.StatusInternalServerError, CodeServerError, "internal error")
 		}
