@@ -46,6 +46,9 @@ const (
 	CodeUnsupportedGrant  = "unsupported_grant_type"
 	CodeMethodNotAllowed  = "method_not_allowed"
 	CodeServerError       = "server_error"
+	// CodeTemporarilyUnavailable (RFC 6749 section 5.2's spirit) says the
+	// service cannot do it now, for instance because it cannot write.
+	CodeTemporarilyUnavailable = "temporarily_unavailable"
 	// CodeInsufficientAuth (RFC 9470) asks for a more recent sign-in.
 	CodeInsufficientAuth = "insufficient_user_authentication"
 )
@@ -72,6 +75,19 @@ func errNotFound(what string) *Error {
 
 func errDisabled() *Error {
 	return Errorf(http.StatusForbidden, CodeAccountDisabled, "the account is disabled")
+}
+
+// writeRetryAfter is the Retry-After, in seconds, of an answer refused
+// because the store cannot write.
+const writeRetryAfter = 5
+
+// errUnavailable answers a request the store could not commit.
+func errUnavailable() *Error {
+	return &Error{
+		Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
+		Description: "the service cannot save changes right now; nothing was changed, try again shortly",
+		RetryAfter:  writeRetryAfter,
+	}
 }
 
 // asError returns the *Error in err's chain, if any.

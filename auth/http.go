@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/latchid/latch/store"
 )
 
 // errorHandler is the one place where errors become HTTP responses. Only an
@@ -24,6 +26,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		switch {
 		case errors.As(err, &fe):
 			e = fiberError(fe)
+		case errors.Is(err, store.ErrWriteFailed):
+			// The operator learns the cause; the client, that it may retry.
+			s.log.Error("store cannot write", "method", strings.Clone(c.Method()), "path", strings.Clone(c.Path()), "err", err)
+			e = errUnavailable()
 		default:
 			// Copies: a log handler may keep its attributes past the request.
 			s.log.Error("request failed", "method", strings.Clone(c.Method()), "path", strings.Clone(c.Path()), "err", err)

@@ -23,8 +23,8 @@ type metrics struct {
 }
 
 // newMetrics builds the collectors; storeStats reports the store's write
-// activity and pending ceremonies.
-func newMetrics(storeStats func() store.Stats) *metrics {
+// activity and pending ceremonies, writeHealth its failed commits.
+func newMetrics(storeStats func() store.Stats, writeHealth func() store.WriteHealth) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		ceremonies: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -45,7 +45,20 @@ func newMetrics(storeStats func() store.Stats) *metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route", "method", "status"}),
 	}
-	m.registry.MustRegister(m.ceremonies, m.issued, m.verifications, m.latency, storeCollector(storeStats),
+	failures := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "latch_store_commit_failures_total",
+		Help: "Write transactions that failed to commit (disk full, I/O error); their callers got 503.",
+	}, func() float64 { return float64(writeHealth().Failures) })
+	failing := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "latch_store_write_failing",
+		Help: "1 while the store's last commit failed (readiness answers 503), else 0.",
+	}, func() float64 {
+		if writeHealth().Failing {
+			return 1
+		}
+		return 0
+	})
+	m.registry.MustRegister(m.ceremonies, m.issued, m.verifications, m.latency, storeCollector(storeStats), failures, failing,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,17 +1,21 @@
 package auth
 
 import (
+	"errors"
 	"io/fs"
 	"math"
 	"net/http"
 	"path"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/latchid/latch/frontend"
+	"github.com/latchid/latch/store"
 )
 
 func (s *Server) routes(app *fiber.App) {
@@ -108,9 +112,50 @@ func contentType(p string) string {
 	return "application/octet-stream"
 }
 
+// handleReady answers 200 only when the service can sign and write. After
+// a failed commit it is not ready until commits succeed again and none has
+// failed for writeHoldDown: on a nearly full disk small commits still pass
+// while larger ones fail, and readiness must not flap with them. While the
+// last commit failed it tries one itself (at most once per probeEvery)
+// rather than wait for a client's write, which a balancer that took the
+// node out would never send.
 func (s *Server) handleReady(c *fiber.Ctx) error {
 	if s.keys == nil || s.keys.Active() == nil {
 		return Errorf(http.StatusServiceUnavailable, CodeServerError, "not ready")
 	}
+	now := s.now()
+	if s.db.WriteHealth().Failing && s.writeProbe.due(now) {
+		if err := s.db.ProbeWrite(c.UserContext(), now); err != nil && !errors.Is(err, store.ErrWriteFailed) {
+			return err
+		}
+	}
+	if h := s.db.WriteHealth(); h.Failing || !h.LastFailure.IsZero() && now.Sub(h.LastFailure) < writeHoldDown {
+		e := errUnavailable()
+		e.Description = "the store failed to commit recently; not ready until writes succeed again"
+		return e
+	}
 	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// writeHoldDown is how long readiness stays 503 after the last failed
+// commit, even once commits succeed again.
+const writeHoldDown = 10 * time.Second
+
+// probeEvery bounds how often readiness probes make a write of their own.
+const probeEvery = time.Second
+
+// writeProbeGate lets one probe write through per probeEvery.
+type writeProbeGate struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (g *writeProbeGate) due(now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if now.Sub(g.last) < probeEvery && !now.Before(g.last) {
+		return false
+	}
+	g.last = now
+	return true
 }

@@ -39,6 +39,8 @@ type Server struct {
 	revoked *revocationList
 	users   userCache
 	metrics *metrics
+	// writeProbe paces readiness's own write probes.
+	writeProbe writeProbeGate
 
 	// recoveryKey keys the hashes of TOTP recovery codes.
 	recoveryKey []byte
@@ -105,7 +107,7 @@ func (s *Server) init() error {
 	if s.revoked, err = loadRevocations(ctx, s.db, s.now()); err != nil {
 		return err
 	}
-	s.metrics = newMetrics(s.db.Stats)
+	s.metrics = newMetrics(s.db.Stats, s.db.WriteHealth)
 	s.app = s.newApp()
 	return nil
 }

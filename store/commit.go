@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -27,6 +29,86 @@ type writeRequest struct {
 
 // errAbortBatch rolls back a group transaction after one function failed.
 var errAbortBatch = errors.New("store: abort batch")
+
+// ErrWriteFailed is wrapped by the error Update returns when the commit
+// itself failed (disk full, I/O error): the caller's function succeeded but
+// nothing it wrote was kept. The condition is the store's, not the
+// request's; the same write may succeed later.
+var ErrWriteFailed = errors.New("store: write failed")
+
+// WriteHealth is the state of the write path as the last commits left it.
+type WriteHealth struct {
+	// Failing is true when the last commit failed, until one succeeds.
+	Failing bool
+	// ConsecutiveFailures counts the commits that failed since the last
+	// one that succeeded; Failures every failed commit since Open.
+	ConsecutiveFailures, Failures uint64
+	// LastError is the cause of the most recent failure, if any, and
+	// LastFailure when it happened (the zero time if never).
+	LastError   error
+	LastFailure time.Time
+}
+
+// writeHealth tracks commit outcomes for WriteHealth. It is written by the
+// writer goroutine only and read by anyone.
+type writeHealth struct {
+	consecutive, total atomic.Uint64
+	lastErr            atomic.Pointer[failure]
+	// fault, when set, fails commits on demand (InjectCommitFault).
+	fault atomic.Pointer[func() error]
+}
+
+// failure is one failed commit.
+type failure struct {
+	err error
+	at  time.Time
+}
+
+func (h *writeHealth) record(err error) {
+	if err == nil {
+		h.consecutive.Store(0)
+		return
+	}
+	h.lastErr.Store(&failure{err: err, at: time.Now()})
+	h.total.Add(1)
+	h.consecutive.Add(1)
+}
+
+// WriteHealth reports whether the store can currently write, as far as
+// the last commits tell: a readiness check reads it.
+func (db *DB) WriteHealth() WriteHealth {
+	h := WriteHealth{ConsecutiveFailures: db.health.consecutive.Load(), Failures: db.health.total.Load()}
+	h.Failing = h.ConsecutiveFailures > 0
+	if f := db.health.lastErr.Load(); f != nil {
+		h.LastError, h.LastFailure = f.err, f.at
+	}
+	return h
+}
+
+// ProbeWrite commits a small record of its own (the time, under a key of
+// the meta bucket) through the writer, so that a store whose last commits
+// failed finds out whether it can write again without waiting for a
+// client's write. It returns the commit's error.
+func (db *DB) ProbeWrite(ctx context.Context, now time.Time) error {
+	return db.Update(ctx, func(tx *Tx) error {
+		return tx.btx.Bucket(bucketMeta).Put(writeProbeName, binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano())))
+	})
+}
+
+// writeProbeName is the meta key ProbeWrite overwrites.
+var writeProbeName = []byte("write_probe")
+
+// InjectCommitFault makes every commit fail with fn's error while fn
+// returns one, as a full disk would: the functions of the batch run, then
+// the transaction is rolled back instead of committed. It exists for tests
+// of the callers' failure paths; nil removes the fault.
+func (db *DB) InjectCommitFault(fn func() error) {
+	if fn == nil {
+		db.health.fault.Store(nil)
+		return
+	}
+	db.health.fault.Store(&fn)
+}
 
 // Update runs fn in a read-write transaction and returns after the commit
 // that contains its writes is on disk (fsync'd), or with fn's error, in
@@ -131,6 +213,9 @@ func (db *DB) commitBatch(batch []*writeRequest) {
 					return errAbortBatch
 				}
 			}
+			if fault := db.health.fault.Load(); fault != nil {
+				return (*fault)()
+			}
 			return nil
 		})
 		if failed >= 0 {
@@ -139,11 +224,12 @@ func (db *DB) commitBatch(batch []*writeRequest) {
 			continue
 		}
 		if err != nil {
-			err = fmt.Errorf("store: commit: %w", err)
+			err = fmt.Errorf("store: commit: %w: %w", ErrWriteFailed, err)
 		} else {
 			db.commits.Add(1)
 			db.writes.Add(uint64(len(live)))
 		}
+		db.health.record(err)
 		for _, req := range live {
 			req.done <- err
 		}

@@ -403,3 +403,41 @@ func TestStatsCountCommitsAndTheWritesTheyCarry(t *testing.T) {
 		t.Errorf("pages written went from %d to %d over two commits", s0.PagesWritten, s1.PagesWritten)
 	}
 }
+
+func TestFailedCommitsAreReportedAndHealthRecovers(t *testing.T) {
+	db := openTestDB(t)
+	if h := db.WriteHealth(); h.Failing || h.Failures != 0 {
+		t.Fatalf("fresh store reports %+v", h)
+	}
+	disk := errors.New("no space left on device")
+	db.InjectCommitFault(func() error { return disk })
+	for i := range 2 {
+		err := db.Update(context.Background(), putClient(fmt.Sprintf("lost%d", i)))
+		if !errors.Is(err, ErrWriteFailed) || !errors.Is(err, disk) {
+			t.Fatalf("commit under a fault: %v, want ErrWriteFailed wrapping the cause", err)
+		}
+	}
+	h := db.WriteHealth()
+	if !h.Failing || h.ConsecutiveFailures != 2 || h.Failures != 2 || !errors.Is(h.LastError, disk) || h.LastFailure.IsZero() {
+		t.Fatalf("health after two failed commits: %+v", h)
+	}
+	// Nothing of the failed writes was kept.
+	mustView(t, db, func(tx *Tx) error {
+		if _, err := tx.Client("lost0"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a write whose commit failed is visible: %v", err)
+		}
+		return nil
+	})
+	// A write function's own error is the caller's, not the store's.
+	if err := db.Update(context.Background(), func(*Tx) error { return ErrNotFound }); errors.Is(err, ErrWriteFailed) {
+		t.Fatalf("a function's error was reported as a write failure: %v", err)
+	}
+	db.InjectCommitFault(nil)
+	if err := db.ProbeWrite(context.Background(), t0); err != nil {
+		t.Fatalf("probe after the fault cleared: %v", err)
+	}
+	if h := db.WriteHealth(); h.Failing || h.ConsecutiveFailures != 0 || h.Failures != 2 {
+		t.Fatalf("health after a commit succeeded again: %+v", h)
+	}
+	mustUpdate(t, db, putClient("kept"))
+}

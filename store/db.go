@@ -80,6 +80,8 @@ type DB struct {
 	// commits and writes count committed transactions and the Update
 	// calls they carried, for Stats.
 	commits, writes atomic.Uint64
+	// health records commit outcomes (commit.go).
+	health writeHealth
 }
 
 // Stats counts the store's write activity since Open.
