@@ -31,7 +31,7 @@ func (s *Server) handleMetadata(c *fiber.Ctx) error {
 		"response_types_supported":                      []string{},
 		"scopes_supported":                              []string{defaultScope},
 		"token_endpoint_auth_methods_supported":         []string{"none"},
-		"revocation_endpoint_auth_methods_supported":    []string{"none"},
+		"revocation_endpoint_auth_methods_supported":    []string{"none", "client_secret_basic"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
 		"dpop_signing_alg_values_supported":             s.dpop.Algs(),
 		"service_documentation":                         iss + "/",
@@ -60,9 +60,13 @@ func (s *Server) handleJWKS(c *fiber.Ctx) error {
 	return c.Send(s.keys.JWKS(s.now()))
 }
 
-// handleRevoke implements RFC 7009. Public clients need no authentication:
-// the token is the credential. The answer is 200 whether or not the token
-// was known, so it reveals nothing.
+// handleRevoke implements RFC 7009. An introspection client (HTTP Basic, as
+// at /introspect) may revoke anything. Anyone else needs nothing more than
+// the token for an unbound one, but must prove the key a DPoP-bound token
+// or an SD-JWT credential is bound to (RFC 9449 section 5's rule for
+// refresh tokens): otherwise every verifier that saw a presentation, or
+// whoever found a bound token, could end it. The answer is 200 whether or
+// not the token was known, so it reveals nothing.
 func (s *Server) handleRevoke(c *fiber.Ctx) error {
 	form, err := decodeForm(c)
 	if err != nil {
@@ -75,37 +79,119 @@ func (s *Server) handleRevoke(c *fiber.Ctx) error {
 	if len(token) > 64<<10 {
 		return badRequest("token is too long")
 	}
-	if err := s.revokeToken(c.UserContext(), token); err != nil {
+	rv := &revoker{s: s, c: c}
+	if isBasic(c) {
+		if err := s.authenticateClient(c); err != nil {
+			return err
+		}
+		rv.client = true
+	}
+	if err := s.revokeToken(c.UserContext(), token, rv); err != nil {
 		return err
 	}
 	noStore(c)
 	return c.SendStatus(http.StatusOK)
 }
 
+// isBasic reports whether the request carries HTTP Basic credentials.
+func isBasic(c *fiber.Ctx) bool {
+	scheme, _, _ := strings.Cut(string(c.Request().Header.Peek(fiber.HeaderAuthorization)), " ")
+	return strings.EqualFold(scheme, "Basic")
+}
+
+// revoker is the caller of /revoke and what it has proved. The request's
+// DPoP proof (or DPoP-bound access token) is checked only when a bound
+// token needs it, and at most once.
+type revoker struct {
+	s      *Server
+	c      *fiber.Ctx
+	client bool // an authenticated introspection client
+
+	checked bool
+	proof   *tokens.Proof // the proof of the key the caller holds
+	holder  *principal    // set when the caller sent its DPoP-bound access token
+	err     error
+}
+
+// prove checks the key the caller proves: a DPoP-bound access token with
+// its proof (Authorization: DPoP), or a DPoP proof alone, for POST /revoke.
+func (r *revoker) prove() error {
+	if r.checked {
+		return r.err
+	}
+	r.checked = true
+	switch {
+	case len(r.c.Request().Header.Peek(fiber.HeaderAuthorization)) > 0:
+		p, err := r.s.authenticate(r.c)
+		if err != nil {
+			r.err = r.s.challenge(r.c, err)
+		} else if p.proof == nil {
+			r.err = Errorf(http.StatusBadRequest, CodeInvalidDPoPProof,
+				"revoking a bound token needs a DPoP proof of its key; a Bearer access token proves none")
+		} else {
+			r.holder, r.proof = p, p.proof
+		}
+	case hasDPoP(r.c):
+		p, err := r.s.dpop.Verify(r.s.proofCheck(r.c, ""))
+		if err != nil {
+			r.err = r.s.dpopError(err, http.StatusBadRequest)
+		}
+		r.proof = p
+	default:
+		r.err = Errorf(http.StatusBadRequest, CodeInvalidDPoPProof,
+			"this token is bound to a key: revoking it needs a DPoP proof of that key (htm POST, htu the issuer's /revoke)")
+	}
+	return r.err
+}
+
+// mayRevokeBound admits the revocation of a token bound to the key jkt.
+func (r *revoker) mayRevokeBound(jkt, what string) error {
+	if r.client {
+		return nil
+	}
+	if err := r.prove(); err != nil {
+		return err
+	}
+	if r.proof.JKT != jkt {
+		return Errorf(http.StatusBadRequest, CodeInvalidDPoPProof, "the DPoP proof is not made with the key the %s is bound to", what)
+	}
+	return nil
+}
+
 // revokeToken works out what kind of token it was given, whatever the hint
-// says (RFC 7009 section 2.1), and revokes it. Only tokens this server
-// verifiably issued cause a write.
-func (s *Server) revokeToken(ctx context.Context, token string) error {
+// says (RFC 7009 section 2.1), and revokes it if rv may. Only tokens this
+// server verifiably issued cause a write.
+func (s *Server) revokeToken(ctx context.Context, token string, rv *revoker) error {
 	switch {
 	case strings.Contains(token, "~"):
-		return s.revokeSDJWT(ctx, token)
+		return s.revokeSDJWT(ctx, token, rv)
 	case strings.Count(token, ".") == 2:
 		claims, err := s.access.Verify(token)
 		if err != nil {
-			return s.revokeSDJWT(ctx, token)
+			return s.revokeSDJWT(ctx, token, rv)
+		}
+		if claims.JKT != "" {
+			if err := rv.mayRevokeBound(claims.JKT, "access token"); err != nil {
+				return err
+			}
 		}
 		return s.revoke(ctx, map[string]time.Time{revokedJTI(claims.ID): claims.ExpiresAt.Add(time.Minute)})
 	default:
-		var sid string
+		var sid, jkt string
 		err := s.db.View(ctx, func(tx *store.Tx) error {
 			rt, err := tx.RefreshToken(tokens.OrderedOpaqueKey(token))
 			if err == nil {
-				sid = rt.SessionID
+				sid, jkt = rt.SessionID, rt.JKT
 			}
 			return nil
 		})
 		if err != nil || sid == "" {
 			return err
+		}
+		if jkt != "" {
+			if err := rv.mayRevokeBound(jkt, "refresh token"); err != nil {
+				return err
+			}
 		}
 		return s.revokeSession(ctx, sid)
 	}

@@ -49,7 +49,8 @@ func TestRevokeAccessTokenRefreshTokenAndLogout(t *testing.T) {
 	alice.signUp()
 
 	// Access token: blacklisted until it expires, also after a restart.
-	if r := e.request("POST", "/revoke", url.Values{"token": {alice.access}, "token_type_hint": {"refresh_token"}}, nil); r.status != 200 {
+	// Alice's tokens are DPoP-bound, so she proves her key.
+	if r := e.request("POST", "/revoke", url.Values{"token": {alice.access}, "token_type_hint": {"refresh_token"}}, alice.revokeProof()); r.status != 200 {
 		t.Fatalf("revoke: %d %s", r.status, r.raw)
 	}
 	expectError(t, alice.call("GET", "/userinfo", nil), 401, "invalid_token")
@@ -63,7 +64,7 @@ func TestRevokeAccessTokenRefreshTokenAndLogout(t *testing.T) {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
 	// Refresh token: revokes the session, so its access tokens die too.
-	if r := e.request("POST", "/revoke", url.Values{"token": {alice.refresh}}, nil); r.status != 200 {
+	if r := e.request("POST", "/revoke", url.Values{"token": {alice.refresh}}, alice.revokeProof()); r.status != 200 {
 		t.Fatal(r.status)
 	}
 	expectError(t, alice.refreshTokens(), 400, "invalid_grant")

@@ -128,18 +128,27 @@ func sdDigestOf(issuerJWT string) string {
 }
 
 // revokeSDJWT blacklists a credential (whole, or its issuer JWT alone) until
-// it expires, provided it verifiably was issued here.
-func (s *Server) revokeSDJWT(ctx context.Context, token string) error {
-	jwt, ok := tokens.SDIssuerJWT(token)
-	if !ok {
-		return nil
-	}
+// it expires, provided it verifiably was issued here and rv may: an
+// introspection client, a proof of the credential's holder key, or the
+// holder's own DPoP-bound access token for the subject the credential
+// discloses (a holder whose key has changed since).
+func (s *Server) revokeSDJWT(ctx context.Context, token string, rv *revoker) error {
 	now := s.now()
-	exp, err := tokens.SDIssuerExpiry(jwt, s.cfg.Issuer, s.keyLookup(now), now)
-	if err != nil || !exp.After(now) {
+	cred, err := tokens.SDInspectIssued(token, s.cfg.Issuer, s.keyLookup(now), now)
+	if err != nil || !cred.ExpiresAt.After(now) {
 		return nil
 	}
-	return s.revoke(ctx, map[string]time.Time{revokedSDJWT(sdDigestOf(jwt)): exp})
+	if !rv.client {
+		if err := rv.prove(); err != nil {
+			return err
+		}
+		ownSubject := rv.holder != nil && cred.Subject != "" && rv.holder.claims.Subject == cred.Subject
+		if rv.proof.JKT != cred.HolderJKT && !ownSubject {
+			return Errorf(http.StatusBadRequest, CodeInvalidDPoPProof,
+				"only the credential's holder may revoke it: the DPoP proof is not made with its holder key")
+		}
+	}
+	return s.revoke(ctx, map[string]time.Time{revokedSDJWT(sdDigestOf(cred.IssuerJWT)): cred.ExpiresAt})
 }
 
 func truncate(s string, n int) string {

@@ -110,8 +110,8 @@ func TestSDJWTIssueAndVerify(t *testing.T) {
 	malleatedCred := malleated + cred[len(jwt):]
 
 	// Revocation by the issuer JWT alone; verification then fails, also after a restart.
-	if r := e.request("POST", "/revoke", url.Values{"token": {jwt}}, nil); r.status != 200 {
-		t.Fatal(r.status)
+	if r := e.request("POST", "/revoke", url.Values{"token": {jwt}}, alice.revokeProof()); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.raw)
 	}
 	e.restart()
 	pres = present(t, alice.key, cred, []string{"username"}, "https://rp.example", "n-124", e.clock.Now())
