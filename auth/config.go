@@ -43,9 +43,16 @@ type Config struct {
 	KeyRotation time.Duration // automatic key rotation period; 0 = manual only
 
 	// BeginRate limits ceremony begins per client address (requests per
-	// second, with a burst of four seconds' worth); default 10, negative
-	// turns the limit off (load tests from one address).
+	// second, with a burst of four seconds' worth); default 10. Negative
+	// lifts every per-address limit, PostRate's too (load tests from one
+	// address).
 	BeginRate float64
+	// PostRate limits, per client address and per endpoint, the other
+	// unauthenticated POSTs: both finishes, /token, /totp/verify,
+	// /credentials/verify, /revoke, and failed client authentications at
+	// /introspect (requests per second, burst four seconds' worth); default
+	// 20, negative turns these off. Per-account failure limits stay on.
+	PostRate float64
 
 	BodyLimit     int           // default 64 KiB
 	SweepInterval time.Duration // default 1m
@@ -106,6 +113,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.BeginRate == 0 {
 		c.BeginRate = 10
+	}
+	if c.PostRate == 0 {
+		c.PostRate = 20
 	}
 	if c.BodyLimit == 0 {
 		c.BodyLimit = 64 << 10
@@ -178,6 +188,9 @@ func (c Config) Validate() error {
 	}
 	if math.IsNaN(c.BeginRate) || math.IsInf(c.BeginRate, 0) || c.BeginRate > 1e6 {
 		return errors.New("config: --begin-rate must be a number of requests per second (0 = no limit)")
+	}
+	if math.IsNaN(c.PostRate) || math.IsInf(c.PostRate, 0) || c.PostRate > 1e6 {
+		return errors.New("config: --post-rate must be a number of requests per second (0 = no limit)")
 	}
 	if c.BodyLimit < 1<<10 {
 		return errors.New("config: body limit must be at least 1 KiB")

@@ -378,11 +378,11 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, s.signInFailed(ctx, cer.UserID, err) // a username the passkey is not of
 	}
 	wc, err := s.rp.FinishLogin(waUser(user), waCredentials(creds), cer.Session, assertion)
 	if err != nil {
-		return nil, credentialError(err)
+		return nil, s.signInFailed(ctx, user.ID, credentialError(err))
 	}
 	if user.Disabled {
 		return nil, errDisabled()
@@ -412,6 +412,9 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		if err := tx.PutCredential(cred); err != nil {
 			return err
 		}
+		if err := signInSucceeded(tx, user.ID); err != nil {
+			return err
+		}
 		if t, err := tx.TOTPStatus(user.ID); err == nil && t.Confirmed {
 			var hash string
 			mfaToken, hash = tokens.NewOpaque()
@@ -433,7 +436,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 	case err != nil:
 		return nil, err
 	case failure != nil:
-		return nil, failure
+		return nil, s.signInFailed(ctx, user.ID, failure)
 	}
 	if mfaToken != "" {
 		return nil, &Error{

@@ -1,10 +1,25 @@
 package auth
 
 import (
+	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/webauthn/webauthntest"
 )
+
+// userID is the account id of a signed-in user, read from its access token.
+func (u *user) userID(t *testing.T) string {
+	t.Helper()
+	sub, _ := jwtPart(t, u.access, 1)["sub"].(string)
+	if sub == "" {
+		t.Fatal("no sub in the access token")
+	}
+	return sub
+}
 
 func TestCeremonyBeginsAreRateLimitedPerAddress(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.BeginRate = 2 }) // burst 8
@@ -77,4 +92,217 @@ func TestRateLimiterForgetsIdleClients(t *testing.T) {
 	if len(l.buckets) != 1 {
 		t.Fatalf("%d buckets kept, want only the active client", len(l.buckets))
 	}
+}
+
+// expectLimited checks a 429 rate_limited answer with a usable Retry-After.
+func expectLimited(t *testing.T, r *response) {
+	t.Helper()
+	expectError(t, r, 429, "rate_limited")
+	if s, err := strconv.Atoi(r.header.Get("Retry-After")); err != nil || s < 1 {
+		t.Fatalf("Retry-After = %q", r.header.Get("Retry-After"))
+	}
+}
+
+// unauthenticatedPosts are the POST endpoints anyone may call, each with a
+// request that it answers without a 429 while the address has tokens.
+var unauthenticatedPosts = []struct {
+	path string
+	body any
+}{
+	{"/webauthn/register/finish", map[string]any{}},
+	{"/webauthn/login/finish", map[string]any{}},
+	{"/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"nope"}}},
+	{"/totp/verify", map[string]any{}},
+	{"/credentials/verify", map[string]any{}},
+	{"/revoke", url.Values{"token": {"nope"}}},
+}
+
+func TestEveryUnauthenticatedPostIsLimitedPerAddress(t *testing.T) {
+	// In-process requests come from 0.0.0.0, standing in for a proxy, so
+	// X-Forwarded-For names the client.
+	e := newEnv(t, func(c *Config) { c.BeginRate = 10; c.PostRate = 1; c.TrustedProxies = []string{"0.0.0.0/32"} }) // burst 4
+	from := func(addr string) map[string]string { return map[string]string{"X-Forwarded-For": addr} }
+	for _, ep := range unauthenticatedPosts {
+		t.Run(ep.path, func(t *testing.T) {
+			for i := range 4 {
+				if r := e.request("POST", ep.path, ep.body, from("203.0.113.1")); r.status == 429 {
+					t.Fatalf("request %d within the burst: %s", i+1, r.raw)
+				}
+			}
+			expectLimited(t, e.request("POST", ep.path, ep.body, from("203.0.113.1")))
+			if r := e.request("POST", ep.path, ep.body, from("203.0.113.2")); r.status == 429 {
+				t.Fatalf("another address was limited: %s", r.raw)
+			}
+		})
+	}
+	// Each endpoint has its own table: the begins still have their burst.
+	if r := e.request("POST", "/webauthn/login/begin", map[string]any{}, from("203.0.113.1")); r.status != 200 {
+		t.Fatalf("begin after the other endpoints' limits were used up: %d %s", r.status, r.raw)
+	}
+	e.clock.Advance(time.Second) // one more token each
+	if r := e.request("POST", "/token", unauthenticatedPosts[2].body, from("203.0.113.1")); r.status == 429 {
+		t.Fatalf("after refill: %s", r.raw)
+	}
+	expectLimited(t, e.request("POST", "/token", unauthenticatedPosts[2].body, from("203.0.113.1")))
+}
+
+func TestIntrospectionCountsOnlyFailedClientAuthentication(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.BeginRate = 10; c.PostRate = 1 }) // burst 4
+	introspect := e.introspector()
+	alice := e.newUser("alice", true)
+	alice.signUp()
+	for i := range 20 {
+		if r := introspect(alice.access); r.status != 200 || r.body["active"] != true {
+			t.Fatalf("introspection %d by a valid client: %d %s", i+1, r.status, r.raw)
+		}
+	}
+	for range 4 {
+		expectError(t, e.introspect("api", "wrong", alice.access), 401, "invalid_client")
+	}
+	expectLimited(t, e.introspect("api", "wrong", alice.access))
+	// The address has used up its failures: until it refills, even a right
+	// secret waits, so guessing cannot continue from there.
+	expectLimited(t, introspect(alice.access))
+	e.clock.Advance(time.Second)
+	if r := introspect(alice.access); r.status != 200 {
+		t.Fatalf("after refill: %d %s", r.status, r.raw)
+	}
+}
+
+func TestBeginRateZeroLiftsEveryPerAddressLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.BeginRate = -1; c.PostRate = 1 })
+	for _, ep := range append(unauthenticatedPosts, struct {
+		path string
+		body any
+	}{"/webauthn/login/begin", map[string]any{}}) {
+		for i := range 50 {
+			if r := e.request("POST", ep.path, ep.body, nil); r.status == 429 {
+				t.Fatalf("%s request %d limited with limits lifted: %s", ep.path, i+1, r.raw)
+			}
+		}
+	}
+}
+
+func TestAFullLimiterTableForgetsOnlyTheLeastRecentlyUsed(t *testing.T) {
+	defer func(n int) { maxRateBuckets = n }(maxRateBuckets)
+	maxRateBuckets = 3
+	e := newEnv(t, func(c *Config) { c.BeginRate = 10; c.PostRate = 1; c.TrustedProxies = []string{"0.0.0.0/32"} }) // burst 4
+	body := unauthenticatedPosts[2].body
+	token := func(addr string) int {
+		return e.request("POST", "/token", body, map[string]string{"X-Forwarded-For": addr}).status
+	}
+	for _, addr := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.3"} {
+		for range 4 {
+			token(addr)
+		}
+		if s := token(addr); s != 429 {
+			t.Fatalf("%s not limited: %d", addr, s)
+		}
+	}
+	// A fourth address needs room: only the least recently used (.1) goes.
+	if s := token("198.51.100.4"); s == 429 {
+		t.Fatal("a new address was limited")
+	}
+	for _, addr := range []string{"198.51.100.2", "198.51.100.3"} {
+		if s := token(addr); s != 429 {
+			t.Fatalf("%s was forgotten when the table filled: %d", addr, s)
+		}
+	}
+	if m := string(e.request("GET", "/metrics", nil, nil).raw); !strings.Contains(m, "\nlatch_rate_limit_evictions_total 1\n") {
+		t.Fatalf("eviction not counted:\n%s", m)
+	}
+}
+
+func TestFailedSignInsAreLimitedPerAccountAcrossRestarts(t *testing.T) {
+	// Per-address limits lifted: the per-account limit stays on regardless.
+	e := newEnv(t)
+	alice := e.newUser("alice", true)
+	alice.signUp()
+	mallory := e.newUser("mallory", false)
+	mallory.signUp()
+	// Mallory's own (valid) passkey answering a sign-in as "alice" is a
+	// failure charged to alice's account; so is a broken signature by
+	// alice's passkey.
+	fail := func(i int) *response {
+		if i%2 == 0 {
+			return e.request("POST", "/webauthn/login/finish", mallory.loginFinishBody("alice", webauthntest.Options{}), nil)
+		}
+		return e.request("POST", "/webauthn/login/finish", alice.loginFinishBody("", webauthntest.Options{TamperClientData: true}), nil)
+	}
+	for i := range signInMaxFailures - 1 {
+		expectError(t, fail(i), 400, "invalid_credential")
+	}
+	r := fail(signInMaxFailures)
+	expectLimited(t, r)
+	if s, _ := strconv.Atoi(r.header.Get("Retry-After")); s > int(signInBaseLockout.Seconds())+1 {
+		t.Fatalf("Retry-After %d for a first lockout of %s", s, signInBaseLockout)
+	}
+	// Mallory's own account is not charged with alice's failures.
+	if r := mallory.signIn("", webauthntest.Options{}); r.status != 200 {
+		t.Fatalf("mallory: %d %s", r.status, r.raw)
+	}
+
+	e.restart()
+	expectLimited(t, fail(0))
+	expectLimited(t, fail(1))
+	// A passkey signature cannot be guessed: alice herself still gets in,
+	// and that clears the state.
+	if r := alice.signIn("", webauthntest.Options{}); r.status != 200 {
+		t.Fatalf("alice during the lockout: %d %s", r.status, r.raw)
+	}
+	expectError(t, fail(1), 400, "invalid_credential")
+	err := e.srv.db.View(t.Context(), func(tx *store.Tx) error {
+		f, err := tx.SignInFailures(alice.userID(t))
+		if err == nil && (f.Failures != 1 || f.Lockouts != 0 || !f.LockedUntil.IsZero()) {
+			t.Errorf("state after a success and one failure: %+v", f)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The back-off ends by itself, and doubles with the next lockout.
+	for i := range signInMaxFailures - 2 {
+		expectError(t, fail(i), 400, "invalid_credential")
+	}
+	expectLimited(t, fail(0))
+	e.clock.Advance(signInBaseLockout + time.Second)
+	expectError(t, fail(0), 400, "invalid_credential")
+	for i := range signInMaxFailures - 2 {
+		expectError(t, fail(i), 400, "invalid_credential")
+	}
+	r = fail(0)
+	expectLimited(t, r)
+	if s, _ := strconv.Atoi(r.header.Get("Retry-After")); s <= int(signInBaseLockout.Seconds())+1 {
+		t.Fatalf("second lockout's Retry-After %d did not grow", s)
+	}
+}
+
+// BenchmarkRateLimiterAllow measures one admission for a known address and
+// for a stream of new addresses in a full table (each evicting the least
+// recently used bucket).
+func BenchmarkRateLimiterAllow(b *testing.B) {
+	c := &clock{t: time.Unix(1_790_000_000, 0)}
+	b.Run("known address", func(b *testing.B) {
+		l := newRateLimiter(1e6, 4e6, nil, c.Now)
+		for b.Loop() {
+			l.allow("203.0.113.7")
+		}
+	})
+	b.Run("new addresses, full table", func(b *testing.B) {
+		l := newRateLimiter(10, 40, nil, c.Now)
+		keys := make([]string, 2*maxRateBuckets)
+		for i := range keys {
+			keys[i] = "10." + strconv.Itoa(i>>16&255) + "." + strconv.Itoa(i>>8&255) + "." + strconv.Itoa(i&255)
+		}
+		for _, k := range keys[:maxRateBuckets] {
+			l.allow(k)
+		}
+		i := 0
+		for b.Loop() {
+			l.allow(keys[i%len(keys)])
+			i++
+		}
+	})
 }

@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"io/fs"
-	"math"
 	"net/http"
 	"path"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/latchid/latch/frontend"
@@ -29,22 +29,23 @@ func (s *Server) routes(app *fiber.App) {
 	app.Get("/.well-known/oauth-protected-resource", s.handleResourceMetadata)
 	app.Get("/.well-known/jwks.json", s.handleJWKS)
 
-	limit := func(c *fiber.Ctx) error { return c.Next() }
-	if s.cfg.BeginRate > 0 {
-		limit = newRateLimiter(s.cfg.BeginRate, int(math.Ceil(4*s.cfg.BeginRate)), trustedPrefixes(s.cfg.TrustedProxies), s.now).limit
-	}
-	app.Post("/webauthn/register/begin", limit, s.optionalAuth, s.handleRegisterBegin)
-	app.Post("/webauthn/register/finish", s.optionalAuth, s.handleRegisterFinish)
-	app.Post("/webauthn/login/begin", limit, s.handleLoginBegin)
-	app.Post("/webauthn/login/finish", s.handleLoginFinish)
+	lim := newLimits(s.cfg, s.now)
+	s.metrics.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "latch_rate_limit_evictions_total",
+		Help: "Per-address rate-limit buckets dropped to make room in a full table: a flood from many addresses.",
+	}, lim.evictions))
+	app.Post("/webauthn/register/begin", lim.begin.limit, s.optionalAuth, s.handleRegisterBegin)
+	app.Post("/webauthn/register/finish", lim.register.limit, s.optionalAuth, s.handleRegisterFinish)
+	app.Post("/webauthn/login/begin", lim.begin.limit, s.handleLoginBegin)
+	app.Post("/webauthn/login/finish", lim.login.limit, s.handleLoginFinish)
 
-	app.Post("/token", s.handleToken)
-	app.Post("/revoke", s.handleRevoke)
-	app.Post("/introspect", s.handleIntrospect)
+	app.Post("/token", lim.token.limit, s.handleToken)
+	app.Post("/revoke", lim.revoke.limit, s.handleRevoke)
+	app.Post("/introspect", lim.introspect.failures, s.handleIntrospect)
 
 	app.Post("/totp/enroll", s.requireAuth, s.handleTOTPEnroll)
 	app.Post("/totp/confirm", s.requireAuth, s.handleTOTPConfirm)
-	app.Post("/totp/verify", s.handleTOTPVerify)
+	app.Post("/totp/verify", lim.totp.limit, s.handleTOTPVerify)
 	app.Delete("/totp", s.requireAuth, s.handleTOTPDelete)
 
 	app.Get("/userinfo", s.requireAuth, s.handleUserinfo)
@@ -58,7 +59,7 @@ func (s *Server) routes(app *fiber.App) {
 	app.Delete("/me", s.requireAuth, s.handleDeleteAccount)
 
 	app.Post("/credentials/sd-jwt", s.requireAuth, s.handleIssueSDJWT)
-	app.Post("/credentials/verify", s.handleVerifySDJWT)
+	app.Post("/credentials/verify", lim.verify.limit, s.handleVerifySDJWT)
 
 	s.staticRoutes(app)
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

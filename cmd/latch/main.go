@@ -113,7 +113,8 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	proxies := str("trusted-proxies", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted")
 	keyAlg := str("key-alg", "ES256", "algorithm of new signing keys: ES256 or EdDSA")
 	keyRotation := str("key-rotation", "0", "rotate the signing key automatically at this age (0 = never)")
-	beginRate := str("begin-rate", "10", "ceremony begins per second per client address, burst 4 s worth (0 = no limit)")
+	beginRate := str("begin-rate", "10", "ceremony begins per second per client address, burst 4 s worth (0 = lift every per-address limit)")
+	postRate := str("post-rate", "20", "other unauthenticated POSTs (finishes, /token, /totp/verify, /credentials/verify, /revoke, failed /introspect) per second per client address and endpoint, burst 4 s worth (0 = no limit)")
 	return func() (auth.Config, error) {
 		errs := envErrs
 		dur := func(name, v string) time.Duration {
@@ -123,12 +124,15 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 			}
 			return d
 		}
-		rate, err := strconv.ParseFloat(*beginRate, 64)
-		if err != nil || rate < 0 {
-			errs = append(errs, fmt.Errorf("--begin-rate: %q is not a non-negative number", *beginRate))
-		}
-		if rate == 0 {
-			rate = -1 // off
+		perSecond := func(name, v string) float64 {
+			rate, err := strconv.ParseFloat(v, 64)
+			if err != nil || rate < 0 {
+				errs = append(errs, fmt.Errorf("--%s: %q is not a non-negative number", name, v))
+			}
+			if rate == 0 {
+				rate = -1 // off
+			}
+			return rate
 		}
 		cfg := auth.Config{
 			Addr: *addr, DataDir: *data, Issuer: *issuer, RPID: *rpID, RPName: *rpName,
@@ -136,7 +140,8 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 			AccessTTL: dur("access-ttl", *accessTTL), RefreshTTL: dur("refresh-ttl", *refreshTTL),
 			CredentialTTL: dur("credential-ttl", *credTTL), DPoPMaxAge: dur("dpop-max-age", *dpopMaxAge),
 			KeyRotation: dur("key-rotation", *keyRotation),
-			DPoPNonce:   *dpopNonce, RequireDPoP: *requireDPoP, BeginRate: rate,
+			DPoPNonce:   *dpopNonce, RequireDPoP: *requireDPoP,
+			BeginRate: perSecond("begin-rate", *beginRate), PostRate: perSecond("post-rate", *postRate),
 		}
 		return cfg, errors.Join(errs...)
 	}

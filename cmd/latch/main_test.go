@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -150,6 +151,8 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 		"--access-ttl": {"--access-ttl", "soon"},
 		"--dpop-nonce": {"--dpop-nonce=maybe"},
 		"plain HTTP":   {"--issuer", "http://id.example.com", "--rp-id", "example.com"},
+		"--post-rate":  {"--post-rate", "-3"},
+		"--begin-rate": {"--begin-rate", "fast"},
 	}
 	for want, args := range cases {
 		_, err := runCmd(t, append([]string{"serve", "--data", t.TempDir()}, args...)...)
@@ -193,4 +196,26 @@ func TestDebugListenerIsLoopbackOnly(t *testing.T) {
 		t.Fatalf("loopback refused: %v", err)
 	}
 	stop()
+}
+
+func TestRateFlags(t *testing.T) {
+	for _, c := range []struct {
+		args        []string
+		begin, post float64
+	}{
+		{nil, 10, 20},
+		{[]string{"--post-rate", "2.5"}, 10, 2.5},
+		{[]string{"--begin-rate", "0"}, -1, 20}, // auth lifts every limit for a negative BeginRate
+		{[]string{"--post-rate", "0"}, 10, -1},
+	} {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		cfg := configFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		got, err := cfg()
+		if err != nil || got.BeginRate != c.begin || got.PostRate != c.post {
+			t.Errorf("%v: begin %v post %v (%v), want %v %v", c.args, got.BeginRate, got.PostRate, err, c.begin, c.post)
+		}
+	}
 }
