@@ -1,6 +1,10 @@
 package auth
 
 import (
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -57,6 +61,48 @@ func FuzzParseAuthorization(f *testing.F) {
 		}
 		if !strings.EqualFold(string(value), scheme+" "+token) {
 			t.Fatalf("%q did not round-trip as %s %q", value, scheme, token)
+		}
+	})
+}
+
+// FuzzRevoke sends arbitrary tokens, DPoP headers and Authorization headers
+// to /revoke on a real app holding real bound tokens and credentials: every
+// answer is 200 or a 4xx with the contract's error body, never a 5xx.
+func FuzzRevoke(f *testing.F) {
+	e := newEnv(f)
+	alice := e.newUser("alice", true)
+	alice.signUp()
+	cred := alice.call("POST", "/credentials/sd-jwt", map[string]any{}).str("credential")
+	proof := alice.key.proof(f, e.clock.Now(), "POST", "/revoke", "")
+	f.Add(alice.refresh, proof, "")
+	f.Add(alice.access, "", "DPoP "+alice.access)
+	f.Add(cred, proof, "")
+	f.Add(cred[:strings.IndexByte(cred, '~')], "x.y.z", "Basic YXBpOnNlY3JldA==")
+	f.Add("a.b.c~", "", "Bearer abc")
+	f.Fuzz(func(t *testing.T, token, dpop, authz string) {
+		req := httptest.NewRequest("POST", "/revoke", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if dpop != "" {
+			req.Header.Set("DPoP", dpop)
+		}
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		if req.Header.Get("DPoP") != dpop || req.Header.Get("Authorization") != authz {
+			return // not representable as a header value
+		}
+		res, err := e.srv.Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode == 200 {
+			return
+		}
+		var out map[string]any
+		if res.StatusCode < 400 || res.StatusCode >= 500 || json.Unmarshal(body, &out) != nil || out["error"] == nil || out["error_description"] == nil {
+			t.Fatalf("%d %s", res.StatusCode, body)
 		}
 	})
 }
