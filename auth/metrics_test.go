@@ -1,12 +1,14 @@
 package auth
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestMetricsSurviveConcurrentTrafficOnARealListener drives thousands of
@@ -36,7 +38,33 @@ func TestMetricsSurviveConcurrentTrafficOnARealListener(t *testing.T) {
 	}
 	const clients, perClient = 8, 400
 	var wg sync.WaitGroup
-	errs := make(chan error, clients)
+	errs := make(chan error, clients+1)
+	// Scrapes during the traffic read the labels while connections are
+	// reading new requests into their buffers: the race the detector sees.
+	stop := make(chan struct{})
+	scraped := make(chan struct{})
+	go func() {
+		defer close(scraped)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			res, err := http.Get(base + "/metrics")
+			if err != nil {
+				errs <- err
+				return
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				errs <- fmt.Errorf("scrape during traffic: %d %.300s", res.StatusCode, body)
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
 	for i := range clients {
 		wg.Add(1)
 		go func() {
@@ -64,6 +92,8 @@ func TestMetricsSurviveConcurrentTrafficOnARealListener(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	close(stop)
+	<-scraped
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
