@@ -3,6 +3,7 @@ module github.com/latchid/latch
 go 1.26.0
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/descope/virtualwebauthn v1.0.3
 	github.com/fxamacker/cbor/v2 v2.9.4
 	github.com/go-webauthn/webauthn v0.18.2

@@ -187,8 +187,12 @@ func publicKeyFromJWK(raw []byte, alg string) (crypto.PublicKey, []byte, error) 
 		if m.Kty != "OKP" || m.Crv != "Ed25519" {
 			return nil, nil, errJWKMismatch
 		}
-		k := make(ed25519.PublicKey, ed25519.PublicKeySize)
-		if !decodeExact(k, m.X) {
+		var x [ed25519.PublicKeySize]byte
+		if !decodeExact(x[:], m.X) {
+			return nil, nil, errJWKMalformed
+		}
+		k, ok := ed25519PublicKey(x[:])
+		if !ok {
 			return nil, nil, errJWKMalformed
 		}
 		return k, canonicalOKP(m.Crv, m.X), nil
