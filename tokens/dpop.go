@@ -264,7 +264,7 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 		return nil, errProofMalformed
 	}
 	var c proofClaims
-	if err := json.Unmarshal(pb, &c); err != nil {
+	if !strictJOSE(pb) || json.Unmarshal(pb, &c) != nil {
 		return nil, errProofMalformed
 	}
 	if c.JTI == "" || len(c.JTI) > maxJTI {
@@ -343,7 +343,7 @@ func (d *DPoP) checkHeader(encoded string) (*proofKey, error) {
 		return nil, errProofMalformed
 	}
 	var h proofHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
+	if !strictJOSE(hb) || json.Unmarshal(hb, &h) != nil {
 		return nil, errProofMalformed
 	}
 	if !strings.EqualFold(h.Typ, typDPoP) {

@@ -53,7 +53,7 @@ func Thumbprint(jwkJSON []byte) (string, error) {
 		return "", errJWKMalformed
 	}
 	var m jwkMembers
-	if err := json.Unmarshal(jwkJSON, &m); err != nil {
+	if !strictJOSE(jwkJSON) || json.Unmarshal(jwkJSON, &m) != nil {
 		return "", errJWKMalformed
 	}
 	var canonical []byte
@@ -157,7 +157,7 @@ const (
 // rejects the key (RFC 9449 section 4.3 step 7).
 func publicKeyFromJWK(raw []byte, alg string) (crypto.PublicKey, []byte, error) {
 	var m jwkMembers
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if !strictJOSE(raw) || json.Unmarshal(raw, &m) != nil {
 		return nil, nil, errJWKMalformed
 	}
 	if m.hasPrivate() || m.Kty == "oct" {
