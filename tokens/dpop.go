@@ -22,11 +22,11 @@ type DPoPConfig struct {
 	Algs []string
 	// ReplayCacheSize caps the jtis remembered; zero means 1<<20.
 	ReplayCacheSize int
-	// ReplayPerKey caps the jtis remembered for one proof key at a time,
-	// so that no single key can fill the cache; a key at its bound has
-	// its proofs refused until its oldest expire. Zero means
-	// ReplayCacheSize/256 (4096 by default: a key may then make about 60
-	// proofs a second, sustained).
+	// ReplayPerKey caps the jtis remembered for one proof key at a time
+	// once its part of the cache is half full, so that no single key can
+	// fill the cache; a key at its bound then has its proofs refused until
+	// its oldest expire. Zero means ReplayCacheSize/256 (4096 by default:
+	// about 60 proofs a second, sustained, under pressure).
 	ReplayPerKey int
 	// Nonces makes a server nonce mandatory in every proof.
 	Nonces bool
@@ -214,7 +214,9 @@ func (d *DPoP) Verify(pc ProofCheck) (*Proof, error) {
 // CheckOnly runs every check of Verify, including rejecting a jti already
 // seen, but does not record the jti. The caller can then decide, for
 // example, to answer use_dpop_nonce or reject the request for another
-// reason without spending the proof, and call Commit once it accepts.
+// reason without spending the proof, and call Record (or Commit) once it
+// accepts. Recording only accepted requests is what keeps failing
+// requests from filling the replay cache.
 func (d *DPoP) CheckOnly(pc ProofCheck) (*Proof, error) {
 	return d.check(pc, false)
 }

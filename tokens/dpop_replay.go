@@ -19,9 +19,12 @@ import (
 //   - entries are sharded by proof key, through a hash keyed with a secret
 //     drawn at start-up: nobody can choose, or even learn, which shard a
 //     key lands in, so no one can aim proofs at someone else's shard;
-//   - each proof key has its own bound (perKey live entries); a key at its
-//     bound has its own proofs refused until its entries expire, and takes
-//     at most perKey of its shard's room;
+//   - each proof key has its own bound (perKey live entries), enforced once
+//     its shard is half full: a key at its bound then has its own proofs
+//     refused until its entries expire, so keys over their bound together
+//     take at most half a shard and the other half is left to keys within
+//     theirs. An unpressured shard lets a busy client (a load generator,
+//     a backend with one key) go past its bound;
 //   - callers record a jti only for a request that otherwise succeeds (see
 //     DPoP.CheckOnly and DPoP.Record), so proofs sent with a bad grant, a
 //     failed ceremony or someone else's token cost the cache nothing.
@@ -34,7 +37,7 @@ type replayCache struct {
 	// of the bucket holding its expiry, so at most width seconds longer.
 	width int64
 	// perShard caps the entries of one shard, perKey those of one proof
-	// key.
+	// key in a shard at least half full.
 	perShard, perKey int
 }
 
@@ -151,10 +154,10 @@ func (c *replayCache) record(h holderID, key *[32]byte, expires, now time.Time) 
 		// Already outside the acceptance window: nothing to remember.
 		return recorded
 	}
-	if s.live[h] >= c.perKey || s.count >= c.perShard {
+	if s.overBoundLocked(h, c) || s.count >= c.perShard {
 		s.dropExpiredLocked(nowEpoch)
 		switch {
-		case s.live[h] >= c.perKey:
+		case s.overBoundLocked(h, c):
 			return keyAtBound
 		case s.count >= c.perShard:
 			return shardIsFull
@@ -179,6 +182,12 @@ func (c *replayCache) record(h holderID, key *[32]byte, expires, now time.Time) 
 	s.count++
 	s.live[h]++
 	return recorded
+}
+
+// overBoundLocked reports whether h may record no more: it has perKey live
+// entries and its shard is at least half full.
+func (s *replayShard) overBoundLocked(h holderID, c *replayCache) bool {
+	return s.live[h] >= c.perKey && 2*s.count >= c.perShard
 }
 
 func (c *replayCache) epochOf(unix int64) int64 {

@@ -75,6 +75,14 @@ func TestReplayCache(t *testing.T) {
 	t.Run("a key at its bound is refused, others in its shard are not", func(t *testing.T) {
 		c := newReplayCache(window, 64*replayShards, 4)
 		jti := func(i int) string { return string(rune('a' + i)) }
+		// Others have filled the shard to just under half (28 of 64).
+		for i := range 28 {
+			h := holderID{3, 100, byte(i)}
+			k := c.key(h, "https://a.example/", "j")
+			if r := c.record(h, &k, t0.Add(60*time.Second), t0); r != recorded {
+				t.Fatalf("filling: %v", r)
+			}
+		}
 		for i := range 4 {
 			k := c.key(alice, "https://a.example/", jti(i))
 			if r := c.record(alice, &k, t0.Add(60*time.Second), t0); r != recorded {
@@ -102,6 +110,22 @@ func TestReplayCache(t *testing.T) {
 		}
 		if n := c.shard(alice).live[alice]; n != 1 {
 			t.Fatalf("live count after expiry = %d, want 1", n)
+		}
+	})
+	t.Run("a key may pass its bound while its shard is under half full", func(t *testing.T) {
+		c := newReplayCache(window, 64*replayShards, 4)
+		for i := range 32 {
+			k := c.key(alice, "https://a.example/", string(rune('a'+i)))
+			if r := c.record(alice, &k, t0.Add(60*time.Second), t0); r != recorded {
+				t.Fatalf("record %d: %v", i, r)
+			}
+		}
+		k := c.key(alice, "https://a.example/", "over")
+		if r := c.record(alice, &k, t0.Add(60*time.Second), t0); r != keyAtBound {
+			t.Fatalf("past half the shard: %v", r)
+		}
+		if r := c.record(bob, &k, t0.Add(60*time.Second), t0); r != recorded {
+			t.Fatalf("a key within its bound in the half-full shard: %v", r)
 		}
 	})
 	t.Run("clock jumping backwards does not drop live entries", func(t *testing.T) {
@@ -136,8 +160,9 @@ func TestDPoPFloodCannotStarveOtherKeys(t *testing.T) {
 			refused++
 		}
 	}
-	if refused != 2*32*replayShards-8 {
-		t.Fatalf("%d of the attacker's proofs refused, want all but its 8", refused)
+	// It is stopped at its bound once its shard is half full: 16 of 32.
+	if refused != 2*32*replayShards-16 {
+		t.Fatalf("%d of the attacker's proofs refused, want all but 16", refused)
 	}
 	for i := range 8 {
 		p := victim.proof(t, func(h, c map[string]any) { c["jti"] = "victim-" + strconv.Itoa(i) })
