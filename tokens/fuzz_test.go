@@ -18,6 +18,11 @@ func FuzzDPoPProof(f *testing.F) {
 	f.Add(rfcTokenProof + "," + rfcTokenProof)
 	f.Add("e30.e30.AA")
 	f.Add(rfcProofHeader + ".eyJpYXQiOiIxIn0.AA")
+	// Strict JSON and key checks: duplicate and case-folded members, and
+	// the identity-key forgery.
+	f.Add(rfcProofHeader + "." + b64.EncodeToString([]byte(`{"jti":"a","htm":"POST","htu":"x","htu":"`+rfcTokenURL+`","iat":1562262616}`)) + ".AA")
+	f.Add(b64.EncodeToString([]byte(`{"TYP":"dpop+jwt","alg":"ES256","jwk":{}}`)) + ".e30.AA")
+	f.Add(forgedProof(f, "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", map[string]any{"jti": "f", "htm": "POST", "htu": rfcTokenURL, "iat": rfcTokenIAT}))
 	d := NewDPoP(DPoPConfig{Now: func() time.Time { return time.Unix(rfcTokenIAT, 0) }, Nonces: false,
 		Algs: []string{"ES256", "EdDSA", "RS256", "PS256"}})
 	f.Fuzz(func(t *testing.T, header string) {
@@ -49,6 +54,7 @@ func FuzzAccessToken(f *testing.F) {
 	f.Add(strings.Replace(token, ".", "..", 1))
 	f.Add("eyJhbGciOiJub25lIn0.e30.")
 	f.Add(`{"payload":"e30"}`)
+	f.Add(b64.EncodeToString([]byte(`{"alg":"ES256","typ":"at+jwt","typ":"JWT"}`)) + ".e30.AA")
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := fx.at.Verify(s)
 		if (c == nil) == (err == nil) {
