@@ -39,7 +39,10 @@ type issuedSession struct {
 
 // tokenEndpointProof checks the optional DPoP proof of a token-issuing
 // request (RFC 9449 section 5). It returns nil when none was sent and DPoP is
-// not required.
+// not required. The proof is checked, not spent: its jti is recorded by
+// recordProof in the transaction that issues the tokens, once the grant or
+// ceremony has been found good, so a request that fails costs the replay
+// cache nothing and a flood of failing requests cannot fill it.
 func (s *Server) tokenEndpointProof(c *fiber.Ctx) (*tokens.Proof, error) {
 	if !hasDPoP(c) {
 		if s.cfg.RequireDPoP {
@@ -47,11 +50,25 @@ func (s *Server) tokenEndpointProof(c *fiber.Ctx) (*tokens.Proof, error) {
 		}
 		return nil, nil
 	}
-	p, err := s.dpop.Verify(s.proofCheck(c, ""))
+	p, err := s.dpop.CheckOnly(s.proofCheck(c, ""))
 	if err != nil {
 		return nil, s.dpopError(err, http.StatusBadRequest)
 	}
 	return p, nil
+}
+
+// recordProof spends a token-endpoint proof (nil for none) from inside the
+// transaction that issues the tokens: a replay that raced this request, or a
+// key over its replay-cache bound, aborts the commit. Recording is
+// idempotent, as a store transaction function that may run twice needs.
+func (s *Server) recordProof(proof *tokens.Proof) error {
+	if proof == nil {
+		return nil
+	}
+	if err := s.dpop.Record(proof); err != nil {
+		return s.dpopError(err, http.StatusBadRequest)
+	}
+	return nil
 }
 
 // enabledUser reads the account userID in the transaction that is about to
@@ -91,6 +108,9 @@ func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, auth
 		JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.recordProof(proof); err != nil {
 		return nil, err
 	}
 	return &issuedSession{user: user, session: sess, refreshToken: refresh, clientID: clientID, scope: defaultScope}, nil
@@ -205,6 +225,9 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *t
 			JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
 		})
 		if err != nil {
+			return err
+		}
+		if err := s.recordProof(proof); err != nil {
 			return err
 		}
 		issued = &issuedSession{user: user, session: sess, refreshToken: next, clientID: rt.ClientID, scope: rt.Scope}

@@ -125,7 +125,9 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 	case claims.JKT == "" && dpopScheme:
 		return nil, Errorf(http.StatusUnauthorized, CodeInvalidToken, "the access token is not DPoP-bound")
 	case claims.JKT != "":
-		proof, err := s.dpop.Verify(s.proofCheck(c, token))
+		// Checked now, spent below once the request is admitted, so a proof
+		// that fails here or for the account costs the replay cache nothing.
+		proof, err := s.dpop.CheckOnly(s.proofCheck(c, token))
 		if err != nil {
 			return nil, s.dpopError(err, http.StatusUnauthorized)
 		}
@@ -143,6 +145,11 @@ func (s *Server) authenticate(c *fiber.Ctx) (*principal, error) {
 		return nil, err
 	case u.Disabled:
 		return nil, errDisabled()
+	}
+	if p.proof != nil {
+		if err := s.dpop.Record(p.proof); err != nil {
+			return nil, s.dpopError(err, http.StatusUnauthorized)
+		}
 	}
 	p.user = u
 	s.metrics.verifications.WithLabelValues("access_token", "success").Inc()

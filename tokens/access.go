@@ -298,7 +298,7 @@ func (a *AccessTokens) verifyFull(token string, state *keyringState, now time.Ti
 		return nil, time.Time{}, errTokenMalformed
 	}
 	var h accessHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
+	if !strictJOSE(hb) || json.Unmarshal(hb, &h) != nil {
 		return nil, time.Time{}, errTokenMalformed
 	}
 	if !isAccessTokenType(h.Typ) {
@@ -330,7 +330,7 @@ func (a *AccessTokens) verifyFull(token string, state *keyringState, now time.Ti
 		return nil, time.Time{}, errTokenMalformed
 	}
 	var p accessPayload
-	if err := json.Unmarshal(pb, &p); err != nil {
+	if !strictJOSE(pb) || json.Unmarshal(pb, &p) != nil {
 		return nil, time.Time{}, errTokenMalformed
 	}
 	if p.Iss == "" || p.Sub == "" || len(p.Aud) == 0 || p.Exp == 0 || p.Iat == 0 || p.Jti == "" || p.ClientID == "" {

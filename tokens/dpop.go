@@ -22,6 +22,12 @@ type DPoPConfig struct {
 	Algs []string
 	// ReplayCacheSize caps the jtis remembered; zero means 1<<20.
 	ReplayCacheSize int
+	// ReplayPerKey caps the jtis remembered for one proof key at a time
+	// once its part of the cache is half full, so that no single key can
+	// fill the cache; a key at its bound then has its proofs refused until
+	// its oldest expire. Zero means ReplayCacheSize/256 (4096 by default:
+	// about 60 proofs a second, sustained, under pressure).
+	ReplayPerKey int
 	// Nonces makes a server nonce mandatory in every proof.
 	Nonces bool
 	// Now is the clock; nil means time.Now.
@@ -95,7 +101,7 @@ func NewDPoP(cfg DPoPConfig) *DPoP {
 	return &DPoP{
 		cfg:    cfg,
 		algs:   algs,
-		replay: newReplayCache(cfg.MaxAge+cfg.FutureSkew, cfg.ReplayCacheSize),
+		replay: newReplayCache(cfg.MaxAge+cfg.FutureSkew, cfg.ReplayCacheSize, cfg.ReplayPerKey),
 		nonces: newNonceSource(),
 		keys:   newBoundedCache[*proofKey](maxCachedHeaders, maxCachedHeader),
 		htus:   newBoundedCache[string](maxCachedHTU, maxHTU),
@@ -145,11 +151,15 @@ type Proof struct {
 	// for an SD-JWT cnf.jwk.
 	JWK []byte
 
-	// replayKey and url record what CheckOnly saw, so Commit records the
-	// same key for the same URL.
+	// replayKey, holder and url record what CheckOnly saw, so Commit
+	// records the same key for the same URL.
 	replayKey [32]byte
+	holder    holderID
 	url       string
 	checked   bool
+	// recorded is set once the jti is in the replay cache, so recording
+	// the same Proof again (a store transaction run twice) is a no-op.
+	recorded bool
 }
 
 var (
@@ -169,6 +179,7 @@ var (
 	errProofATH        = invalidProof("The DPoP proof ath does not match the access token.")
 	errProofReplay     = invalidProof("The DPoP proof has already been used.")
 	errProofBusy       = invalidProof("The DPoP proof cannot be accepted right now; retry with a new proof.")
+	errProofKeyBusy    = invalidProof("Too many DPoP proofs from this key in the last minute; retry later.")
 	errProofNonce      = &TokenError{Code: CodeUseDPoPNonce, Description: "A DPoP nonce is required; use the one in the DPoP-Nonce header."}
 )
 
@@ -203,36 +214,59 @@ func (d *DPoP) Verify(pc ProofCheck) (*Proof, error) {
 // CheckOnly runs every check of Verify, including rejecting a jti already
 // seen, but does not record the jti. The caller can then decide, for
 // example, to answer use_dpop_nonce or reject the request for another
-// reason without spending the proof, and call Commit once it accepts.
+// reason without spending the proof, and call Record (or Commit) once it
+// accepts. Recording only accepted requests is what keeps failing
+// requests from filling the replay cache.
 func (d *DPoP) CheckOnly(pc ProofCheck) (*Proof, error) {
 	return d.check(pc, false)
 }
 
 // Commit records the jti of a proof returned by CheckOnly for url. It
 // returns an invalid_dpop_proof error if the same jti was recorded in the
-// meantime (a concurrent replay) or if the replay cache is full.
+// meantime (a concurrent replay), if the proof's key has reached its bound
+// or if the replay cache is full.
 func (d *DPoP) Commit(p *Proof, url string) error {
 	if p == nil || !p.checked {
 		return errProofMalformed
 	}
-	key := p.replayKey
-	if url != p.url {
-		htu, err := d.expectedHTU(url)
-		if err != nil {
-			return errProofHTU
-		}
-		key = replayKey(htu, p.JTI)
+	if url == p.url {
+		return d.Record(p)
 	}
-	return d.record(&key, p.IssuedAt, d.cfg.Now())
+	htu, err := d.expectedHTU(url)
+	if err != nil {
+		return errProofHTU
+	}
+	key := d.replay.key(p.holder, htu, p.JTI)
+	return d.record(p.holder, &key, p.IssuedAt, d.cfg.Now())
 }
 
-func (d *DPoP) record(key *[32]byte, iat, now time.Time) error {
-	ok, full := d.replay.record(key, iat.Add(d.cfg.MaxAge), now)
-	switch {
-	case full:
-		return errProofBusy
-	case !ok:
+// Record records the jti of a proof returned by CheckOnly for the URL it
+// was checked against, with the errors of Commit. Recording the same Proof
+// again does nothing and succeeds, so Record may be called from a store
+// transaction function that can run more than once: call it there once the
+// request is otherwise known to succeed, and a failure aborts the commit.
+func (d *DPoP) Record(p *Proof) error {
+	if p == nil || !p.checked {
+		return errProofMalformed
+	}
+	if p.recorded {
+		return nil
+	}
+	if err := d.record(p.holder, &p.replayKey, p.IssuedAt, d.cfg.Now()); err != nil {
+		return err
+	}
+	p.recorded = true
+	return nil
+}
+
+func (d *DPoP) record(h holderID, key *[32]byte, iat, now time.Time) error {
+	switch d.replay.record(h, key, iat.Add(d.cfg.MaxAge), now) {
+	case replayed:
 		return errProofReplay
+	case keyAtBound:
+		return errProofKeyBusy
+	case shardIsFull:
+		return errProofBusy
 	}
 	return nil
 }
@@ -264,7 +298,7 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 		return nil, errProofMalformed
 	}
 	var c proofClaims
-	if err := json.Unmarshal(pb, &c); err != nil {
+	if !strictJOSE(pb) || json.Unmarshal(pb, &c) != nil {
 		return nil, errProofMalformed
 	}
 	if c.JTI == "" || len(c.JTI) > maxJTI {
@@ -316,12 +350,12 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 		return nil, errProofNonce
 	}
 
-	rk := replayKey(wantHTU, c.JTI)
+	rk := d.replay.key(key.holder, wantHTU, c.JTI)
 	if commit {
-		if err := d.record(&rk, iat, now); err != nil {
+		if err := d.record(key.holder, &rk, iat, now); err != nil {
 			return nil, err
 		}
-	} else if d.replay.seen(&rk, now) {
+	} else if d.replay.seen(key.holder, &rk, now) {
 		return nil, errProofReplay
 	}
 	return &Proof{
@@ -330,8 +364,10 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 		IssuedAt:  iat,
 		JWK:       key.canonical,
 		replayKey: rk,
+		holder:    key.holder,
 		url:       pc.URL,
 		checked:   true,
+		recorded:  commit,
 	}, nil
 }
 
@@ -343,7 +379,7 @@ func (d *DPoP) checkHeader(encoded string) (*proofKey, error) {
 		return nil, errProofMalformed
 	}
 	var h proofHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
+	if !strictJOSE(hb) || json.Unmarshal(hb, &h) != nil {
 		return nil, errProofMalformed
 	}
 	if !strings.EqualFold(h.Typ, typDPoP) {
@@ -368,7 +404,8 @@ func (d *DPoP) checkHeader(encoded string) (*proofKey, error) {
 	default:
 		return nil, errProofJWK
 	}
-	return &proofKey{alg: h.Alg, pub: pub, canonical: canonical, jkt: thumbprintOf(canonical)}, nil
+	jkt := thumbprintOf(canonical)
+	return &proofKey{alg: h.Alg, pub: pub, canonical: canonical, jkt: jkt, holder: d.replay.holder(jkt)}, nil
 }
 
 // maxNumericDate keeps iat within the range time.Unix handles exactly

@@ -6,13 +6,16 @@ import (
 )
 
 // proofKey is what a proof's JOSE header yields once every header check has
-// passed: the algorithm, the parsed public key, its canonical JWK and
-// thumbprint.
+// passed: the algorithm, the parsed public key, its canonical JWK,
+// thumbprint and replay-cache name.
 type proofKey struct {
 	alg       string
 	pub       crypto.PublicKey
 	canonical []byte
 	jkt       string
+	// holder is the replay cache's name for the key (a keyed hash of jkt),
+	// computed once per header rather than per proof.
+	holder holderID
 }
 
 // boundedCache is a map with a size bound: when full it is emptied and

@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"sync"
@@ -13,13 +14,31 @@ import (
 // the total number of entries is capped. When the cap is reached with only
 // live entries the cache fails closed and proofs are rejected, because
 // forgetting a live jti would allow a replay.
+//
+// Failing closed must not let one client shut others out, so:
+//   - entries are sharded by proof key, through a hash keyed with a secret
+//     drawn at start-up: nobody can choose, or even learn, which shard a
+//     key lands in, so no one can aim proofs at someone else's shard;
+//   - each proof key has its own bound (perKey live entries), enforced once
+//     its shard is half full: a key at its bound then has its own proofs
+//     refused until its entries expire, so keys over their bound together
+//     take at most half a shard and the other half is left to keys within
+//     theirs. An unpressured shard lets a busy client (a load generator,
+//     a backend with one key) go past its bound;
+//   - callers record a jti only for a request that otherwise succeeds (see
+//     DPoP.CheckOnly and DPoP.Record), so proofs sent with a bad grant, a
+//     failed ceremony or someone else's token cost the cache nothing.
 type replayCache struct {
+	// secret keys every hash the cache takes, so shard choice and entry
+	// keys cannot be computed outside the process.
+	secret [32]byte
 	shards [replayShards]replayShard
 	// width is the bucket span in seconds; an entry is kept until the end
 	// of the bucket holding its expiry, so at most width seconds longer.
 	width int64
-	// perShard caps the entries of one shard.
-	perShard int
+	// perShard caps the entries of one shard, perKey those of one proof
+	// key in a shard at least half full.
+	perShard, perKey int
 }
 
 const (
@@ -29,22 +48,33 @@ const (
 	replayBuckets       = 16
 	replayBucketSlots   = replayBuckets + 3
 	defaultReplayCacheN = 1 << 20
+	// defaultKeysPerShard is how many proof keys at their bound it takes to
+	// fill a shard, when the per-key bound is not configured.
+	defaultKeysPerShard = 16
 )
+
+// holderID identifies a proof key inside the cache: a keyed hash of its
+// thumbprint.
+type holderID [16]byte
 
 type replayShard struct {
 	mu      sync.Mutex
 	buckets [replayBucketSlots]replayBucket
 	count   int
+	// live counts the entries each proof key has in the buckets; a key
+	// with none has no entry here.
+	live map[holderID]int
 }
 
 // replayBucket holds the keys whose expiry falls in bucket number epoch,
-// that is in [epoch*width, (epoch+1)*width) seconds since the Unix epoch.
+// that is in [epoch*width, (epoch+1)*width) seconds since the Unix epoch,
+// each with the proof key that recorded it.
 type replayBucket struct {
 	epoch int64
-	keys  map[[32]byte]struct{}
+	keys  map[[32]byte]holderID
 }
 
-func newReplayCache(window time.Duration, size int) *replayCache {
+func newReplayCache(window time.Duration, size, perKey int) *replayCache {
 	secs := int64((window + time.Second - 1) / time.Second)
 	width := (secs + replayBuckets - 1) / replayBuckets
 	if width < 1 {
@@ -54,73 +84,110 @@ func newReplayCache(window time.Duration, size int) *replayCache {
 	if per < 1 {
 		per = 1
 	}
-	return &replayCache{width: width, perShard: per}
+	if perKey <= 0 {
+		perKey = max(1, per/defaultKeysPerShard)
+	}
+	c := &replayCache{width: width, perShard: per, perKey: min(perKey, per)}
+	rand.Read(c.secret[:])
+	for i := range c.shards {
+		c.shards[i].live = make(map[holderID]int)
+	}
+	return c
 }
 
-// replayKey binds a jti to the normalised target URI, as RFC 9449 section
-// 11.1 asks. The URI is length-prefixed so no two (htu, jti) pairs hash the
-// same input.
-func replayKey(htu, jti string) [32]byte {
-	h := sha256.New()
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(htu)))
-	h.Write(n[:])
-	h.Write([]byte(htu))
-	h.Write([]byte(jti))
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+// holder derives the cache's name for a proof key from its thumbprint.
+func (c *replayCache) holder(jkt string) holderID {
+	var buf [128]byte
+	sum := sha256.Sum256(append(append(buf[:0], c.secret[:]...), jkt...))
+	return holderID(sum[:16])
 }
+
+// key binds a jti to its proof key and the normalised target URI, as RFC
+// 9449 section 11.1 asks. The URI is length-prefixed so no two (htu, jti)
+// pairs hash the same input. Binding the key costs nothing in safety: a
+// replay is the same proof, so the same key.
+func (c *replayCache) key(h holderID, htu, jti string) [32]byte {
+	// A stack buffer covers every normal URL and jti, so the hot path does
+	// not allocate.
+	var buf [512]byte
+	b := append(buf[:0], c.secret[:]...)
+	b = append(b, h[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(htu)))
+	b = append(b, htu...)
+	b = append(b, jti...)
+	return sha256.Sum256(b)
+}
+
+func (c *replayCache) shard(h holderID) *replayShard { return &c.shards[shardIndex(h)] }
+
+func shardIndex(h holderID) int { return int(h[0] % replayShards) }
 
 // seen reports whether key is recorded and still live at now.
-func (c *replayCache) seen(key *[32]byte, now time.Time) bool {
-	s := &c.shards[key[0]%replayShards]
+func (c *replayCache) seen(h holderID, key *[32]byte, now time.Time) bool {
+	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.seenLocked(key, c.epochOf(now.Unix()))
 }
 
-// record stores key until expires. It returns ok=false with full=false if
-// the key is already live (a replay), and full=true if the cache has no room
-// for another live entry.
-func (c *replayCache) record(key *[32]byte, expires, now time.Time) (ok, full bool) {
-	s := &c.shards[key[0]%replayShards]
+// recordResult is what record did.
+type recordResult int
+
+const (
+	recorded    recordResult = iota
+	replayed                 // the key is already live
+	keyAtBound               // the proof key has perKey live entries
+	shardIsFull              // the shard has no room for a live entry
+)
+
+// record stores key, recorded by proof key h, until expires.
+func (c *replayCache) record(h holderID, key *[32]byte, expires, now time.Time) recordResult {
+	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	nowEpoch := c.epochOf(now.Unix())
 	if s.seenLocked(key, nowEpoch) {
-		return false, false
+		return replayed
 	}
 	epoch := c.epochOf(expires.Unix())
 	if epoch < nowEpoch {
 		// Already outside the acceptance window: nothing to remember.
-		return true, false
+		return recorded
 	}
-	if s.count >= c.perShard {
+	if s.overBoundLocked(h, c) || s.count >= c.perShard {
 		s.dropExpiredLocked(nowEpoch)
-		if s.count >= c.perShard {
-			return false, true
+		switch {
+		case s.overBoundLocked(h, c):
+			return keyAtBound
+		case s.count >= c.perShard:
+			return shardIsFull
 		}
 	}
 	b := &s.buckets[uint64(epoch)%replayBucketSlots]
 	if b.epoch > epoch && len(b.keys) > 0 {
 		// Only a clock that jumped backwards lands here: the slot holds a
 		// later bucket that is still live. Refuse rather than forget it.
-		return false, true
+		return shardIsFull
 	}
 	if b.epoch != epoch {
 		// The slot still holds an older bucket; with more slots than the
 		// window spans, that bucket has expired.
-		s.count -= len(b.keys)
-		clear(b.keys)
+		s.clearLocked(b)
 		b.epoch = epoch
 	}
 	if b.keys == nil {
-		b.keys = make(map[[32]byte]struct{})
+		b.keys = make(map[[32]byte]holderID)
 	}
-	b.keys[*key] = struct{}{}
+	b.keys[*key] = h
 	s.count++
-	return true, false
+	s.live[h]++
+	return recorded
+}
+
+// overBoundLocked reports whether h may record no more: it has perKey live
+// entries and its shard is at least half full.
+func (s *replayShard) overBoundLocked(h holderID, c *replayCache) bool {
+	return s.live[h] >= c.perKey && 2*s.count >= c.perShard
 }
 
 func (c *replayCache) epochOf(unix int64) int64 {
@@ -147,10 +214,21 @@ func (s *replayShard) seenLocked(key *[32]byte, nowEpoch int64) bool {
 
 func (s *replayShard) dropExpiredLocked(nowEpoch int64) {
 	for i := range s.buckets {
-		b := &s.buckets[i]
-		if b.epoch < nowEpoch && len(b.keys) > 0 {
-			s.count -= len(b.keys)
-			clear(b.keys)
+		if b := &s.buckets[i]; b.epoch < nowEpoch && len(b.keys) > 0 {
+			s.clearLocked(b)
 		}
 	}
+}
+
+// clearLocked empties b and gives its entries back to their proof keys.
+func (s *replayShard) clearLocked(b *replayBucket) {
+	for _, h := range b.keys {
+		if s.live[h] <= 1 {
+			delete(s.live, h)
+		} else {
+			s.live[h]--
+		}
+	}
+	s.count -= len(b.keys)
+	clear(b.keys)
 }

@@ -448,7 +448,10 @@ func TestDPoPReplayCacheFailsClosed(t *testing.T) {
 	f := newProofFixture(t)
 	d := NewDPoP(DPoPConfig{Now: f.clock.Now, ReplayCacheSize: replayShards})
 	var busy bool
+	// One live entry per shard and per key: new keys fill the shards.
 	for i := 0; i < 200 && !busy; i++ {
+		k := mustECKey(t)
+		f.key, f.jwk = k, ecPublicJWK(t, &k.PublicKey)
 		_, err := d.Verify(ProofCheck{Headers: []string{f.proof(t, nil)}, Method: "POST", URL: rfcTokenURL})
 		switch {
 		case errors.Is(err, errProofBusy):

@@ -53,7 +53,7 @@ func Thumbprint(jwkJSON []byte) (string, error) {
 		return "", errJWKMalformed
 	}
 	var m jwkMembers
-	if err := json.Unmarshal(jwkJSON, &m); err != nil {
+	if !strictJOSE(jwkJSON) || json.Unmarshal(jwkJSON, &m) != nil {
 		return "", errJWKMalformed
 	}
 	var canonical []byte
@@ -157,7 +157,7 @@ const (
 // rejects the key (RFC 9449 section 4.3 step 7).
 func publicKeyFromJWK(raw []byte, alg string) (crypto.PublicKey, []byte, error) {
 	var m jwkMembers
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if !strictJOSE(raw) || json.Unmarshal(raw, &m) != nil {
 		return nil, nil, errJWKMalformed
 	}
 	if m.hasPrivate() || m.Kty == "oct" {
@@ -187,8 +187,12 @@ func publicKeyFromJWK(raw []byte, alg string) (crypto.PublicKey, []byte, error) 
 		if m.Kty != "OKP" || m.Crv != "Ed25519" {
 			return nil, nil, errJWKMismatch
 		}
-		k := make(ed25519.PublicKey, ed25519.PublicKeySize)
-		if !decodeExact(k, m.X) {
+		var x [ed25519.PublicKeySize]byte
+		if !decodeExact(x[:], m.X) {
+			return nil, nil, errJWKMalformed
+		}
+		k, ok := ed25519PublicKey(x[:])
+		if !ok {
 			return nil, nil, errJWKMalformed
 		}
 		return k, canonicalOKP(m.Crv, m.X), nil

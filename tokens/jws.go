@@ -4,9 +4,11 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/base64"
 	"errors"
+	"math/big"
 	"strings"
 )
 
@@ -158,6 +160,27 @@ func appendDERUint(dst, b []byte) ([]byte, bool) {
 		dst = append(dst, 0x02, byte(len(b)))
 	}
 	return append(dst, b...), true
+}
+
+// p256Order is the order n of P-256; p256HalfOrder is (n-1)/2, the largest
+// s Latch emits.
+var (
+	p256Order     = elliptic.P256().Params().N
+	p256HalfOrder = new(big.Int).Rsh(p256Order, 1)
+)
+
+// lowS rewrites a raw r||s ES256 signature in place so that s <= n/2.
+// (r, s) and (r, n-s) verify alike; Latch emits only the low form so each of
+// its tokens has one spelling. Verification accepts both, because WebCrypto,
+// Go and the platform keystores do not normalise and refusing high s would
+// refuse about half of all honest client proofs; nothing in Latch is keyed
+// on signature bytes (DPoP replay is keyed on the jti, revocation on jti, sid
+// or a digest of the signed part).
+func lowS(sig []byte) {
+	s := new(big.Int).SetBytes(sig[32:])
+	if s.Cmp(p256HalfOrder) > 0 {
+		s.Sub(p256Order, s).FillBytes(sig[32:])
+	}
 }
 
 // decodeES256DER converts the ASN.1 signature produced by crypto/ecdsa into

@@ -139,7 +139,12 @@ func (k *SigningKey) sign(signingInput []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tokens: sign: %w", err)
 		}
-		return decodeES256DER(der)
+		sig, err := decodeES256DER(der)
+		if err != nil {
+			return nil, err
+		}
+		lowS(sig)
+		return sig, nil
 	case ed25519.PrivateKey:
 		return ed25519.Sign(priv, signingInput), nil
 	}

@@ -3,7 +3,6 @@ package tokens
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"encoding/json"
 )
@@ -45,7 +44,11 @@ func sdParseHolderJWK(jwk map[string]any) (*sdHolderKey, error) {
 		if !okx {
 			return nil, sdFail("holder jwk coordinates malformed")
 		}
-		return &sdHolderKey{pub: ed25519.PublicKey(x), alg: algEdDSA, canonical: canonicalOKP(crv, jwk["x"].(string))}, nil
+		pub, ok := ed25519PublicKey(x)
+		if !ok {
+			return nil, sdFail("holder jwk is not a usable Ed25519 key")
+		}
+		return &sdHolderKey{pub: pub, alg: algEdDSA, canonical: canonicalOKP(crv, jwk["x"].(string))}, nil
 	}
 	return nil, sdFail("holder jwk must be EC P-256 or OKP Ed25519")
 }

@@ -44,6 +44,7 @@ func sdSign(header, payload []byte, signer crypto.Signer, alg string) (string, e
 		if sig, err = decodeES256DER(der); err != nil {
 			return "", errors.New("sd-jwt: sign: malformed ecdsa signature")
 		}
+		lowS(sig)
 	case algEdDSA:
 		var err error
 		if sig, err = signer.Sign(rand.Reader, []byte(input), crypto.Hash(0)); err != nil {

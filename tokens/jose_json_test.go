@@ -1,0 +1,212 @@
+package tokens
+
+import (
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStrictJOSE(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, maxJOSEDepth+1) + "1" + strings.Repeat("}", maxJOSEDepth+1)
+	var many strings.Builder
+	many.WriteString("{")
+	for i := range maxJOSEMembers + 1 {
+		if i > 0 {
+			many.WriteString(",")
+		}
+		many.WriteString(`"m` + string(rune('a'+i/26)) + string(rune('a'+i%26)) + `":1`)
+	}
+	many.WriteString("}")
+	tests := []struct {
+		name string
+		json string
+		ok   bool
+	}{
+		{"plain object", `{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","x":"a","y":"b"}}`, true},
+		{"whitespace, arrays and literals", " {\"a\" : [1, -2.5e3, true, false, null, \"s\", {\"b\":[]}] }\n", true},
+		{"escaped name that is unique", `{"\u0074yp":"x","alg":"y"}`, true},
+		{"surrogate pair", `{"a":"\ud83d\ude00"}`, true},
+		{"unknown name in upper case", `{"Foo":1,"foo":2}`, true},
+		{"empty object", `{}`, true},
+		{"duplicate member", `{"typ":"a","typ":"b"}`, false},
+		{"duplicate spelled with an escape", `{"typ":"a","\u0074yp":"b"}`, false},
+		{"duplicate inside a nested object", `{"jwk":{"x":"a","x":"b"}}`, false},
+		{"duplicate inside an array element", `{"a":[{"b":1,"b":2}]}`, false},
+		{"known name in upper case", `{"TYP":"dpop+jwt"}`, false},
+		{"known name in mixed case", `{"Htu":"https://a.example/"}`, false},
+		{"known name with a Kelvin sign", "{\"\u212aty\":\"EC\"}", false},
+		{"known name with a long s", "{\"\u017fub\":\"x\"}", false},
+		{"known name folded inside jwk", `{"jwk":{"X":"a"}}`, false},
+		{"invalid UTF-8 in a value", "{\"a\":\"\xff\"}", false},
+		{"invalid UTF-8 in a name", "{\"\xc3\":1}", false},
+		{"lone high surrogate", `{"a":"\ud800"}`, false},
+		{"lone low surrogate", `{"a":"\udc00"}`, false},
+		{"high surrogate then a non-surrogate", `{"a":"\ud800\u0041"}`, false},
+		{"too deep", deep, false},
+		{"too many members", many.String(), false},
+		{"not an object", `["typ"]`, false},
+		{"null", `null`, false},
+		{"trailing data", `{"a":1}{}`, false},
+		{"syntax error", `{"a":1,}`, false},
+		{"empty", ``, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := strictJOSE([]byte(tt.json)); got != tt.ok {
+				t.Fatalf("strictJOSE(%q) = %v, want %v", tt.json, got, tt.ok)
+			}
+		})
+	}
+}
+
+func TestDPoPRejectsLenientJSON(t *testing.T) {
+	f := newProofFixture(t)
+	d := NewDPoP(DPoPConfig{Now: f.clock.Now})
+	x, y := f.jwk["x"].(string), f.jwk["y"].(string)
+	iat := f.clock.Now().Unix()
+	header := `{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","crv":"P-256","x":"` + x + `","y":"` + y + `"}}`
+	claims := func(jti string) string {
+		return `{"jti":"` + jti + `","htm":"POST","htu":"` + rfcTokenURL + `","iat":` + big.NewInt(iat).String() + `}`
+	}
+	tests := []struct {
+		name           string
+		header, claims string
+	}{
+		{"duplicate htu", header, `{"jti":"a1","htm":"POST","htu":"https://evil.example/token","htu":"` + rfcTokenURL + `","iat":` + big.NewInt(iat).String() + `}`},
+		{"case-folded claim names", header, `{"JTI":"a2","HTM":"POST","HTU":"` + rfcTokenURL + `","IAT":` + big.NewInt(iat).String() + `}`},
+		{"duplicate spelled with an escape", header, `{"jti":"a3","htm":"GET","\u0068tm":"POST","htu":"` + rfcTokenURL + `","iat":` + big.NewInt(iat).String() + `}`},
+		{"invalid UTF-8 in jti", header, claims("a4\xff")},
+		{"lone surrogate in jti", header, claims(`a5\ud800`)},
+		{"case-folded typ", strings.Replace(header, `"typ"`, `"TYP"`, 1), claims("a6")},
+		{"duplicate alg", strings.Replace(header, `"alg":"ES256"`, `"alg":"none","alg":"ES256"`, 1), claims("a7")},
+		{"duplicate jwk member", strings.Replace(header, `"x":"`, `"x":"AAAA","x":"`, 1), claims("a8")},
+		{"case-folded jwk member", strings.Replace(header, `"crv"`, `"CRV"`, 1), claims("a9")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proof := signTestJWS(t, []byte(tt.header), []byte(tt.claims), algES256, f.key)
+			if _, err := d.Verify(ProofCheck{Headers: []string{proof}, Method: "POST", URL: rfcTokenURL}); err != errProofMalformed {
+				t.Fatalf("error %v, want %v", err, errProofMalformed)
+			}
+		})
+	}
+	t.Run("the same proof written strictly is accepted", func(t *testing.T) {
+		proof := signTestJWS(t, []byte(header), []byte(`{"\u006ati":"ok","htm":"POST","htu":"`+rfcTokenURL+`","iat":`+big.NewInt(iat).String()+`}`), algES256, f.key)
+		if _, err := d.Verify(ProofCheck{Headers: []string{proof}, Method: "POST", URL: rfcTokenURL}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestAccessVerifyRejectsLenientJSON(t *testing.T) {
+	f := newAccessFixture(t, 0)
+	priv := f.key.priv
+	header := `{"alg":"ES256","typ":"at+jwt","kid":"` + f.key.ID + `"}`
+	exp, iat := big.NewInt(accessT0.Add(10*time.Minute).Unix()).String(), big.NewInt(accessT0.Unix()).String()
+	payload := func(sub string) string {
+		return `{"iss":"` + testIssuer + `",` + sub + `,"aud":"` + testAudience + `","client_id":"web","exp":` + exp + `,"iat":` + iat + `,"jti":"j"}`
+	}
+	tests := []struct {
+		name            string
+		header, payload string
+	}{
+		{"duplicate sub", header, payload(`"sub":"admin","sub":"user-1"`)},
+		{"case-folded sub", header, payload(`"SUB":"user-1"`)},
+		{"sub with a long s", header, payload("\"\u017fub\":\"user-1\"")},
+		{"invalid UTF-8", header, payload("\"sub\":\"user-1\xff\"")},
+		{"case-folded kid", strings.Replace(header, `"kid"`, `"KID"`, 1), payload(`"sub":"user-1"`)},
+		{"duplicate typ", strings.Replace(header, `"typ":"at+jwt"`, `"typ":"JWT","typ":"at+jwt"`, 1), payload(`"sub":"user-1"`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			token := signTestJWS(t, []byte(tt.header), []byte(tt.payload), algES256, priv)
+			if _, err := f.at.Verify(token); !errors.Is(err, errTokenMalformed) {
+				t.Fatalf("error %v, want %v", err, errTokenMalformed)
+			}
+		})
+	}
+	t.Run("the same token written strictly is accepted", func(t *testing.T) {
+		token := signTestJWS(t, []byte(header), []byte(payload(`"sub":"user-1"`)), algES256, priv)
+		if _, err := f.at.Verify(token); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// sigS returns s of a compact ES256 JWS.
+func sigS(tb testing.TB, token string) *big.Int {
+	tb.Helper()
+	j, err := splitCompact(token)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sig, err := decodeSegment(j.signature)
+	if err != nil || len(sig) != rawSigSize {
+		tb.Fatalf("signature of %q", token)
+	}
+	return new(big.Int).SetBytes(sig[32:])
+}
+
+// withHighS returns token with its ES256 signature (r, s) replaced by the
+// other valid form, (r, n-s).
+func withHighS(tb testing.TB, token string) string {
+	tb.Helper()
+	j, _ := splitCompact(token)
+	sig, _ := decodeSegment(j.signature)
+	new(big.Int).Sub(p256Order, new(big.Int).SetBytes(sig[32:])).FillBytes(sig[32:])
+	return j.signingInput + "." + b64.EncodeToString(sig)
+}
+
+func TestEmittedES256SignaturesAreLowS(t *testing.T) {
+	f := newAccessFixture(t, 0)
+	sd := sdNewFixture(t)
+	// Unnormalised, each signature is high with probability 1/2.
+	for i := range 64 {
+		tok, _, err := f.at.Issue(sampleClaims())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sigS(t, tok).Cmp(p256HalfOrder) > 0 {
+			t.Fatalf("access token %d has a high s", i)
+		}
+	}
+	for i := range 16 {
+		jwt, _, _ := strings.Cut(sd.issue(t, sd.claims()).Compact, "~")
+		if sigS(t, jwt).Cmp(p256HalfOrder) > 0 {
+			t.Fatalf("SD-JWT issuer JWT %d has a high s", i)
+		}
+	}
+}
+
+func TestHighSIsAcceptedAndIsTheSameProof(t *testing.T) {
+	f := newProofFixture(t)
+	d := NewDPoP(DPoPConfig{Now: f.clock.Now})
+	check := func(p string) ProofCheck { return ProofCheck{Headers: []string{p}, Method: "POST", URL: rfcTokenURL} }
+	low := f.proof(t, nil)
+	if sigS(t, low).Cmp(p256HalfOrder) > 0 {
+		low = withHighS(t, low)
+	}
+	high := withHighS(t, low)
+	if _, err := d.CheckOnly(check(high)); err != nil {
+		t.Fatalf("a high-s proof, as WebCrypto makes half the time, was refused: %v", err)
+	}
+	if _, err := d.Verify(check(low)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Verify(check(high)); !errors.Is(err, errProofReplay) {
+		t.Fatalf("the other form of a used proof: error %v, want replay", err)
+	}
+	// Access tokens: the other form of a token Latch issued verifies (it may
+	// predate normalisation) and carries the same claims.
+	af := newAccessFixture(t, 0)
+	tok, issued, err := af.at.Issue(sampleClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := af.at.Verify(withHighS(t, tok))
+	if err != nil || got.ID != issued.ID {
+		t.Fatalf("high-s form of an issued token: %v %v", got, err)
+	}
+}
