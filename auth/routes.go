@@ -29,8 +29,14 @@ func (s *Server) routes(app *fiber.App) {
 	if s.cfg.BeginRate > 0 {
 		limit = newRateLimiter(s.cfg.BeginRate, int(math.Ceil(4*s.cfg.BeginRate)), trustedPrefixes(s.cfg.TrustedProxies), s.now).limit
 	}
-	app.Post("/webauthn/register/begin", limit, s.optionalAuth, s.handleRegisterBegin)
-	app.Post("/webauthn/register/finish", s.optionalAuth, s.handleRegisterFinish)
+	// Every change to how the account is signed in to, and deleting it,
+	// needs a recent sign-in (requireStepUp). Adding a passkey checks at
+	// begin, so no ceremony starts on an old sign-in, and again at finish,
+	// where the credential is written: a token fresh at begin may not be
+	// by then. A sign-up carries no token and passes.
+	addPasskey := s.requireStepUp("adding a passkey")
+	app.Post("/webauthn/register/begin", limit, s.optionalAuth, addPasskey, s.handleRegisterBegin)
+	app.Post("/webauthn/register/finish", s.optionalAuth, addPasskey, s.handleRegisterFinish)
 	app.Post("/webauthn/login/begin", limit, s.handleLoginBegin)
 	app.Post("/webauthn/login/finish", s.handleLoginFinish)
 
@@ -38,20 +44,20 @@ func (s *Server) routes(app *fiber.App) {
 	app.Post("/revoke", s.handleRevoke)
 	app.Post("/introspect", s.handleIntrospect)
 
-	app.Post("/totp/enroll", s.requireAuth, s.handleTOTPEnroll)
-	app.Post("/totp/confirm", s.requireAuth, s.handleTOTPConfirm)
+	app.Post("/totp/enroll", s.requireAuth, s.requireStepUp("setting up two-step verification"), s.handleTOTPEnroll)
+	app.Post("/totp/confirm", s.requireAuth, s.requireStepUp("turning on two-step verification"), s.handleTOTPConfirm)
 	app.Post("/totp/verify", s.handleTOTPVerify)
-	app.Delete("/totp", s.requireAuth, s.handleTOTPDelete)
+	app.Delete("/totp", s.requireAuth, s.requireStepUp("turning off two-step verification"), s.handleTOTPDelete)
 
 	app.Get("/userinfo", s.requireAuth, s.handleUserinfo)
 	app.Post("/userinfo", s.requireAuth, s.handleUserinfo)
 	app.Get("/me/credentials", s.requireAuth, s.handleListCredentials)
 	app.Patch("/me/credentials/:id", s.requireAuth, s.handleRenameCredential)
-	app.Delete("/me/credentials/:id", s.requireAuth, s.handleDeleteCredential)
+	app.Delete("/me/credentials/:id", s.requireAuth, s.requireStepUp("deleting a passkey"), s.handleDeleteCredential)
 	app.Get("/me/sessions", s.requireAuth, s.handleListSessions)
 	app.Delete("/me/sessions/:id", s.requireAuth, s.handleEndSession)
 	app.Post("/logout", s.requireAuth, s.handleLogout)
-	app.Delete("/me", s.requireAuth, s.handleDeleteAccount)
+	app.Delete("/me", s.requireAuth, s.requireStepUp("deleting the account"), s.handleDeleteAccount)
 
 	app.Post("/credentials/sd-jwt", s.requireAuth, s.handleIssueSDJWT)
 	app.Post("/credentials/verify", s.handleVerifySDJWT)
