@@ -339,6 +339,32 @@ test.describe("latch.js client", () => {
     expect(err).toEqual({ isLatchError: true, name: "LatchError", code: "username_taken", description: "that username is taken", status: 409 });
   });
 
+  test("a step-up challenge carries max_age and amr_values, from the body or from WWW-Authenticate alone", async ({ page }) => {
+    const service = await open(page);
+    await inPage(page, `await latch.signUp("stepper", "Stepper");`);
+    service.handlers.set("POST /totp/enroll", () => ({
+      status: 401,
+      json: { error: "insufficient_user_authentication", error_description: "sign in again", max_age: 300, amr_values: "otp" },
+    }));
+    service.handlers.set("DELETE /me", () => ({
+      status: 401,
+      headers: { "WWW-Authenticate": 'Bearer error="insufficient_user_authentication", error_description="x", max_age=120' },
+    }));
+    const errs = await inPage<Record<string, unknown>[]>(
+      page,
+      `const out = [];
+       for (const call of [() => latch.enrollTotp(), () => latch.deleteAccount()]) {
+         try { await call(); out.push({}); }
+         catch (e) { out.push({ code: e.code, status: e.status, maxAge: e.maxAge, amrValues: e.amrValues }); }
+       }
+       return out;`,
+    );
+    expect(errs).toEqual([
+      { code: "insufficient_user_authentication", status: 401, maxAge: 300, amrValues: ["otp"] },
+      { code: "insufficient_user_authentication", status: 401, maxAge: 120, amrValues: [] },
+    ]);
+  });
+
   test("rate limiting carries Retry-After and an MFA sign-in survives a wrong code", async ({ page }) => {
     const service = await open(page);
     await inPage(page, `await latch.signUp("mock-user", "Mock User"); await latch.signOut();`);
