@@ -234,14 +234,17 @@ func (s *Server) challenge(c *fiber.Ctx, err error) error {
 		}
 	case CodeInsufficientAuth:
 		// RFC 9470: the sign-in is older than the action allows.
-		maxAge := int(recentSignIn.Seconds())
+		// amr_values, when present, is Latch's own parameter: the methods
+		// the new sign-in must include (see requireStepUp).
+		params := fmt.Sprintf(`error="%s", error_description="%s", max_age=%d`, e.Code, desc, int(recentSignIn.Seconds()))
+		if amr, ok := e.Extra[amrValuesParam].(string); ok {
+			params += fmt.Sprintf(`, %s="%s"`, amrValuesParam, amr)
+		}
 		scheme, _, _ := strings.Cut(string(c.Request().Header.Peek(fiber.HeaderAuthorization)), " ")
 		if strings.EqualFold(scheme, "DPoP") {
-			c.Response().Header.Add(fiber.HeaderWWWAuthenticate,
-				fmt.Sprintf(`DPoP error="%s", error_description="%s", max_age=%d, algs="%s"`, e.Code, desc, maxAge, algs))
+			c.Response().Header.Add(fiber.HeaderWWWAuthenticate, fmt.Sprintf(`DPoP %s, algs="%s"`, params, algs))
 		} else {
-			c.Response().Header.Add(fiber.HeaderWWWAuthenticate,
-				fmt.Sprintf(`Bearer error="%s", error_description="%s", max_age=%d`, e.Code, desc, maxAge))
+			c.Response().Header.Add(fiber.HeaderWWWAuthenticate, "Bearer "+params)
 		}
 	case CodeInvalidToken:
 		scheme, _, _ := strings.Cut(string(c.Request().Header.Peek(fiber.HeaderAuthorization)), " ")

@@ -34,8 +34,14 @@ func (s *Server) routes(app *fiber.App) {
 		Name: "latch_rate_limit_evictions_total",
 		Help: "Per-address rate-limit buckets dropped to make room in a full table: a flood from many addresses.",
 	}, lim.evictions))
-	app.Post("/webauthn/register/begin", lim.begin.limit, s.optionalAuth, s.handleRegisterBegin)
-	app.Post("/webauthn/register/finish", lim.register.limit, s.optionalAuth, s.handleRegisterFinish)
+	// Every change to how the account is signed in to, and deleting it,
+	// needs a recent sign-in (requireStepUp). Adding a passkey checks at
+	// begin, so no ceremony starts on an old sign-in, and again at finish,
+	// where the credential is written: a token fresh at begin may not be
+	// by then. A sign-up carries no token and passes.
+	addPasskey := s.requireStepUp("adding a passkey")
+	app.Post("/webauthn/register/begin", lim.begin.limit, s.optionalAuth, addPasskey, s.handleRegisterBegin)
+	app.Post("/webauthn/register/finish", lim.register.limit, s.optionalAuth, addPasskey, s.handleRegisterFinish)
 	app.Post("/webauthn/login/begin", lim.begin.limit, s.handleLoginBegin)
 	app.Post("/webauthn/login/finish", lim.login.limit, s.handleLoginFinish)
 
@@ -43,20 +49,20 @@ func (s *Server) routes(app *fiber.App) {
 	app.Post("/revoke", lim.revoke.limit, s.handleRevoke)
 	app.Post("/introspect", lim.introspect.failures, s.handleIntrospect)
 
-	app.Post("/totp/enroll", s.requireAuth, s.handleTOTPEnroll)
-	app.Post("/totp/confirm", s.requireAuth, s.handleTOTPConfirm)
+	app.Post("/totp/enroll", s.requireAuth, s.requireStepUp("setting up two-step verification"), s.handleTOTPEnroll)
+	app.Post("/totp/confirm", s.requireAuth, s.requireStepUp("turning on two-step verification"), s.handleTOTPConfirm)
 	app.Post("/totp/verify", lim.totp.limit, s.handleTOTPVerify)
-	app.Delete("/totp", s.requireAuth, s.handleTOTPDelete)
+	app.Delete("/totp", s.requireAuth, s.requireStepUp("turning off two-step verification"), s.handleTOTPDelete)
 
 	app.Get("/userinfo", s.requireAuth, s.handleUserinfo)
 	app.Post("/userinfo", s.requireAuth, s.handleUserinfo)
 	app.Get("/me/credentials", s.requireAuth, s.handleListCredentials)
 	app.Patch("/me/credentials/:id", s.requireAuth, s.handleRenameCredential)
-	app.Delete("/me/credentials/:id", s.requireAuth, s.handleDeleteCredential)
+	app.Delete("/me/credentials/:id", s.requireAuth, s.requireStepUp("deleting a passkey"), s.handleDeleteCredential)
 	app.Get("/me/sessions", s.requireAuth, s.handleListSessions)
 	app.Delete("/me/sessions/:id", s.requireAuth, s.handleEndSession)
 	app.Post("/logout", s.requireAuth, s.handleLogout)
-	app.Delete("/me", s.requireAuth, s.handleDeleteAccount)
+	app.Delete("/me", s.requireAuth, s.requireStepUp("deleting the account"), s.handleDeleteAccount)
 
 	app.Post("/credentials/sd-jwt", s.requireAuth, s.handleIssueSDJWT)
 	app.Post("/credentials/verify", lim.verify.limit, s.handleVerifySDJWT)

@@ -114,7 +114,6 @@ func (u *totpUser) verify(t *testing.T, body map[string]any) *response {
 func TestTOTPSignIn(t *testing.T) {
 	e := newEnv(t)
 	u := enrollTOTP(t, e, "alice")
-	expectError(t, u.call("POST", "/totp/confirm", map[string]any{"code": u.code(e.clock.Now())}), 409, "totp_already_enabled")
 
 	e.clock.Advance(totpPeriod * time.Second)
 	tok := u.mfaToken(t)
@@ -131,6 +130,8 @@ func TestTOTPSignIn(t *testing.T) {
 	if info := u.call("GET", "/userinfo", nil); info.status != 200 || info.body["totp_enabled"] != true {
 		t.Fatalf("userinfo: %d %s", info.status, info.raw)
 	}
+	// Confirming again, with a sign-in that included the code, is a conflict.
+	expectError(t, u.call("POST", "/totp/confirm", map[string]any{"code": u.code(e.clock.Now())}), 409, "totp_already_enabled")
 	expectError(t, u.verify(t, map[string]any{"mfa_token": tok, "code": code}), 400, "invalid_grant")
 
 	// The same code, and the previous step's code, are replays.

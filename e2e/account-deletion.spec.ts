@@ -1,7 +1,7 @@
 // Deleting an account from the account page: a sign-in too old to delete
-// with is confirmed with the passkey first; then the account, its passkey
-// and its sessions are gone, the passkey left on the authenticator no
-// longer signs in, and the username is free again.
+// with is confirmed with the passkey first, in the step-up dialog; then the
+// account, its passkey and its sessions are gone, the passkey left on the
+// authenticator no longer signs in, and the username is free again.
 
 import { expect, test } from "@playwright/test";
 import { addAuthenticator, signUpThroughPage, startSignIn, uniqueUsername } from "./support";
@@ -34,6 +34,9 @@ test("an account deleted from the account page cannot sign in and frees its user
   await page.getByTestId("delete-account").click();
   await expect(page.getByTestId("delete-confirm")).toBeVisible();
   await page.getByTestId("delete-account-confirm").click();
+  const dialog = page.getByRole("dialog", { name: "Confirm it’s you" });
+  await expect(dialog).toHaveAccessibleDescription(/^Deleting your account needs a sign-in from the last 5 minutes/);
+  await page.getByTestId("step-up-continue").click();
   await expect(page.getByTestId("status")).toHaveText(/Your account has been deleted/);
   await expect(page.getByTestId("view-signed-out")).toBeVisible();
   expect(calls).toEqual(["DELETE /me", "POST /webauthn/login/finish", "DELETE /me"]);

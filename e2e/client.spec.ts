@@ -339,6 +339,70 @@ test.describe("latch.js client", () => {
     expect(err).toEqual({ isLatchError: true, name: "LatchError", code: "username_taken", description: "that username is taken", status: 409 });
   });
 
+  test("a step-up challenge carries max_age and amr_values, from the body or from WWW-Authenticate alone", async ({ page }) => {
+    const service = await open(page);
+    await inPage(page, `await latch.signUp("stepper", "Stepper");`);
+    service.handlers.set("POST /totp/enroll", () => ({
+      status: 401,
+      json: { error: "insufficient_user_authentication", error_description: "sign in again", max_age: 300, amr_values: "otp" },
+    }));
+    service.handlers.set("DELETE /me", () => ({
+      status: 401,
+      headers: { "WWW-Authenticate": 'Bearer error="insufficient_user_authentication", error_description="x", max_age=120' },
+    }));
+    const errs = await inPage<Record<string, unknown>[]>(
+      page,
+      `const out = [];
+       for (const call of [() => latch.enrollTotp(), () => latch.deleteAccount()]) {
+         try { await call(); out.push({}); }
+         catch (e) { out.push({ code: e.code, status: e.status, maxAge: e.maxAge, amrValues: e.amrValues }); }
+       }
+       return out;`,
+    );
+    expect(errs).toEqual([
+      { code: "insufficient_user_authentication", status: 401, maxAge: 300, amrValues: ["otp"] },
+      { code: "insufficient_user_authentication", status: 401, maxAge: 120, amrValues: [] },
+    ]);
+  });
+
+  test("reauthenticate signs the same account in again, hands wrong codes back to secondStep and ends the replaced session", async ({ page }) => {
+    const service = await open(page);
+    await inPage(page, `await latch.signUp("mock-user", "Mock User");`);
+    service.handlers.set("GET /me/sessions", () => ({ status: 200, json: [{ id: "s-new", current: false }, { id: "s-old", current: true }] }));
+    service.handlers.set("DELETE /me/sessions/s-old", () => ({ status: 204 }));
+    service.handlers.set("POST /webauthn/login/finish", () => ({
+      status: 401,
+      json: { error: "mfa_required", error_description: "a second factor is required", mfa_token: "mfa-9" },
+    }));
+    service.handlers.set("POST /totp/verify", (call, s) =>
+      JSON.parse(call.body).code === "111111" ? { status: 400, json: { error: "invalid_code", error_description: "wrong code" } } : s.issue(),
+    );
+    const asked = await inPage<unknown[]>(
+      page,
+      `const asked = [];
+       await latch.reauthenticate({ secondStep: async (previous) => {
+         asked.push(previous ? previous.code : null);
+         return { code: asked.length === 1 ? "111111" : "222222" };
+       } });
+       return asked;`,
+    );
+    expect(asked).toEqual([null, "invalid_code"]);
+    expect(JSON.parse(service.calledAt("POST", "/webauthn/login/begin").at(-1)!.body)).toEqual({ username: "mock-user" });
+    expect(service.calledAt("POST", "/totp/verify").map((c) => JSON.parse(c.body).code)).toEqual(["111111", "222222"]);
+    expect(service.calledAt("DELETE", "/me/sessions/s-old")).toHaveLength(1);
+
+    // A new sign-in that turns out to be another account is not accepted as a confirmation.
+    service.handlers.delete("POST /webauthn/login/finish");
+    let userinfo = 0;
+    service.handlers.set("GET /userinfo", () => ({
+      status: 200,
+      json: { sub: ++userinfo === 1 ? "u1" : "u2", username: "mock-user", display_name: "Mock User", amr: ["pop"] },
+    }));
+    const changed = await inPage<string>(page, `try { await latch.reauthenticate(); return "resolved"; } catch (e) { return e.code; }`);
+    expect(changed).toBe("account_changed");
+    expect(service.calledAt("DELETE", "/me/sessions/s-old")).toHaveLength(1);
+  });
+
   test("rate limiting carries Retry-After and an MFA sign-in survives a wrong code", async ({ page }) => {
     const service = await open(page);
     await inPage(page, `await latch.signUp("mock-user", "Mock User"); await latch.signOut();`);

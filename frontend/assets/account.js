@@ -1,8 +1,9 @@
 // The account page: passkeys (list, add, rename, delete), TOTP (enrol
 // with QR code, confirm, recovery codes, turn off), sessions, and deleting
-// the account.
+// the account. Every change to how the account is signed in to, and
+// deleting it, may first ask the person to confirm it is them (step-up).
 
-import { Latch } from "/latch.js";
+import { Latch, LatchError } from "/latch.js";
 import { busy, describe, el, show, status } from "/ui.js";
 
 const latch = new Latch();
@@ -21,15 +22,175 @@ function formatDate(value) {
   return Number.isNaN(date.getTime()) || date.getTime() <= 0 ? "" : dateFormat.format(date);
 }
 
+// report shows why an action did not happen; giving up the confirmation
+// is the person's choice, not an error.
+function report(err) {
+  status(describe(err), err?.code === "step_up_cancelled" ? "info" : "error");
+}
+
 function onSubmit(form, action) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
       await busy(form, action);
     } catch (err) {
-      status(describe(err), "error");
+      report(err);
     }
   });
+}
+
+// ---- step-up -------------------------------------------------------------
+
+// The service answers a credential change after a sign-in that is too old
+// (or, with TOTP on, one without the app code) with
+// insufficient_user_authentication. The dialog then asks the person to
+// confirm with a passkey of this account, and their app code when TOTP is
+// on; latch.reauthenticate checks it is still the same account.
+
+const dialog = $("step-up");
+// The confirmation under way: {resolve, reject, abort, code} where code is
+// the pending request for an app code, if any.
+let stepUp = null;
+let recoveryMode = false;
+
+function dialogMessage(text, kind = "info") {
+  $("step-up-message").textContent = text;
+  $("step-up-message").dataset.kind = kind;
+}
+
+function setRecoveryMode(on) {
+  recoveryMode = on;
+  const input = $("step-up-code");
+  input.value = "";
+  $("step-up-code-label").textContent = on ? "Recovery code" : "Code from your authenticator app";
+  $("step-up-recovery").textContent = on ? "Use a code from the app instead" : "Use a recovery code instead";
+  if (on) {
+    input.removeAttribute("pattern");
+    input.setAttribute("inputmode", "text");
+    input.setAttribute("maxlength", "64");
+    input.setAttribute("autocomplete", "off");
+  } else {
+    input.setAttribute("pattern", "[0-9]{6}");
+    input.setAttribute("inputmode", "numeric");
+    input.setAttribute("maxlength", "6");
+    input.setAttribute("autocomplete", "one-time-code");
+  }
+}
+
+function showContinue() {
+  $("step-up-code-form").hidden = true;
+  $("step-up-continue").hidden = false;
+  $("step-up-continue").disabled = false;
+  $("step-up-continue").focus();
+}
+
+// confirmIdentity resolves once the person has signed in again, and
+// rejects with step_up_cancelled if they give up (nothing is changed).
+function confirmIdentity(what, err) {
+  const needsCode = totpEnabled || (Array.isArray(err?.amrValues) && err.amrValues.includes("otp"));
+  const minutes = Math.max(1, Math.round((Number.isFinite(err?.maxAge) ? err.maxAge : 300) / 60));
+  $("step-up-reason").textContent = needsCode
+    ? `${what} needs a sign-in from the last ${minutes} minutes with your passkey and a code from your authenticator app.`
+    : `${what} needs a sign-in from the last ${minutes} minutes. Confirm with your passkey to continue.`;
+  setRecoveryMode(false);
+  dialogMessage("");
+  return new Promise((resolve, reject) => {
+    stepUp = { resolve, reject, abort: new AbortController(), code: null };
+    dialog.showModal();
+    showContinue();
+  });
+}
+
+function closeStepUp() {
+  stepUp = null;
+  if (dialog.open) dialog.close();
+}
+
+function cancelStepUp() {
+  const current = stepUp;
+  if (!current) return;
+  const cancelled = new LatchError("step_up_cancelled", "Nothing was changed.");
+  current.abort.abort();
+  current.code?.reject(cancelled);
+  closeStepUp();
+  current.reject(cancelled);
+}
+
+// askCode is reauthenticate's secondStep: it shows the code form and
+// resolves with what the person enters.
+function askCode(previous) {
+  return new Promise((resolve, reject) => {
+    if (!stepUp) return reject(new LatchError("step_up_cancelled", "Nothing was changed."));
+    stepUp.code = { resolve, reject };
+    $("step-up-continue").hidden = true;
+    $("step-up-code-form").hidden = false;
+    $("step-up-code-submit").disabled = false;
+    $("step-up-code").value = "";
+    if (previous) dialogMessage(describe(previous), "error");
+    else dialogMessage(recoveryMode ? "Enter one of your recovery codes." : "Enter the code your authenticator app shows.");
+    $("step-up-code").focus();
+  });
+}
+
+$("step-up-continue").addEventListener("click", async () => {
+  const current = stepUp;
+  if (!current) return;
+  $("step-up-continue").disabled = true;
+  dialogMessage("Follow your browser’s prompt to use your passkey…");
+  try {
+    await latch.reauthenticate({ secondStep: askCode, signal: current.abort.signal });
+    if (stepUp !== current) return; // cancelled meanwhile
+    closeStepUp();
+    current.resolve();
+  } catch (err) {
+    if (stepUp !== current) return;
+    if (err?.code === "account_changed") {
+      closeStepUp();
+      current.reject(err);
+      return;
+    }
+    // The passkey prompt was dismissed, or the second step failed for good:
+    // say why and let the person try again or cancel.
+    dialogMessage(describe(err), "error");
+    showContinue();
+  }
+});
+
+$("step-up-code-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const pending = stepUp?.code;
+  if (!pending) return;
+  stepUp.code = null;
+  $("step-up-code-submit").disabled = true;
+  dialogMessage("Checking…");
+  const value = $("step-up-code").value.trim();
+  pending.resolve(recoveryMode ? { recoveryCode: value } : { code: value });
+});
+
+$("step-up-recovery").addEventListener("click", () => {
+  setRecoveryMode(!recoveryMode);
+  dialogMessage(recoveryMode ? "Enter one of your recovery codes." : "Enter the code your authenticator app shows.");
+  $("step-up-code").focus();
+});
+
+$("step-up-cancel").addEventListener("click", cancelStepUp);
+dialog.addEventListener("cancel", (event) => {
+  event.preventDefault(); // Escape: cancel the confirmation the same way
+  cancelStepUp();
+});
+
+// withStepUp runs a credential change, and when the service wants a more
+// recent sign-in, confirms it is the person and runs it once more. `what`
+// names the change for the dialog ("Adding a passkey").
+async function withStepUp(what, action) {
+  try {
+    return await action();
+  } catch (err) {
+    if (err?.code !== "insufficient_user_authentication") throw err;
+    await confirmIdentity(what, err);
+  }
+  loadSessions().catch(() => {}); // this browser's session was replaced
+  return action();
 }
 
 // ---- passkeys ------------------------------------------------------------
@@ -93,12 +254,12 @@ function passkeyItem(passkey) {
     confirm.addEventListener("click", async () => {
       confirm.disabled = true;
       try {
-        await latch.deletePasskey(passkey.id);
+        await withStepUp("Deleting a passkey", () => latch.deletePasskey(passkey.id));
         await loadPasskeys();
         status("Passkey deleted.");
       } catch (err) {
         item.replaceChildren(...summary());
-        status(describe(err), "error");
+        report(err);
       }
     });
     queueMicrotask(() => confirm.focus());
@@ -111,7 +272,8 @@ function passkeyItem(passkey) {
 
 onSubmit($("add-passkey-form"), async () => {
   status("Follow your browser's prompt to create a passkey…");
-  await latch.addPasskey($("new-passkey-name").value.trim() || undefined);
+  const name = $("new-passkey-name").value.trim() || undefined;
+  await withStepUp("Adding a passkey", () => latch.addPasskey(name));
   $("add-passkey-form").reset();
   await loadPasskeys();
   status("Passkey added.");
@@ -168,7 +330,7 @@ function renderTotp() {
 
 $("totp-enroll").addEventListener("click", async () => {
   try {
-    const enrollment = await latch.enrollTotp();
+    const enrollment = await withStepUp("Setting up an authenticator app", () => latch.enrollTotp());
     // Only a PNG data URL may become an image source.
     if (typeof enrollment.qr_png === "string" && enrollment.qr_png.startsWith("data:image/png;base64,")) {
       $("totp-qr").src = enrollment.qr_png;
@@ -183,12 +345,13 @@ $("totp-enroll").addEventListener("click", async () => {
     $("totp-confirm-code").focus();
     status("Scan the QR code, then enter the code your app shows.");
   } catch (err) {
-    status(describe(err), "error");
+    report(err);
   }
 });
 
 onSubmit($("totp-confirm-form"), async () => {
-  const codes = await latch.confirmTotp($("totp-confirm-code").value);
+  const code = $("totp-confirm-code").value;
+  const codes = await withStepUp("Turning on two-step verification", () => latch.confirmTotp(code));
   totpEnabled = true;
   $("totp-confirm-form").reset();
   $("totp-secret").textContent = "";
@@ -205,7 +368,19 @@ $("recovery-codes-done").addEventListener("click", () => {
 });
 
 onSubmit($("totp-disable-form"), async () => {
-  await latch.disableTotp($("totp-disable-code").value);
+  try {
+    await latch.disableTotp($("totp-disable-code").value);
+  } catch (err) {
+    if (err?.code !== "insufficient_user_authentication") throw err;
+    await confirmIdentity("Turning off two-step verification", err);
+    loadSessions().catch(() => {});
+    // Confirming spent the code the app showed, so turning TOTP off needs
+    // the next one; retrying with the old code would only be refused.
+    $("totp-disable-form").reset();
+    status("You are confirmed. When your app shows a new code, enter it to turn off two-step verification.");
+    setTimeout(() => $("totp-disable-code").focus(), 0); // once busy() has enabled the field again
+    return;
+  }
   totpEnabled = false;
   $("totp-disable-form").reset();
   renderTotp();
@@ -229,27 +404,12 @@ $("delete-account-confirm").addEventListener("click", async () => {
   const confirm = $("delete-account-confirm");
   confirm.disabled = true;
   try {
-    try {
-      await latch.deleteAccount();
-    } catch (err) {
-      if (err?.code !== "insufficient_user_authentication") throw err;
-      // The sign-in is too old to delete with: confirm with a passkey of
-      // this account (the service refuses any other for this username),
-      // and check the account is still the same before deleting.
-      status("Confirm with your passkey to delete your account…");
-      const { mfaRequired } = await latch.signIn({ username: me.username });
-      if (mfaRequired) {
-        latch.cancelMfa();
-        throw new Error("Sign in again with your second step on the home page, then delete your account within five minutes.");
-      }
-      if ((await latch.userinfo()).sub !== me.sub) throw new Error("You signed in to another account; nothing was deleted.");
-      await latch.deleteAccount();
-    }
+    await withStepUp("Deleting your account", () => latch.deleteAccount());
     show(views, $("view-signed-out"));
     $("account-user").textContent = "";
     status("Your account has been deleted. Your passkey may still be listed on your device; you can remove it there.");
   } catch (err) {
-    status(err?.code ? describe(err) : err.message, "error");
+    report(err);
   } finally {
     confirm.disabled = false;
   }

@@ -6,7 +6,12 @@
  * client-side code such as `not_signed_in`, `ceremony_aborted`,
  * `passkey_exists` or `network_error`; `description` is for humans;
  * `status` is the HTTP status, 0 when the error did not come from the
- * service. `retryAfter` is set (in seconds) on `rate_limited`.
+ * service. `retryAfter` is set (in seconds) on `rate_limited`. On
+ * `insufficient_user_authentication` (RFC 9470 step-up: the change needs a
+ * more recent sign-in), `maxAge` is how recent, in seconds, and `amrValues`
+ * lists the sign-in methods the new sign-in must include (["otp"] once the
+ * account has TOTP on, else []); `reauthenticate()` then retrying satisfies
+ * both.
  */
 export class LatchError extends Error {
   constructor(code, description = "", status = 0, { retryAfter, cause } = {}) {
@@ -26,6 +31,13 @@ const bodies = new WeakMap();
 /** errorBody returns the parsed JSON body an error was built from, if any. */
 export function errorBody(err) {
   return bodies.get(err);
+}
+
+/** challengeParam returns one quoted or bare parameter of a WWW-Authenticate header. */
+export function challengeParam(header, name) {
+  if (!header) return "";
+  const match = new RegExp(`(?:^|[\\s,])${name}=(?:"([^"]*)"|([^\\s,]*))`).exec(header);
+  return match ? (match[1] ?? match[2]) : "";
 }
 
 /** challengeError returns the `error` parameter of a WWW-Authenticate header. */
@@ -51,6 +63,13 @@ export async function errorFromResponse(res) {
   const retry = res.headers.get("Retry-After");
   const retryAfter = retry && /^\d{1,9}$/.test(retry) ? Number(retry) : undefined;
   const err = new LatchError(code, description, res.status, { retryAfter });
+  if (code === "insufficient_user_authentication") {
+    const header = res.headers.get("WWW-Authenticate");
+    const maxAge = isObject && Number.isInteger(body.max_age) ? body.max_age : Number(challengeParam(header, "max_age"));
+    if (Number.isInteger(maxAge) && maxAge >= 0) err.maxAge = maxAge;
+    const amr = isObject && typeof body.amr_values === "string" ? body.amr_values : challengeParam(header, "amr_values");
+    err.amrValues = amr.split(" ").filter(Boolean);
+  }
   if (isObject) bodies.set(err, body);
   return err;
 }

@@ -205,7 +205,14 @@ export class Latch {
     return { mfaRequired: false };
   }
 
-  /** addPasskey registers another passkey for the signed-in user. Resolves to {credentialId}. */
+  /**
+   * addPasskey registers another passkey for the signed-in user. Resolves to
+   * {credentialId}. Like every credential change it needs a recent sign-in
+   * (see reauthenticate): it rejects with "insufficient_user_authentication"
+   * before the passkey prompt, or, when the sign-in turned too old during
+   * the prompt, after it (the new passkey is then not registered; remove it
+   * from the authenticator or let the user ignore it).
+   */
   async addPasskey(name) {
     const begin = await this.#authJSON("POST", "/webauthn/register/begin", {});
     const credential = await this.#create(begin.publicKey);
@@ -225,7 +232,10 @@ export class Latch {
     return this.#authJSON("PATCH", `/me/credentials/${encodeURIComponent(id)}`, { name });
   }
 
-  /** deletePasskey removes a passkey; the service refuses the last one (last_credential). */
+  /**
+   * deletePasskey removes a passkey; the service refuses the last one
+   * (last_credential). Needs a recent sign-in (see reauthenticate).
+   */
   async deletePasskey(id) {
     await this.#authJSON("DELETE", `/me/credentials/${encodeURIComponent(id)}`);
   }
@@ -243,14 +253,66 @@ export class Latch {
   /**
    * deleteAccount deletes the signed-in user's account and everything the
    * service keeps for it (passkeys, sessions, TOTP), then forgets this
-   * browser's tokens and DPoP key. The service wants a sign-in from the
-   * last five minutes: after an older one this rejects with code
-   * "insufficient_user_authentication"; call signIn and retry. The passkeys
-   * themselves stay on the user's devices, to be removed there.
+   * browser's tokens and DPoP key. Needs a recent sign-in: otherwise it
+   * rejects with code "insufficient_user_authentication"; call
+   * reauthenticate and retry. The passkeys themselves stay on the user's
+   * devices, to be removed there.
    */
   async deleteAccount() {
     await this.#authJSON("DELETE", "/me");
     await this.#forget({ dropKey: true });
+  }
+
+  /**
+   * reauthenticate signs the current user in again, for a credential change
+   * (adding or deleting a passkey, TOTP enrolment, confirmation or removal,
+   * deleting the account) that was refused with
+   * "insufficient_user_authentication": the service wants a sign-in from the
+   * last five minutes (`err.maxAge` seconds) and, once TOTP is on, one that
+   * included it (`err.amrValues` has "otp"). It asks for a passkey of this
+   * account only, then, when the account has TOTP on, calls
+   * `secondStep(previousError)` for {code} or {recoveryCode} until one is
+   * accepted (previousError is the last wrong code's error, or null; throw
+   * from secondStep to give up). It checks the new sign-in is the same
+   * account (else rejects with "account_changed") and ends the session it
+   * replaces, so the browser keeps one. Retry the change afterwards.
+   */
+  async reauthenticate({ secondStep, signal } = {}) {
+    const before = await this.userinfo();
+    let replaced = null;
+    try {
+      replaced = (await this.listSessions()).find((s) => s.current)?.id ?? null;
+    } catch {
+      replaced = null; // the old session then simply expires
+    }
+    const { mfaRequired } = await this.signIn({ username: before.username, signal });
+    if (mfaRequired) {
+      if (typeof secondStep !== "function") {
+        this.cancelMfa();
+        throw new LatchError("mfa_required", "The account needs its second step, and no secondStep was given.");
+      }
+      for (let previous = null; ; ) {
+        let answer;
+        try {
+          answer = await secondStep(previous);
+        } catch (err) {
+          this.cancelMfa();
+          throw err;
+        }
+        try {
+          if (answer?.recoveryCode) await this.verifyRecoveryCode(answer.recoveryCode);
+          else await this.verifyTotp(answer?.code ?? "");
+          break;
+        } catch (err) {
+          if (err?.code !== "invalid_code") throw err; // anything else has spent the sign-in
+          previous = err;
+        }
+      }
+    }
+    if ((await this.userinfo()).sub !== before.sub) {
+      throw new LatchError("account_changed", "The new sign-in is for another account; nothing was changed.");
+    }
+    if (replaced) await this.endSession(replaced).catch(() => {});
   }
 
   // ---- TOTP --------------------------------------------------------------
@@ -270,18 +332,26 @@ export class Latch {
     this.#session.mfaToken = null;
   }
 
-  /** enrollTotp starts TOTP enrolment: {secret, otpauth_uri, qr_png}. */
+  /** enrollTotp starts TOTP enrolment: {secret, otpauth_uri, qr_png}. Needs a recent sign-in (see reauthenticate). */
   enrollTotp() {
     return this.#authJSON("POST", "/totp/enroll", {});
   }
 
-  /** confirmTotp activates TOTP with a first code and returns the recovery codes (shown once). */
+  /**
+   * confirmTotp activates TOTP with a first code and returns the recovery
+   * codes (shown once). Needs a recent sign-in (see reauthenticate); a
+   * refusal for that reason does not spend the code.
+   */
   async confirmTotp(code) {
     const out = await this.#authJSON("POST", "/totp/confirm", { code: String(code).trim() });
     return out.recovery_codes;
   }
 
-  /** disableTotp turns TOTP off; it needs a current code. */
+  /**
+   * disableTotp turns TOTP off; it needs a current code and a recent sign-in
+   * that included TOTP (see reauthenticate). The code of that sign-in is
+   * spent, so the retry needs the app's next code.
+   */
   async disableTotp(code) {
     await this.#authJSON("DELETE", "/totp", { code: String(code).trim() });
   }

@@ -52,6 +52,9 @@ const messages = {
   not_signed_in: "You are signed out.",
   network_error: "The service could not be reached. Check your connection.",
   account_disabled: "This account has been disabled.",
+  insufficient_user_authentication: "This change needs a recent sign-in. Please try again.",
+  step_up_cancelled: "Nothing was changed.",
+  account_changed: "You signed in to another account; nothing was changed.",
 };
 
 /** describe turns an error into a sentence for the status region. */
