@@ -154,6 +154,17 @@ func (s *Server) adminHandler() http.Handler {
 		secret, err := CreateClient(ctx, s.db, req.ID, s.now())
 		return clientResponse{secret}, err
 	}))
+	mux.HandleFunc("GET /v1/clients", func(w http.ResponseWriter, r *http.Request) {
+		clients, err := listClients(r.Context(), s.db)
+		s.adminReply(w, clients, err)
+	})
+	mux.HandleFunc("POST /v1/clients/delete", command(s, func(ctx context.Context, req clientRequest) (any, error) {
+		return struct{}{}, deleteClient(ctx, s.db, req.ID, s.now())
+	}))
+	mux.HandleFunc("POST /v1/clients/rotate-secret", command(s, func(ctx context.Context, req clientRequest) (any, error) {
+		secret, err := rotateClientSecret(ctx, s.db, req.ID, s.now())
+		return clientResponse{secret}, err
+	}))
 	mux.HandleFunc("GET /v1/keys", func(w http.ResponseWriter, r *http.Request) {
 		keys, err := listKeys(r.Context(), s.db)
 		s.adminReply(w, keys, err)
@@ -401,6 +412,24 @@ func (a *AdminClient) DeleteUser(ctx context.Context, username string) error {
 func (a *AdminClient) CreateClient(ctx context.Context, id string) (string, error) {
 	var out clientResponse
 	return out.Secret, a.call(ctx, "POST", "/v1/clients", clientRequest{id}, &out)
+}
+
+// Clients lists the introspection clients by id.
+func (a *AdminClient) Clients(ctx context.Context) ([]ClientSummary, error) {
+	var out []ClientSummary
+	return out, a.call(ctx, "GET", "/v1/clients", nil, &out)
+}
+
+// DeleteClient removes an introspection client.
+func (a *AdminClient) DeleteClient(ctx context.Context, id string) error {
+	return a.call(ctx, "POST", "/v1/clients/delete", clientRequest{id}, nil)
+}
+
+// RotateClientSecret gives an introspection client a new secret and
+// returns it.
+func (a *AdminClient) RotateClientSecret(ctx context.Context, id string) (string, error) {
+	var out clientResponse
+	return out.Secret, a.call(ctx, "POST", "/v1/clients/rotate-secret", clientRequest{id}, &out)
 }
 
 // Keys lists the signing keys, oldest first.

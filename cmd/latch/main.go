@@ -30,6 +30,9 @@ const usage = `latch — passwordless identity service
 Usage:
   latch serve [flags]            run the service
   latch clients add ID           create an introspection client; prints its secret
+  latch clients list             list introspection clients
+  latch clients remove ID        remove an introspection client
+  latch clients rotate-secret ID give a client a new secret; prints it
   latch keys list                list signing keys
   latch keys rotate [--alg A]    create a new signing key and retire the current one
   latch users list               list accounts
@@ -37,6 +40,7 @@ Usage:
   latch users enable NAME        re-enable an account
   latch users delete NAME --yes  delete an account and everything kept under it
   latch backup FILE              write a consistent copy of the store
+  latch restore FILE [--force]   install a backup as the store (the server stopped)
 
 Every flag can also be set as LATCH_<FLAG> (e.g. LATCH_ISSUER, LATCH_DPOP_NONCE).
 Run "latch serve -h" for the flags.
@@ -65,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return admin(cmd+" "+rest[0], rest[1:], stdout, stderr)
 	case "backup":
 		return admin("backup", rest, stdout, stderr)
+	case "restore":
+		return restore(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -92,7 +98,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	rpName := str("rp-name", "Latch", "relying party name shown by authenticators")
 	origins := str("origins", "", "comma-separated allowed WebAuthn origins (default: the issuer's origin)")
 	audience := str("audience", "", "aud of access tokens (default: the issuer)")
-	accessTTL := str("access-ttl", "10m", "access token lifetime")
+	accessTTL := str("access-ttl", "10m", "access token lifetime, 1s to 24h (below 1m only for test suites)")
 	refreshTTL := str("refresh-ttl", "720h", "refresh token (login session) lifetime")
 	credTTL := str("credential-ttl", "24h", "SD-JWT credential lifetime")
 	var envErrs []error
@@ -237,6 +243,9 @@ type operator interface {
 	SetDisabled(ctx context.Context, username string, disabled bool) error
 	DeleteUser(ctx context.Context, username string) error
 	CreateClient(ctx context.Context, id string) (string, error)
+	Clients(context.Context) ([]auth.ClientSummary, error)
+	DeleteClient(ctx context.Context, id string) error
+	RotateClientSecret(ctx context.Context, id string) (string, error)
 	Keys(context.Context) ([]auth.KeySummary, error)
 	RotateKeys(ctx context.Context, alg string) (auth.KeySummary, error)
 	Backup(path string) error
@@ -251,8 +260,11 @@ func openOperator(cmd string, cfg auth.Config) (operator, error) {
 		return c, nil
 	}
 	open := auth.OpenAdmin
-	if cmd == "backup" {
+	switch cmd {
+	case "backup":
 		open = auth.OpenAdminReadOnly // a copy must not change the original
+	case "clients add":
+		open = auth.OpenAdminCreating // provisioning comes before the first start
 	}
 	a, err := open(cfg)
 	if errors.Is(err, auth.ErrStoreInUse) {
@@ -295,6 +307,36 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		secret, err := a.CreateClient(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, secret)
+	case "clients list":
+		clients, err := a.Clients(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(tw, "ID\tCREATED\tSECRET ROTATED")
+		for _, c := range clients {
+			rotated := "never"
+			if !c.RotatedAt.IsZero() {
+				rotated = c.RotatedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ID, c.CreatedAt.UTC().Format(time.RFC3339), rotated)
+		}
+	case "clients remove":
+		if err := argN(1, "usage: latch clients remove ID"); err != nil {
+			return err
+		}
+		if err := a.DeleteClient(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: removed\n", pos[0])
+	case "clients rotate-secret":
+		if err := argN(1, "usage: latch clients rotate-secret ID"); err != nil {
+			return err
+		}
+		secret, err := a.RotateClientSecret(ctx, pos[0])
 		if err != nil {
 			return err
 		}
@@ -360,6 +402,35 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "backup written to %s\n", pos[0])
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
+	}
+	return nil
+}
+
+// restore installs a backup as the store of --data, with no server
+// running on it.
+func restore(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	build := configFlags(fs)
+	force := fs.Bool("force", false, "replace an existing store (it is kept beside the new one)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("restore: usage: latch restore FILE [--force]")
+	}
+	cfg, err := build()
+	if err != nil {
+		return err
+	}
+	kept, err := auth.Restore(context.Background(), cfg, pos[0], *force)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s restored into %s\n", pos[0], cfg.Defaults().DataDir)
+	if kept != "" {
+		fmt.Fprintf(stdout, "the replaced store is kept as %s\n", kept)
 	}
 	return nil
 }

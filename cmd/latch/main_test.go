@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,4 +194,205 @@ func TestDebugListenerIsLoopbackOnly(t *testing.T) {
 		t.Fatalf("loopback refused: %v", err)
 	}
 	stop()
+}
+
+// TestClientsAddProvisionsAFreshDataDirectory is the order of deployment
+// scripts: the introspection client is created before the first start,
+// and the server started afterwards accepts its secret.
+func TestClientsAddProvisionsAFreshDataDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fresh")
+	if _, err := runCmd(t, "users", "list", "--data", dir); err == nil || !strings.Contains(err.Error(), "no store") {
+		t.Fatalf("users list on a fresh directory: %v", err)
+	}
+	out, err := runCmd(t, "clients", "add", "resource-api", "--data", dir)
+	if err != nil || strings.Count(out, "\n") != 1 || len(strings.TrimSpace(out)) < 40 {
+		t.Fatalf("clients add on a fresh directory: %v %q", err, out)
+	}
+	secret := strings.TrimSpace(out)
+	for path, perm := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "master.key"): 0o600, filepath.Join(dir, "latch.db"): 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != perm {
+			t.Fatalf("%s: %v %v, want mode %v", path, fi, err, perm)
+		}
+	}
+
+	srv, err := auth.New(auth.Config{DataDir: dir, Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	introspect := func(secret string) int {
+		req, _ := http.NewRequest("POST", "http://"+srv.Addr()+"/introspect", strings.NewReader("token=nothing"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("resource-api", secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := introspect(secret); got != 200 {
+		t.Fatalf("introspection with the provisioned secret: %d", got)
+	}
+	if got := introspect("wrong" + secret); got != 401 {
+		t.Fatalf("introspection with a wrong secret: %d", got)
+	}
+}
+
+// clientCommands runs the client commands against dir, offline or through
+// its server, and checks what each prints.
+func clientCommands(t *testing.T, dir string) {
+	t.Helper()
+	first, err := runCmd(t, "clients", "add", "api", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, "clients", "list", "--data", dir)
+	if err != nil || !strings.HasPrefix(out, "ID") || !strings.Contains(out, "api") || !strings.Contains(out, "never") {
+		t.Fatalf("clients list: %v\n%s", err, out)
+	}
+	if strings.Contains(out, strings.TrimSpace(first)) {
+		t.Fatal("clients list shows a secret")
+	}
+	second, err := runCmd(t, "clients", "rotate-secret", "api", "--data", dir)
+	if err != nil || strings.Count(second, "\n") != 1 || len(strings.TrimSpace(second)) < 40 || second == first {
+		t.Fatalf("rotate-secret must print only the new secret: %v %q", err, second)
+	}
+	if out, _ := runCmd(t, "clients", "list", "--data", dir); strings.Contains(out, "never") {
+		t.Fatalf("clients list after a rotation:\n%s", out)
+	}
+	if out, err := runCmd(t, "clients", "remove", "api", "--data", dir); err != nil || out != "api: removed\n" {
+		t.Fatalf("clients remove: %v %q", err, out)
+	}
+	for _, sub := range []string{"remove", "rotate-secret"} {
+		if _, err := runCmd(t, "clients", sub, "api", "--data", dir); err == nil || !strings.Contains(err.Error(), `no client with id "api"`) {
+			t.Fatalf("clients %s of an unknown client: %v", sub, err)
+		}
+	}
+	if out, err := runCmd(t, "clients", "list", "--data", dir); err != nil || strings.Contains(out, "api") {
+		t.Fatalf("clients list after remove: %v\n%s", err, out)
+	}
+}
+
+func TestClientCommandsOffline(t *testing.T) { clientCommands(t, newDataDir(t)) }
+
+func TestClientCommandsThroughARunningServer(t *testing.T) {
+	dir := serving(t)
+	clientCommands(t, dir)
+}
+
+// serving starts a server on a new data directory with a short path (a
+// socket's path has a length limit that a test's own temp directory can
+// pass on some systems) and returns the directory.
+func serving(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "latch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	srv, err := auth.New(auth.Config{DataDir: dir, Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestRestore(t *testing.T) {
+	src := newDataDir(t)
+	if _, err := runCmd(t, "clients", "add", "in-backup", "--data", src); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if _, err := runCmd(t, "backup", backup, "--data", src); err != nil {
+		t.Fatal(err)
+	}
+	key := readFile(t, filepath.Join(src, "master.key"))
+
+	// Into a fresh directory: only beside the master key of its store.
+	dst := filepath.Join(t.TempDir(), "dst")
+	if _, err := runCmd(t, "restore", backup, "--data", dst); err == nil || !strings.Contains(err.Error(), "no master key") {
+		t.Fatalf("restore without the master key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "master.key")); err == nil {
+		t.Fatal("restore created a master key")
+	}
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "master.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCmd(t, "restore", backup, "--data", dst); err != nil || !strings.Contains(out, "restored into") {
+		t.Fatalf("restore: %v %q", err, out)
+	}
+	if out, err := runCmd(t, "clients", "list", "--data", dst); err != nil || !strings.Contains(out, "in-backup") {
+		t.Fatalf("the restored store: %v\n%s", err, out)
+	}
+
+	// Over an existing store: only with --force, which keeps the old one.
+	if _, err := runCmd(t, "clients", "add", "only-in-dst", "--data", dst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCmd(t, "restore", backup, "--data", dst); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("restore over a store: %v", err)
+	}
+	out, err := runCmd(t, "restore", backup, "--data", dst, "--force")
+	if err != nil || !strings.Contains(out, "kept as") {
+		t.Fatalf("restore --force: %v %q", err, out)
+	}
+	if out, _ := runCmd(t, "clients", "list", "--data", dst); strings.Contains(out, "only-in-dst") {
+		t.Fatalf("the old store is still in place:\n%s", out)
+	}
+
+	// Beside another master key: refused, and the store is left alone.
+	other := newDataDir(t)
+	before := readFile(t, filepath.Join(other, "latch.db"))
+	if _, err := runCmd(t, "restore", backup, "--data", other, "--force"); err == nil || !strings.Contains(err.Error(), "master key") {
+		t.Fatalf("restore beside another master key: %v", err)
+	}
+	if !bytes.Equal(before, readFile(t, filepath.Join(other, "latch.db"))) {
+		t.Fatal("a refused restore changed the store")
+	}
+
+	// A copy cut short is refused.
+	cut := filepath.Join(t.TempDir(), "cut.db")
+	whole := readFile(t, backup)
+	if err := os.WriteFile(cut, whole[:len(whole)*2/3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCmd(t, "restore", cut, "--data", dst, "--force"); err == nil {
+		t.Fatal("a truncated copy was restored")
+	}
+}
+
+func TestRestoreRefusesWhileServing(t *testing.T) {
+	dir := serving(t)
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if _, err := runCmd(t, "backup", backup, "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	before := readFile(t, filepath.Join(dir, "latch.db"))
+	if _, err := runCmd(t, "restore", backup, "--data", dir, "--force"); err == nil || !strings.Contains(err.Error(), "server is running") {
+		t.Fatalf("restore under a running server: %v", err)
+	}
+	if !bytes.Equal(before, readFile(t, filepath.Join(dir, "latch.db"))) {
+		t.Fatal("a refused restore changed the store")
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
