@@ -39,9 +39,10 @@ func OpenAdmin(cfg Config) (*Admin, error) { return openAdmin(cfg, openExisting)
 func OpenAdminCreating(cfg Config) (*Admin, error) { return openAdmin(cfg, openOrCreate) }
 
 // OpenAdminReadOnly opens the store of cfg.DataDir for a task that only
-// reads it, a backup: the file is left exactly as it is, so a backup taken
-// with a new version before its first start is still in the layout the
-// running version wrote. Only Backup may be used.
+// reads it, a backup or an audit check: the file is left exactly as it
+// is, so a backup taken with a new version before its first start is
+// still in the layout the running version wrote. Only Backup and
+// VerifyAudit may be used.
 func OpenAdminReadOnly(cfg Config) (*Admin, error) { return openAdmin(cfg, openReadOnly) }
 
 // How openAdmin opens the store.

@@ -20,7 +20,7 @@ import (
 )
 
 // A running server holds its store, so the operator commands (`latch
-// users`, `keys`, `clients`, `backup`) reach it through a Unix socket in
+// users`, `keys`, `clients`, `backup`, `audit`) reach it through a Unix socket in
 // the data directory instead: an account is disabled, a key rotated or a
 // backup taken without stopping the service, and the server applies the
 // change to what it holds in memory at once (its blacklist, its profile
@@ -176,6 +176,11 @@ func (s *Server) adminHandler() http.Handler {
 		}
 		return keySummary(k), nil
 	}))
+	mux.HandleFunc("GET /v1/audit", s.handleAdminAudit)
+	mux.HandleFunc("GET /v1/audit/verify", func(w http.ResponseWriter, r *http.Request) {
+		report, err := verifyAudit(r.Context(), s.db)
+		s.adminReply(w, report, err)
+	})
 	mux.HandleFunc("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
 		started := false
 		err := s.db.BackupSized(func(size int64) io.Writer {

@@ -351,6 +351,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 	}
 	assertion, err := s.rp.ParseAssertion(response)
 	if err != nil {
+		s.failures.countUnknown(now)
 		return nil, credentialError(err)
 	}
 	var (
@@ -377,14 +378,19 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		creds, err = tx.CredentialsByUser(user.ID)
 		return err
 	})
+	if e, ok := asError(err); ok && e.Code == CodeInvalidCredential {
+		s.failures.countUnknown(now)
+	}
 	if err != nil {
 		return nil, err
 	}
 	wc, err := s.rp.FinishLogin(waUser(user), waCredentials(creds), cer.Session, assertion)
 	if err != nil {
+		s.auditSignInFailure(ctx, user.ID, "passkey not verified")
 		return nil, credentialError(err)
 	}
 	if user.Disabled {
+		s.auditSignInFailure(ctx, user.ID, "account disabled")
 		return nil, errDisabled()
 	}
 	var (
@@ -406,7 +412,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		}
 		if err := webauthn.CheckCounter(cred.SignCount, wc.SignCount); err != nil {
 			failure = credentialError(err)
-			return nil
+			return tx.AppendAudit(signInFailedEvent(now, user.ID, "passkey", "signature counter went back (a cloned passkey?)"))
 		}
 		cred.SignCount, cred.BackupState, cred.Record, cred.LastUsedAt = wc.SignCount, wc.BackupState, wc.Record, now
 		if err := tx.PutCredential(cred); err != nil {
@@ -426,8 +432,10 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		if err != nil {
 			return err
 		}
-		issued, err = s.startSession(tx, current, []string{amrPasskey}, now, proof, device)
-		return err
+		if issued, err = s.startSession(tx, current, []string{amrPasskey}, now, proof, device); err != nil {
+			return err
+		}
+		return tx.AppendAudit(signInEvent(now, issued))
 	})
 	switch {
 	case err != nil:

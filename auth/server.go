@@ -39,6 +39,8 @@ type Server struct {
 	revoked *revocationList
 	users   userCache
 	metrics *metrics
+	// failures budgets the audit events of failed sign-ins (audit.go).
+	failures failureAudit
 
 	// recoveryKey keys the hashes of TOTP recovery codes.
 	recoveryKey []byte
@@ -172,6 +174,11 @@ func (s *Server) startBackground(ctx context.Context) {
 	go func() {
 		defer s.bg.Done()
 		s.revoked.run(ctx, s.cfg.SweepInterval, s.now)
+	}()
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.runFailureFlush(ctx)
 	}()
 	if s.cfg.KeyRotation > 0 {
 		s.bg.Add(1)

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +42,9 @@ Usage:
   latch users delete NAME --yes  delete an account and everything kept under it
   latch backup FILE              write a consistent copy of the store
   latch restore FILE [--force]   install a backup as the store (the server stopped)
+  latch audit list [--user NAME] [--since T]
+                                 print the audit log (T: RFC 3339 time or a duration, e.g. 24h)
+  latch audit verify             check the audit log's hash chain; fails at the first break
 
 Every flag can also be set as LATCH_<FLAG> (e.g. LATCH_ISSUER, LATCH_DPOP_NONCE).
 Run "latch serve -h" for the flags.
@@ -62,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "serve":
 		return serve(rest, stderr)
-	case "clients", "keys", "users":
+	case "clients", "keys", "users", "audit":
 		if len(rest) == 0 {
 			return fmt.Errorf("%s needs a subcommand; see latch help", cmd)
 		}
@@ -248,6 +252,8 @@ type operator interface {
 	RotateClientSecret(ctx context.Context, id string) (string, error)
 	Keys(context.Context) ([]auth.KeySummary, error)
 	RotateKeys(ctx context.Context, alg string) (auth.KeySummary, error)
+	Audit(ctx context.Context, f auth.AuditFilter, fn func(*auth.AuditEntry) error) error
+	VerifyAudit(context.Context) (auth.AuditReport, error)
 	Backup(path string) error
 	Close() error
 }
@@ -261,8 +267,8 @@ func openOperator(cmd string, cfg auth.Config) (operator, error) {
 	}
 	open := auth.OpenAdmin
 	switch cmd {
-	case "backup":
-		open = auth.OpenAdminReadOnly // a copy must not change the original
+	case "backup", "audit verify":
+		open = auth.OpenAdminReadOnly // a copy, or a check, must not change the original
 	case "clients add":
 		open = auth.OpenAdminCreating // provisioning comes before the first start
 	}
@@ -279,6 +285,8 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	build := configFlags(fs)
 	alg := fs.String("alg", "", "algorithm of the new key (keys rotate): ES256 or EdDSA")
 	yes := fs.Bool("yes", false, "confirm a command that cannot be undone (users delete)")
+	user := fs.String("user", "", "only the events of this account, by username or id (audit list)")
+	since := fs.String("since", "", "only events from this time on: RFC 3339, or a duration back from now such as 24h (audit list)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -286,6 +294,14 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	cfg, err := build()
 	if err != nil {
 		return err
+	}
+	var filter auth.AuditFilter
+	if cmd == "audit list" {
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return err
+		}
+		filter = auth.AuditFilter{User: *user, Since: t}
 	}
 	argN := func(n int, what string) error {
 		if len(pos) != n {
@@ -400,10 +416,78 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "backup written to %s\n", pos[0])
+	case "audit list":
+		fmt.Fprintf(stdout, "%-6s %-20s  %-22s %-20s %s\n", "SEQ", "TIME", "EVENT", "USER", "DETAILS")
+		return a.Audit(ctx, filter, func(e *auth.AuditEntry) error {
+			_, err := fmt.Fprintf(stdout, "%-6d %-20s  %-22s %-20s %s\n",
+				e.Seq, e.Time.UTC().Format(time.RFC3339), e.Type, auditUser(e), auditDetail(e.Detail))
+			return err
+		})
+	case "audit verify":
+		r, err := a.VerifyAudit(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d events\n", r.Events)
+		if r.Unchained > 0 {
+			fmt.Fprintf(stdout, "%d events written before the chain began are not covered\n", r.Unchained)
+		}
+		if r.Problem != "" {
+			return fmt.Errorf("audit log broken at event %d: %s", r.BrokenAt, r.Problem)
+		}
+		if r.Head > 0 {
+			fmt.Fprintf(stdout, "chain intact from event %d to %d; head MAC %s (keep it elsewhere to compare later)\n", r.Genesis, r.Head, r.HeadMAC)
+		}
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 	return nil
+}
+
+// parseSince reads --since: an RFC 3339 time, or a duration before now.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("--since: %q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration (24h)", v)
+	}
+	return now.Add(-d), nil
+}
+
+// auditUser names an event's account: its username, or its id once the
+// account is gone.
+func auditUser(e *auth.AuditEntry) string {
+	switch {
+	case e.Username != "":
+		return e.Username
+	case e.UserID != "":
+		return e.UserID
+	}
+	return "-"
+}
+
+// auditDetail prints an event's detail as key=value pairs in key order,
+// quoting values that would not read as one word.
+func auditDetail(d map[string]string) string {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v := d[k]
+		if v == "" || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == '"' || r == '=' || r > '~' }) {
+			v = strconv.Quote(v)
+		}
+		parts[i] = k + "=" + v
+	}
+	return strings.Join(parts, " ")
 }
 
 // restore installs a backup as the store of --data, with no server
