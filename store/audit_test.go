@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -144,8 +145,12 @@ func TestAuditChainFindsTheFirstBreak(t *testing.T) {
 			return put(tx, 3, rec)
 		}, 3, "altered"},
 		{"altered bytes", func(tx *Tx) error {
-			raw := tx.raw(bucketAudit, auditEntryKey(4))
-			v := []byte(strings.Replace(string(raw), `"u3"`, `"u9"`, 1))
+			v := bytes.Clone(tx.raw(bucketAudit, auditEntryKey(4)))
+			i := bytes.Index(v, []byte("u3"))
+			if i < 0 {
+				return errors.New("the user id is not in the stored event")
+			}
+			v[i+1] = '9'
 			return tx.btx.Bucket(bucketAudit).Put(auditEntryKey(4), v)
 		}, 4, "altered"},
 		{"an event removed", func(tx *Tx) error { return tx.del(bucketAudit, auditEntryKey(3)) }, 3, "missing"},

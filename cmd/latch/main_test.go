@@ -454,14 +454,15 @@ func TestAuditCommandsThroughARunningServer(t *testing.T) {
 // expects verify to fail at that event.
 func TestAuditVerifyFindsATamperedFile(t *testing.T) {
 	dir := newDataDir(t)
-	addClients(t, dir, "c1", "c2", "c3")
+	addClients(t, dir, "c1", "tamper-me-2", "c3")
 	path := filepath.Join(dir, "latch.db")
 	data := readFile(t, path)
-	// Every copy: pages that earlier commits replaced may hold one too.
-	if !bytes.Contains(data, []byte(`"client":"c2"`)) {
+	// Every copy: the client's record holds the id too, and pages that
+	// earlier commits replaced may hold one.
+	if !bytes.Contains(data, []byte("tamper-me-2")) {
 		t.Fatal("the event is not in the file")
 	}
-	data = bytes.ReplaceAll(data, []byte(`"client":"c2"`), []byte(`"client":"x2"`))
+	data = bytes.ReplaceAll(data, []byte("tamper-me-2"), []byte("tamper-me-0"))
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
