@@ -218,6 +218,9 @@ func TestAdminSocketRejectsMalformedCommands(t *testing.T) {
 		{"POST", "/v1/users/disable", `{"username":`, 400},
 		{"POST", "/v1/clients", `{"id":"` + strings.Repeat("a", adminBodyLimit) + `"}`, 400},
 		{"DELETE", "/v1/users", "", 405},
+		{"GET", "/v1/audit?since=yesterday", "", 400},
+		{"POST", "/v1/clients/delete", `{"id":"nobody"}`, 404},
+		{"POST", "/v1/clients/rotate-secret", `{"id":""}`, 404},
 	}
 	for _, tc := range cases {
 		req, _ := http.NewRequestWithContext(ctx, tc.method, "http://latch"+tc.path, strings.NewReader(tc.body))

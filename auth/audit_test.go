@@ -2,6 +2,10 @@ package auth
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -248,4 +252,40 @@ func TestAuditListAndVerify(t *testing.T) {
 		check("offline", adm)
 		return nil
 	})
+}
+
+// TestAuditListCutShortIsAnError checks the client side of the socket's
+// listing: events are handed on as they come, and a listing that stops
+// before its end mark is an error, never a shorter log.
+func TestAuditListCutShortIsAnError(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		events     int
+		ok         bool
+	}{
+		{"whole", `{"event":{"Seq":1,"Type":"signin"}}` + "\n" + `{"end":true}` + "\n", 1, true},
+		{"cut short", `{"event":{"Seq":1,"Type":"signin"}}` + "\n" + `{"event":{"Seq":2,"Ty`, 1, false},
+		{"no end mark", `{"event":{"Seq":1,"Type":"signin"}}` + "\n", 1, false},
+		{"a line that is neither", `{}` + "\n", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/x-ndjson")
+				io.WriteString(w, tc.body)
+			}))
+			defer ts.Close()
+			a := &AdminClient{http: &http.Client{Transport: &http.Transport{
+				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, "tcp", ts.Listener.Addr().String())
+				},
+			}}}
+			defer a.Close()
+			n := 0
+			err := a.Audit(t.Context(), AuditFilter{}, func(*AuditEntry) error { n++; return nil })
+			if (err == nil) != tc.ok || n != tc.events {
+				t.Fatalf("err = %v after %d events", err, n)
+			}
+		})
+	}
 }
