@@ -417,6 +417,9 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "backup written to %s\n", pos[0])
 	case "audit list":
+		if err := argN(0, "usage: latch audit list [--user NAME] [--since T]"); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "%-6s %-20s  %-22s %-20s %s\n", "SEQ", "TIME", "EVENT", "USER", "DETAILS")
 		return a.Audit(ctx, filter, func(e *auth.AuditEntry) error {
 			_, err := fmt.Fprintf(stdout, "%-6d %-20s  %-22s %-20s %s\n",
@@ -424,6 +427,9 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			return err
 		})
 	case "audit verify":
+		if err := argN(0, "usage: latch audit verify"); err != nil {
+			return err
+		}
 		r, err := a.VerifyAudit(ctx)
 		if err != nil {
 			return err

@@ -422,6 +422,9 @@ func auditCommands(t *testing.T, dir string) {
 	if _, err := runCmd(t, "audit", "list", "--since", "yesterday", "--data", dir); err == nil || !strings.Contains(err.Error(), "--since") {
 		t.Fatalf("a bad --since: %v", err)
 	}
+	if _, err := runCmd(t, "audit", "list", "alice", "--data", dir); err == nil || !strings.Contains(err.Error(), "usage") {
+		t.Fatalf("a stray argument: %v", err)
+	}
 	out, err = runCmd(t, "audit", "verify", "--data", dir)
 	if err != nil || !strings.Contains(out, "3 events") || !strings.Contains(out, "chain intact from event 1 to 3") {
 		t.Fatalf("audit verify: %v\n%s", err, out)
