@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/latchid/latch/store"
@@ -27,18 +29,39 @@ var ErrStoreInUse = errors.New("the store is in use by another process (a server
 
 // OpenAdmin opens the store of cfg.DataDir for administration. A store in
 // an earlier layout is moved to the current one first (see store.Open).
-func OpenAdmin(cfg Config) (*Admin, error) { return openAdmin(cfg, false) }
+func OpenAdmin(cfg Config) (*Admin, error) { return openAdmin(cfg, openExisting) }
+
+// OpenAdminCreating is OpenAdmin for a command that may come before the
+// first start, as provisioning does (`latch clients add`): a data
+// directory with no store yet gets one, made as the server's first start
+// makes it (the master key, then the store file); the server creates its
+// signing key when it starts.
+func OpenAdminCreating(cfg Config) (*Admin, error) { return openAdmin(cfg, openOrCreate) }
 
 // OpenAdminReadOnly opens the store of cfg.DataDir for a task that only
-// reads it, a backup: the file is left exactly as it is, so a backup taken
-// with a new version before its first start is still in the layout the
-// running version wrote. Only Backup may be used.
-func OpenAdminReadOnly(cfg Config) (*Admin, error) { return openAdmin(cfg, true) }
+// reads it, a backup or an audit check: the file is left exactly as it
+// is, so a backup taken with a new version before its first start is
+// still in the layout the running version wrote. Only Backup and
+// VerifyAudit may be used.
+func OpenAdminReadOnly(cfg Config) (*Admin, error) { return openAdmin(cfg, openReadOnly) }
 
-func openAdmin(cfg Config, readOnly bool) (*Admin, error) {
+// How openAdmin opens the store.
+type openMode int
+
+const (
+	openExisting openMode = iota
+	openOrCreate
+	openReadOnly
+)
+
+func openAdmin(cfg Config, mode openMode) (*Admin, error) {
 	cfg = cfg.Defaults()
 	path := filepath.Join(cfg.DataDir, "latch.db")
-	if _, err := os.Stat(path); err != nil {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && mode == openOrCreate {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+	} else if err != nil {
 		return nil, fmt.Errorf("no store at %s: start the server once to create it", path)
 	}
 	kek := cfg.MasterKey
@@ -48,7 +71,7 @@ func openAdmin(cfg Config, readOnly bool) (*Admin, error) {
 			return nil, err
 		}
 	}
-	db, err := store.Open(store.Options{Path: path, KEK: kek, Timeout: 500 * time.Millisecond, ReadOnly: readOnly})
+	db, err := store.Open(store.Options{Path: path, KEK: kek, Timeout: 500 * time.Millisecond, ReadOnly: mode == openReadOnly})
 	if errors.Is(err, store.ErrInUse) {
 		return nil, ErrStoreInUse
 	}
@@ -281,3 +304,115 @@ func keySummary(k *tokens.SigningKey) KeySummary {
 
 // Backup writes a consistent copy of the store to path (which must not exist).
 func (a *Admin) Backup(path string) error { return a.db.BackupFile(path) }
+
+// ClientSummary is one line of `latch clients list`; the secret is never
+// shown again.
+type ClientSummary struct {
+	ID        string
+	CreatedAt time.Time
+	RotatedAt time.Time `json:",omitzero"`
+}
+
+// Clients lists the introspection clients by id.
+func (a *Admin) Clients(ctx context.Context) ([]ClientSummary, error) { return listClients(ctx, a.db) }
+
+func listClients(ctx context.Context, db *store.DB) ([]ClientSummary, error) {
+	var out []ClientSummary
+	err := db.View(ctx, func(tx *store.Tx) error {
+		clients, err := tx.Clients()
+		for _, c := range clients {
+			out = append(out, ClientSummary{ID: c.ID, CreatedAt: c.CreatedAt, RotatedAt: c.RotatedAt})
+		}
+		return err
+	})
+	return out, err
+}
+
+// DeleteClient removes an introspection client: its secret stops working
+// at the next request.
+func (a *Admin) DeleteClient(ctx context.Context, id string) error {
+	return deleteClient(ctx, a.db, id, time.Now())
+}
+
+func deleteClient(ctx context.Context, db *store.DB, id string, now time.Time) error {
+	return db.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteClient(id); errors.Is(err, store.ErrNotFound) {
+			return errNoClient(id)
+		} else if err != nil {
+			return err
+		}
+		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "client_removed", Detail: map[string]string{"client": id}})
+	})
+}
+
+// RotateClientSecret gives an introspection client a new secret, which it
+// returns; the old one stops working at the next request.
+func (a *Admin) RotateClientSecret(ctx context.Context, id string) (string, error) {
+	return rotateClientSecret(ctx, a.db, id, time.Now())
+}
+
+func rotateClientSecret(ctx context.Context, db *store.DB, id string, now time.Time) (string, error) {
+	secret, hash := newClientSecret()
+	err := db.Update(ctx, func(tx *store.Tx) error {
+		c, err := tx.Client(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNoClient(id)
+		} else if err != nil {
+			return err
+		}
+		c.SecretHash, c.RotatedAt = hash, now
+		if err := tx.PutClient(c); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "client_secret_rotated", Detail: map[string]string{"client": id}})
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+func errNoClient(id string) *Error {
+	return Errorf(http.StatusNotFound, CodeNotFound, "no client with id %q", id)
+}
+
+// Restore installs the backup at file as the store of cfg.DataDir, once a
+// copy of it has passed store.VerifyFile: a whole, consistent Latch store
+// whose sealed secrets open with the data directory's master key. It
+// refuses while a server runs on the directory, and refuses to replace an
+// existing store unless replace is set; a replaced store is kept beside
+// the new one, under the name returned. The master key is never created
+// here: a backup opens only with the key of the store it was taken from.
+func Restore(ctx context.Context, cfg Config, file string, replace bool) (kept string, err error) {
+	cfg = cfg.Defaults()
+	if c, err := DialAdmin(cfg.DataDir); err == nil {
+		c.Close()
+		return "", fmt.Errorf("a server is running on %s (it answers on its admin socket): stop it before restoring", cfg.DataDir)
+	}
+	kek := cfg.MasterKey
+	if kek == nil {
+		if v, _ := os.LookupEnv(store.MasterKeyEnv); strings.TrimSpace(v) == "" {
+			keyPath := filepath.Join(cfg.DataDir, store.MasterKeyFile)
+			if _, err := os.Stat(keyPath); errors.Is(err, fs.ErrNotExist) {
+				return "", fmt.Errorf("no master key at %s: a backup opens only with the master key of the store it was taken from; put that key there (mode 0600) or set %s", keyPath, store.MasterKeyEnv)
+			}
+		}
+		if kek, err = store.LoadOrCreateMasterKey(cfg.DataDir); err != nil {
+			return "", err
+		}
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return "", fmt.Errorf("create data directory: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, "latch.db")
+	kept, err = store.RestoreFile(ctx, file, path, kek, replace)
+	switch {
+	case errors.Is(err, store.ErrWrongKey):
+		return "", fmt.Errorf("%s was not written with the master key of %s: restore it beside the master key of the store it was taken from (%w)", file, cfg.DataDir, err)
+	case errors.Is(err, store.ErrStoreExists):
+		return "", fmt.Errorf("%s already holds a store: replacing it must be asked for (latch restore --force keeps the replaced file beside it)", cfg.DataDir)
+	case errors.Is(err, store.ErrInUse):
+		return "", ErrStoreInUse
+	}
+	return kept, err
+}

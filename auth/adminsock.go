@@ -20,7 +20,7 @@ import (
 )
 
 // A running server holds its store, so the operator commands (`latch
-// users`, `keys`, `clients`, `backup`) reach it through a Unix socket in
+// users`, `keys`, `clients`, `backup`, `audit`) reach it through a Unix socket in
 // the data directory instead: an account is disabled, a key rotated or a
 // backup taken without stopping the service, and the server applies the
 // change to what it holds in memory at once (its blacklist, its profile
@@ -154,6 +154,17 @@ func (s *Server) adminHandler() http.Handler {
 		secret, err := CreateClient(ctx, s.db, req.ID, s.now())
 		return clientResponse{secret}, err
 	}))
+	mux.HandleFunc("GET /v1/clients", func(w http.ResponseWriter, r *http.Request) {
+		clients, err := listClients(r.Context(), s.db)
+		s.adminReply(w, clients, err)
+	})
+	mux.HandleFunc("POST /v1/clients/delete", command(s, func(ctx context.Context, req clientRequest) (any, error) {
+		return struct{}{}, deleteClient(ctx, s.db, req.ID, s.now())
+	}))
+	mux.HandleFunc("POST /v1/clients/rotate-secret", command(s, func(ctx context.Context, req clientRequest) (any, error) {
+		secret, err := rotateClientSecret(ctx, s.db, req.ID, s.now())
+		return clientResponse{secret}, err
+	}))
 	mux.HandleFunc("GET /v1/keys", func(w http.ResponseWriter, r *http.Request) {
 		keys, err := listKeys(r.Context(), s.db)
 		s.adminReply(w, keys, err)
@@ -165,6 +176,11 @@ func (s *Server) adminHandler() http.Handler {
 		}
 		return keySummary(k), nil
 	}))
+	mux.HandleFunc("GET /v1/audit", s.handleAdminAudit)
+	mux.HandleFunc("GET /v1/audit/verify", func(w http.ResponseWriter, r *http.Request) {
+		report, err := verifyAudit(r.Context(), s.db)
+		s.adminReply(w, report, err)
+	})
 	mux.HandleFunc("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
 		started := false
 		err := s.db.BackupSized(func(size int64) io.Writer {
@@ -401,6 +417,24 @@ func (a *AdminClient) DeleteUser(ctx context.Context, username string) error {
 func (a *AdminClient) CreateClient(ctx context.Context, id string) (string, error) {
 	var out clientResponse
 	return out.Secret, a.call(ctx, "POST", "/v1/clients", clientRequest{id}, &out)
+}
+
+// Clients lists the introspection clients by id.
+func (a *AdminClient) Clients(ctx context.Context) ([]ClientSummary, error) {
+	var out []ClientSummary
+	return out, a.call(ctx, "GET", "/v1/clients", nil, &out)
+}
+
+// DeleteClient removes an introspection client.
+func (a *AdminClient) DeleteClient(ctx context.Context, id string) error {
+	return a.call(ctx, "POST", "/v1/clients/delete", clientRequest{id}, nil)
+}
+
+// RotateClientSecret gives an introspection client a new secret and
+// returns it.
+func (a *AdminClient) RotateClientSecret(ctx context.Context, id string) (string, error) {
+	var out clientResponse
+	return out.Secret, a.call(ctx, "POST", "/v1/clients/rotate-secret", clientRequest{id}, &out)
 }
 
 // Keys lists the signing keys, oldest first.

@@ -112,6 +112,33 @@ func TestAdminThroughRunningServer(t *testing.T) {
 	if r := e.introspect("api", secret, bob.access); r.status != 200 || r.body["active"] != true {
 		t.Fatalf("introspect with the new client: %d %s", r.status, r.raw)
 	}
+	// A rotated secret replaces the old one at once, and a removed
+	// client is refused at once.
+	rotated, err := a.RotateClientSecret(ctx, "api")
+	if err != nil || len(rotated) < 40 || rotated == secret {
+		t.Fatalf("rotate secret: %q %v", rotated, err)
+	}
+	expectError(t, e.introspect("api", secret, bob.access), 401, "invalid_client")
+	if r := e.introspect("api", rotated, bob.access); r.status != 200 || r.body["active"] != true {
+		t.Fatalf("introspect with the rotated secret: %d %s", r.status, r.raw)
+	}
+	clients, err := a.Clients(ctx)
+	if err != nil || len(clients) != 1 || clients[0].ID != "api" || clients[0].RotatedAt.IsZero() {
+		t.Fatalf("clients: %+v %v", clients, err)
+	}
+	if err := a.DeleteClient(ctx, "api"); err != nil {
+		t.Fatal(err)
+	}
+	expectError(t, e.introspect("api", rotated, bob.access), 401, "invalid_client")
+	if err := a.DeleteClient(ctx, "api"); !errors.As(err, &e404) || e404.Status != 404 || !strings.Contains(err.Error(), "no client") {
+		t.Fatalf("removing an unknown client: %v", err)
+	}
+	if _, err := a.RotateClientSecret(ctx, "api"); !errors.As(err, &e404) || e404.Status != 404 {
+		t.Fatalf("rotating an unknown client: %v", err)
+	}
+	if clients, err := a.Clients(ctx); err != nil || len(clients) != 0 {
+		t.Fatalf("clients after remove: %+v %v", clients, err)
+	}
 
 	// A rotation signs the next token with the new key, which the JWKS
 	// publishes beside the old one.
@@ -191,6 +218,9 @@ func TestAdminSocketRejectsMalformedCommands(t *testing.T) {
 		{"POST", "/v1/users/disable", `{"username":`, 400},
 		{"POST", "/v1/clients", `{"id":"` + strings.Repeat("a", adminBodyLimit) + `"}`, 400},
 		{"DELETE", "/v1/users", "", 405},
+		{"GET", "/v1/audit?since=yesterday", "", 400},
+		{"POST", "/v1/clients/delete", `{"id":"nobody"}`, 404},
+		{"POST", "/v1/clients/rotate-secret", `{"id":""}`, 404},
 	}
 	for _, tc := range cases {
 		req, _ := http.NewRequestWithContext(ctx, tc.method, "http://latch"+tc.path, strings.NewReader(tc.body))

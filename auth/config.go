@@ -69,6 +69,18 @@ type Config struct {
 // any access token a server may have issued rely on it.
 const maxAccessTTL = 24 * time.Hour
 
+// minAccessTTL is the shortest access-token lifetime: test suites check
+// expiry and refresh with tokens that live seconds.
+const minAccessTTL = time.Second
+
+// warn logs the settings that are valid but unwise outside tests.
+func (c Config) warn() {
+	if c.AccessTTL < time.Minute {
+		c.Logger.Warn("config: access tokens live less than a minute: every client refreshes that often; meant for test suites",
+			"access_ttl", c.AccessTTL.String())
+	}
+}
+
 // Defaults returns a copy of c with every unset field given its default.
 func (c Config) Defaults() Config {
 	def := func(d *time.Duration, v time.Duration) {
@@ -161,8 +173,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: origin %q must use https (plain http only on localhost)", o)
 		}
 	}
-	if c.AccessTTL < time.Minute || c.AccessTTL > maxAccessTTL {
-		return errors.New("config: --access-ttl must be between 1m and 24h")
+	if c.AccessTTL < minAccessTTL || c.AccessTTL > maxAccessTTL {
+		return errors.New("config: --access-ttl must be between 1s and 24h")
 	}
 	if c.CredentialTTL < time.Minute || c.CredentialTTL > 30*24*time.Hour {
 		return errors.New("config: --credential-ttl must be between 1m and 720h")

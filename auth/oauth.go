@@ -330,16 +330,25 @@ func CreateClient(ctx context.Context, db *store.DB, id string, now time.Time) (
 	if id == "" || len(id) > 128 || strings.ContainsAny(id, ": \t\r\n") {
 		return "", badRequest("client id must be 1 to 128 characters without spaces or colons")
 	}
-	secret, _ := tokens.NewOpaque()
-	sum := sha256.Sum256([]byte(secret))
+	secret, hash := newClientSecret()
 	err := db.Update(ctx, func(tx *store.Tx) error {
 		if _, err := tx.Client(id); err == nil {
 			return Errorf(http.StatusConflict, CodeInvalidRequest, "a client with this id already exists")
 		}
-		return tx.PutClient(&store.Client{ID: id, SecretHash: sum[:], CreatedAt: now})
+		if err := tx.PutClient(&store.Client{ID: id, SecretHash: hash, CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "client_created", Detail: map[string]string{"client": id}})
 	})
 	if err != nil {
 		return "", err
 	}
 	return secret, nil
+}
+
+// newClientSecret returns a fresh client secret and the hash kept of it.
+func newClientSecret() (secret string, hash []byte) {
+	secret, _ = tokens.NewOpaque()
+	sum := sha256.Sum256([]byte(secret))
+	return secret, sum[:]
 }

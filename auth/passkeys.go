@@ -351,6 +351,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 	}
 	assertion, err := s.rp.ParseAssertion(response)
 	if err != nil {
+		s.failures.countUnknown(now)
 		return nil, credentialError(err)
 	}
 	var (
@@ -377,14 +378,18 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		creds, err = tx.CredentialsByUser(user.ID)
 		return err
 	})
+	if e, ok := asError(err); ok && e.Code == CodeInvalidCredential {
+		s.failures.countUnknown(now)
+	}
 	if err != nil {
-		return nil, s.signInFailed(ctx, cer.UserID, err) // a username the passkey is not of
+		return nil, s.signInFailed(ctx, cer.UserID, "passkey of another account", err)
 	}
 	wc, err := s.rp.FinishLogin(waUser(user), waCredentials(creds), cer.Session, assertion)
 	if err != nil {
-		return nil, s.signInFailed(ctx, user.ID, credentialError(err))
+		return nil, s.signInFailed(ctx, user.ID, "passkey not verified", credentialError(err))
 	}
 	if user.Disabled {
+		s.auditSignInFailure(ctx, user.ID, "account disabled")
 		return nil, errDisabled()
 	}
 	var (
@@ -406,7 +411,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		}
 		if err := webauthn.CheckCounter(cred.SignCount, wc.SignCount); err != nil {
 			failure = credentialError(err)
-			return nil
+			return tx.AppendAudit(signInFailedEvent(now, user.ID, "passkey", "signature counter went back (a cloned passkey?)"))
 		}
 		cred.SignCount, cred.BackupState, cred.Record, cred.LastUsedAt = wc.SignCount, wc.BackupState, wc.Record, now
 		if err := tx.PutCredential(cred); err != nil {
@@ -429,14 +434,16 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		if err != nil {
 			return err
 		}
-		issued, err = s.startSession(tx, current, []string{amrPasskey}, now, proof, device)
-		return err
+		if issued, err = s.startSession(tx, current, []string{amrPasskey}, now, proof, device); err != nil {
+			return err
+		}
+		return tx.AppendAudit(signInEvent(now, issued))
 	})
 	switch {
 	case err != nil:
 		return nil, err
 	case failure != nil:
-		return nil, s.signInFailed(ctx, user.ID, failure)
+		return nil, s.signInFailed(ctx, user.ID, "", failure) // audited in the transaction
 	}
 	if mfaToken != "" {
 		return nil, &Error{

@@ -41,6 +41,8 @@ type Server struct {
 	metrics *metrics
 	// writeProbe paces readiness's own write probes.
 	writeProbe writeProbeGate
+	// failures budgets the audit events of failed sign-ins (audit.go).
+	failures failureAudit
 
 	// recoveryKey keys the hashes of TOTP recovery codes.
 	recoveryKey []byte
@@ -63,6 +65,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	cfg.warn()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -173,6 +176,11 @@ func (s *Server) startBackground(ctx context.Context) {
 	go func() {
 		defer s.bg.Done()
 		s.revoked.run(ctx, s.cfg.SweepInterval, s.now)
+	}()
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.runFailureFlush(ctx)
 	}()
 	if s.cfg.KeyRotation > 0 {
 		s.bg.Add(1)

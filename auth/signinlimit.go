@@ -31,12 +31,14 @@ const (
 // username the passkey does not belong to) and returns the answer: the
 // failure itself, or 429 once the account is throttled. Failures of no
 // known account, and errors that are not the caller's, are returned as
-// they are.
-func (s *Server) signInFailed(ctx context.Context, userID string, failure error) error {
+// they are. A counted failure with a reason is also audited, in the same
+// transaction as its count and within the failure budget (audit.go).
+func (s *Server) signInFailed(ctx context.Context, userID, reason string, failure error) error {
 	if e, ok := asError(failure); userID == "" || !ok || e.Code != CodeInvalidCredential {
 		return failure
 	}
 	now := s.now()
+	audit := reason != "" && s.failures.allow(now)
 	var answer error
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		answer = failure
@@ -49,6 +51,11 @@ func (s *Server) signInFailed(ctx context.Context, userID string, failure error)
 			return nil
 		}
 		f.Failures++
+		if audit {
+			if err := tx.AppendAudit(signInFailedEvent(now, userID, "passkey", reason)); err != nil {
+				return err
+			}
+		}
 		if f.Failures >= signInMaxFailures {
 			f.LockedUntil = now.Add(min(signInBaseLockout<<min(f.Lockouts, 10), signInMaxLockout))
 			f.Failures = 0

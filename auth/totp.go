@@ -279,6 +279,9 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens
 			return err
 		}
 		if failure != nil {
+			if err := tx.AppendAudit(mfaFailedEvent(now, cer.UserID, req, failure, now.Before(rec.LockedUntil))); err != nil {
+				return err
+			}
 			if e, ok := asError(failure); ok && e.Code == CodeRateLimited {
 				return tx.DeleteCeremony(id)
 			}
@@ -294,8 +297,10 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens
 		} else if err != nil {
 			return err
 		}
-		issued, err = s.startSession(tx, user, amr, cer.AuthTime, proof, device)
-		return err
+		if issued, err = s.startSession(tx, user, amr, cer.AuthTime, proof, device); err != nil {
+			return err
+		}
+		return tx.AppendAudit(signInEvent(now, issued))
 	})
 	if err != nil {
 		return nil, err

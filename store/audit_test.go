@@ -1,8 +1,14 @@
 package store
 
 import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -51,7 +57,7 @@ func TestAuditEventsNewestFirst(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		want := AuditEvent{Time: t0.Add(4 * time.Second), Type: "e4", UserID: "u", Detail: map[string]string{"n": "4"}}
+		want := AuditEvent{Seq: 5, Time: t0.Add(4 * time.Second), Type: "e4", UserID: "u", Detail: map[string]string{"n": "4"}}
 		if !reflect.DeepEqual(events[0], want) {
 			t.Errorf("event = %+v, want %+v", events[0], want)
 		}
@@ -64,4 +70,229 @@ func TestAppendAuditWithoutTypeIsRefused(t *testing.T) {
 	if err := db.Update(t.Context(), func(tx *Tx) error { return tx.AppendAudit(&AuditEvent{Time: t0}) }); err == nil {
 		t.Fatal("AppendAudit accepted an event without type")
 	}
+}
+
+// appendEvents appends n events, one transaction each.
+func appendEvents(t *testing.T, db *DB, n int) {
+	t.Helper()
+	for i := range n {
+		mustUpdate(t, db, func(tx *Tx) error {
+			return tx.AppendAudit(&AuditEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: "signin", UserID: fmt.Sprint("u", i),
+				Detail: map[string]string{"amr": "passkey", "n": fmt.Sprint(i)}})
+		})
+	}
+}
+
+func verifyAudit(t *testing.T, db *DB) AuditCheck {
+	t.Helper()
+	var check AuditCheck
+	mustView(t, db, func(tx *Tx) (err error) {
+		check, err = tx.VerifyAudit()
+		return err
+	})
+	return check
+}
+
+// rawAudit changes the stored log directly, as someone writing the file
+// would.
+func rawAudit(t *testing.T, db *DB, fn func(tx *Tx) error) {
+	t.Helper()
+	mustUpdate(t, db, fn)
+}
+
+func TestAuditChainHolds(t *testing.T) {
+	db := openTestDB(t)
+	if c := verifyAudit(t, db); c.Break != nil || c.Events != 0 {
+		t.Fatalf("an empty log: %+v", c)
+	}
+	appendEvents(t, db, 5)
+	c := verifyAudit(t, db)
+	if c.Break != nil || c.Events != 5 || c.Unchained != 0 || c.Genesis != 1 || c.Head != 5 || len(c.HeadMAC) != 32 {
+		t.Fatalf("verify: %+v %+v", c, c.Break)
+	}
+	// The chain survives a reopen: the MAC key comes from the master key.
+	path := db.bolt.Path()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path)
+	appendEvents(t, db, 1)
+	if c := verifyAudit(t, db); c.Break != nil || c.Head != 6 {
+		t.Fatalf("after a reopen: %+v %+v", c, c.Break)
+	}
+}
+
+func TestAuditChainFindsTheFirstBreak(t *testing.T) {
+	put := func(tx *Tx, seq uint64, rec *auditRecord) error {
+		return tx.put(bucketAudit, auditEntryKey(seq), rec)
+	}
+	get := func(tx *Tx, seq uint64) *auditRecord {
+		var rec auditRecord
+		if err := tx.get(bucketAudit, auditEntryKey(seq), &rec); err != nil {
+			t.Fatal(err)
+		}
+		return &rec
+	}
+	cases := []struct {
+		name   string
+		tamper func(tx *Tx) error
+		at     uint64
+		reason string
+	}{
+		{"an altered detail", func(tx *Tx) error {
+			rec := get(tx, 3)
+			rec.Detail["amr"] = "otp"
+			return put(tx, 3, rec)
+		}, 3, "altered"},
+		{"altered bytes", func(tx *Tx) error {
+			v := bytes.Clone(tx.raw(bucketAudit, auditEntryKey(4)))
+			i := bytes.Index(v, []byte("u3"))
+			if i < 0 {
+				return errors.New("the user id is not in the stored event")
+			}
+			v[i+1] = '9'
+			return tx.btx.Bucket(bucketAudit).Put(auditEntryKey(4), v)
+		}, 4, "altered"},
+		{"an event removed", func(tx *Tx) error { return tx.del(bucketAudit, auditEntryKey(3)) }, 3, "missing"},
+		{"the first event removed", func(tx *Tx) error { return tx.del(bucketAudit, auditEntryKey(1)) }, 1, "missing"},
+		{"the last event removed", func(tx *Tx) error { return tx.del(bucketAudit, auditEntryKey(6)) }, 6, "missing"},
+		{"an event replaced by another's copy", func(tx *Tx) error {
+			return put(tx, 3, get(tx, 2))
+		}, 3, "altered"},
+		{"an event re-chained with another key", func(tx *Tx) error {
+			rec := get(tx, 2)
+			rec.Type = "forged"
+			rec.MAC = auditMAC(auditChainKey(make([]byte, KeySize)), 2, rec.Prev, &rec.AuditEvent)
+			return put(tx, 2, rec)
+		}, 2, "altered"},
+		{"two events swapped", func(tx *Tx) error {
+			a, b := get(tx, 2), get(tx, 3)
+			return errors.Join(put(tx, 2, b), put(tx, 3, a))
+		}, 2, "altered"},
+		{"its MAC stripped", func(tx *Tx) error {
+			rec := get(tx, 5)
+			rec.MAC, rec.Prev = nil, nil
+			return put(tx, 5, rec)
+		}, 5, "no chain MAC"},
+		{"an event added behind the chain's back", func(tx *Tx) error {
+			// Even with a valid MAC: the head was not moved.
+			prev := get(tx, 6)
+			rec := &auditRecord{header: current(), AuditEvent: AuditEvent{Time: t0, Type: "forged"}, Prev: prev.MAC}
+			rec.MAC = auditMAC(tx.db.auditMACKey, 7, rec.Prev, &rec.AuditEvent)
+			return put(tx, 7, rec)
+		}, 7, "behind the chain's back"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openTestDB(t)
+			appendEvents(t, db, 6)
+			rawAudit(t, db, tc.tamper)
+			c := verifyAudit(t, db)
+			if c.Break == nil || c.Break.Seq != tc.at || !strings.Contains(c.Break.Reason, tc.reason) {
+				t.Fatalf("break = %+v, want at %d (%s)", c.Break, tc.at, tc.reason)
+			}
+		})
+	}
+}
+
+// TestAuditChainBeginsAfterAnUpgrade checks a log written before the
+// chain: its events stay readable and are counted as unchained, and the
+// chain starts at the first event appended after.
+func TestAuditChainBeginsAfterAnUpgrade(t *testing.T) {
+	db := openTestDB(t)
+	rawAudit(t, db, func(tx *Tx) error {
+		for i := range 3 {
+			seq, err := tx.btx.Bucket(bucketAudit).NextSequence()
+			if err != nil {
+				return err
+			}
+			// The record as the earlier version wrote it: no prev, no mac.
+			v := fmt.Sprintf(`{"v":1,"time":"2029-01-0%dT00:00:00Z","type":"signup","user_id":"u%d"}`, i+1, i)
+			if err := tx.btx.Bucket(bucketAudit).Put(binary.BigEndian.AppendUint64(nil, seq), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if c := verifyAudit(t, db); c.Break != nil || c.Events != 3 || c.Unchained != 3 || c.Head != 0 {
+		t.Fatalf("before the chain: %+v", c)
+	}
+	appendEvents(t, db, 2)
+	c := verifyAudit(t, db)
+	if c.Break != nil || c.Events != 5 || c.Unchained != 3 || c.Genesis != 4 || c.Head != 5 {
+		t.Fatalf("after the upgrade: %+v %+v", c, c.Break)
+	}
+	var types []string
+	mustView(t, db, func(tx *Tx) error {
+		return tx.ScanAudit(func(e *AuditEvent) error {
+			types = append(types, fmt.Sprint(e.Seq, e.Type))
+			return nil
+		})
+	})
+	if want := []string{"1signup", "2signup", "3signup", "4signin", "5signin"}; !reflect.DeepEqual(types, want) {
+		t.Fatalf("scan = %v, want %v", types, want)
+	}
+	// The genesis event removed is a break, not a longer unchained prefix.
+	rawAudit(t, db, func(tx *Tx) error { return tx.del(bucketAudit, auditEntryKey(4)) })
+	if c := verifyAudit(t, db); c.Break == nil || c.Break.Seq != 4 {
+		t.Fatalf("genesis removed: %+v", c.Break)
+	}
+}
+
+// TestAuditChainUnderGroupCommit appends from many writers at once, so
+// that commits carry several events and some batches are rolled back and
+// run again; the chain must hold in commit order.
+func TestAuditChainUnderGroupCommit(t *testing.T) {
+	db := openTestDB(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	committed := 0
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := db.Update(context.Background(), func(tx *Tx) error {
+				for j := range 2 {
+					if err := tx.AppendAudit(&AuditEvent{Time: t0, Type: "e", Detail: map[string]string{"w": fmt.Sprint(i, "/", j)}}); err != nil {
+						return err
+					}
+				}
+				if i%5 == 0 {
+					return errors.New("rolled back") // its events must go with it
+				}
+				return nil
+			})
+			if err == nil {
+				mu.Lock()
+				committed += 2
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	c := verifyAudit(t, db)
+	if c.Break != nil || c.Events != committed || c.Head != uint64(committed) {
+		t.Fatalf("verify: %+v %+v, %d events committed", c, c.Break, committed)
+	}
+	if db.Stats().Commits >= uint64(64) {
+		t.Logf("no commit was shared (%d commits); the chain was not tested under group commit", db.Stats().Commits)
+	}
+}
+
+// BenchmarkAppendAudit is the work one sign-in's event adds to the
+// transaction it shares (head read, MAC, two puts), without the commit:
+// all in one bbolt transaction, whose commit is left out of the timing.
+// Run with a fixed count (-benchtime 20000x): one transaction holds them all.
+func BenchmarkAppendAudit(b *testing.B) {
+	db := openTestDB(b)
+	e := AuditEvent{Time: t0, Type: "signin", UserID: "AAAAAAAAAAAAAAAAAAAAAA", Detail: map[string]string{"amr": "pop", "sid": "0123456789abcdefghijkl"}}
+	b.ReportAllocs()
+	mustUpdate(b, db, func(tx *Tx) error {
+		for b.Loop() {
+			if err := tx.AppendAudit(&e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -8,6 +8,8 @@ type Client struct {
 	ID         string    `json:"id"`
 	SecretHash []byte    `json:"secret_hash"`
 	CreatedAt  time.Time `json:"created_at,omitzero"`
+	// RotatedAt is when the secret was last replaced; zero if never.
+	RotatedAt time.Time `json:"rotated_at,omitzero"`
 }
 
 type clientRecord struct {
@@ -22,7 +24,18 @@ func (tx *Tx) PutClient(c *Client) error {
 	}
 	rec := clientRecord{header: current(), Client: *c}
 	rec.CreatedAt = utc(rec.CreatedAt)
+	rec.RotatedAt = utc(rec.RotatedAt)
 	return tx.put(bucketClients, []byte(c.ID), &rec)
+}
+
+// DeleteClient removes the client with the given id, or returns
+// ErrNotFound.
+func (tx *Tx) DeleteClient(id string) error {
+	key := []byte(id)
+	if tx.raw(bucketClients, key) == nil {
+		return ErrNotFound
+	}
+	return tx.del(bucketClients, key)
 }
 
 // Client returns the client with the given id, or ErrNotFound.

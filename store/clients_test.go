@@ -41,3 +41,32 @@ func TestClientRoundTripAndListing(t *testing.T) {
 		return nil
 	})
 }
+
+func TestDeleteClient(t *testing.T) {
+	db := openTestDB(t)
+	mustUpdate(t, db, func(tx *Tx) error {
+		for _, id := range []string{"api", "billing"} {
+			if err := tx.PutClient(&Client{ID: id, SecretHash: []byte(id)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteClient("api") })
+	if err := db.Update(t.Context(), func(tx *Tx) error { return tx.DeleteClient("api") }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleting a deleted client: %v", err)
+	}
+	if err := db.Update(t.Context(), func(tx *Tx) error { return tx.DeleteClient("") }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleting an empty id: %v", err)
+	}
+	mustView(t, db, func(tx *Tx) error {
+		all, err := tx.Clients()
+		if err != nil {
+			return err
+		}
+		if len(all) != 1 || all[0].ID != "billing" {
+			t.Errorf("Clients = %+v, want only billing", all)
+		}
+		return nil
+	})
+}

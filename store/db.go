@@ -58,6 +58,8 @@ type DB struct {
 	bolt   *bolt.DB
 	aead   cipher.AEAD
 	logger *slog.Logger
+	// auditMACKey keys the audit log's chain (see audit.go).
+	auditMACKey []byte
 
 	maxBatch int
 	readOnly bool
@@ -161,6 +163,7 @@ func Open(opts Options) (*DB, error) {
 		pending:    pendingTable{m: map[string]*Ceremony{}},
 		readOnly:   opts.ReadOnly,
 	}
+	db.auditMACKey = auditChainKey(opts.KEK)
 	if opts.ReadOnly {
 		if err := bdb.View(db.checkKey); err != nil {
 			_ = bdb.Close()

@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +31,9 @@ const usage = `latch — passwordless identity service
 Usage:
   latch serve [flags]            run the service
   latch clients add ID           create an introspection client; prints its secret
+  latch clients list             list introspection clients
+  latch clients remove ID        remove an introspection client
+  latch clients rotate-secret ID give a client a new secret; prints it
   latch keys list                list signing keys
   latch keys rotate [--alg A]    create a new signing key and retire the current one
   latch users list               list accounts
@@ -37,6 +41,10 @@ Usage:
   latch users enable NAME        re-enable an account
   latch users delete NAME --yes  delete an account and everything kept under it
   latch backup FILE              write a consistent copy of the store
+  latch restore FILE [--force]   install a backup as the store (the server stopped)
+  latch audit list [--user NAME] [--since T]
+                                 print the audit log (T: RFC 3339 time or a duration, e.g. 24h)
+  latch audit verify             check the audit log's hash chain; fails at the first break
 
 Every flag can also be set as LATCH_<FLAG> (e.g. LATCH_ISSUER, LATCH_DPOP_NONCE).
 Run "latch serve -h" for the flags.
@@ -58,13 +66,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "serve":
 		return serve(rest, stderr)
-	case "clients", "keys", "users":
+	case "clients", "keys", "users", "audit":
 		if len(rest) == 0 {
 			return fmt.Errorf("%s needs a subcommand; see latch help", cmd)
 		}
 		return admin(cmd+" "+rest[0], rest[1:], stdout, stderr)
 	case "backup":
 		return admin("backup", rest, stdout, stderr)
+	case "restore":
+		return restore(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -92,7 +102,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	rpName := str("rp-name", "Latch", "relying party name shown by authenticators")
 	origins := str("origins", "", "comma-separated allowed WebAuthn origins (default: the issuer's origin)")
 	audience := str("audience", "", "aud of access tokens (default: the issuer)")
-	accessTTL := str("access-ttl", "10m", "access token lifetime")
+	accessTTL := str("access-ttl", "10m", "access token lifetime, 1s to 24h (below 1m only for test suites)")
 	refreshTTL := str("refresh-ttl", "720h", "refresh token (login session) lifetime")
 	credTTL := str("credential-ttl", "24h", "SD-JWT credential lifetime")
 	var envErrs []error
@@ -242,8 +252,13 @@ type operator interface {
 	SetDisabled(ctx context.Context, username string, disabled bool) error
 	DeleteUser(ctx context.Context, username string) error
 	CreateClient(ctx context.Context, id string) (string, error)
+	Clients(context.Context) ([]auth.ClientSummary, error)
+	DeleteClient(ctx context.Context, id string) error
+	RotateClientSecret(ctx context.Context, id string) (string, error)
 	Keys(context.Context) ([]auth.KeySummary, error)
 	RotateKeys(ctx context.Context, alg string) (auth.KeySummary, error)
+	Audit(ctx context.Context, f auth.AuditFilter, fn func(*auth.AuditEntry) error) error
+	VerifyAudit(context.Context) (auth.AuditReport, error)
 	Backup(path string) error
 	Close() error
 }
@@ -256,8 +271,11 @@ func openOperator(cmd string, cfg auth.Config) (operator, error) {
 		return c, nil
 	}
 	open := auth.OpenAdmin
-	if cmd == "backup" {
-		open = auth.OpenAdminReadOnly // a copy must not change the original
+	switch cmd {
+	case "backup", "audit verify":
+		open = auth.OpenAdminReadOnly // a copy, or a check, must not change the original
+	case "clients add":
+		open = auth.OpenAdminCreating // provisioning comes before the first start
 	}
 	a, err := open(cfg)
 	if errors.Is(err, auth.ErrStoreInUse) {
@@ -272,6 +290,8 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	build := configFlags(fs)
 	alg := fs.String("alg", "", "algorithm of the new key (keys rotate): ES256 or EdDSA")
 	yes := fs.Bool("yes", false, "confirm a command that cannot be undone (users delete)")
+	user := fs.String("user", "", "only the events of this account, by username or id (audit list)")
+	since := fs.String("since", "", "only events from this time on: RFC 3339, or a duration back from now such as 24h (audit list)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -279,6 +299,14 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	cfg, err := build()
 	if err != nil {
 		return err
+	}
+	var filter auth.AuditFilter
+	if cmd == "audit list" {
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return err
+		}
+		filter = auth.AuditFilter{User: *user, Since: t}
 	}
 	argN := func(n int, what string) error {
 		if len(pos) != n {
@@ -300,6 +328,36 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		secret, err := a.CreateClient(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, secret)
+	case "clients list":
+		clients, err := a.Clients(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(tw, "ID\tCREATED\tSECRET ROTATED")
+		for _, c := range clients {
+			rotated := "never"
+			if !c.RotatedAt.IsZero() {
+				rotated = c.RotatedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ID, c.CreatedAt.UTC().Format(time.RFC3339), rotated)
+		}
+	case "clients remove":
+		if err := argN(1, "usage: latch clients remove ID"); err != nil {
+			return err
+		}
+		if err := a.DeleteClient(ctx, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: removed\n", pos[0])
+	case "clients rotate-secret":
+		if err := argN(1, "usage: latch clients rotate-secret ID"); err != nil {
+			return err
+		}
+		secret, err := a.RotateClientSecret(ctx, pos[0])
 		if err != nil {
 			return err
 		}
@@ -363,8 +421,111 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "backup written to %s\n", pos[0])
+	case "audit list":
+		if err := argN(0, "usage: latch audit list [--user NAME] [--since T]"); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%-6s %-20s  %-22s %-20s %s\n", "SEQ", "TIME", "EVENT", "USER", "DETAILS")
+		return a.Audit(ctx, filter, func(e *auth.AuditEntry) error {
+			_, err := fmt.Fprintf(stdout, "%-6d %-20s  %-22s %-20s %s\n",
+				e.Seq, e.Time.UTC().Format(time.RFC3339), e.Type, auditUser(e), auditDetail(e.Detail))
+			return err
+		})
+	case "audit verify":
+		if err := argN(0, "usage: latch audit verify"); err != nil {
+			return err
+		}
+		r, err := a.VerifyAudit(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d events\n", r.Events)
+		if r.Unchained > 0 {
+			fmt.Fprintf(stdout, "%d events written before the chain began are not covered\n", r.Unchained)
+		}
+		if r.Problem != "" {
+			return fmt.Errorf("audit log broken at event %d: %s", r.BrokenAt, r.Problem)
+		}
+		if r.Head > 0 {
+			fmt.Fprintf(stdout, "chain intact from event %d to %d; head MAC %s (keep it elsewhere to compare later)\n", r.Genesis, r.Head, r.HeadMAC)
+		}
 	default:
 		return fmt.Errorf("unknown command %q", cmd)
+	}
+	return nil
+}
+
+// parseSince reads --since: an RFC 3339 time, or a duration before now.
+func parseSince(v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("--since: %q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor a duration (24h)", v)
+	}
+	return now.Add(-d), nil
+}
+
+// auditUser names an event's account: its username, or its id once the
+// account is gone.
+func auditUser(e *auth.AuditEntry) string {
+	switch {
+	case e.Username != "":
+		return e.Username
+	case e.UserID != "":
+		return e.UserID
+	}
+	return "-"
+}
+
+// auditDetail prints an event's detail as key=value pairs in key order,
+// quoting values that would not read as one word.
+func auditDetail(d map[string]string) string {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v := d[k]
+		if v == "" || strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == '"' || r == '=' || r > '~' }) {
+			v = strconv.Quote(v)
+		}
+		parts[i] = k + "=" + v
+	}
+	return strings.Join(parts, " ")
+}
+
+// restore installs a backup as the store of --data, with no server
+// running on it.
+func restore(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	build := configFlags(fs)
+	force := fs.Bool("force", false, "replace an existing store (it is kept beside the new one)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return errors.New("restore: usage: latch restore FILE [--force]")
+	}
+	cfg, err := build()
+	if err != nil {
+		return err
+	}
+	kept, err := auth.Restore(context.Background(), cfg, pos[0], *force)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s restored into %s\n", pos[0], cfg.Defaults().DataDir)
+	if kept != "" {
+		fmt.Fprintf(stdout, "the replaced store is kept as %s\n", kept)
 	}
 	return nil
 }

@@ -5,10 +5,12 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchid/latch/auth"
 )
@@ -217,5 +219,287 @@ func TestRateFlags(t *testing.T) {
 		if err != nil || got.BeginRate != c.begin || got.PostRate != c.post {
 			t.Errorf("%v: begin %v post %v (%v), want %v %v", c.args, got.BeginRate, got.PostRate, err, c.begin, c.post)
 		}
+	}
+}
+
+// TestClientsAddProvisionsAFreshDataDirectory is the order of deployment
+// scripts: the introspection client is created before the first start,
+// and the server started afterwards accepts its secret.
+func TestClientsAddProvisionsAFreshDataDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fresh")
+	if _, err := runCmd(t, "users", "list", "--data", dir); err == nil || !strings.Contains(err.Error(), "no store") {
+		t.Fatalf("users list on a fresh directory: %v", err)
+	}
+	out, err := runCmd(t, "clients", "add", "resource-api", "--data", dir)
+	if err != nil || strings.Count(out, "\n") != 1 || len(strings.TrimSpace(out)) < 40 {
+		t.Fatalf("clients add on a fresh directory: %v %q", err, out)
+	}
+	secret := strings.TrimSpace(out)
+	for path, perm := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "master.key"): 0o600, filepath.Join(dir, "latch.db"): 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != perm {
+			t.Fatalf("%s: %v %v, want mode %v", path, fi, err, perm)
+		}
+	}
+
+	srv, err := auth.New(auth.Config{DataDir: dir, Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	introspect := func(secret string) int {
+		req, _ := http.NewRequest("POST", "http://"+srv.Addr()+"/introspect", strings.NewReader("token=nothing"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("resource-api", secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := introspect(secret); got != 200 {
+		t.Fatalf("introspection with the provisioned secret: %d", got)
+	}
+	if got := introspect("wrong" + secret); got != 401 {
+		t.Fatalf("introspection with a wrong secret: %d", got)
+	}
+}
+
+// clientCommands runs the client commands against dir, offline or through
+// its server, and checks what each prints.
+func clientCommands(t *testing.T, dir string) {
+	t.Helper()
+	first, err := runCmd(t, "clients", "add", "api", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, "clients", "list", "--data", dir)
+	if err != nil || !strings.HasPrefix(out, "ID") || !strings.Contains(out, "api") || !strings.Contains(out, "never") {
+		t.Fatalf("clients list: %v\n%s", err, out)
+	}
+	if strings.Contains(out, strings.TrimSpace(first)) {
+		t.Fatal("clients list shows a secret")
+	}
+	second, err := runCmd(t, "clients", "rotate-secret", "api", "--data", dir)
+	if err != nil || strings.Count(second, "\n") != 1 || len(strings.TrimSpace(second)) < 40 || second == first {
+		t.Fatalf("rotate-secret must print only the new secret: %v %q", err, second)
+	}
+	if out, _ := runCmd(t, "clients", "list", "--data", dir); strings.Contains(out, "never") {
+		t.Fatalf("clients list after a rotation:\n%s", out)
+	}
+	if out, err := runCmd(t, "clients", "remove", "api", "--data", dir); err != nil || out != "api: removed\n" {
+		t.Fatalf("clients remove: %v %q", err, out)
+	}
+	for _, sub := range []string{"remove", "rotate-secret"} {
+		if _, err := runCmd(t, "clients", sub, "api", "--data", dir); err == nil || !strings.Contains(err.Error(), `no client with id "api"`) {
+			t.Fatalf("clients %s of an unknown client: %v", sub, err)
+		}
+	}
+	if out, err := runCmd(t, "clients", "list", "--data", dir); err != nil || strings.Contains(out, "api") {
+		t.Fatalf("clients list after remove: %v\n%s", err, out)
+	}
+}
+
+func TestClientCommandsOffline(t *testing.T) { clientCommands(t, newDataDir(t)) }
+
+func TestClientCommandsThroughARunningServer(t *testing.T) {
+	dir := serving(t)
+	clientCommands(t, dir)
+}
+
+// serving starts a server on a new data directory with a short path (a
+// socket's path has a length limit that a test's own temp directory can
+// pass on some systems) and returns the directory.
+func serving(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "latch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	srv, err := auth.New(auth.Config{DataDir: dir, Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if err := srv.Open(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestRestore(t *testing.T) {
+	src := newDataDir(t)
+	if _, err := runCmd(t, "clients", "add", "in-backup", "--data", src); err != nil {
+		t.Fatal(err)
+	}
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if _, err := runCmd(t, "backup", backup, "--data", src); err != nil {
+		t.Fatal(err)
+	}
+	key := readFile(t, filepath.Join(src, "master.key"))
+
+	// Into a fresh directory: only beside the master key of its store.
+	dst := filepath.Join(t.TempDir(), "dst")
+	if _, err := runCmd(t, "restore", backup, "--data", dst); err == nil || !strings.Contains(err.Error(), "no master key") {
+		t.Fatalf("restore without the master key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "master.key")); err == nil {
+		t.Fatal("restore created a master key")
+	}
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "master.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCmd(t, "restore", backup, "--data", dst); err != nil || !strings.Contains(out, "restored into") {
+		t.Fatalf("restore: %v %q", err, out)
+	}
+	if out, err := runCmd(t, "clients", "list", "--data", dst); err != nil || !strings.Contains(out, "in-backup") {
+		t.Fatalf("the restored store: %v\n%s", err, out)
+	}
+
+	// Over an existing store: only with --force, which keeps the old one.
+	if _, err := runCmd(t, "clients", "add", "only-in-dst", "--data", dst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCmd(t, "restore", backup, "--data", dst); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("restore over a store: %v", err)
+	}
+	out, err := runCmd(t, "restore", backup, "--data", dst, "--force")
+	if err != nil || !strings.Contains(out, "kept as") {
+		t.Fatalf("restore --force: %v %q", err, out)
+	}
+	if out, _ := runCmd(t, "clients", "list", "--data", dst); strings.Contains(out, "only-in-dst") {
+		t.Fatalf("the old store is still in place:\n%s", out)
+	}
+
+	// Beside another master key: refused, and the store is left alone.
+	other := newDataDir(t)
+	before := readFile(t, filepath.Join(other, "latch.db"))
+	if _, err := runCmd(t, "restore", backup, "--data", other, "--force"); err == nil || !strings.Contains(err.Error(), "master key") {
+		t.Fatalf("restore beside another master key: %v", err)
+	}
+	if !bytes.Equal(before, readFile(t, filepath.Join(other, "latch.db"))) {
+		t.Fatal("a refused restore changed the store")
+	}
+
+	// A copy cut short is refused.
+	cut := filepath.Join(t.TempDir(), "cut.db")
+	whole := readFile(t, backup)
+	if err := os.WriteFile(cut, whole[:len(whole)*2/3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCmd(t, "restore", cut, "--data", dst, "--force"); err == nil {
+		t.Fatal("a truncated copy was restored")
+	}
+}
+
+func TestRestoreRefusesWhileServing(t *testing.T) {
+	dir := serving(t)
+	backup := filepath.Join(t.TempDir(), "copy.db")
+	if _, err := runCmd(t, "backup", backup, "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	before := readFile(t, filepath.Join(dir, "latch.db"))
+	if _, err := runCmd(t, "restore", backup, "--data", dir, "--force"); err == nil || !strings.Contains(err.Error(), "server is running") {
+		t.Fatalf("restore under a running server: %v", err)
+	}
+	if !bytes.Equal(before, readFile(t, filepath.Join(dir, "latch.db"))) {
+		t.Fatal("a refused restore changed the store")
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// auditCommands checks audit list and verify against dir, offline or
+// through its server; the log holds three client events by then.
+func auditCommands(t *testing.T, dir string) {
+	t.Helper()
+	out, err := runCmd(t, "audit", "list", "--data", dir)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err != nil || len(lines) != 4 || !strings.HasPrefix(lines[0], "SEQ") ||
+		!strings.Contains(lines[1], "client_created") || !strings.Contains(lines[1], "client=c1") || !strings.HasPrefix(lines[3], "3 ") {
+		t.Fatalf("audit list: %v\n%s", err, out)
+	}
+	for _, since := range []string{"1h", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)} {
+		if out, err := runCmd(t, "audit", "list", "--since", since, "--data", dir); err != nil || strings.Count(out, "\n") != 4 {
+			t.Fatalf("audit list --since %s: %v\n%s", since, err, out)
+		}
+	}
+	if out, err := runCmd(t, "audit", "list", "--since", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "--data", dir); err != nil || strings.Count(out, "\n") != 1 {
+		t.Fatalf("audit list --since the future: %v\n%s", err, out)
+	}
+	if out, err := runCmd(t, "audit", "list", "--user", "nobody", "--data", dir); err != nil || strings.Count(out, "\n") != 1 {
+		t.Fatalf("audit list --user nobody: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, "audit", "list", "--since", "yesterday", "--data", dir); err == nil || !strings.Contains(err.Error(), "--since") {
+		t.Fatalf("a bad --since: %v", err)
+	}
+	if _, err := runCmd(t, "audit", "list", "alice", "--data", dir); err == nil || !strings.Contains(err.Error(), "usage") {
+		t.Fatalf("a stray argument: %v", err)
+	}
+	out, err = runCmd(t, "audit", "verify", "--data", dir)
+	if err != nil || !strings.Contains(out, "3 events") || !strings.Contains(out, "chain intact from event 1 to 3") {
+		t.Fatalf("audit verify: %v\n%s", err, out)
+	}
+}
+
+func addClients(t *testing.T, dir string, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if _, err := runCmd(t, "clients", "add", id, "--data", dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestAuditCommandsOffline(t *testing.T) {
+	dir := newDataDir(t)
+	addClients(t, dir, "c1", "c2", "c3")
+	auditCommands(t, dir)
+}
+
+func TestAuditCommandsThroughARunningServer(t *testing.T) {
+	dir := serving(t)
+	addClients(t, dir, "c1", "c2", "c3")
+	auditCommands(t, dir)
+}
+
+// TestAuditVerifyFindsATamperedFile alters an event's bytes in the store
+// file, as someone with the file but not the master key would, and
+// expects verify to fail at that event.
+func TestAuditVerifyFindsATamperedFile(t *testing.T) {
+	dir := newDataDir(t)
+	addClients(t, dir, "c1", "tamper-me-2", "c3")
+	path := filepath.Join(dir, "latch.db")
+	data := readFile(t, path)
+	// Every copy: the client's record holds the id too, and pages that
+	// earlier commits replaced may hold one.
+	if !bytes.Contains(data, []byte("tamper-me-2")) {
+		t.Fatal("the event is not in the file")
+	}
+	data = bytes.ReplaceAll(data, []byte("tamper-me-2"), []byte("tamper-me-0"))
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCmd(t, "audit", "verify", "--data", dir)
+	if err == nil || !strings.Contains(err.Error(), "broken at event 2") || !strings.Contains(err.Error(), "altered") {
+		t.Fatalf("audit verify of a tampered file: %v\n%s", err, out)
+	}
+	// verify only reads: the file is as the tamperer left it.
+	if !bytes.Equal(readFile(t, path), data) {
+		t.Fatal("audit verify changed the file")
 	}
 }
