@@ -16,15 +16,19 @@ import (
 // forgetting a live jti would allow a replay.
 //
 // Failing closed must not let one client shut others out, so:
-//   - entries are sharded by proof key, through a hash keyed with a secret
+//   - an entry's shard is chosen by its own key, a hash keyed with a secret
 //     drawn at start-up: nobody can choose, or even learn, which shard a
-//     key lands in, so no one can aim proofs at someone else's shard;
-//   - each proof key has its own bound (perKey live entries), enforced once
-//     its shard is half full: a key at its bound then has its own proofs
-//     refused until its entries expire, so keys over their bound together
-//     take at most half a shard and the other half is left to keys within
-//     theirs. An unpressured shard lets a busy client (a load generator,
-//     a backend with one key) go past its bound;
+//     proof lands in, so no one can aim proofs at someone else's shard,
+//     and every key's entries spread evenly over all shards (a few busy
+//     keys never crowd one shard while the others stand empty);
+//   - each proof key has its own bound (perKey live entries in all, so
+//     perKey/replayShards in each shard), enforced once a shard is half
+//     full: a key at its bound then has its own proofs refused until its
+//     entries expire, so keys over their bound together take at most half
+//     of the cache and the other half is left to keys within theirs. The
+//     bound is generous (an eighth of the cache by default, about 2,000
+//     proofs a second sustained), so a busy client such as a backend with
+//     one key or a load generator is not refused;
 //   - callers record a jti only for a request that otherwise succeeds (see
 //     DPoP.CheckOnly and DPoP.Record), so proofs sent with a bad grant, a
 //     failed ceremony or someone else's token cost the cache nothing.
@@ -37,7 +41,7 @@ type replayCache struct {
 	// of the bucket holding its expiry, so at most width seconds longer.
 	width int64
 	// perShard caps the entries of one shard, perKey those of one proof
-	// key in a shard at least half full.
+	// key in one shard at least half full.
 	perShard, perKey int
 }
 
@@ -48,9 +52,9 @@ const (
 	replayBuckets       = 16
 	replayBucketSlots   = replayBuckets + 3
 	defaultReplayCacheN = 1 << 20
-	// defaultKeysPerShard is how many proof keys at their bound it takes to
-	// fill a shard, when the per-key bound is not configured.
-	defaultKeysPerShard = 16
+	// defaultKeysToFill is how many proof keys at their bound it takes to
+	// fill the cache, when the per-key bound is not configured.
+	defaultKeysToFill = 8
 )
 
 // holderID identifies a proof key inside the cache: a keyed hash of its
@@ -85,9 +89,12 @@ func newReplayCache(window time.Duration, size, perKey int) *replayCache {
 		per = 1
 	}
 	if perKey <= 0 {
-		perKey = max(1, per/defaultKeysPerShard)
+		perKey = size / defaultKeysToFill
 	}
-	c := &replayCache{width: width, perShard: per, perKey: min(perKey, per)}
+	// A key's entries spread evenly over the shards, so its bound in each
+	// is its share of the whole.
+	perKey = (perKey + replayShards - 1) / replayShards
+	c := &replayCache{width: width, perShard: per, perKey: min(max(perKey, 1), per)}
 	rand.Read(c.secret[:])
 	for i := range c.shards {
 		c.shards[i].live = make(map[holderID]int)
@@ -118,13 +125,13 @@ func (c *replayCache) key(h holderID, htu, jti string) [32]byte {
 	return sha256.Sum256(b)
 }
 
-func (c *replayCache) shard(h holderID) *replayShard { return &c.shards[shardIndex(h)] }
-
-func shardIndex(h holderID) int { return int(h[0] % replayShards) }
+// shard holds the entry key: keys are keyed hashes, so shards are chosen
+// evenly and by no one.
+func (c *replayCache) shard(key *[32]byte) *replayShard { return &c.shards[key[0]%replayShards] }
 
 // seen reports whether key is recorded and still live at now.
-func (c *replayCache) seen(h holderID, key *[32]byte, now time.Time) bool {
-	s := c.shard(h)
+func (c *replayCache) seen(key *[32]byte, now time.Time) bool {
+	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.seenLocked(key, c.epochOf(now.Unix()))
@@ -142,7 +149,7 @@ const (
 
 // record stores key, recorded by proof key h, until expires.
 func (c *replayCache) record(h holderID, key *[32]byte, expires, now time.Time) recordResult {
-	s := c.shard(h)
+	s := c.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	nowEpoch := c.epochOf(now.Unix())
@@ -184,8 +191,8 @@ func (c *replayCache) record(h holderID, key *[32]byte, expires, now time.Time) 
 	return recorded
 }
 
-// overBoundLocked reports whether h may record no more: it has perKey live
-// entries and its shard is at least half full.
+// overBoundLocked reports whether h may record no more in s: it has perKey
+// live entries there and s is at least half full.
 func (s *replayShard) overBoundLocked(h holderID, c *replayCache) bool {
 	return s.live[h] >= c.perKey && 2*s.count >= c.perShard
 }
