@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/latchid/latch/store"
@@ -37,14 +36,17 @@ func OpenAdminReadOnly(cfg Config) (*Admin, error) { return openAdmin(cfg, true)
 
 func openAdmin(cfg Config, readOnly bool) (*Admin, error) {
 	cfg = cfg.Defaults()
-	path := filepath.Join(cfg.DataDir, "latch.db")
+	dir, err := store.InspectDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	path := dir.DBPath()
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no store at %s: start the server once to create it", path)
 	}
 	kek := cfg.MasterKey
 	if kek == nil {
-		var err error
-		if kek, err = store.LoadOrCreateMasterKey(cfg.DataDir); err != nil {
+		if kek, err = dir.MasterKey(); err != nil {
 			return nil, err
 		}
 	}
