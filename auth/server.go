@@ -73,7 +73,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	db, err := store.Open(store.Options{Path: dir.DBPath(), KEK: kek})
+	db, err := dir.Open(store.Options{KEK: kek})
 	if err != nil {
 		return nil, err
 	}

@@ -109,7 +109,10 @@ func (db *DB) Stats() Stats {
 // Open opens (creating if needed) the database at opts.Path, creates every
 // bucket, and checks that opts.KEK is the key the database was written with.
 // A file locked by another process yields an error wrapping ErrInUse; a
-// different master key yields an error wrapping ErrWrongKey.
+// different master key yields an error wrapping ErrWrongKey; an empty file,
+// one wrapping ErrStoreMissing; a damaged one, ErrDamaged. To open the store of a data
+// directory, where a missing file must not always mean a new store, use
+// Dir.Open.
 func Open(opts Options) (*DB, error) {
 	if opts.Path == "" {
 		return nil, errors.New("store: open: empty path")
@@ -125,6 +128,9 @@ func Open(opts Options) (*DB, error) {
 	}
 	aead, err := newAEAD(opts.KEK)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkFile(opts.Path); err != nil {
 		return nil, err
 	}
 	bdb, err := bolt.Open(opts.Path, 0o600, &bolt.Options{

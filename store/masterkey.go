@@ -19,10 +19,6 @@ const MasterKeyEnv = "LATCH_MASTER_KEY"
 // MasterKeyFile is the key file's name inside the data directory.
 const MasterKeyFile = "master.key"
 
-// ErrNoMasterKey is returned by Dir.MasterKey when a data directory that
-// already holds a store has no key file and LATCH_MASTER_KEY is not set.
-var ErrNoMasterKey = errors.New("master key missing")
-
 // MasterKey returns the 32-byte key-encryption key of the store in d. The
 // LATCH_MASTER_KEY environment variable (base64, standard or URL alphabet,
 // padded or not, or hex) wins; otherwise the key file is read. Only a new
@@ -47,6 +43,9 @@ func (d Dir) MasterKey() ([]byte, error) {
 	key, err := readMasterKey(path)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return key, err
+	}
+	if err := d.checkDB(); err != nil {
+		return nil, err // no key because no store: say so
 	}
 	if !d.New {
 		return nil, fmt.Errorf("store: %w: the store in %s needs the master key it was written with, expected in %s or in %s; restore the key file from where you keep it (a new key cannot open this store)",

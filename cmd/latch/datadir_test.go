@@ -58,3 +58,50 @@ func TestMissingMasterKeyIsReportedNotReplaced(t *testing.T) {
 		t.Fatalf("a key file was written although the environment supplied the key (stat: %v)", err)
 	}
 }
+
+// TestEmptyDatabaseBesideItsKeyDoesNotStart truncates a store's file to
+// nothing, as a full disk or a bad copy can: the start must fail and say
+// so, not come up ready with every account gone.
+func TestEmptyDatabaseBesideItsKeyDoesNotStart(t *testing.T) {
+	t.Setenv("LATCH_MASTER_KEY", "")
+	dir := newDataDir(t)
+	dbPath := filepath.Join(dir, "latch.db")
+	if err := os.Truncate(dbPath, 0); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := auth.New(auth.Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err == nil {
+		srv.Close()
+		t.Fatal("a store whose file is empty started as a new store")
+	}
+	if !strings.Contains(err.Error(), dbPath) || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("the error does not name the empty file: %v", err)
+	}
+	if info, err := os.Stat(dbPath); err != nil || info.Size() != 0 {
+		t.Errorf("the empty file was written to: %v %v", info, err)
+	}
+	// The offline commands refuse it too.
+	if _, err := runCmd(t, "users", "list", "--data", dir); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("users list: want the empty file reported, got %v", err)
+	}
+}
+
+// TestNewDataDirectoryStarts: starting afresh stays the default for a
+// missing or empty directory.
+func TestNewDataDirectoryStarts(t *testing.T) {
+	t.Setenv("LATCH_MASTER_KEY", "")
+	for _, dir := range []string{t.TempDir(), filepath.Join(t.TempDir(), "new")} {
+		srv, err := auth.New(auth.Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"latch.db", "master.key"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+				t.Errorf("first start left no %s: %v", name, err)
+			}
+		}
+	}
+}
