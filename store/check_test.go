@@ -121,3 +121,47 @@ func TestCheckFileJudgesTheCurrentMetaPage(t *testing.T) {
 		t.Errorf("a text file: %v", err)
 	}
 }
+
+// currentMeta reads the current meta page of a closed store's file.
+func currentMeta(t *testing.T, path string) boltMeta {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m0, ok0 := readMeta(f, 0)
+	m1, ok1 := readMeta(f, 4096)
+	if !ok0 || ok1 && m1.txid > m0.txid {
+		return m1
+	}
+	return m0
+}
+
+// TestFreelistIsWrittenAtCloseOnly: a clean close leaves the free-page
+// list in the file, so the next open reads it instead of walking every
+// page; the first commit after drops it, so a crash leaves no stale list.
+func TestFreelistIsWrittenAtCloseOnly(t *testing.T) {
+	path, _ := damagedStoreFile(t) // a store, closed cleanly
+	const noFreelist = 1<<64 - 1
+	if m := currentMeta(t, path); m.freelist == noFreelist {
+		t.Fatal("a clean close left no free-page list")
+	}
+	db := openAt(t, path)
+	putTestUsers(t, db, "after-open")
+	if m := currentMeta(t, path); m.freelist != noFreelist {
+		t.Error("a commit after open kept the free-page list of the close")
+	}
+	// What a crash leaves (no closing commit) opens, by a walk, intact.
+	if err := db.bolt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path)
+	mustView(t, db, func(tx *Tx) error {
+		for err := range tx.btx.Check() {
+			t.Errorf("consistency: %v", err)
+		}
+		_, err := tx.User("after-open")
+		return err
+	})
+}
