@@ -56,22 +56,27 @@ const (
 
 func openAdmin(cfg Config, mode openMode) (*Admin, error) {
 	cfg = cfg.Defaults()
-	path := filepath.Join(cfg.DataDir, "latch.db")
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) && mode == openOrCreate {
+	dir, err := store.InspectDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	path := dir.DBPath()
+	if dir.New && mode == openOrCreate {
+		// Provisioning before the first start: the same new store serve
+		// would make (InspectDir, MasterKey, Open).
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
-	} else if err != nil {
+	} else if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no store at %s: start the server once to create it", path)
 	}
 	kek := cfg.MasterKey
 	if kek == nil {
-		var err error
-		if kek, err = store.LoadOrCreateMasterKey(cfg.DataDir); err != nil {
+		if kek, err = dir.MasterKey(); err != nil {
 			return nil, err
 		}
 	}
-	db, err := store.Open(store.Options{Path: path, KEK: kek, Timeout: 500 * time.Millisecond, ReadOnly: mode == openReadOnly})
+	db, err := dir.Open(store.Options{KEK: kek, Timeout: 500 * time.Millisecond, ReadOnly: mode == openReadOnly})
 	if errors.Is(err, store.ErrInUse) {
 		return nil, ErrStoreInUse
 	}

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -69,14 +68,17 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	dir, err := store.InspectDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	kek := cfg.MasterKey
 	if kek == nil {
-		var err error
-		if kek, err = store.LoadOrCreateMasterKey(cfg.DataDir); err != nil {
+		if kek, err = dir.MasterKey(); err != nil {
 			return nil, err
 		}
 	}
-	db, err := store.Open(store.Options{Path: filepath.Join(cfg.DataDir, "latch.db"), KEK: kek})
+	db, err := dir.Open(store.Options{KEK: kek})
 	if err != nil {
 		return nil, err
 	}

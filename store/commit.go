@@ -206,7 +206,7 @@ func (db *DB) commitBatch(batch []*writeRequest) {
 	for len(live) > 0 {
 		failed, failure := -1, error(nil)
 		err := db.bolt.Update(func(btx *bolt.Tx) error {
-			tx := &Tx{btx: btx, db: db}
+			tx := newWriteTx(btx, db)
 			for i, req := range live {
 				if err := callSafely(req.fn, tx); err != nil {
 					failed, failure = i, err

@@ -124,3 +124,32 @@ func (tx *Tx) DeleteCredential(id []byte) error {
 	}
 	return tx.del(bucketCredentialOwners, c.ID)
 }
+
+func (r *credentialRecord) appendBinary(b []byte) []byte {
+	c := &r.Credential
+	b = appendString(b, c.Name)
+	b = appendTime(b, c.CreatedAt)
+	b = appendTime(b, c.LastUsedAt)
+	b = appendStrings(b, c.Transports)
+	b = appendBytes(b, c.AAGUID)
+	b = appendBool(b, c.BackupEligible)
+	b = appendBool(b, c.BackupState)
+	b = appendUvarint(b, uint64(c.SignCount))
+	return appendBytes(b, c.Record)
+}
+
+// decodeBinary takes the owner and the credential id from the key, an
+// account entry key.
+func (r *credentialRecord) decodeBinary(key []byte, d *reader) error {
+	userID, rest, ok := splitAccountKey(key)
+	if !ok || len(rest) < 2 || rest[0] != entryCredential {
+		return fmt.Errorf("store: decode record: credential under a key that is not a credential's")
+	}
+	r.header = current()
+	r.Credential = Credential{
+		ID: bytes.Clone(rest[1:]), UserID: userID, Name: d.string(), CreatedAt: d.time(), LastUsedAt: d.time(),
+		Transports: d.strings(), AAGUID: d.bytes(), BackupEligible: d.bool(), BackupState: d.bool(),
+		SignCount: d.uint32(), Record: d.bytes(),
+	}
+	return nil
+}

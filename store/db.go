@@ -23,6 +23,28 @@ const (
 	defaultMaxBatch = 128
 )
 
+// When bbolt writes its free-page list. Written with every commit, it
+// costs each commit a page per 512 free pages (and sorting them), which a
+// store with churn has by the thousand: eight pages more per commit and
+// commits seven times slower, measured. Never written, every open rebuilds
+// it by walking every page of the file, so a start reads the whole store
+// (gigabytes at a million accounts) and keeps it resident. Written once,
+// by the last commit of a clean Close, the next open reads it instead;
+// the first commit after that drops it again, so a crash can never leave
+// a stale list behind, only a walk at the next start. BenchmarkFreelistSync
+// measures the three.
+type freelistPolicy int
+
+const (
+	freelistAtClose freelistPolicy = iota
+	freelistEveryCommit
+	freelistNever
+)
+
+// freelist is the policy in force; a variable so that a benchmark can
+// measure each.
+var freelist = freelistAtClose
+
 // initialMmapSize is the file size up to which the store never remaps: 1
 // GiB, except on Windows, where bbolt grows the file to what it maps.
 func initialMmapSize() int {
@@ -46,6 +68,12 @@ type Options struct {
 	// Logger receives operational messages (sweeper failures); default
 	// slog.Default().
 	Logger *slog.Logger
+	// FillPages makes every write transaction fill pages to the brim in
+	// every bucket, not only in those whose keys are time-ordered: for a
+	// store built in key order in large transactions, as an import or a
+	// benchmark does, it packs the trees as a compaction would. Writes in
+	// random key order leave pages emptier with it.
+	FillPages bool
 	// ReadOnly opens the file for reading only, as a backup needs: nothing
 	// is created or written, a file in an earlier layout is not moved (so a
 	// copy taken before an upgrade stays readable by the version that wrote
@@ -61,8 +89,9 @@ type DB struct {
 	// auditMACKey keys the audit log's chain (see audit.go).
 	auditMACKey []byte
 
-	maxBatch int
-	readOnly bool
+	maxBatch  int
+	readOnly  bool
+	fillPages bool
 	// mu guards sends on queue against Close: Update holds it shared while
 	// enqueueing, Close takes it exclusively before closing the channel.
 	mu         sync.RWMutex
@@ -113,7 +142,10 @@ func (db *DB) Stats() Stats {
 // Open opens (creating if needed) the database at opts.Path, creates every
 // bucket, and checks that opts.KEK is the key the database was written with.
 // A file locked by another process yields an error wrapping ErrInUse; a
-// different master key yields an error wrapping ErrWrongKey.
+// different master key yields an error wrapping ErrWrongKey; an empty file,
+// one wrapping ErrStoreMissing; a damaged one, ErrDamaged. To open the store of a data
+// directory, where a missing file must not always mean a new store, use
+// Dir.Open.
 func Open(opts Options) (*DB, error) {
 	if opts.Path == "" {
 		return nil, errors.New("store: open: empty path")
@@ -131,13 +163,16 @@ func Open(opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkFile(opts.Path); err != nil {
+		return nil, err
+	}
 	bdb, err := bolt.Open(opts.Path, 0o600, &bolt.Options{
 		Timeout: opts.Timeout,
-		// The free-page list is rebuilt by scanning at open instead of
-		// being written on every commit, and kept as a map: fewer pages
-		// written per commit and cheaper allocation, as etcd runs bbolt.
-		// Durability is unchanged: data and meta pages are still fsync'd.
-		NoFreelistSync: true,
+		// The free-page list is not written with every commit (see
+		// freelistMode), and kept as a map: cheap allocation, as etcd runs
+		// bbolt. Durability is unchanged: data and meta pages are still
+		// fsync'd.
+		NoFreelistSync: freelist != freelistEveryCommit,
 		FreelistType:   bolt.FreelistMapType,
 		ReadOnly:       opts.ReadOnly,
 		// bbolt maps the file and maps it again, larger, as it grows; a
@@ -162,6 +197,7 @@ func Open(opts Options) (*DB, error) {
 		writerDone: make(chan struct{}),
 		pending:    pendingTable{m: map[string]*Ceremony{}},
 		readOnly:   opts.ReadOnly,
+		fillPages:  opts.FillPages,
 	}
 	db.auditMACKey = auditChainKey(opts.KEK)
 	if opts.ReadOnly {
@@ -242,11 +278,25 @@ func (db *DB) Close() error {
 		if err := db.park(); err != nil {
 			db.closeErr = fmt.Errorf("store: close: park pending ceremonies: %w", err)
 		}
+		if err := db.writeFreelist(); err != nil && db.closeErr == nil {
+			db.closeErr = fmt.Errorf("store: close: write the free-page list: %w", err)
+		}
 		if err := db.bolt.Close(); err != nil && db.closeErr == nil {
 			db.closeErr = fmt.Errorf("store: close: %w", err)
 		}
 	})
 	return db.closeErr
+}
+
+// writeFreelist commits the free-page list, so that the next open reads
+// it rather than walking the file (see freelistPolicy). It runs once the
+// writer has stopped: nothing else commits meanwhile.
+func (db *DB) writeFreelist() error {
+	if freelist != freelistAtClose {
+		return nil
+	}
+	db.bolt.NoFreelistSync = false
+	return db.bolt.Update(func(*bolt.Tx) error { return nil })
 }
 
 // View runs fn in a read-only transaction. Values read through tx are

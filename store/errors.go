@@ -33,4 +33,18 @@ var (
 
 	// ErrReadOnly is returned by Update on a DB opened with ReadOnly.
 	ErrReadOnly = errors.New("store: opened read-only")
+
+	// ErrStoreMissing is returned by Open and Dir.Open when a store
+	// evidently existed but its database is gone: the file is empty, or a
+	// data directory that is not new has no database file.
+	ErrStoreMissing = errors.New("store: database missing")
+
+	// ErrDamaged is returned by Open for a database file that cannot be a
+	// whole store, such as one shorter than its own pages say.
+	ErrDamaged = errors.New("store: database file damaged")
+
+	// ErrNoMasterKey is returned by Dir.MasterKey when a data directory
+	// that already holds a store has no key file and LATCH_MASTER_KEY is
+	// not set.
+	ErrNoMasterKey = errors.New("master key missing")
 )

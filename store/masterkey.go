@@ -19,13 +19,16 @@ const MasterKeyEnv = "LATCH_MASTER_KEY"
 // MasterKeyFile is the key file's name inside the data directory.
 const MasterKeyFile = "master.key"
 
-// LoadOrCreateMasterKey returns the 32-byte key-encryption key. The
+// MasterKey returns the 32-byte key-encryption key of the store in d. The
 // LATCH_MASTER_KEY environment variable (base64, standard or URL alphabet,
-// padded or not, or hex) wins; otherwise <dataDir>/master.key is read, or
-// created on first start (directory 0700, file 0600, the key stored in
-// base64). A key of the wrong size or encoding is an error that never
-// echoes the key material.
-func LoadOrCreateMasterKey(dataDir string) ([]byte, error) {
+// padded or not, or hex) wins; otherwise the key file is read. Only a new
+// directory gets a new key file (directory 0700, file 0600, the key stored
+// in base64): in a directory that already holds a store a missing key is an
+// error wrapping ErrNoMasterKey that says where the key was expected,
+// because a new random key could never open that store and might be backed
+// up in the real key's place. A key of the wrong size or encoding is an
+// error that never echoes the key material.
+func (d Dir) MasterKey() ([]byte, error) {
 	if v, ok := os.LookupEnv(MasterKeyEnv); ok && strings.TrimSpace(v) != "" {
 		key, err := decodeMasterKey(v)
 		if err != nil {
@@ -33,18 +36,35 @@ func LoadOrCreateMasterKey(dataDir string) ([]byte, error) {
 		}
 		return key, nil
 	}
-	if dataDir == "" {
+	if d.Path == "" {
 		return nil, errors.New("store: master key: empty data directory")
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+	path := d.KeyPath()
+	key, err := readMasterKey(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return key, err
+	}
+	if err := d.checkDB(); err != nil {
+		return nil, err // no key because no store: say so
+	}
+	if !d.New {
+		return nil, fmt.Errorf("store: %w: the store in %s needs the master key it was written with, expected in %s or in %s; restore the key file from where you keep it (a new key cannot open this store)",
+			ErrNoMasterKey, d.Path, path, MasterKeyEnv)
+	}
+	if err := os.MkdirAll(d.Path, 0o700); err != nil {
 		return nil, fmt.Errorf("store: master key: %w", err)
 	}
-	path := filepath.Join(dataDir, MasterKeyFile)
-	key, err := readMasterKey(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return createMasterKey(path)
+	return createMasterKey(path)
+}
+
+// LoadOrCreateMasterKey is InspectDir(dataDir) followed by MasterKey: the
+// key of the store in dataDir, created only if the directory is new.
+func LoadOrCreateMasterKey(dataDir string) ([]byte, error) {
+	d, err := InspectDir(dataDir)
+	if err != nil {
+		return nil, err
 	}
-	return key, err
+	return d.MasterKey()
 }
 
 // decodeMasterKey accepts hex or any base64 flavour, and insists on exactly

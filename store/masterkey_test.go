@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,5 +123,56 @@ func TestMasterKeyFileOpenToOthersIsRefused(t *testing.T) {
 	}
 	if _, err := LoadOrCreateMasterKey(dir); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("a world-readable master key was accepted: %v", err)
+	}
+}
+
+func TestMissingMasterKeyOfAnExistingStoreIsNotReplaced(t *testing.T) {
+	t.Setenv(MasterKeyEnv, "")
+	dir := t.TempDir()
+	// A store restored from a backup, or one whose key file was lost: the
+	// database is there, the key is not.
+	db := openAt(t, filepath.Join(dir, DBFile))
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadOrCreateMasterKey(dir)
+	if !errors.Is(err, ErrNoMasterKey) {
+		t.Fatalf("err = %v, want ErrNoMasterKey", err)
+	}
+	keyPath := filepath.Join(dir, MasterKeyFile)
+	if !strings.Contains(err.Error(), keyPath) || !strings.Contains(err.Error(), MasterKeyEnv) {
+		t.Errorf("the error does not say where the key was expected: %v", err)
+	}
+	if _, err := os.Stat(keyPath); !os.IsNotExist(err) {
+		t.Fatalf("a new key file was written beside an existing store (stat: %v)", err)
+	}
+
+	// The key given in the environment opens it.
+	t.Setenv(MasterKeyEnv, base64.StdEncoding.EncodeToString(testKEK))
+	key, err := LoadOrCreateMasterKey(dir)
+	if err != nil || !bytes.Equal(key, testKEK) {
+		t.Fatalf("key from the environment: %v", err)
+	}
+	openAt(t, filepath.Join(dir, DBFile))
+}
+
+func TestNewDirectoryGetsAKey(t *testing.T) {
+	t.Setenv(MasterKeyEnv, "")
+	for name, dir := range map[string]string{
+		"missing directory": filepath.Join(t.TempDir(), "data"),
+		"empty directory":   t.TempDir(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			d, err := InspectDir(dir)
+			if err != nil || !d.New {
+				t.Fatalf("InspectDir = %+v, %v; want a new directory", d, err)
+			}
+			if _, err := d.MasterKey(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, MasterKeyFile)); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

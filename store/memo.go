@@ -76,7 +76,7 @@ func memoDecode[R interface {
 		return rec.clone(), nil
 	}
 	var rec R
-	if err := decode(data, any(&rec).(versioned)); err != nil {
+	if err := decodeAt(key, data, any(&rec).(versioned)); err != nil {
 		return rec, err
 	}
 	m.remember(key, bytes.Clone(data), rec.clone())

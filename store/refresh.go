@@ -6,7 +6,8 @@ import (
 
 // RefreshToken is a refresh token record, keyed by the hash of the token
 // (the token itself is never stored). A rotated token is kept, with
-// RotatedAt set, until it expires so that its reuse can be detected.
+// RotatedAt set, for as long as reuse detection needs it: until the token
+// that replaced it is rotated in turn (see RotateRefreshToken).
 type RefreshToken struct {
 	Hash      string    `json:"hash"`
 	SessionID string    `json:"session_id"`
@@ -17,6 +18,9 @@ type RefreshToken struct {
 	IssuedAt  time.Time `json:"issued_at,omitzero"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	RotatedAt time.Time `json:"rotated_at,omitzero"`
+	// Previous is the hash of the token this one replaced, set by
+	// RotateRefreshToken: the one rotated token of the family still kept.
+	Previous string `json:"previous,omitempty"`
 }
 
 type refreshTokenRecord struct {
@@ -58,16 +62,37 @@ func (tx *Tx) writeRefreshToken(rt *RefreshToken, oldExpires time.Time) error {
 }
 
 // RotateRefreshToken records a rotation: old (as read in this transaction)
-// is marked rotated at at, kept for reuse detection until it expires, and
-// next, a newly minted token, is stored. Neither is read again.
+// is marked rotated at at, next, a newly minted token, is stored with old
+// as its Previous, and the token old had replaced is deleted. A family thus
+// keeps two records, its current token and the one just rotated, whatever
+// the number of rotations: a second use of the token a client has just
+// rotated, the race that reuse detection is for (RFC 9700 section
+// 4.14.2), is still recognised, while older tokens are simply unknown
+// (refused, as expired ones are). Before, every rotated token was kept
+// until its session expired, 30 days of history that made the store grow
+// with each refresh.
 func (tx *Tx) RotateRefreshToken(old *RefreshToken, at time.Time, next *RefreshToken) error {
+	if old.Previous != "" {
+		prev, err := memoGet(tx, &tx.db.refresh, bucketRefreshTokens, []byte(old.Previous))
+		switch {
+		case err == nil && prev.SessionID == old.SessionID && !prev.RotatedAt.IsZero():
+			if _, err := tx.deleteRefreshToken([]byte(old.Previous)); err != nil {
+				return err
+			}
+		case err != nil && !notFound(err):
+			return err
+		}
+	}
 	rotated := *old
 	rotated.RotatedAt = at
+	rotated.Previous = ""
 	// Same key and expiry as before, so the expiry index stays as it is.
 	if err := tx.writeRefreshToken(&rotated, rotated.ExpiresAt); err != nil {
 		return err
 	}
-	return tx.writeRefreshToken(next, time.Time{})
+	n := *next
+	n.Previous = old.Hash
+	return tx.writeRefreshToken(&n, time.Time{})
 }
 
 // RefreshToken returns the refresh token with the given hash, or
@@ -115,4 +140,26 @@ func refreshSweepAt(expires time.Time) time.Time {
 		at = at.Add(refreshSweepGrain)
 	}
 	return at
+}
+
+func (r *refreshTokenRecord) appendBinary(b []byte) []byte {
+	t := &r.RefreshToken
+	b = appendString(b, t.SessionID)
+	b = appendString(b, t.UserID)
+	b = appendString(b, t.ClientID)
+	b = appendString(b, t.Scope)
+	b = appendString(b, t.JKT)
+	b = appendTime(b, t.IssuedAt)
+	b = appendTime(b, t.ExpiresAt)
+	b = appendTime(b, t.RotatedAt)
+	return appendString(b, t.Previous)
+}
+
+func (r *refreshTokenRecord) decodeBinary(key []byte, d *reader) error {
+	r.header = current()
+	r.RefreshToken = RefreshToken{
+		Hash: string(key), SessionID: d.string(), UserID: d.string(), ClientID: d.string(), Scope: d.string(),
+		JKT: d.string(), IssuedAt: d.time(), ExpiresAt: d.time(), RotatedAt: d.time(), Previous: d.string(),
+	}
+	return nil
 }

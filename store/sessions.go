@@ -121,3 +121,24 @@ func (tx *Tx) deleteSession(id []byte) (int, error) {
 	}
 	return 1, tx.del(bucketSessions, id)
 }
+
+func (r *sessionRecord) appendBinary(b []byte) []byte {
+	s := &r.Session
+	b = appendString(b, s.UserID)
+	b = appendTime(b, s.CreatedAt)
+	b = appendTime(b, s.AuthTime)
+	b = appendTime(b, s.ExpiresAt)
+	b = appendStrings(b, s.AMR)
+	b = appendString(b, s.JKT)
+	b = appendTime(b, s.RevokedAt)
+	return appendString(b, s.Device)
+}
+
+func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
+	r.header = current()
+	r.Session = Session{
+		ID: string(key), UserID: d.string(), CreatedAt: d.time(), AuthTime: d.time(), ExpiresAt: d.time(),
+		AMR: d.strings(), JKT: d.string(), RevokedAt: d.time(), Device: d.string(),
+	}
+	return nil
+}

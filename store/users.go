@@ -206,3 +206,32 @@ func (tx *Tx) dropIndexEntry(index, key []byte, id string) error {
 	}
 	return tx.del(index, key)
 }
+
+// appendBinary leaves the handle out when it is the user's own id (see
+// ownHandle): a handle is never empty, so an empty one means the id.
+func (r *userRecord) appendBinary(b []byte) []byte {
+	u := &r.User
+	if ownHandle(u) {
+		b = appendBytes(b, nil)
+	} else {
+		b = appendBytes(b, u.Handle)
+	}
+	b = appendString(b, u.Username)
+	b = appendString(b, u.DisplayName)
+	b = appendTime(b, u.CreatedAt)
+	return appendBool(b, u.Disabled)
+}
+
+// decodeBinary takes the id from the key, an account key.
+func (r *userRecord) decodeBinary(key []byte, d *reader) error {
+	id, rest, ok := splitAccountKey(key)
+	if !ok || len(rest) != 0 {
+		return fmt.Errorf("store: decode record: user under a key that is not an account's")
+	}
+	r.header = current()
+	r.User = User{ID: id, Handle: d.bytes(), Username: d.string(), DisplayName: d.string(), CreatedAt: d.time(), Disabled: d.bool()}
+	if r.Handle == nil {
+		r.Handle = []byte(id)
+	}
+	return nil
+}

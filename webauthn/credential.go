@@ -117,10 +117,22 @@ func stripAttestation(c *gowebauthn.Credential) {
 	}
 }
 
+// recordMsgpack is the first byte of a record in the MessagePack encoding
+// the library generates for its Credential (short field names, raw bytes).
+// Records written before it are JSON, which starts with '{', and still
+// decode. JSON spent two thirds of a passkey's record on field names and
+// base64, and every sign-in rewrites the record.
+const recordMsgpack = 0x01
+
 // encodeRecord serialises a library credential and derives the exported
 // copy. The caller has stripped it (stripAttestation).
 func encodeRecord(c *gowebauthn.Credential) (*Credential, error) {
-	record, err := json.Marshal(c)
+	// The MessagePack form keeps the flags as their raw octet, which a
+	// credential decoded from a JSON record does not have: rebuild it from
+	// the booleans, the record's source of truth until now.
+	enc := *c
+	enc.Flags = gowebauthn.NewCredentialFlags(flagBits(c.Flags))
+	record, err := enc.MarshalMsg([]byte{recordMsgpack})
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: encode credential record: %w", err)
 	}
@@ -135,6 +147,26 @@ func encodeRecord(c *gowebauthn.Credential) (*Credential, error) {
 	}, nil
 }
 
+// flagBits is the authenticator-data octet of f: its raw octet with the
+// four flags a credential keeps set as its booleans say.
+func flagBits(f gowebauthn.CredentialFlags) protocol.AuthenticatorFlags {
+	bits := f.ProtocolValue()
+	for _, b := range []struct {
+		set  bool
+		flag protocol.AuthenticatorFlags
+	}{
+		{f.UserPresent, protocol.FlagUserPresent}, {f.UserVerified, protocol.FlagUserVerified},
+		{f.BackupEligible, protocol.FlagBackupEligible}, {f.BackupState, protocol.FlagBackupState},
+	} {
+		if b.set {
+			bits |= b.flag
+		} else {
+			bits &^= b.flag
+		}
+	}
+	return bits
+}
+
 // errCorruptRecord reports stored bytes that are not a record this package
 // wrote; it is a server-side fault, not the client's.
 var errCorruptRecord = errors.New("webauthn: credential record is corrupt")
@@ -145,8 +177,18 @@ func decodeRecord(c Credential) (gowebauthn.Credential, error) {
 	if len(c.Record) == 0 || len(c.Record) > maxRecordSize {
 		return rec, errCorruptRecord
 	}
-	if err := json.Unmarshal(c.Record, &rec); err != nil {
-		return rec, fmt.Errorf("%w: %v", errCorruptRecord, err)
+	switch c.Record[0] {
+	case recordMsgpack:
+		rest, err := rec.UnmarshalMsg(c.Record[1:])
+		if err != nil || len(rest) != 0 {
+			return rec, fmt.Errorf("%w: malformed record", errCorruptRecord)
+		}
+	case '{':
+		if err := json.Unmarshal(c.Record, &rec); err != nil {
+			return rec, fmt.Errorf("%w: %v", errCorruptRecord, err)
+		}
+	default:
+		return rec, fmt.Errorf("%w: unknown record encoding", errCorruptRecord)
 	}
 	if !bytes.Equal(rec.ID, c.ID) || len(rec.PublicKey) == 0 {
 		return rec, fmt.Errorf("%w: record does not match credential ID", errCorruptRecord)

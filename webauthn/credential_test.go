@@ -1,6 +1,8 @@
 package webauthn
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -161,4 +163,39 @@ func TestRecordMemoFollowsTheBytes(t *testing.T) {
 	if _, err := m.decode(*first); err == nil {
 		t.Error("corrupted bytes decoded from the memo")
 	}
+}
+
+// TestJSONRecordsStillDecode: records written before the MessagePack
+// encoding are JSON; they decode, and encode again (flags included, which
+// JSON kept as booleans only) in the smaller encoding.
+func TestJSONRecordsStillDecode(t *testing.T) {
+	lib := gowebauthn.Credential{
+		ID: []byte("credential"), PublicKey: bytes.Repeat([]byte{0xa5}, 77), AttestationType: "none", AttestationFormat: "none",
+		Flags:         gowebauthn.CredentialFlags{UserPresent: true, UserVerified: true, BackupEligible: true, BackupState: true},
+		Authenticator: gowebauthn.Authenticator{AAGUID: make([]byte, 16), SignCount: 7, Attachment: "platform"},
+	}
+	old, err := json.Marshal(&lib) // the earlier encoding
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := decodeRecord(Credential{ID: lib.ID, Record: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := encodeRecord(&back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Record[0] != recordMsgpack || len(again.Record) >= len(old) {
+		t.Fatalf("re-encoded record (%d bytes, was %d): %q", len(again.Record), len(old), again.Record)
+	}
+	dec, err := decodeRecord(*again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := dec.Flags
+	if !f.UserPresent || !f.UserVerified || !f.BackupEligible || !f.BackupState || dec.Authenticator.SignCount != 7 || !bytes.Equal(dec.PublicKey, lib.PublicKey) {
+		t.Fatalf("decoded %+v", dec)
+	}
+	t.Logf("record: %d bytes as JSON, %d as MessagePack", len(old), len(again.Record))
 }

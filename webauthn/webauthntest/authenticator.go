@@ -51,6 +51,10 @@ type Options struct {
 	// UserHandle replaces the user handle Get returns; an empty, non-nil
 	// slice leaves userHandle out of the response.
 	UserHandle []byte
+	// NoneAttestation makes Create answer with a "none" attestation (no
+	// statement), as platform passkeys do when the RP asks for none,
+	// instead of a packed self-attestation.
+	NoneAttestation bool
 }
 
 // Authenticator is a software authenticator bound to one RP ID and origin.
@@ -185,6 +189,14 @@ func (a *Authenticator) Create(publicKeyOptions []byte, o Options) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
+	attestationObject := att.Response.AttestationObject
+	if o.NoneAttestation {
+		none, err := cbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": decoded.AuthData})
+		if err != nil {
+			return nil, fmt.Errorf("webauthntest: attestation object: %w", err)
+		}
+		attestationObject = enc(none)
+	}
 
 	a.creds = append(a.creds, &credential{
 		vc: vc, rpID: rpID, userHandle: userHandle,
@@ -200,7 +212,7 @@ func (a *Authenticator) Create(publicKeyOptions []byte, o Options) ([]byte, erro
 			Transports:         transports,
 			PublicKey:          enc(pub),
 			PublicKeyAlgorithm: coseES256,
-			AttestationObject:  att.Response.AttestationObject,
+			AttestationObject:  attestationObject,
 		},
 		AuthenticatorAttachment: attachment,
 		ClientExtensionResults:  struct{}{},

@@ -1,0 +1,131 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestRecordsInTheJSONEncodingStillRead writes users, credentials, sessions
+// and refresh tokens the way earlier versions did (JSON, version 1) and
+// reads them back; a rewrite stores the binary encoding, which reads back
+// the same.
+func TestRecordsInTheJSONEncodingStillRead(t *testing.T) {
+	db := openTestDB(t)
+	user := User{ID: "u1", Handle: []byte("handle-1"), Username: "alice", DisplayName: "Alice", CreatedAt: t0}
+	own := User{ID: "u2", Handle: []byte("u2"), Username: "bob", CreatedAt: t0, Disabled: true}
+	cred := Credential{
+		ID: []byte{1, 2, 3}, UserID: "u1", Name: "key", CreatedAt: t0, LastUsedAt: t0.Add(time.Hour),
+		Transports: []string{"usb", "nfc"}, AAGUID: bytes.Repeat([]byte{7}, 16), BackupEligible: true,
+		BackupState: true, SignCount: 42, Record: []byte(`{"id":"AQID"}`),
+	}
+	sess := Session{
+		ID: "s1", UserID: "u1", CreatedAt: t0, AuthTime: t0, ExpiresAt: t0.Add(time.Hour),
+		AMR: []string{"hwk", "user"}, JKT: "thumb", RevokedAt: t0.Add(time.Minute), Device: "Firefox",
+	}
+	rt := RefreshToken{
+		Hash: "h1", SessionID: "s1", UserID: "u1", ClientID: "latch", Scope: "profile", JKT: "thumb",
+		IssuedAt: t0, ExpiresAt: t0.Add(time.Hour), RotatedAt: t0.Add(time.Minute),
+	}
+	legacy := []struct {
+		bucket, key []byte
+		rec         any
+	}{
+		{bucketAccounts, accountKey(user.ID), userRecord{header: current(), User: user}},
+		{bucketAccounts, accountKey(own.ID), userRecord{header: current(), User: own}},
+		{bucketAccounts, entryKey(cred.UserID, entryCredential, cred.ID), credentialRecord{header: current(), Credential: cred}},
+		{bucketSessions, []byte(sess.ID), sessionRecord{header: current(), Session: sess}},
+		{bucketRefreshTokens, []byte(rt.Hash), refreshTokenRecord{header: current(), RefreshToken: rt}},
+	}
+	mustUpdate(t, db, func(tx *Tx) error {
+		for _, l := range legacy {
+			data, err := json.Marshal(l.rec) // the version 1 encoding
+			if err != nil {
+				return err
+			}
+			if err := tx.btx.Bucket(l.bucket).Put(l.key, data); err != nil {
+				return err
+			}
+		}
+		return tx.btx.Bucket(bucketCredentialOwners).Put(cred.ID, []byte(cred.UserID))
+	})
+	check := func(stage string) {
+		t.Helper()
+		mustView(t, db, func(tx *Tx) error {
+			for _, want := range []User{user, own} {
+				if got, err := tx.User(want.ID); err != nil || !reflect.DeepEqual(*got, want) {
+					t.Errorf("%s: user %+v, %v; want %+v", stage, got, err, want)
+				}
+			}
+			if got, err := tx.Credential(cred.ID); err != nil || !reflect.DeepEqual(*got, cred) {
+				t.Errorf("%s: credential %+v, %v; want %+v", stage, got, err, cred)
+			}
+			if got, err := tx.Session(sess.ID); err != nil || !reflect.DeepEqual(*got, sess) {
+				t.Errorf("%s: session %+v, %v; want %+v", stage, got, err, sess)
+			}
+			if got, err := tx.RefreshToken(rt.Hash); err != nil || !reflect.DeepEqual(*got, rt) {
+				t.Errorf("%s: refresh token %+v, %v; want %+v", stage, got, err, rt)
+			}
+			return nil
+		})
+	}
+	check("JSON")
+	mustUpdate(t, db, func(tx *Tx) error {
+		return errorsJoin(tx.PutUser(&user), tx.PutUser(&own), tx.PutCredential(&cred), tx.PutSession(&sess), tx.PutRefreshToken(&rt))
+	})
+	mustView(t, db, func(tx *Tx) error {
+		for _, l := range legacy {
+			if v := tx.btx.Bucket(l.bucket).Get(l.key); len(v) == 0 || v[0] != binaryVersion {
+				t.Errorf("%s %q was rewritten as %q, not in the binary encoding", l.bucket, l.key, v)
+			}
+		}
+		return nil
+	})
+	check("binary")
+}
+
+func errorsJoin(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FuzzDecodeBinary feeds arbitrary bytes to the binary decoders: they must
+// fail or succeed, never panic, and whatever they accept must encode and
+// decode to itself.
+func FuzzDecodeBinary(f *testing.F) {
+	rt := refreshTokenRecord{RefreshToken: RefreshToken{SessionID: "s", UserID: "u", IssuedAt: t0, Previous: "p"}}
+	f.Add(rt.appendBinary([]byte{binaryVersion}))
+	s := sessionRecord{Session: Session{UserID: "u", AMR: []string{"hwk"}, ExpiresAt: t0}}
+	f.Add(s.appendBinary([]byte{binaryVersion}))
+	c := credentialRecord{Credential: Credential{Transports: []string{"usb"}, SignCount: 9, Record: []byte("r")}}
+	f.Add(c.appendBinary([]byte{binaryVersion}))
+	f.Add([]byte{binaryVersion, 0xff, 0xff, 0xff})
+	key := entryKey("u", entryCredential, []byte("c"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, rec := range []interface {
+			versioned
+			binaryRecord
+		}{&refreshTokenRecord{}, &sessionRecord{}, &credentialRecord{}, &userRecord{}} {
+			k := key
+			if _, ok := rec.(*userRecord); ok {
+				k = accountKey("u")
+			}
+			if err := decodeAt(k, data, rec); err != nil {
+				continue
+			}
+			again := reflect.New(reflect.TypeOf(rec).Elem()).Interface().(interface {
+				versioned
+				binaryRecord
+			})
+			if err := decodeAt(k, rec.appendBinary([]byte{binaryVersion}), again); err != nil || !reflect.DeepEqual(rec, again) {
+				t.Fatalf("%T: accepted record does not round-trip: %v\n%+v\n%+v", rec, err, rec, again)
+			}
+		}
+	})
+}
