@@ -103,3 +103,27 @@ func TestDPoPFloodBySignedInKeyCannotStarveOthers(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedRevocationSpendsNoProof: a /revoke refused because its proof is
+// not of the token's key records nothing, so a flood of such requests, each
+// with a new self-made key, cannot fill the replay cache; one that revokes
+// spends its proof.
+func TestRefusedRevocationSpendsNoProof(t *testing.T) {
+	e := newEnv(t)
+	alice, mallory := e.newUser("alice", true), e.newUser("mallory", true)
+	alice.signUp()
+	mallory.signUp()
+	smallReplayCache(e)
+	for range 1100 {
+		p := newDPoPKey(t).proof(t, e.clock.Now(), "POST", "/revoke", "")
+		expectError(t, e.request("POST", "/revoke", url.Values{"token": {mallory.access}}, map[string]string{"DPoP": p}), 400, "invalid_dpop_proof")
+	}
+	if r := alice.call("GET", "/userinfo", nil); r.status != 200 {
+		t.Fatalf("userinfo after a flood of refused revocations: %d %s", r.status, r.raw)
+	}
+	p := mallory.key.proof(t, e.clock.Now(), "POST", "/revoke", "")
+	if r := e.request("POST", "/revoke", url.Values{"token": {mallory.refresh}}, map[string]string{"DPoP": p}); r.status != 200 {
+		t.Fatalf("revoking with the bound key: %d %s", r.status, r.raw)
+	}
+	expectError(t, e.request("POST", "/revoke", url.Values{"token": {mallory.access}}, map[string]string{"DPoP": p}), 400, "invalid_dpop_proof")
+}

@@ -132,7 +132,9 @@ func (r *revoker) prove() error {
 			r.holder, r.proof = p, p.proof
 		}
 	case hasDPoP(r.c):
-		p, err := r.s.dpop.Verify(r.s.proofCheck(r.c, ""))
+		// Checked only: spend records it once the proof has earned the
+		// revocation, so refused requests cost the replay cache nothing.
+		p, err := r.s.dpop.CheckOnly(r.s.proofCheck(r.c, ""))
 		if err != nil {
 			r.err = r.s.dpopError(err, http.StatusBadRequest)
 		}
@@ -154,6 +156,19 @@ func (r *revoker) mayRevokeBound(jkt, what string) error {
 	}
 	if r.proof.JKT != jkt {
 		return Errorf(http.StatusBadRequest, CodeInvalidDPoPProof, "the DPoP proof is not made with the key the %s is bound to", what)
+	}
+	return r.spend()
+}
+
+// spend records the jti of a proof that has earned a revocation (a proof
+// alone; one that came with the caller's access token was spent by
+// authenticate), so it cannot be sent again.
+func (r *revoker) spend() error {
+	if r.holder != nil {
+		return nil
+	}
+	if err := r.s.dpop.Record(r.proof); err != nil {
+		return r.s.dpopError(err, http.StatusBadRequest)
 	}
 	return nil
 }

@@ -382,7 +382,10 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		s.failures.countUnknown(now)
 	}
 	if err != nil {
-		return nil, s.signInFailed(ctx, cer.UserID, "passkey of another account", err)
+		// A passkey of another account (or of none) for the name: anyone
+		// can answer so with their own passkey, so it is not charged to the
+		// account, which would make the name's lockout an existence test.
+		return nil, err
 	}
 	wc, err := s.rp.FinishLogin(waUser(user), waCredentials(creds), cer.Session, assertion)
 	if err != nil {

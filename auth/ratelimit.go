@@ -58,7 +58,13 @@ func (l *rateLimiter) clientKey(c *fiber.Ctx) string {
 	addr, _ := netip.AddrFromSlice(c.Context().RemoteIP())
 	addr = addr.Unmap()
 	if l.trusted(addr) {
-		hops := strings.Split(string(c.Request().Header.Peek(fiber.HeaderXForwardedFor)), ",")
+		// Every X-Forwarded-For line, in order: a proxy may append its own
+		// line rather than extend the client's, and Peek returns only the
+		// first, the one the client wrote.
+		var hops []string
+		for _, line := range c.Request().Header.PeekAll(fiber.HeaderXForwardedFor) {
+			hops = append(hops, strings.Split(string(line), ",")...)
+		}
 		for i := len(hops) - 1; i >= 0; i-- {
 			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 			if err != nil {

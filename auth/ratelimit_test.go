@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -78,6 +79,28 @@ func TestRateLimitKeysOnTheClientAddress(t *testing.T) {
 		}
 		if s := begin(e, "203.0.113.8"); s != 200 {
 			t.Fatalf("another client was limited: %d", s)
+		}
+	})
+	t.Run("a proxy's own X-Forwarded-For line counts, not the client's first", func(t *testing.T) {
+		// HAProxy's option forwardfor appends a line of its own.
+		e := newEnv(t, func(c *Config) { c.BeginRate = 1; c.TrustedProxies = []string{"0.0.0.0/32"} })
+		limited := 0
+		for i := range 8 {
+			req := httptest.NewRequest("POST", "/webauthn/login/begin", strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Add("X-Forwarded-For", "198.51.100."+strconv.Itoa(i)) // the client's
+			req.Header.Add("X-Forwarded-For", "203.0.113.7")                 // the proxy's
+			res, err := e.srv.Test(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode == 429 {
+				limited++
+			}
+		}
+		if limited != 4 {
+			t.Fatalf("%d of 8 begins from one client limited, want all past the burst of 4", limited)
 		}
 	})
 }
@@ -220,13 +243,9 @@ func TestFailedSignInsAreLimitedPerAccountAcrossRestarts(t *testing.T) {
 	alice.signUp()
 	mallory := e.newUser("mallory", false)
 	mallory.signUp()
-	// Mallory's own (valid) passkey answering a sign-in as "alice" is a
-	// failure charged to alice's account; so is a broken signature by
-	// alice's passkey.
-	fail := func(i int) *response {
-		if i%2 == 0 {
-			return e.request("POST", "/webauthn/login/finish", mallory.loginFinishBody("alice", webauthntest.Options{}), nil)
-		}
+	// A broken signature by alice's passkey is a failure charged to her
+	// account.
+	fail := func(int) *response {
 		return e.request("POST", "/webauthn/login/finish", alice.loginFinishBody("", webauthntest.Options{TamperClientData: true}), nil)
 	}
 	for i := range signInMaxFailures - 1 {
@@ -305,4 +324,23 @@ func BenchmarkRateLimiterAllow(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// TestAPasskeyOfAnotherAccountIsNotChargedToTheName: anyone can answer a
+// sign-in by username with a passkey of their own; counted against the
+// name, its lockout would tell which names exist (login/begin answers
+// known and unknown names alike).
+func TestAPasskeyOfAnotherAccountIsNotChargedToTheName(t *testing.T) {
+	e := newEnv(t)
+	e.newUser("victim", false).signUp()
+	mallory := e.newUser("mallory", false)
+	mallory.signUp()
+	for _, name := range []string{"victim", "nobody-here"} {
+		for i := range signInMaxFailures + 2 {
+			r := e.request("POST", "/webauthn/login/finish", mallory.loginFinishBody(name, webauthntest.Options{}), nil)
+			if r.status != 400 || r.str("error") != "invalid_credential" {
+				t.Fatalf("%s, attempt %d: %d %s (known and unknown names must answer alike)", name, i+1, r.status, r.raw)
+			}
+		}
+	}
 }

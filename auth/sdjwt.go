@@ -147,6 +147,9 @@ func (s *Server) revokeSDJWT(ctx context.Context, token string, rv *revoker) err
 			return Errorf(http.StatusBadRequest, CodeInvalidDPoPProof,
 				"only the credential's holder may revoke it: the DPoP proof is not made with its holder key")
 		}
+		if err := rv.spend(); err != nil {
+			return err
+		}
 	}
 	return s.revoke(ctx, map[string]time.Time{revokedSDJWT(sdDigestOf(cred.IssuerJWT)): cred.ExpiresAt})
 }

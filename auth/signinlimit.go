@@ -27,8 +27,8 @@ const (
 )
 
 // signInFailed charges a failed finish to the account userID when the
-// failure is the account's (a passkey that does not verify for it, or a
-// username the passkey does not belong to) and returns the answer: the
+// failure is the account's (a passkey of it that does not verify) and
+// returns the answer: the
 // failure itself, or 429 once the account is throttled. Failures of no
 // known account, and errors that are not the caller's, are returned as
 // they are. A counted failure with a reason is also audited, in the same
