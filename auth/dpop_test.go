@@ -1,12 +1,15 @@
 package auth
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/tokens"
 	"github.com/latchid/latch/webauthn/webauthntest"
 )
 
@@ -172,6 +175,55 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	e.restart()
 	alice.access = firstAccess
 	expectError(t, alice.call("GET", "/userinfo", nil), 401, "invalid_token")
+}
+
+// TestReuseOfAnOldRotatedTokenRevokesTheSession: the store keeps a family's
+// current token and the one rotated last only, yet a token rotated three
+// rotations ago, presented again, is still recognised as reuse (the token
+// names its session under the server's MAC) and ends the session, as the
+// contract says of any rotated token. A token naming another session
+// without that MAC ends nothing.
+func TestReuseOfAnOldRotatedTokenRevokesTheSession(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.newUser("alice", true), e.newUser("bob", true)
+	alice.signUp()
+	bob.signUp()
+	oldest := alice.refresh
+	for range 3 {
+		if r := alice.refreshTokens(); r.status != 200 {
+			t.Fatalf("rotation: %d %s", r.status, r.raw)
+		}
+	}
+	err := e.srv.db.View(t.Context(), func(tx *store.Tx) error {
+		_, err := tx.RefreshToken(tokens.OrderedOpaqueKey(oldest))
+		return err
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the oldest token is still stored (%v): this test needs one that is not", err)
+	}
+
+	// Bob's session named in a token of Alice's: not issued, so no reuse.
+	bobSID := jwtPart(t, bob.access, 1)["sid"].(string)
+	base, rest, _ := strings.Cut(oldest, ".")
+	_, mac, _ := strings.Cut(rest, ".")
+	forged := base + "." + bobSID + "." + mac
+	current := bob.refresh
+	bob.refresh = forged
+	expectError(t, bob.refreshTokens(), 400, "invalid_grant")
+	bob.refresh = current
+	if r := bob.refreshTokens(); r.status != 200 {
+		t.Fatalf("a forged session name ended bob's session: %d %s", r.status, r.raw)
+	}
+
+	current = alice.refresh
+	alice.refresh = oldest
+	expectError(t, alice.refreshTokens(), 400, "invalid_grant")
+	alice.refresh = current
+	expectError(t, alice.refreshTokens(), 400, "invalid_grant")
+	expectError(t, alice.call("GET", "/userinfo", nil), 401, "invalid_token")
+	if got := count(auditLog(t, e, AuditFilter{}), "refresh_token_reuse"); got != 1 {
+		t.Fatalf("%d refresh_token_reuse events, want 1", got)
+	}
 }
 
 func TestRefreshGrantErrors(t *testing.T) {

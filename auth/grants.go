@@ -102,7 +102,7 @@ func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, auth
 	if err := tx.PutSession(sess); err != nil {
 		return nil, err
 	}
-	refresh, hash := tokens.NewOrderedOpaque(now)
+	refresh, hash := tokens.NewSessionRefresh(now, sess.ID, s.refreshKey)
 	err := tx.PutRefreshToken(&store.RefreshToken{
 		Hash: hash, SessionID: sess.ID, UserID: user.ID, ClientID: clientID, Scope: defaultScope,
 		JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
@@ -182,7 +182,32 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *t
 	)
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		issued, revokedSID = nil, ""
+		// reused revokes the session of a rotated token presented again.
+		reused := func(sid, userID string) error {
+			revokedSID = sid
+			if err := s.revokeSessionTx(tx, sid, now); err != nil {
+				return err
+			}
+			return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "refresh_token_reuse", UserID: userID,
+				Detail: map[string]string{"sid": sid}})
+		}
 		rt, err := tx.RefreshToken(hash)
+		if errors.Is(err, store.ErrNotFound) {
+			if sid, ok := tokens.RefreshSession(refresh, s.refreshKey); ok {
+				// Issued here for sid but no longer kept: a family keeps only
+				// its current token and the one rotated last, so this one was
+				// rotated before that. Its session, if still live, is revoked
+				// like that of any reused token.
+				sess, err := tx.Session(sid)
+				if err != nil || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
+					return errGrant("invalid or expired refresh token")
+				}
+				if sess.JKT != "" && (proof == nil || proof.JKT != sess.JKT) {
+					return errGrant("the refresh token is bound to another DPoP key")
+				}
+				return reused(sid, sess.UserID)
+			}
+		}
 		if err != nil || !rt.ExpiresAt.After(now) {
 			return errGrant("invalid or expired refresh token")
 		}
@@ -193,12 +218,7 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *t
 			return errGrant("the refresh token is bound to another DPoP key")
 		}
 		if !rt.RotatedAt.IsZero() {
-			revokedSID = rt.SessionID
-			if err := s.revokeSessionTx(tx, rt.SessionID, now); err != nil {
-				return err
-			}
-			return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "refresh_token_reuse", UserID: rt.UserID,
-				Detail: map[string]string{"sid": rt.SessionID}})
+			return reused(rt.SessionID, rt.UserID)
 		}
 		sess, err := tx.Session(rt.SessionID)
 		if err != nil || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
@@ -219,7 +239,7 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *t
 				return err
 			}
 		}
-		next, nextHash := tokens.NewOrderedOpaque(now)
+		next, nextHash := tokens.NewSessionRefresh(now, sess.ID, s.refreshKey)
 		err = tx.RotateRefreshToken(rt, now, &store.RefreshToken{
 			Hash: nextHash, SessionID: sess.ID, UserID: user.ID, ClientID: rt.ClientID, Scope: rt.Scope,
 			JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,

@@ -45,6 +45,9 @@ type Server struct {
 
 	// recoveryKey keys the hashes of TOTP recovery codes.
 	recoveryKey []byte
+	// refreshKey keys the MAC by which a refresh token names its session
+	// (tokens.NewSessionRefresh).
+	refreshKey []byte
 
 	app      *fiber.App
 	ln       net.Listener
@@ -82,7 +85,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes")}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes"), refreshKey: deriveKey(kek, "latch refresh tokens")}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err

@@ -67,8 +67,9 @@ func (tx *Tx) writeRefreshToken(rt *RefreshToken, oldExpires time.Time) error {
 // keeps two records, its current token and the one just rotated, whatever
 // the number of rotations: a second use of the token a client has just
 // rotated, the race that reuse detection is for (RFC 9700 section
-// 4.14.2), is still recognised, while older tokens are simply unknown
-// (refused, as expired ones are). Before, every rotated token was kept
+// 4.14.2), is recognised by its record; an older token has none, and the
+// service recognises it by the session it names under its MAC (see
+// tokens.NewSessionRefresh). Before, every rotated token was kept
 // until its session expired, 30 days of history that made the store grow
 // with each refresh.
 func (tx *Tx) RotateRefreshToken(old *RefreshToken, at time.Time, next *RefreshToken) error {
