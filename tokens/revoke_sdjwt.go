@@ -5,19 +5,6 @@ import (
 	"time"
 )
 
-// SDIssuerExpiry verifies an issuer-signed SD-JWT VC JWT (signature with a
-// published key, issuer, expiry) and returns its exp. Revocation uses it so
-// that only credentials this service really issued reach the blacklist.
-func SDIssuerExpiry(issuerJWT, issuer string, keys SDKeyLookup, now time.Time) (time.Time, error) {
-	req := SDVerifyRequest{Issuer: issuer, Keys: keys, Now: now}
-	jws, err := sdVerifyIssuerJWT(issuerJWT, req, sdVCProfile, now)
-	if err != nil {
-		return time.Time{}, err
-	}
-	exp, _ := sdNumericDate(jws.payload["exp"])
-	return exp, nil
-}
-
 // SDIssued is what revocation needs to know of a credential this service
 // issued: until when it lives and who may revoke it.
 type SDIssued struct {
@@ -33,8 +20,8 @@ type SDIssued struct {
 }
 
 // SDInspectIssued verifies the issuer-signed JWT of a credential (the whole
-// credential as issued, a presentation, or the JWT alone) as SDIssuerExpiry
-// does and returns its holder key's thumbprint and, when the disclosures
+// credential as issued, a presentation, or the JWT alone: signature with a
+// published key, issuer, expiry) and returns its holder key's thumbprint and, when the disclosures
 // given reveal it, its subject. Disclosures that do not check out are
 // ignored: the subject is then unknown, never guessed.
 func SDInspectIssued(credentialOrJWT, issuer string, keys SDKeyLookup, now time.Time) (*SDIssued, error) {
@@ -47,12 +34,7 @@ func SDInspectIssued(credentialOrJWT, issuer string, keys SDKeyLookup, now time.
 	if err != nil {
 		return nil, err
 	}
-	cnf, _ := jws.payload["cnf"].(map[string]any)
-	jwk, _ := cnf["jwk"].(map[string]any)
-	if jwk == nil {
-		return nil, sdFail("cnf.jwk missing")
-	}
-	holder, err := sdParseHolderJWK(jwk)
+	holder, err := sdHolderOf(jws.payload)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,17 @@ type sdHolderKey struct {
 	canonical json.RawMessage
 }
 
+// sdHolderOf returns the holder key of an issuer-signed payload, its
+// cnf.jwk.
+func sdHolderOf(payload map[string]any) (*sdHolderKey, error) {
+	cnf, _ := payload["cnf"].(map[string]any)
+	jwk, _ := cnf["jwk"].(map[string]any)
+	if jwk == nil {
+		return nil, sdFail("cnf.jwk missing")
+	}
+	return sdParseHolderJWK(jwk)
+}
+
 // sdParseHolderJWK accepts exactly the holder keys Latch supports, public EC
 // P-256 and OKP Ed25519, and refuses anything carrying private material.
 // Members other than the required ones are ignored and dropped from the

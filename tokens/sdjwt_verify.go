@@ -98,12 +98,7 @@ func sdVerify(req SDVerifyRequest, prof sdProfile) (*SDPresentation, error) {
 
 	// The holder key comes from the issuer-signed payload itself, never from
 	// a disclosure, so the binding is what the issuer signed.
-	cnf, _ := issuer.payload["cnf"].(map[string]any)
-	jwk, _ := cnf["jwk"].(map[string]any)
-	if jwk == nil {
-		return nil, sdFail("cnf.jwk missing")
-	}
-	holder, err := sdParseHolderJWK(jwk)
+	holder, err := sdHolderOf(issuer.payload)
 	if err != nil {
 		return nil, err
 	}
