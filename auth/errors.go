@@ -85,7 +85,7 @@ const writeRetryAfter = 5
 func errUnavailable() *Error {
 	return &Error{
 		Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
-		Description: "the service cannot save changes right now; nothing was changed, try again shortly",
+		Description: "the service cannot save changes right now; nothing was saved: try again shortly (a sign-in or sign-up that was under way starts again with a new begin)",
 		RetryAfter:  writeRetryAfter,
 	}
 }
