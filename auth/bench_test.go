@@ -126,54 +126,74 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 // straight into the app's request handler, so the figure is the service's
 // own work without a test harness or socket around it.
 func BenchmarkProtectedUserinfoDPoP(b *testing.B) {
-	e := newEnv(b)
-	u := e.newUser("bench", true)
-	u.signUp()
-	const batch = 1024 // well inside one key's replay-cache bound
-	proofs := make([]string, batch)
-	fill := func() {
-		now := e.clock.Now()
-		for i := range proofs {
-			proofs[i] = u.key.proof(b, now, "GET", "/userinfo", u.access)
-		}
-	}
-	// refill moves past the replay window, so the key's spent jtis expire
-	// (one key may have only so many live ones), renews the access token
-	// that the clock has aged, and makes new proofs.
-	refill := func() {
-		e.clock.Advance(2 * time.Minute)
-		if r := u.refreshTokens(); r.status != 200 {
-			b.Fatalf("refresh: %d %s", r.status, r.raw)
-		}
-		fill()
-	}
-	fill()
+	ub := newUserinfoBench(b)
 	base := rawVerifyNs(b)
-	h := e.srv.app.Handler()
-	var ctx fasthttp.RequestCtx
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		if i == batch {
+		if i == len(ub.proofs) {
 			b.StopTimer()
-			refill()
+			ub.refill()
 			i = 0
 			b.StartTimer()
 		}
-		ctx.Request.Reset()
-		ctx.Response.Reset()
-		ctx.Request.Header.SetMethod("GET")
-		ctx.Request.SetRequestURI("/userinfo")
-		ctx.Request.Header.Set("Authorization", "DPoP "+u.access)
-		ctx.Request.Header.Set("DPoP", proofs[i])
-		h(&ctx)
-		if ctx.Response.StatusCode() != 200 {
-			b.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
-		}
+		ub.serve(i)
 		i++
 	}
 	reportRatio(b, base)
+}
+
+// userinfoBench is the set-up the /userinfo benchmarks share: a signed-up
+// user, a batch of proofs for its access token, and the app's handler.
+type userinfoBench struct {
+	b      *testing.B
+	e      *env
+	u      *user
+	proofs []string
+	h      fasthttp.RequestHandler
+	ctx    fasthttp.RequestCtx
+}
+
+func newUserinfoBench(b *testing.B) *userinfoBench {
+	e := newEnv(b)
+	u := e.newUser("bench", true)
+	u.signUp()
+	ub := &userinfoBench{b: b, e: e, u: u, proofs: make([]string, 1024), h: e.srv.app.Handler()}
+	ub.fill()
+	return ub
+}
+
+func (ub *userinfoBench) fill() {
+	now := ub.e.clock.Now()
+	for i := range ub.proofs {
+		ub.proofs[i] = ub.u.key.proof(ub.b, now, "GET", "/userinfo", ub.u.access)
+	}
+}
+
+// refill moves past the replay window, so the key's spent jtis expire,
+// renews the access token that the clock has aged, and makes new proofs.
+func (ub *userinfoBench) refill() {
+	ub.e.clock.Advance(2 * time.Minute)
+	if r := ub.u.refreshTokens(); r.status != 200 {
+		ub.b.Fatalf("refresh: %d %s", r.status, r.raw)
+	}
+	ub.fill()
+}
+
+// serve sends GET /userinfo with proof i straight into the app's handler.
+func (ub *userinfoBench) serve(i int) {
+	ctx := &ub.ctx
+	ctx.Request.Reset()
+	ctx.Response.Reset()
+	ctx.Request.Header.SetMethod("GET")
+	ctx.Request.SetRequestURI("/userinfo")
+	ctx.Request.Header.Set("Authorization", "DPoP "+ub.u.access)
+	ctx.Request.Header.Set("DPoP", ub.proofs[i])
+	ub.h(ctx)
+	if ctx.Response.StatusCode() != 200 {
+		ub.b.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
 }
 
 // BenchmarkRefreshGrant is a DPoP-bound refresh through the app (proof

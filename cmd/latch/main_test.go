@@ -101,21 +101,7 @@ func TestAdminRefusesWhileServing(t *testing.T) {
 // data directory whose server is serving: they reach it through its admin
 // socket instead of failing on the store's lock.
 func TestAdminCommandsGoThroughARunningServer(t *testing.T) {
-	// A short path: a socket's has a length limit that a test's own temp
-	// directory can pass on some systems.
-	dir, err := os.MkdirTemp("", "latch")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	srv, err := auth.New(auth.Config{DataDir: dir, Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	if err := srv.Open(); err != nil {
-		t.Fatal(err)
-	}
+	dir := serving(t)
 	out, err := runCmd(t, "users", "list", "--data", dir)
 	if err != nil || !strings.HasPrefix(out, "USERNAME") {
 		t.Fatalf("users list: %v\n%s", err, out)
