@@ -1,10 +1,12 @@
 import { defineConfig } from "@playwright/test";
 
 // End-to-end tests drive Debian's Chromium (browser downloads are not part
-// of this project's setup) against a freshly built service on port 8089.
+// of this project's setup) against a freshly built service on port 8089 (or LATCH_E2E_PORT).
 // Set LATCH_E2E_NO_SERVER=1 to run only the specs that need no service
 // (the client library against a mocked service, the TOTP helper).
 const startServer = !process.env.LATCH_E2E_NO_SERVER;
+// LATCH_E2E_PORT moves the service off 8089, so two runs can share a machine.
+const port = process.env.LATCH_E2E_PORT || "8089";
 
 export default defineConfig({
   testDir: "e2e",
@@ -15,7 +17,7 @@ export default defineConfig({
   timeout: 60_000,
   expect: { timeout: 10_000 },
   use: {
-    baseURL: "http://localhost:8089",
+    baseURL: `http://localhost:${port}`,
     headless: true,
     trace: "retain-on-failure",
   },
@@ -42,7 +44,7 @@ export default defineConfig({
   webServer: startServer
     ? {
         command: "bash e2e/serve.sh",
-        url: "http://localhost:8089/healthz",
+        url: `http://localhost:${port}/healthz`,
         reuseExistingServer: false,
         timeout: 180_000,
         // SIGTERM (not the default SIGKILL) lets serve.sh stop the service

@@ -21,6 +21,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' INT TERM
 
-./bin/latch serve --addr 127.0.0.1:8089 --issuer http://localhost:8089 --data "$data" ${LATCH_E2E_SERVE_ARGS:-} &
+port="${LATCH_E2E_PORT:-8089}"
+./bin/latch serve --addr "127.0.0.1:$port" --issuer "http://localhost:$port" --data "$data" ${LATCH_E2E_SERVE_ARGS:-} &
 pid=$!
 wait "$pid"
