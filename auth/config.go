@@ -25,6 +25,14 @@ type Config struct {
 	RPName   string   // shown by authenticators, default Latch
 	Origins  []string // allowed WebAuthn origins, default the issuer's origin
 	Audience string   // aud of access tokens, default the issuer
+	// RelatedOrigins are other sites allowed to use this RP ID's passkeys
+	// (WebAuthn related origins), listed at /.well-known/webauthn.
+	RelatedOrigins []string
+	// AndroidApps and AppleApps are native apps allowed to use them; Latch
+	// serves assetlinks.json and apple-app-site-association for them and
+	// accepts the Android apps' origins.
+	AndroidApps []AndroidApp
+	AppleApps   []string
 
 	AccessTTL     time.Duration // default 10m
 	RefreshTTL    time.Duration // default 720h
@@ -79,7 +87,22 @@ func (c Config) warn() {
 		c.Logger.Warn("config: access tokens live less than a minute: every client refreshes that often; meant for test suites",
 			"access_ttl", c.AccessTTL.String())
 	}
+	if len(c.AndroidApps)+len(c.AppleApps) > 0 {
+		if u, err := url.Parse(c.Issuer); err == nil && u.Hostname() != c.RPID {
+			c.Logger.Warn("config: apps look for assetlinks.json and apple-app-site-association on the RP ID's host, not on the issuer's; host the documents Latch serves there",
+				"rp_id", c.RPID, "issuer", c.Issuer)
+		}
+	}
+	if len(c.RelatedOrigins) > maxRelatedLabels {
+		c.Logger.Warn("config: browsers need only honour related origins from five distinct sites; more may be ignored",
+			"related_origins", len(c.RelatedOrigins))
+	}
 }
+
+// maxRelatedLabels is the number of sites (registrable-domain labels) in
+// /.well-known/webauthn that WebAuthn Level 3 §5.11 obliges browsers to
+// honour.
+const maxRelatedLabels = 5
 
 // Defaults returns a copy of c with every unset field given its default.
 func (c Config) Defaults() Config {
@@ -172,6 +195,12 @@ func (c Config) Validate() error {
 		if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(host)) {
 			return fmt.Errorf("config: origin %q must use https (plain http only on localhost)", o)
 		}
+	}
+	if err := validateRelatedOrigins(c.RelatedOrigins); err != nil {
+		return err
+	}
+	if err := validateAppleApps(c.AppleApps); err != nil {
+		return err
 	}
 	if c.AccessTTL < minAccessTTL || c.AccessTTL > maxAccessTTL {
 		return errors.New("config: --access-ttl must be between 1s and 24h")

@@ -48,6 +48,8 @@ type Server struct {
 	// refreshKey keys the MAC by which a refresh token names its session
 	// (tokens.NewSessionRefresh).
 	refreshKey []byte
+	// wellKnown holds the related-origins and app-association documents.
+	wellKnown wellKnownDocs
 
 	app      *fiber.App
 	ln       net.Listener
@@ -95,15 +97,19 @@ func New(cfg Config) (*Server, error) {
 
 func (s *Server) init() error {
 	rp, err := webauthn.New(webauthn.Config{
-		RPID:          s.cfg.RPID,
-		RPDisplayName: s.cfg.RPName,
-		Origins:       s.cfg.Origins,
-		Timeout:       s.cfg.CeremonyTTL,
+		RPID:           s.cfg.RPID,
+		RPDisplayName:  s.cfg.RPName,
+		Origins:        s.cfg.webauthnOrigins(),
+		RelatedOrigins: s.cfg.RelatedOrigins,
+		Timeout:        s.cfg.CeremonyTTL,
 	})
 	if err != nil {
 		return err
 	}
 	s.rp = rp
+	if s.wellKnown, err = buildWellKnown(s.cfg); err != nil {
+		return err
+	}
 	ctx := context.Background()
 	if s.keys, err = loadKeyring(ctx, s.db, s.cfg.KeyAlg, publishWindow(s.cfg), s.now()); err != nil {
 		return err

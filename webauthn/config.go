@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,10 @@ type Config struct {
 	// RP ID or one of its subdomains. Native app origins such as
 	// "android:apk-key-hash:<base64url>" are matched byte for byte.
 	Origins []string
+	// RelatedOrigins are web origins of other sites allowed to use the RP
+	// ID's credentials (WebAuthn Level 3 §5.11, listed by the RP ID's
+	// /.well-known/webauthn); they need not be on the RP ID.
+	RelatedOrigins []string
 	// UserVerification is "required" (the default, and what passwordless
 	// login needs), "preferred" or "discouraged".
 	UserVerification string
@@ -66,8 +71,8 @@ func New(cfg Config) (*RP, error) {
 		return nil, errors.New("webauthn: at least one origin is required")
 	}
 	var web, opaque []string
-	for _, origin := range cfg.Origins {
-		isWeb, err := checkOrigin(origin, cfg.RPID)
+	for i, origin := range slices.Concat(cfg.Origins, cfg.RelatedOrigins) {
+		isWeb, err := checkOrigin(origin, cfg.RPID, i >= len(cfg.Origins))
 		if err != nil {
 			return nil, err
 		}
@@ -120,8 +125,12 @@ func New(cfg Config) (*RP, error) {
 }
 
 // checkOrigin validates one configured origin and reports whether it is a web
-// origin (as opposed to an opaque native-app origin).
-func checkOrigin(origin, rpID string) (web bool, err error) {
+// origin (as opposed to an opaque native-app origin). A related origin must
+// be a web origin but may be on any host.
+func checkOrigin(origin, rpID string, related bool) (web bool, err error) {
+	if related && !strings.HasPrefix(origin, "https://") && !strings.HasPrefix(origin, "http://") {
+		return false, fmt.Errorf("webauthn: related origin %q must be an http(s) origin", origin)
+	}
 	if !strings.HasPrefix(origin, "https://") && !strings.HasPrefix(origin, "http://") {
 		if !protocol.IsKnownOpaqueOrigin(origin) {
 			return false, fmt.Errorf("webauthn: origin %q is neither an http(s) origin nor a known app origin (prefixes %s)",
@@ -135,7 +144,7 @@ func checkOrigin(origin, rpID string) (web bool, err error) {
 		return false, fmt.Errorf("webauthn: origin %q must be scheme://host[:port] with nothing after it", origin)
 	}
 	host := strings.ToLower(u.Hostname())
-	if host != rpID && !strings.HasSuffix(host, "."+rpID) {
+	if !related && host != rpID && !strings.HasSuffix(host, "."+rpID) {
 		return false, fmt.Errorf("webauthn: origin %q: host %q is not the RP ID %q or a subdomain of it", origin, host, rpID)
 	}
 	// Browsers only offer WebAuthn in secure contexts, and plain http is

@@ -102,6 +102,9 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	rpName := str("rp-name", "Latch", "relying party name shown by authenticators")
 	origins := str("origins", "", "comma-separated allowed WebAuthn origins (default: the issuer's origin)")
 	audience := str("audience", "", "aud of access tokens (default: the issuer)")
+	related := str("related-origins", "", "comma-separated other sites' origins allowed to use the RP ID's passkeys, served at /.well-known/webauthn")
+	androidApps := str("android-app", "", "comma-separated PACKAGE:SHA256_FINGERPRINT of Android apps allowed to use the passkeys (serves /.well-known/assetlinks.json)")
+	appleApps := str("apple-app", "", "comma-separated TEAMID.BUNDLEID of Apple apps allowed to use the passkeys (serves /.well-known/apple-app-site-association)")
 	accessTTL := str("access-ttl", "10m", "access token lifetime, 1s to 24h (below 1m only for test suites)")
 	refreshTTL := str("refresh-ttl", "720h", "refresh token (login session) lifetime")
 	credTTL := str("credential-ttl", "24h", "SD-JWT credential lifetime")
@@ -144,7 +147,16 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 			}
 			return rate
 		}
+		var android []auth.AndroidApp
+		for _, v := range list(*androidApps) {
+			app, err := auth.ParseAndroidApp(v)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			android = append(android, app)
+		}
 		cfg := auth.Config{
+			RelatedOrigins: list(*related), AndroidApps: android, AppleApps: list(*appleApps),
 			Addr: *addr, DataDir: *data, Issuer: *issuer, RPID: *rpID, RPName: *rpName,
 			Origins: list(*origins), Audience: *audience, TrustedProxies: list(*proxies), KeyAlg: *keyAlg,
 			AccessTTL: dur("access-ttl", *accessTTL), RefreshTTL: dur("refresh-ttl", *refreshTTL),

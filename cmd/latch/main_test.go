@@ -134,13 +134,16 @@ func TestAdminCommandsGoThroughARunningServer(t *testing.T) {
 
 func TestServeRejectsBadConfiguration(t *testing.T) {
 	cases := map[string][]string{
-		"--issuer":     {"--issuer", "ftp://example.com"},
-		"--rp-id":      {"--origins", "https://evil.example", "--issuer", "https://id.example.com", "--rp-id", "example.com"},
-		"--access-ttl": {"--access-ttl", "soon"},
-		"--dpop-nonce": {"--dpop-nonce=maybe"},
-		"plain HTTP":   {"--issuer", "http://id.example.com", "--rp-id", "example.com"},
-		"--post-rate":  {"--post-rate", "-3"},
-		"--begin-rate": {"--begin-rate", "fast"},
+		"--issuer":       {"--issuer", "ftp://example.com"},
+		"--rp-id":        {"--origins", "https://evil.example", "--issuer", "https://id.example.com", "--rp-id", "example.com"},
+		"--access-ttl":   {"--access-ttl", "soon"},
+		"--dpop-nonce":   {"--dpop-nonce=maybe"},
+		"plain HTTP":     {"--issuer", "http://id.example.com", "--rp-id", "example.com"},
+		"--post-rate":    {"--post-rate", "-3"},
+		"--begin-rate":   {"--begin-rate", "fast"},
+		"--android-app":  {"--android-app", "com.example.app"},
+		"--apple-app":    {"--apple-app", "com.example.app"},
+		"related origin": {"--related-origins", "http://shop.example"},
 	}
 	for want, args := range cases {
 		_, err := runCmd(t, append([]string{"serve", "--data", t.TempDir()}, args...)...)
@@ -205,6 +208,22 @@ func TestRateFlags(t *testing.T) {
 		if err != nil || got.BeginRate != c.begin || got.PostRate != c.post {
 			t.Errorf("%v: begin %v post %v (%v), want %v %v", c.args, got.BeginRate, got.PostRate, err, c.begin, c.post)
 		}
+	}
+}
+
+func TestAppFlags(t *testing.T) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfg := configFlags(fs)
+	fp := strings.Repeat("AB:", 31) + "AB"
+	if err := fs.Parse([]string{"--related-origins", "https://shop.example, https://news.example",
+		"--android-app", "com.example.one:" + fp + ",com.example.two:" + fp, "--apple-app", "ABCDE12345.com.example.one"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cfg()
+	if err != nil || len(got.RelatedOrigins) != 2 || got.RelatedOrigins[1] != "https://news.example" ||
+		len(got.AndroidApps) != 2 || got.AndroidApps[1].Package != "com.example.two" || got.AndroidApps[0].Fingerprint[31] != 0xAB ||
+		len(got.AppleApps) != 1 {
+		t.Fatalf("%+v %v", got, err)
 	}
 }
 
