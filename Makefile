@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 
-.PHONY: run test test-go test-e2e bench fuzz load load-floor build scale
+.PHONY: run test test-go test-e2e bench fuzz load load-floor build scale aaguids
 
 run:
 	go run ./cmd/latch serve
@@ -48,3 +48,8 @@ load-floor: build
 scale: build
 	go build -o bin/latch-load ./cmd/latch-load
 	go run ./cmd/latch-scale $(SCALE_FLAGS)
+
+# Refreshes the embedded list of passkey provider names and icons
+# (webauthn/aaguids) from the community list; review the diff, then commit.
+aaguids:
+	go run ./cmd/latch-aaguids

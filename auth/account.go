@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/webauthn/aaguids"
 )
 
 // userCache keeps recently used profiles in memory so that protected
@@ -121,6 +122,16 @@ type credentialItem struct {
 	BackupState    bool      `json:"backup_state"`
 	Transports     []string  `json:"transports"`
 	AAGUID         string    `json:"aaguid"`
+	// Provider names the passkey's provider when its AAGUID is known.
+	Provider *providerView `json:"provider,omitempty"`
+}
+
+// providerView is a passkey provider with the paths of its icons (empty
+// when the list has none).
+type providerView struct {
+	Name      string `json:"name"`
+	IconLight string `json:"icon_light,omitempty"`
+	IconDark  string `json:"icon_dark,omitempty"`
 }
 
 func credentialView(c *store.Credential) credentialItem {
@@ -128,26 +139,46 @@ func credentialView(c *store.Credential) credentialItem {
 	if transports == nil {
 		transports = []string{}
 	}
-	return credentialItem{
+	item := credentialItem{
 		ID: b64.EncodeToString(c.ID), Name: c.Name, CreatedAt: c.CreatedAt.UTC(), LastUsedAt: c.LastUsedAt.UTC(),
-		BackupEligible: c.BackupEligible, BackupState: c.BackupState, Transports: transports, AAGUID: formatAAGUID(c.AAGUID),
+		BackupEligible: c.BackupEligible, BackupState: c.BackupState, Transports: transports, AAGUID: aaguids.Format(c.AAGUID),
 	}
+	if p, ok := aaguids.Lookup(c.AAGUID); ok {
+		item.Provider = &providerView{Name: p.Name}
+		if p.IconLight != nil {
+			item.Provider.IconLight = providerIconPath(item.AAGUID, "light")
+		}
+		if p.IconDark != nil {
+			item.Provider.IconDark = providerIconPath(item.AAGUID, "dark")
+		}
+	}
+	return item
 }
 
-// formatAAGUID renders an authenticator model id in the usual UUID form.
-func formatAAGUID(b []byte) string {
-	if len(b) != 16 {
-		return "00000000-0000-0000-0000-000000000000"
+func providerIconPath(aaguid, variant string) string {
+	return "/passkey-providers/" + aaguid + "/icon-" + variant + ".svg"
+}
+
+// handleProviderIcon serves a provider's icon from the embedded list. The
+// SVG is third-party content: a sandboxing policy keeps it from running
+// script or loading anything should someone open it directly, rather than
+// as an image, on this origin.
+func (s *Server) handleProviderIcon(c *fiber.Ctx) error {
+	p, ok := aaguids.LookupString(c.Params("aaguid"))
+	var icon []byte
+	switch c.Params("file") {
+	case "icon-light.svg":
+		icon = p.IconLight
+	case "icon-dark.svg":
+		icon = p.IconDark
 	}
-	const hex = "0123456789abcdef"
-	out := make([]byte, 0, 36)
-	for i, v := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out = append(out, '-')
-		}
-		out = append(out, hex[v>>4], hex[v&0xf])
+	if !ok || icon == nil {
+		return errNotFound("icon")
 	}
-	return string(out)
+	c.Set(fiber.HeaderContentType, "image/svg+xml")
+	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	c.Set(fiber.HeaderCacheControl, "public, max-age=86400")
+	return c.Send(icon)
 }
 
 func (s *Server) handleListCredentials(c *fiber.Ctx) error {
@@ -202,6 +233,7 @@ func (s *Server) handleRenameCredential(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// A blank name goes back to the default: the provider's name.
 	sub := principalOf(c).claims.Subject
 	var updated *store.Credential
 	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
@@ -209,7 +241,7 @@ func (s *Server) handleRenameCredential(c *fiber.Ctx) error {
 		if err != nil || cred.UserID != sub {
 			return errNotFound("credential")
 		}
-		cred.Name = name
+		cred.Name = defaultCredentialName(name, cred.AAGUID)
 		updated = cred
 		return tx.PutCredential(cred)
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
 	"github.com/latchid/latch/webauthn"
+	"github.com/latchid/latch/webauthn/aaguids"
 )
 
 // Ceremony kinds kept in the store.
@@ -217,7 +218,7 @@ func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyI
 		return nil, credentialError(err)
 	}
 	cred := &store.Credential{
-		ID: wc.ID, UserID: user.ID, Name: name, CreatedAt: now, LastUsedAt: now,
+		ID: wc.ID, UserID: user.ID, Name: defaultCredentialName(name, wc.AAGUID), CreatedAt: now, LastUsedAt: now,
 		Transports: wc.Transports, AAGUID: wc.AAGUID, BackupEligible: wc.BackupEligible, BackupState: wc.BackupState,
 		SignCount: wc.SignCount, Record: wc.Record,
 	}
@@ -471,10 +472,12 @@ func checkCeremonyRequest(ceremony string, credential json.RawMessage) error {
 	return nil
 }
 
+// cleanCredentialName checks a passkey name a person chose; a blank one
+// comes back empty, for defaultCredentialName to fill in.
 func cleanCredentialName(raw string) (string, error) {
 	name := strings.TrimSpace(raw)
 	if name == "" {
-		return "Passkey", nil
+		return "", nil
 	}
 	if utf8.RuneCountInString(name) > 64 {
 		return "", badRequest("name must be at most 64 characters")
@@ -485,6 +488,19 @@ func cleanCredentialName(raw string) (string, error) {
 		}
 	}
 	return name, nil
+}
+
+// defaultCredentialName names a passkey its person did not name: after its
+// provider when the AAGUID is in the list ("iCloud Keychain"), else
+// "Passkey". A stored name is never blank.
+func defaultCredentialName(name string, aaguid []byte) string {
+	if name != "" {
+		return name
+	}
+	if p, ok := aaguids.Lookup(aaguid); ok {
+		return p.Name
+	}
+	return "Passkey"
 }
 
 func credentialError(err error) error {

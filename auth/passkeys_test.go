@@ -656,3 +656,65 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 		t.Fatalf("wrong method: %d %s", r.status, r.raw)
 	}
 }
+
+func TestPasskeysAreNamedAfterTheirProvider(t *testing.T) {
+	e := newEnv(t)
+	gpm := []byte{0xea, 0x9b, 0x8d, 0x66, 0x4d, 0x01, 0x1d, 0x21, 0x3c, 0xe4, 0xb6, 0xb4, 0x8c, 0xb5, 0x75, 0xd4}
+	u := e.newUser("provider", false)
+	cer, opts := u.begin("/webauthn/register/begin", map[string]any{"username": u.name}, nil)
+	cred, err := u.authn.Create(opts, webauthntest.Options{AAGUID: gpm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.request("POST", "/webauthn/register/finish", map[string]any{"ceremony": cer, "credential": json.RawMessage(cred), "name": "   "}, nil)
+	if r.status != 200 {
+		t.Fatalf("register/finish: %d %s", r.status, r.raw)
+	}
+	u.access = r.str("access_token")
+
+	list := u.call("GET", "/me/credentials", nil)
+	var items []struct {
+		ID, Name, AAGUID string
+		Provider         *struct {
+			Name      string `json:"name"`
+			IconLight string `json:"icon_light"`
+			IconDark  string `json:"icon_dark"`
+		}
+	}
+	if err := json.Unmarshal(list.raw, &items); err != nil || len(items) != 1 {
+		t.Fatalf("list: %s %v", list.raw, err)
+	}
+	it := items[0]
+	if it.Name != "Google Password Manager" || it.AAGUID != "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4" || it.Provider == nil ||
+		it.Provider.Name != "Google Password Manager" || it.Provider.IconLight == "" || it.Provider.IconDark == "" {
+		t.Fatalf("a blank name was not the provider's: %s", list.raw)
+	}
+	icon := e.request("GET", it.Provider.IconDark, nil, nil)
+	if icon.status != 200 || icon.header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(string(icon.raw), "<svg") ||
+		!strings.Contains(icon.header.Get("Content-Security-Policy"), "sandbox") {
+		t.Fatalf("icon: %d %q %q", icon.status, icon.header.Get("Content-Type"), icon.header.Get("Content-Security-Policy"))
+	}
+	for _, p := range []string{"/passkey-providers/00000000-0000-0000-0000-000000000000/icon-light.svg",
+		"/passkey-providers/ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4/icon.png", "/passkey-providers/x/icon-dark.svg"} {
+		expectError(t, e.request("GET", p, nil, nil), 404, "not_found")
+	}
+
+	// A chosen name wins; a blank rename goes back to the provider's name.
+	if r := u.call("PATCH", "/me/credentials/"+it.ID, map[string]any{"name": "Work phone"}); r.status != 200 || r.str("name") != "Work phone" {
+		t.Fatalf("rename: %d %s", r.status, r.raw)
+	}
+	if r := u.call("PATCH", "/me/credentials/"+it.ID, map[string]any{"name": " "}); r.status != 200 || r.str("name") != "Google Password Manager" {
+		t.Fatalf("blank rename: %d %s", r.status, r.raw)
+	}
+
+	// An authenticator that names no known provider gets "Passkey", and no provider.
+	v := e.newUser("unknown-provider", false)
+	cer, opts = v.begin("/webauthn/register/begin", map[string]any{"username": v.name}, nil)
+	cred, _ = v.authn.Create(opts, webauthntest.Options{AAGUID: make([]byte, 16)})
+	r = e.request("POST", "/webauthn/register/finish", map[string]any{"ceremony": cer, "credential": json.RawMessage(cred)}, nil)
+	v.access = r.str("access_token")
+	list = v.call("GET", "/me/credentials", nil)
+	if !strings.Contains(string(list.raw), `"name":"Passkey"`) || strings.Contains(string(list.raw), `"provider"`) {
+		t.Fatalf("unknown provider: %s", list.raw)
+	}
+}

@@ -29,6 +29,7 @@ func (s *Server) routes(app *fiber.App) {
 	app.Get("/.well-known/oauth-protected-resource", s.handleResourceMetadata)
 	app.Get("/.well-known/jwks.json", s.handleJWKS)
 	s.wellKnownRoutes(app)
+	app.Get("/passkey-providers/:aaguid/:file", s.handleProviderIcon)
 
 	lim := newLimits(s.cfg, s.now)
 	s.metrics.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

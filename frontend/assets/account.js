@@ -201,6 +201,16 @@ async function loadPasskeys() {
   list.replaceChildren(...(Array.isArray(passkeys) ? passkeys : []).map(passkeyItem));
 }
 
+// providerIcon shows the passkey provider's icon (light or dark with the
+// page's scheme), decorative: the provider's name is in the text beside it.
+function providerIcon(provider) {
+  if (!provider?.icon_light && !provider?.icon_dark) return el("span", { class: "provider-icon", "aria-hidden": "true" });
+  const picture = el("picture", { class: "provider-icon" });
+  if (provider.icon_dark) picture.append(el("source", { srcset: provider.icon_dark, media: "(prefers-color-scheme: dark)" }));
+  picture.append(el("img", { src: provider.icon_light || provider.icon_dark, alt: "", width: "24", height: "24", dataset: { testid: "passkey-provider-icon" } }));
+  return picture;
+}
+
 function passkeyItem(passkey) {
   const label = passkey.name || "Unnamed passkey";
   const item = el("li", { dataset: { testid: "passkey-item", id: passkey.id } });
@@ -210,6 +220,8 @@ function passkeyItem(passkey) {
   const used = formatDate(passkey.last_used_at);
   details.push(used ? `last used ${used}` : "never used");
   if (passkey.backup_state) details.push("synced");
+  const provider = passkey.provider;
+  if (provider?.name && provider.name !== passkey.name) details.unshift(provider.name);
 
   const summary = () => {
     const rename = el("button", { type: "button", text: "Rename", dataset: { testid: "passkey-rename" } });
@@ -219,6 +231,7 @@ function passkeyItem(passkey) {
     remove.setAttribute("aria-label", `Delete ${label}`);
     remove.addEventListener("click", () => item.replaceChildren(...deleteConfirm()));
     return [
+      providerIcon(provider),
       el("span", { class: "name", text: label, dataset: { testid: "passkey-name" } }),
       el("span", { class: "meta", text: details.join(" · ") }),
       el("span", { class: "actions" }, rename, remove),

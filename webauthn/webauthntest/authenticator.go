@@ -55,6 +55,9 @@ type Options struct {
 	// statement), as platform passkeys do when the RP asks for none,
 	// instead of a packed self-attestation.
 	NoneAttestation bool
+	// AAGUID sets the authenticator model id Create reports (16 bytes);
+	// without it, the authenticator's own random one.
+	AAGUID []byte
 }
 
 // Authenticator is a software authenticator bound to one RP ID and origin.
@@ -161,6 +164,9 @@ func (a *Authenticator) Create(publicKeyOptions []byte, o Options) ([]byte, erro
 		UserNotVerified: o.NoUserVerified,
 		BackupEligible:  o.BackupEligible,
 		BackupState:     o.BackupState,
+	}
+	if len(o.AAGUID) == len(device.Aaguid) {
+		copy(device.Aaguid[:], o.AAGUID)
 	}
 	rp := virtualwebauthn.RelyingParty{ID: rpID, Origin: a.originFor(o)}
 	raw := virtualwebauthn.CreateAttestationResponse(rp, device, vc, virtualwebauthn.AttestationOptions{Challenge: challenge})
