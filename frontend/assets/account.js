@@ -198,7 +198,10 @@ async function withStepUp(what, action) {
 async function loadPasskeys() {
   const passkeys = await latch.listPasskeys();
   const list = $("passkey-list");
-  list.replaceChildren(...(Array.isArray(passkeys) ? passkeys : []).map(passkeyItem));
+  const all = Array.isArray(passkeys) ? passkeys : [];
+  // The only passkey is not offered for deletion (the service refuses it
+  // too): the account would have no way to sign in.
+  list.replaceChildren(...all.map((p) => passkeyItem(p, all.length === 1)));
 }
 
 // providerIcon shows the passkey provider's icon (light or dark with the
@@ -211,7 +214,7 @@ function providerIcon(provider) {
   return picture;
 }
 
-function passkeyItem(passkey) {
+function passkeyItem(passkey, only) {
   const label = passkey.name || "Unnamed passkey";
   const item = el("li", { dataset: { testid: "passkey-item", id: passkey.id } });
   const details = [];
@@ -227,15 +230,20 @@ function passkeyItem(passkey) {
     const rename = el("button", { type: "button", text: "Rename", dataset: { testid: "passkey-rename" } });
     rename.setAttribute("aria-label", `Rename ${label}`);
     rename.addEventListener("click", () => item.replaceChildren(...renameForm()));
-    const remove = el("button", { type: "button", class: "danger", text: "Delete", dataset: { testid: "passkey-delete" } });
-    remove.setAttribute("aria-label", `Delete ${label}`);
-    remove.addEventListener("click", () => item.replaceChildren(...deleteConfirm()));
+    const actions = el("span", { class: "actions" }, rename);
+    if (!only) {
+      const remove = el("button", { type: "button", class: "danger", text: "Delete", dataset: { testid: "passkey-delete" } });
+      remove.setAttribute("aria-label", `Delete ${label}`);
+      remove.addEventListener("click", () => item.replaceChildren(...deleteConfirm()));
+      actions.append(remove);
+    }
     return [
       providerIcon(provider),
       el("span", { class: "name", text: label, dataset: { testid: "passkey-name" } }),
       el("span", { class: "meta", text: details.join(" · ") }),
-      el("span", { class: "actions" }, rename, remove),
-    ];
+      only && el("span", { class: "meta", text: "Your only passkey: add another before you can delete it.", dataset: { testid: "passkey-only" } }),
+      actions,
+    ].filter(Boolean);
   };
 
   const renameForm = () => {
