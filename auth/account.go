@@ -101,16 +101,22 @@ type userinfoResponse struct {
 	AMR         []string `json:"amr"`
 	AuthTime    int64    `json:"auth_time"`
 	TOTPEnabled bool     `json:"totp_enabled"`
+	// Groups is present (possibly empty) when the token grants groups.
+	Groups []string `json:"groups,omitzero"`
 }
 
 func (s *Server) handleUserinfo(c *fiber.Ctx) error {
 	p := principalOf(c)
 	u := p.user
 	noStore(c)
-	return c.JSON(userinfoResponse{
+	res := userinfoResponse{
 		Sub: u.ID, Username: u.Username, DisplayName: u.DisplayName,
 		AMR: p.claims.AMR, AuthTime: p.claims.AuthTime.Unix(), TOTPEnabled: u.totpEnabled,
-	})
+	}
+	if grantsGroups(p.claims.ClientID, p.claims.Scope) {
+		res.Groups = nonNil(u.Groups)
+	}
+	return c.JSON(res)
 }
 
 type credentialItem struct {

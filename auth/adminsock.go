@@ -150,6 +150,9 @@ func (s *Server) adminHandler() http.Handler {
 		}
 		return struct{}{}, s.DeleteUser(ctx, id)
 	}))
+	mux.HandleFunc("POST /v1/users/groups", command(s, func(ctx context.Context, req GroupChange) (any, error) {
+		return s.ChangeGroups(ctx, req)
+	}))
 	mux.HandleFunc("POST /v1/clients", command(s, func(ctx context.Context, req clientRequest) (any, error) {
 		secret, err := CreateClient(ctx, s.db, req.ID, s.now())
 		return clientResponse{secret}, err

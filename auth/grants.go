@@ -15,7 +15,7 @@ import (
 // Defaults for tokens issued to the service's own clients.
 const (
 	defaultClientID = "latch"
-	defaultScope    = "profile"
+	defaultScope    = "profile groups"
 )
 
 // tokenResponse is the RFC 6749 section 5.1 success body.
@@ -118,9 +118,13 @@ func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, auth
 
 // tokenResponse signs the access token of a committed session.
 func (s *Server) tokenResponse(is *issuedSession) (*tokenResponse, error) {
+	var groups []string
+	if grantsGroups(is.clientID, is.scope) {
+		groups = is.user.Groups
+	}
 	tok, claims, err := s.access.Issue(tokens.AccessClaims{
 		Subject: is.user.ID, ClientID: is.clientID, Scope: is.scope, SessionID: is.session.ID,
-		AuthTime: is.session.AuthTime, AMR: is.session.AMR, JKT: is.session.JKT,
+		AuthTime: is.session.AuthTime, AMR: is.session.AMR, JKT: is.session.JKT, Groups: groups,
 	})
 	if err != nil {
 		return nil, err

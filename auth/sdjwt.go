@@ -16,7 +16,7 @@ import (
 
 // sdDisclosable lists the claims a holder may choose to reveal, in the order
 // they are offered; iss, iat, exp, vct and cnf are always visible.
-var sdDisclosable = []string{"sub", "username", "display_name", "amr", "created_at"}
+var sdDisclosable = []string{"sub", "username", "display_name", "amr", "created_at", "groups"}
 
 type issueSDJWTRequest struct {
 	Claims []string `json:"claims"`
@@ -33,6 +33,10 @@ func (s *Server) handleIssueSDJWT(c *fiber.Ctx) error {
 			"a DPoP-bound access token is required: the credential is bound to its key"))
 	}
 	want := sdDisclosable
+	if req.Claims == nil && len(p.user.Groups) == 0 {
+		// By default an account in no groups gets no empty "groups".
+		want = sdDisclosable[:len(sdDisclosable)-1]
+	}
 	if req.Claims != nil {
 		if len(req.Claims) > len(sdDisclosable) {
 			return badRequest("too many claims requested")
@@ -50,7 +54,7 @@ func (s *Server) handleIssueSDJWT(c *fiber.Ctx) error {
 	user := p.user
 	all := map[string]any{
 		"sub": user.ID, "username": user.Username, "display_name": user.DisplayName,
-		"amr": p.claims.AMR, "created_at": user.CreatedAt.Unix(),
+		"amr": p.claims.AMR, "created_at": user.CreatedAt.Unix(), "groups": nonNil(user.Groups),
 	}
 	claims := make(map[string]any, len(want))
 	for _, name := range want {
@@ -159,4 +163,11 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }

@@ -91,9 +91,9 @@ func TestRelatedOriginsAndAndroidAppsCanSignUpAndIn(t *testing.T) {
 
 func TestWellKnownFlagsAreValidated(t *testing.T) {
 	for _, v := range []string{
-		"com.example.wallet",                        // no fingerprint
-		"wallet:" + testFingerprint,                 // one-segment package
-		"com.example.wallet:" + testFingerprint[3:], // 31 bytes
+		"com.example.wallet",                                                 // no fingerprint
+		"wallet:" + testFingerprint,                                          // one-segment package
+		"com.example.wallet:" + testFingerprint[3:],                          // 31 bytes
 		"com.example.wallet:" + strings.ReplaceAll(testFingerprint, ":", ""), // no colons
 		"com.example.wallet:" + strings.Replace(testFingerprint, "FA", "FG", 1),
 	} {

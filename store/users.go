@@ -15,6 +15,8 @@ type User struct {
 	DisplayName string    `json:"display_name,omitempty"`
 	CreatedAt   time.Time `json:"created_at,omitzero"`
 	Disabled    bool      `json:"disabled,omitempty"`
+	// Groups are the account's groups (RBAC), as the operator set them.
+	Groups []string `json:"groups,omitempty"`
 }
 
 type userRecord struct {
@@ -219,7 +221,8 @@ func (r *userRecord) appendBinary(b []byte) []byte {
 	b = appendString(b, u.Username)
 	b = appendString(b, u.DisplayName)
 	b = appendTime(b, u.CreatedAt)
-	return appendBool(b, u.Disabled)
+	b = appendBool(b, u.Disabled)
+	return appendStrings(b, u.Groups)
 }
 
 // decodeBinary takes the id from the key, an account key.
@@ -229,7 +232,7 @@ func (r *userRecord) decodeBinary(key []byte, d *reader) error {
 		return fmt.Errorf("store: decode record: user under a key that is not an account's")
 	}
 	r.header = current()
-	r.User = User{ID: id, Handle: d.bytes(), Username: d.string(), DisplayName: d.string(), CreatedAt: d.time(), Disabled: d.bool()}
+	r.User = User{ID: id, Handle: d.bytes(), Username: d.string(), DisplayName: d.string(), CreatedAt: d.time(), Disabled: d.bool(), Groups: d.strings()}
 	if r.Handle == nil {
 		r.Handle = []byte(id)
 	}

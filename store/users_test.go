@@ -10,7 +10,7 @@ import (
 
 func TestUserRoundTrip(t *testing.T) {
 	db := openTestDB(t)
-	want := User{ID: "u1", Handle: []byte{1, 2, 3}, Username: "alice", DisplayName: "Alice A.", CreatedAt: t0, Disabled: true}
+	want := User{ID: "u1", Handle: []byte{1, 2, 3}, Username: "alice", DisplayName: "Alice A.", CreatedAt: t0, Disabled: true, Groups: []string{"admins", "staff"}}
 	mustUpdate(t, db, func(tx *Tx) error { return tx.PutUser(&want) })
 	mustView(t, db, func(tx *Tx) error {
 		lookups := []struct {
@@ -303,4 +303,22 @@ func TestDeleteUserRemovesTheWholeAccount(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestUserRecordsWithoutGroupsStillRead: a binary user record written
+// before groups existed ends after Disabled and reads with no groups.
+func TestUserRecordsWithoutGroupsStillRead(t *testing.T) {
+	rec := userRecord{header: current(), User: User{ID: "u1", Handle: []byte("u1"), Username: "alice", CreatedAt: t0, Groups: []string{"g"}}}
+	full := rec.appendBinary([]byte{binaryVersion})
+	old := full[:len(full)-3] // the groups: a count and one 1-byte string
+	var got userRecord
+	if err := decodeAt(accountKey("u1"), old, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Username != "alice" || got.Groups != nil {
+		t.Fatalf("old record: %+v", got.User)
+	}
+	if err := decodeAt(accountKey("u1"), full, &got); err != nil || !reflect.DeepEqual(got.Groups, []string{"g"}) {
+		t.Fatalf("new record: %+v %v", got.User, err)
+	}
 }

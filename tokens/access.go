@@ -26,6 +26,9 @@ type AccessClaims struct {
 	SessionID string
 
 	AMR []string
+	// Groups are the account's groups (claim "groups"), issued when the
+	// client was granted them; nil for none.
+	Groups []string
 	// JKT is the RFC 7638 thumbprint of the DPoP key the token is bound to
 	// (claim cnf.jkt), or "" for an unbound token.
 	JKT string
@@ -113,6 +116,7 @@ type accessPayload struct {
 	AuthTime int64         `json:"auth_time,omitempty"`
 	AMR      []string      `json:"amr,omitempty"`
 	Sid      string        `json:"sid,omitempty"`
+	Groups   []string      `json:"groups,omitempty"`
 	Cnf      *confirmation `json:"cnf,omitempty"`
 }
 
@@ -181,11 +185,12 @@ func (a *AccessTokens) Issue(c AccessClaims) (token string, issued AccessClaims,
 	_, _ = rand.Read(id[:])
 	c.ID = b64.EncodeToString(id[:])
 	c.AMR = slices.Clone(c.AMR)
+	c.Groups = slices.Clone(c.Groups)
 
 	p := accessPayload{
 		Iss: c.Issuer, Sub: c.Subject, Aud: audience{c.Audience},
 		Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Jti: c.ID,
-		ClientID: c.ClientID, Scope: c.Scope, AMR: c.AMR, Sid: c.SessionID,
+		ClientID: c.ClientID, Scope: c.Scope, AMR: c.AMR, Sid: c.SessionID, Groups: c.Groups,
 	}
 	if !c.AuthTime.IsZero() {
 		p.AuthTime = c.AuthTime.Unix()
@@ -356,7 +361,7 @@ func (a *AccessTokens) verifyFull(token string, state *keyringState, now time.Ti
 		Issuer: p.Iss, Subject: p.Sub, Audience: a.cfg.Audience,
 		IssuedAt: time.Unix(p.Iat, 0), ExpiresAt: exp,
 		ID: p.Jti, ClientID: p.ClientID, Scope: p.Scope, SessionID: p.Sid,
-		AMR: p.AMR,
+		AMR: p.AMR, Groups: p.Groups,
 	}
 	if p.AuthTime != 0 {
 		c.AuthTime = time.Unix(p.AuthTime, 0)

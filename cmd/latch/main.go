@@ -40,6 +40,9 @@ Usage:
   latch users disable NAME       disable an account and end its sessions
   latch users enable NAME        re-enable an account
   latch users delete NAME --yes  delete an account and everything kept under it
+  latch users groups NAME add|remove GROUP
+                                 put an account in a group, or take it out
+  latch users groups NAME list   list an account's groups
   latch backup FILE              write a consistent copy of the store
   latch restore FILE [--force]   install a backup as the store (the server stopped)
   latch audit list [--user NAME] [--since T]
@@ -263,6 +266,7 @@ type operator interface {
 	Users(context.Context) ([]auth.UserSummary, error)
 	SetDisabled(ctx context.Context, username string, disabled bool) error
 	DeleteUser(ctx context.Context, username string) error
+	ChangeGroups(ctx context.Context, c auth.GroupChange) ([]string, error)
 	CreateClient(ctx context.Context, id string) (string, error)
 	Clients(context.Context) ([]auth.ClientSummary, error)
 	DeleteClient(ctx context.Context, id string) error
@@ -425,6 +429,22 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: deleted\n", pos[0])
+	case "users groups":
+		usage := "usage: latch users groups NAME add|remove GROUP, or latch users groups NAME list"
+		if len(pos) < 2 || (pos[1] == "list") != (len(pos) == 2) || len(pos) > 3 {
+			return errors.New(usage)
+		}
+		c := auth.GroupChange{Username: pos[0], Action: pos[1]}
+		if len(pos) == 3 {
+			c.Group = pos[2]
+		}
+		groups, err := a.ChangeGroups(ctx, c)
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			fmt.Fprintln(stdout, g)
+		}
 	case "backup":
 		if err := argN(1, "usage: latch backup FILE"); err != nil {
 			return err

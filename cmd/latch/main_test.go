@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latchid/latch/auth"
+	"github.com/latchid/latch/store"
 )
 
 // newDataDir creates a data directory the way a first `latch serve` does.
@@ -308,6 +310,61 @@ func clientCommands(t *testing.T, dir string) {
 	}
 }
 
+// addUser writes an account straight into dir's store (creating the store
+// if need be): the commands under test need one, and a passkey ceremony is
+// not what they are about.
+func addUser(t *testing.T, dir, name string) {
+	t.Helper()
+	d, err := store.InspectDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, err := d.MasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := d.Open(store.Options{KEK: kek})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(context.Background(), func(tx *store.Tx) error {
+		return tx.PutUser(&store.User{ID: "id-" + name, Handle: []byte("h-" + name), Username: name, CreatedAt: time.Now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func groupCommands(t *testing.T, dir string) {
+	t.Helper()
+	for _, g := range []string{"staff", "admins"} {
+		if _, err := runCmd(t, "users", "groups", "carol", "add", g, "--data", dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := runCmd(t, "users", "groups", "carol", "list", "--data", dir); err != nil || out != "admins\nstaff\n" {
+		t.Fatalf("groups list: %v %q", err, out)
+	}
+	if out, err := runCmd(t, "users", "groups", "carol", "remove", "admins", "--data", dir); err != nil || out != "staff\n" {
+		t.Fatalf("groups remove: %v %q", err, out)
+	}
+	for _, bad := range [][]string{{"carol"}, {"carol", "add"}, {"carol", "list", "x"}, {"carol", "drop", "x"}, {"carol", "add", "two words"}, {"nobody", "add", "x"}} {
+		if _, err := runCmd(t, append(append([]string{"users", "groups"}, bad...), "--data", dir)...); err == nil {
+			t.Errorf("users groups %v accepted", bad)
+		}
+	}
+}
+
+func TestGroupCommandsOffline(t *testing.T) {
+	dir := newDataDir(t)
+	addUser(t, dir, "carol")
+	groupCommands(t, dir)
+}
+
+func TestGroupCommandsThroughARunningServer(t *testing.T) {
+	groupCommands(t, serving(t, func(dir string) { addUser(t, dir, "carol") }))
+}
+
 func TestClientCommandsOffline(t *testing.T) { clientCommands(t, newDataDir(t)) }
 
 func TestClientCommandsThroughARunningServer(t *testing.T) {
@@ -318,13 +375,16 @@ func TestClientCommandsThroughARunningServer(t *testing.T) {
 // serving starts a server on a new data directory with a short path (a
 // socket's path has a length limit that a test's own temp directory can
 // pass on some systems) and returns the directory.
-func serving(t *testing.T) string {
+func serving(t *testing.T, before ...func(dir string)) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "latch")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
+	for _, f := range before {
+		f(dir)
+	}
 	srv, err := auth.New(auth.Config{DataDir: dir, Addr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
