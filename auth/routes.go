@@ -63,6 +63,7 @@ func (s *Server) routes(app *fiber.App) {
 	app.Delete("/me/credentials/:id", s.requireAuth, s.requireStepUp("deleting a passkey"), s.handleDeleteCredential)
 	app.Get("/me/sessions", s.requireAuth, s.handleListSessions)
 	app.Delete("/me/sessions/:id", s.requireAuth, s.handleEndSession)
+	app.Delete("/me/sessions", s.requireAuth, s.handleEndOtherSessions)
 	app.Post("/logout", s.requireAuth, s.handleLogout)
 	app.Delete("/me", s.requireAuth, s.requireStepUp("deleting the account"), s.handleDeleteAccount)
 

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,8 +38,11 @@ type sessionItem struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	AMR       []string  `json:"amr"`
 	Device    string    `json:"device"`
-	DPoPBound bool      `json:"dpop_bound"`
-	Current   bool      `json:"current"`
+	// DeviceName is the device as a person reads it ("Chrome on macOS"),
+	// or "" when the User-Agent names no known browser and system.
+	DeviceName string `json:"device_name"`
+	DPoPBound  bool   `json:"dpop_bound"`
+	Current    bool   `json:"current"`
 }
 
 // handleListSessions lists the caller's active login sessions ("where am I
@@ -66,7 +70,7 @@ func (s *Server) handleListSessions(c *fiber.Ctx) error {
 		}
 		out = append(out, sessionItem{
 			ID: sess.ID, CreatedAt: sess.CreatedAt.UTC(), AuthTime: sess.AuthTime.UTC(), ExpiresAt: sess.ExpiresAt.UTC(),
-			AMR: amr, Device: sess.Device, DPoPBound: sess.JKT != "", Current: sess.ID == p.claims.SessionID,
+			AMR: amr, Device: sess.Device, DeviceName: describeDevice(sess.Device), DPoPBound: sess.JKT != "", Current: sess.ID == p.claims.SessionID,
 		})
 	}
 	noStore(c)
@@ -98,4 +102,50 @@ func (s *Server) handleEndSession(c *fiber.Ctx) error {
 	}
 	s.mirrorSessionRevocation(id, now)
 	return c.SendStatus(http.StatusNoContent)
+}
+
+// handleEndOtherSessions signs out every session of the caller but the one
+// making the request ("sign out everywhere else"), in one transaction.
+func (s *Server) handleEndOtherSessions(c *fiber.Ctx) error {
+	p := principalOf(c)
+	now := s.now()
+	var ended []string
+	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+		var err error
+		ended, err = endOtherSessions(tx, p.claims.Subject, p.claims.SessionID, now, s.sessionBlacklistUntil(now))
+		if err != nil || len(ended) == 0 {
+			return err
+		}
+		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "other_sessions_ended", UserID: p.claims.Subject,
+			Detail: map[string]string{"count": strconv.Itoa(len(ended))}})
+	})
+	if err != nil {
+		return err
+	}
+	for _, sid := range ended {
+		s.mirrorSessionRevocation(sid, now)
+	}
+	noStore(c)
+	return c.JSON(fiber.Map{"ended": len(ended)})
+}
+
+// endOtherSessions ends every live session of userID except keep (which may
+// be ""), blacklisted until until, and returns the ids it ended.
+func endOtherSessions(tx *store.Tx, userID, keep string, now, until time.Time) ([]string, error) {
+	sessions, err := tx.SessionsByUser(userID)
+	if err != nil {
+		return nil, err
+	}
+	var ended []string
+	for i := range sessions {
+		sess := &sessions[i]
+		if sess.ID == keep || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
+			continue
+		}
+		if err := endSessionTx(tx, sess, now, until); err != nil {
+			return nil, err
+		}
+		ended = append(ended, sess.ID)
+	}
+	return ended, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/webauthn/webauthntest"
 )
 
@@ -114,4 +115,62 @@ func TestDeleteAccount(t *testing.T) {
 	e.whileStopped(func(a *Admin) error { return a.DeleteUser(context.Background(), "BOB") })
 	expectError(t, bob.call("GET", "/userinfo", nil), 401, "invalid_token")
 	expectError(t, bob.signIn("", webauthntest.Options{}), 400, "invalid_credential")
+}
+
+func TestEndOtherSessions(t *testing.T) {
+	e := newEnv(t)
+	first := e.newUser("carol", true)
+	first.signUp()
+	others := []*user{first}
+	for _, ua := range []string{
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+		"curl/8.5.0",
+	} {
+		u := e.newUser("carol", true)
+		u.authn, u.ua = first.authn, ua
+		if r := u.signIn("", webauthntest.Options{}); r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		others = append(others, u)
+	}
+	here := others[len(others)-1]
+	others = others[:len(others)-1]
+	bob := e.newUser("bob", false)
+	bob.signUp()
+
+	r := here.call("GET", "/me/sessions", nil)
+	if !strings.Contains(string(r.raw), `"device_name":"Safari on iPhone"`) || !strings.Contains(string(r.raw), `"device":"curl/8.5.0","device_name":""`) {
+		t.Fatalf("device names: %s", r.raw)
+	}
+
+	r = here.call("DELETE", "/me/sessions", nil)
+	if r.status != 200 || r.body["ended"] != float64(2) {
+		t.Fatalf("end others: %d %s", r.status, r.raw)
+	}
+	for _, u := range others {
+		expectError(t, u.call("GET", "/userinfo", nil), 401, "invalid_token")
+		expectError(t, u.refreshTokens(), 400, "invalid_grant")
+	}
+	if r := here.call("GET", "/userinfo", nil); r.status != 200 {
+		t.Fatalf("the caller was signed out too: %d %s", r.status, r.raw)
+	}
+	if r := bob.call("GET", "/userinfo", nil); r.status != 200 {
+		t.Fatalf("another account was signed out: %d %s", r.status, r.raw)
+	}
+	// Nothing left to end: 0, and no audit event for it.
+	if r := here.call("DELETE", "/me/sessions", nil); r.status != 200 || r.body["ended"] != float64(0) {
+		t.Fatalf("again: %d %s", r.status, r.raw)
+	}
+	var events []string
+	_ = e.srv.db.View(context.Background(), func(tx *store.Tx) error {
+		return tx.ScanAudit(func(ev *store.AuditEvent) error {
+			if ev.Type == "other_sessions_ended" {
+				events = append(events, ev.Detail["count"])
+			}
+			return nil
+		})
+	})
+	if strings.Join(events, ",") != "2" {
+		t.Fatalf("audit: %v", events)
+	}
 }

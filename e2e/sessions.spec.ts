@@ -31,3 +31,28 @@ test("another session can be seen and signed out from the account page", async (
   });
   expect(me).toBe(username);
 });
+
+test("sessions show a readable browser and can all be signed out at once", async ({ page }) => {
+  await addAuthenticator(page);
+  await signUpThroughPage(page, uniqueUsername("everywhere"), "Everywhere Person");
+  // Two more sign-ins, as from other devices.
+  await page.evaluate(async () => {
+    const { Latch } = await import("/latch.js");
+    await new Latch().signIn();
+    await new Latch().signIn();
+  });
+  await page.goto("/account");
+  const items = page.getByTestId("session-item");
+  await expect(items).toHaveCount(3);
+  // Playwright's Chromium says HeadlessChrome on Linux.
+  await expect(items.filter({ hasText: "(this browser)" })).toContainText("Chrome on Linux");
+
+  const button = page.getByRole("button", { name: "Sign out all other sessions" });
+  await button.focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("status")).toHaveText("2 other sessions are signed out.");
+  await expect(items).toHaveCount(1);
+  await expect(items.first()).toContainText("(this browser)");
+  await expect(button).toBeHidden();
+  await expect(page.locator("#sessions-title")).toBeFocused();
+});

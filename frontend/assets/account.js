@@ -304,18 +304,37 @@ onSubmit($("add-passkey-form"), async () => {
 
 async function loadSessions() {
   const sessions = await latch.listSessions();
-  $("session-list").replaceChildren(...(Array.isArray(sessions) ? sessions : []).map(sessionItem));
+  const all = Array.isArray(sessions) ? sessions : [];
+  $("session-list").replaceChildren(...all.map(sessionItem));
+  $("end-other-sessions").hidden = !all.some((s) => !s.current);
 }
+
+$("end-other-sessions").addEventListener("click", async () => {
+  const button = $("end-other-sessions");
+  button.disabled = true;
+  try {
+    const ended = await latch.endOtherSessions();
+    await loadSessions();
+    status(ended === 1 ? "1 other session is signed out." : `${ended} other sessions are signed out.`);
+    $("sessions-title").focus();
+  } catch (err) {
+    status(describe(err), "error");
+  } finally {
+    button.disabled = false;
+  }
+});
 
 function sessionItem(session) {
   const item = el("li", { dataset: { testid: "session-item", id: session.id } });
-  const label = session.device || "Unknown device";
+  // The readable name when the service recognised the browser; the raw
+  // User-Agent (shown in full on hover) otherwise.
+  const label = session.device_name || session.device || "Unknown device";
   const details = [];
   const since = formatDate(session.created_at);
   if (since) details.push(`Signed in ${since}`);
   if (session.dpop_bound) details.push("key-bound");
   const parts = [
-    el("span", { class: "name", text: session.current ? `${label} (this browser)` : label }),
+    el("span", { class: "name", text: session.current ? `${label} (this browser)` : label, title: session.device || undefined }),
     el("span", { class: "meta", text: details.join(" · ") }),
   ];
   if (!session.current) {

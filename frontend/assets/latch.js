@@ -240,7 +240,7 @@ export class Latch {
     await this.#authJSON("DELETE", `/me/credentials/${encodeURIComponent(id)}`);
   }
 
-  /** listSessions returns where the user is signed in: [{id, created_at, auth_time, amr, device, dpop_bound, current}], newest first. */
+  /** listSessions returns where the user is signed in: [{id, created_at, auth_time, amr, device, device_name, dpop_bound, current}], newest first. */
   listSessions() {
     return this.#authJSON("GET", "/me/sessions");
   }
@@ -248,6 +248,11 @@ export class Latch {
   /** endSession signs one session out (another device); ending the current one is signOut(). */
   async endSession(id) {
     await this.#authJSON("DELETE", `/me/sessions/${encodeURIComponent(id)}`);
+  }
+
+  /** endOtherSessions signs out every session but this browser's; resolves to how many it ended. */
+  async endOtherSessions() {
+    return (await this.#authJSON("DELETE", "/me/sessions")).ended;
   }
 
   /**
