@@ -99,6 +99,8 @@ func (s *Server) staticRoutes(app *fiber.App) {
 			app.Get("/", serve)
 		case "account.html":
 			app.Get("/account", serve)
+		case "favicon.svg":
+			app.Get("/favicon.ico", serve) // asked for by browsers and tools that read no <link rel="icon">
 		}
 		return nil
 	})

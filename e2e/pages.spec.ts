@@ -12,7 +12,7 @@ const csp =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 const hostileName = '<img src=x data-injected="1">Mallory';
-const types: Record<string, string> = { js: "text/javascript", css: "text/css", html: "text/html" };
+const types: Record<string, string> = { js: "text/javascript", css: "text/css", html: "text/html", svg: "image/svg+xml" };
 
 async function servePages(page: Page): Promise<string[]> {
   const problems: string[] = [];
@@ -39,7 +39,7 @@ async function servePages(page: Page): Promise<string[]> {
         ]);
     }
     const file = pathname === "/" ? "index.html" : pathname === "/account" ? "account.html" : pathname.slice(1);
-    if (!/^[a-z-]+\.(js|css|html)$/.test(file)) return route.fulfill({ status: 404, body: "" });
+    if (!/^[a-z-]+\.(js|css|html|svg)$/.test(file)) return route.fulfill({ status: 404, body: "" });
     return route.fulfill({
       status: 200,
       contentType: types[file.split(".").pop()!],
