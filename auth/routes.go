@@ -69,6 +69,7 @@ func (s *Server) routes(app *fiber.App) {
 
 	app.Post("/credentials/sd-jwt", s.requireAuth, s.handleIssueSDJWT)
 	app.Post("/credentials/verify", lim.verify.limit, s.handleVerifySDJWT)
+	app.Post("/qr", s.requireAuth, s.handleQR)
 
 	s.staticRoutes(app)
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
@@ -99,6 +100,8 @@ func (s *Server) staticRoutes(app *fiber.App) {
 			app.Get("/", serve)
 		case "account.html":
 			app.Get("/account", serve)
+		case "share.html":
+			app.Get("/share", serve)
 		case "favicon.svg":
 			app.Get("/favicon.ico", serve) // asked for by browsers and tools that read no <link rel="icon">
 		}

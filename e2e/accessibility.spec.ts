@@ -3,28 +3,9 @@
 // critical violation. A screenshot of each state is attached to the report
 // and, with LATCH_SHOTS=DIR, also written to DIR to look at.
 
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import AxeBuilder from "@axe-core/playwright";
-import { expect, test, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { layouts, scan, schemes } from "./axe";
 import { addAuthenticator, signUpThroughPage, uniqueUsername } from "./support";
-
-const layouts = [
-  { name: "desktop", width: 1280, height: 800 },
-  { name: "phone", width: 390, height: 844 },
-] as const;
-const schemes = ["light", "dark"] as const;
-
-async function scan(page: Page, state: string) {
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-  const serious = results.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  const shot = await page.screenshot({ fullPage: true });
-  await test.info().attach(`${state}.png`, { body: shot, contentType: "image/png" });
-  if (process.env.LATCH_SHOTS) writeFileSync(join(process.env.LATCH_SHOTS, `${state}.png`), shot);
-  expect(serious, `${state}: serious or critical accessibility violations`).toEqual([]);
-}
 
 for (const layout of layouts) {
   for (const scheme of schemes) {

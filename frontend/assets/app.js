@@ -2,20 +2,17 @@
 // has one), show who is signed in, sign out.
 
 import { Latch } from "/latch.js";
-import { busy, describe, show, status } from "/ui.js";
+import { busy, describe, methodsText, show, status } from "/ui.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
 const views = [$("view-loading"), $("view-signed-out"), $("view-mfa"), $("view-signed-in")];
 
-// Sign-in methods (RFC 8176 amr values) in words a person knows.
-const methodNames = { pop: "passkey", otp: "authenticator app code", mfa: "two-step verification" };
-
 async function showSignedIn(message) {
   const me = await latch.userinfo();
   $("whoami-username").textContent = me.username ?? "";
   $("whoami-display-name").textContent = me.display_name ?? "";
-  $("whoami-amr").textContent = Array.isArray(me.amr) ? me.amr.map((m) => methodNames[m] ?? m).join(", ") : "";
+  $("whoami-amr").textContent = methodsText(me.amr);
   show(views, $("view-signed-in"));
   if (message) status(message);
 }

@@ -11,7 +11,11 @@ function decodeJSON(part) {
   return JSON.parse(decoder.decode(base64urlDecode(part)));
 }
 
-/** credentialParts splits "<issuer JWT>~<disclosure>~...~" into its pieces. */
+/**
+ * credentialParts splits "<issuer JWT>~<disclosure>~...~" into its pieces:
+ * the issuer JWT, its payload, and each disclosure's encoding, claim name
+ * and value (name and value undefined for an array element's disclosure).
+ */
 export function credentialParts(credential) {
   const parts = String(credential).split("~");
   if (parts.length < 2 || parts[parts.length - 1] !== "" || parts[0].split(".").length !== 3) {
@@ -19,7 +23,8 @@ export function credentialParts(credential) {
   }
   const disclosures = parts.slice(1, -1).map((encoded) => {
     const value = decodeJSON(encoded);
-    return { encoded, name: Array.isArray(value) && value.length === 3 ? value[1] : undefined };
+    const claim = Array.isArray(value) && value.length === 3;
+    return { encoded, name: claim ? value[1] : undefined, value: claim ? value[2] : undefined };
   });
   return { issuerJWT: parts[0], payload: decodeJSON(parts[0].split(".")[1]), disclosures };
 }

@@ -66,3 +66,11 @@ export function describe(err) {
   if (err?.description) return err.description;
   return "Something went wrong. Please try again.";
 }
+
+// Sign-in methods (RFC 8176 amr values) in words a person knows.
+const methodNames = { pop: "passkey", otp: "authenticator app code", mfa: "two-step verification" };
+
+/** methodsText names a token's sign-in methods (its amr) for people. */
+export function methodsText(amr) {
+  return Array.isArray(amr) ? amr.map((m) => methodNames[m] ?? m).join(", ") : "";
+}
