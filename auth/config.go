@@ -40,6 +40,12 @@ type Config struct {
 	MFATokenTTL   time.Duration // default 5m
 	CredentialTTL time.Duration // SD-JWT credentials, default 24h
 	KBMaxAge      time.Duration // SD-JWT key-binding JWT freshness, default 5m
+	// StatusListTTL is the ttl of the served Token Status Lists and their
+	// Cache-Control max-age: a revocation shows within it. Default 5m.
+	StatusListTTL time.Duration
+	// StatusListSize is the number of entries of each new status list,
+	// a multiple of 8; default 131072 (2^17, 16 KiB uncompressed).
+	StatusListSize int
 
 	DPoPNonce   bool          // demand server nonces in DPoP proofs
 	DPoPMaxAge  time.Duration // default 60s
@@ -141,6 +147,10 @@ func (c Config) Defaults() Config {
 	def(&c.MFATokenTTL, 5*time.Minute)
 	def(&c.CredentialTTL, 24*time.Hour)
 	def(&c.KBMaxAge, 5*time.Minute)
+	def(&c.StatusListTTL, 5*time.Minute)
+	if c.StatusListSize == 0 {
+		c.StatusListSize = defaultStatusListSize
+	}
 	def(&c.DPoPMaxAge, 60*time.Second)
 	def(&c.SweepInterval, time.Minute)
 	if c.KeyAlg == "" {
@@ -207,6 +217,12 @@ func (c Config) Validate() error {
 	}
 	if c.CredentialTTL < time.Minute || c.CredentialTTL > 30*24*time.Hour {
 		return errors.New("config: --credential-ttl must be between 1m and 720h")
+	}
+	if c.StatusListTTL < 10*time.Second || c.StatusListTTL > time.Hour {
+		return errors.New("config: --status-list-ttl must be between 10s and 1h")
+	}
+	if c.StatusListSize < 8 || c.StatusListSize > 1<<23 || c.StatusListSize%8 != 0 {
+		return errors.New("config: the status list size must be a multiple of 8 between 8 and 8388608")
 	}
 	if c.RefreshTTL < c.AccessTTL {
 		return errors.New("config: --refresh-ttl must not be shorter than --access-ttl")

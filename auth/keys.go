@@ -124,7 +124,7 @@ const maxPublishWindow = 31 * 24 * time.Hour
 // publishWindow is how long a retired key must stay in the JWKS: the longest
 // lifetime of a token or credential it may have signed, plus clock skew.
 func publishWindow(cfg Config) time.Duration {
-	return max(cfg.AccessTTL, cfg.CredentialTTL) + time.Minute
+	return max(cfg.AccessTTL, cfg.CredentialTTL, statusListLifetime(cfg)) + time.Minute
 }
 
 // RotateKeys rotates the signing key of a running server to a new key of

@@ -70,6 +70,7 @@ func (s *Server) routes(app *fiber.App) {
 	app.Post("/credentials/sd-jwt", s.requireAuth, s.handleIssueSDJWT)
 	app.Post("/credentials/verify", lim.verify.limit, s.handleVerifySDJWT)
 	app.Post("/qr", s.requireAuth, s.handleQR)
+	app.Get(statusPathPrefix+":id", s.handleStatusList)
 
 	s.staticRoutes(app)
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })

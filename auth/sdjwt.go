@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
 )
 
@@ -60,12 +62,17 @@ func (s *Server) handleIssueSDJWT(c *fiber.Ctx) error {
 	for _, name := range want {
 		claims[name] = all[name]
 	}
+	status, err := s.allocateStatus(c.UserContext())
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	key := s.keys.Active()
 	cred, err := tokens.SDIssue(tokens.SDIssueRequest{
 		Issuer: s.cfg.Issuer, VCT: s.cfg.Issuer + "/credentials/identity",
 		IssuedAt: now, ExpiresAt: now.Add(s.cfg.CredentialTTL),
 		HolderJWK: p.proof.JWK, Claims: claims, // Decoys 0: a random 2 to 5, so the count of claims does not show
+		Status: status,
 	}, key.Signer(), key.Alg, key.ID)
 	s.metrics.issued.WithLabelValues("sd_jwt", outcome(err)).Inc()
 	if err != nil {
@@ -98,12 +105,20 @@ func (s *Server) handleVerifySDJWT(c *fiber.Ctx) error {
 		Now: now, MaxKBAge: s.cfg.KBMaxAge, Keys: s.keyLookup(now),
 		IsRevoked: func(issuerJWT string) bool { return s.revoked.has(revokedSDJWT(sdDigestOf(issuerJWT))) },
 	})
+	desc := "invalid presentation"
+	if se, ok := err.(*tokens.SDError); ok {
+		desc = se.Description
+	}
+	if err == nil {
+		if desc, err = s.credentialStatus(c.UserContext(), pres.Status); err != nil {
+			return err
+		}
+		if desc != "" {
+			err = errors.New(desc)
+		}
+	}
 	if err != nil {
 		s.metrics.verifications.WithLabelValues("sd_jwt", "invalid").Inc()
-		desc := "invalid presentation"
-		if se, ok := err.(*tokens.SDError); ok {
-			desc = se.Description
-		}
 		return c.Status(http.StatusBadRequest).JSON(fiber.Map{
 			"valid": false, "error": "invalid_presentation", "error_description": desc,
 		})
@@ -155,7 +170,33 @@ func (s *Server) revokeSDJWT(ctx context.Context, token string, rv *revoker) err
 			return err
 		}
 	}
-	return s.revoke(ctx, map[string]time.Time{revokedSDJWT(sdDigestOf(cred.IssuerJWT)): cred.ExpiresAt})
+	key := revokedSDJWT(sdDigestOf(cred.IssuerJWT))
+	listID, onList := "", false
+	if cred.Status != nil {
+		listID, onList = s.statusListID(cred.Status.URI)
+	}
+	err = s.db.Update(ctx, func(tx *store.Tx) error {
+		if err := tx.PutRevoked(key, cred.ExpiresAt); err != nil {
+			return err
+		}
+		if !onList {
+			return nil
+		}
+		// An entry this store never gave out changes nothing; the
+		// blacklist entry still holds.
+		if err := tx.SetStatus(listID, cred.Status.Index, tokens.StatusInvalid); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.revoked.add(key, cred.ExpiresAt)
+	if onList {
+		s.statusListChanged(listID)
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {

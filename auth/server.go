@@ -42,6 +42,8 @@ type Server struct {
 	writeProbe writeProbeGate
 	// failures budgets the audit events of failed sign-ins (audit.go).
 	failures failureAudit
+	// statusLists holds the signed Token Status Lists (statuslist.go).
+	statusLists statusLists
 
 	// recoveryKey keys the hashes of TOTP recovery codes.
 	recoveryKey []byte

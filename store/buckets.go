@@ -32,6 +32,7 @@ var allBuckets = [][]byte{
 	bucketRefreshTokens, bucketRefreshExpiry,
 	bucketRevoked, bucketRevokedExpiry,
 	bucketSigningKeys, bucketClients, bucketTOTP, bucketAudit,
+	bucketStatusLists, bucketStatusEntries, bucketStatusSet,
 }
 
 // keyCheckName holds a sealed constant that proves, at Open, that the

@@ -17,6 +17,8 @@ type SDIssued struct {
 	HolderJKT string
 	// Subject is its sub claim when the input disclosed it, else "".
 	Subject string
+	// Status is its status.status_list claim, nil without one.
+	Status *StatusRef
 }
 
 // SDInspectIssued verifies the issuer-signed JWT of a credential (the whole
@@ -42,7 +44,11 @@ func SDInspectIssued(credentialOrJWT, issuer string, keys SDKeyLookup, now time.
 	if err != nil {
 		return nil, err
 	}
-	out := &SDIssued{IssuerJWT: jwt, HolderJKT: jkt}
+	status, err := sdStatusOf(jws.payload)
+	if err != nil {
+		return nil, err
+	}
+	out := &SDIssued{IssuerJWT: jwt, HolderJKT: jkt, Status: status}
 	out.ExpiresAt, _ = sdNumericDate(jws.payload["exp"])
 	if strings.Contains(credentialOrJWT, "~") {
 		if parts, err := sdSplit(credentialOrJWT); err == nil {

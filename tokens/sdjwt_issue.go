@@ -31,6 +31,10 @@ type SDIssueRequest struct {
 	// and objects included. Names the verifier relies on (iss, iat, exp, nbf,
 	// vct, cnf, status, aud, ...) and the reserved _sd and "..." are refused.
 	Claims map[string]any
+	// Status, when set, becomes the always-visible status.status_list
+	// claim (draft-ietf-oauth-status-list): the credential's entry in a
+	// Token Status List.
+	Status *StatusRef
 	// Decoys is the number of decoy digests added to _sd: 0 picks a random
 	// 2 to 5, a negative value adds none, at most 32. A credential without
 	// claims never carries decoys, as SD-JWT VC forbids _sd there.
@@ -58,13 +62,14 @@ var sdIssueReserved = func() map[string]bool {
 
 // sdIssuerPayload fixes the order of the issuer-signed claims.
 type sdIssuerPayload struct {
-	Iss   string   `json:"iss"`
-	Iat   int64    `json:"iat"`
-	Exp   int64    `json:"exp"`
-	Vct   string   `json:"vct"`
-	Cnf   sdCNF    `json:"cnf"`
-	SDAlg string   `json:"_sd_alg,omitempty"`
-	SD    []string `json:"_sd,omitempty"`
+	Iss    string         `json:"iss"`
+	Iat    int64          `json:"iat"`
+	Exp    int64          `json:"exp"`
+	Vct    string         `json:"vct"`
+	Cnf    sdCNF          `json:"cnf"`
+	Status *sdStatusClaim `json:"status,omitempty"`
+	SDAlg  string         `json:"_sd_alg,omitempty"`
+	SD     []string       `json:"_sd,omitempty"`
 }
 
 type sdCNF struct {
@@ -94,6 +99,9 @@ func SDIssue(req SDIssueRequest, signer crypto.Signer, alg, kid string) (*SDCred
 	}
 	if len(req.Claims) > sdMaxDisclosures {
 		return nil, sdFail("too many claims")
+	}
+	if req.Status != nil && !validStatusRef(*req.Status) {
+		return nil, sdFail("status needs a non-negative index and an absolute uri")
 	}
 	if req.Decoys > sdMaxDecoys {
 		return nil, sdFail("too many decoys")
@@ -151,6 +159,9 @@ func SDIssue(req SDIssueRequest, signer crypto.Signer, alg, kid string) (*SDCred
 		Exp: req.ExpiresAt.Unix(),
 		Vct: req.VCT,
 		Cnf: sdCNF{JWK: holder.canonical},
+	}
+	if req.Status != nil {
+		payload.Status = &sdStatusClaim{StatusList: sdStatusList{Idx: req.Status.Index, URI: req.Status.URI}}
 	}
 	if len(digests) > 0 {
 		payload.SDAlg = sdHashAlg

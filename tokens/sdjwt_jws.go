@@ -70,8 +70,14 @@ type sdJWS struct {
 // Only the allow-listed algorithms pass, and a crit header is refused because
 // no extension is understood here (RFC 7515 §4.1.11).
 func sdParseJWS(token, what, wantTyp string) (*sdJWS, error) {
-	if len(token) > sdMaxJWT || !sdLooksCompact(token) {
-		return nil, sdFail("malformed " + what)
+	return parseTypedJWS(token, what, wantTyp, sdMaxJWT, sdFail)
+}
+
+// parseTypedJWS is sdParseJWS for tokens of at most max bytes, failing with
+// the errors fail builds.
+func parseTypedJWS(token, what, wantTyp string, max int, fail func(string) error) (*sdJWS, error) {
+	if len(token) > max || !sdLooksCompact(token) {
+		return nil, fail("malformed " + what)
 	}
 	h, rest, _ := strings.Cut(token, ".")
 	p, s, _ := strings.Cut(rest, ".")
@@ -79,25 +85,25 @@ func sdParseJWS(token, what, wantTyp string) (*sdJWS, error) {
 	pb, err2 := b64.DecodeString(p)
 	sig, err3 := b64.DecodeString(s)
 	if err1 != nil || err2 != nil || err3 != nil {
-		return nil, sdFail("malformed " + what)
+		return nil, fail("malformed " + what)
 	}
 	header, err := sdDecodeObject(hb)
 	if err != nil {
-		return nil, sdFail("malformed " + what + " header")
+		return nil, fail("malformed " + what + " header")
 	}
 	if typ, _ := header["typ"].(string); typ != wantTyp {
-		return nil, sdFail(what + " typ must be " + wantTyp)
+		return nil, fail(what + " typ must be " + wantTyp)
 	}
 	alg, _ := header["alg"].(string)
 	if alg != algES256 && alg != algEdDSA {
-		return nil, sdFail(what + " alg not allowed")
+		return nil, fail(what + " alg not allowed")
 	}
 	if _, ok := header["crit"]; ok {
-		return nil, sdFail(what + " crit header not supported")
+		return nil, fail(what + " crit header not supported")
 	}
 	payload, err := sdDecodeObject(pb)
 	if err != nil {
-		return nil, sdFail("malformed " + what + " payload")
+		return nil, fail("malformed " + what + " payload")
 	}
 	return &sdJWS{header: header, payload: payload, alg: alg, input: h + "." + p, sig: sig}, nil
 }

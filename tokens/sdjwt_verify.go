@@ -38,6 +38,10 @@ type SDPresentation struct {
 	IssuerJWT string
 	// ExpiresAt is the credential's exp.
 	ExpiresAt time.Time
+	// Status is the credential's status.status_list claim, nil without
+	// one. SDVerify does not fetch the list: the caller checks it (the
+	// draft's validation comes after the credential's own).
+	Status *StatusRef
 }
 
 // sdProfile holds what differs between the SD-JWT VC profile and plain
@@ -118,6 +122,10 @@ func sdVerify(req SDVerifyRequest, prof sdProfile) (*SDPresentation, error) {
 	if req.IsRevoked != nil && req.IsRevoked(parts.jwt) {
 		return nil, sdFail("credential revoked")
 	}
+	status, err := sdStatusOf(issuer.payload)
+	if err != nil {
+		return nil, err
+	}
 	exp, _ := sdNumericDate(issuer.payload["exp"])
 	processedCNF, _ := claims["cnf"].(map[string]any)
 	return &SDPresentation{
@@ -125,6 +133,7 @@ func sdVerify(req SDVerifyRequest, prof sdProfile) (*SDPresentation, error) {
 		CNF:       processedCNF,
 		IssuerJWT: parts.jwt,
 		ExpiresAt: exp,
+		Status:    status,
 	}, nil
 }
 

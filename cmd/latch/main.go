@@ -111,6 +111,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	accessTTL := str("access-ttl", "10m", "access token lifetime, 1s to 24h (below 1m only for test suites)")
 	refreshTTL := str("refresh-ttl", "720h", "refresh token (login session) lifetime")
 	credTTL := str("credential-ttl", "24h", "SD-JWT credential lifetime")
+	statusTTL := str("status-list-ttl", "5m", "ttl and cache lifetime of the served Token Status Lists, 10s to 1h: a revoked credential shows on its list within it")
 	var envErrs []error
 	boolean := func(name string, help string) *bool {
 		def := false
@@ -167,6 +168,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 			KeyRotation: dur("key-rotation", *keyRotation),
 			DPoPNonce:   *dpopNonce, RequireDPoP: *requireDPoP,
 			BeginRate: perSecond("begin-rate", *beginRate), PostRate: perSecond("post-rate", *postRate),
+			StatusListTTL: dur("status-list-ttl", *statusTTL),
 		}
 		return cfg, errors.Join(errs...)
 	}
