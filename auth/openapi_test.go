@@ -121,17 +121,21 @@ func routeDiff(registered, documented []string) string {
 	return b.String()
 }
 
-func TestOpenAPIDescribesEveryRoute(t *testing.T) {
-	doc, _ := loadOpenAPI(t)
-	// Every optional route registered: the documents served only when
-	// their flags are set.
+// everyOptionalRoute configures the documents served only when their flags
+// are set, so that every route the app can have is registered.
+func everyOptionalRoute(t *testing.T) func(*Config) {
 	app, err := ParseAndroidApp("com.example.app:" + testFingerprint)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(c *Config) {
+	return func(c *Config) {
 		c.RelatedOrigins, c.AndroidApps, c.AppleApps = []string{"https://shop.example"}, []AndroidApp{app}, []string{"ABCDE12345.com.example.app"}
-	})
+	}
+}
+
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	doc, _ := loadOpenAPI(t)
+	e := newEnv(t, everyOptionalRoute(t))
 	if msg := routeDiff(registeredRoutes(e.srv.app), documentedRoutes(doc)); msg != "" {
 		t.Fatal(msg)
 	}
@@ -141,7 +145,7 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 // and names each.
 func TestOpenAPIRouteCheckNamesTheDifference(t *testing.T) {
 	doc, _ := loadOpenAPI(t)
-	e := newEnv(t)
+	e := newEnv(t, everyOptionalRoute(t))
 	e.srv.app.Post("/undocumented/:thing", func(c *fiber.Ctx) error { return nil })
 	documented := append(documentedRoutes(doc), "DELETE /nowhere")
 	want := fmt.Sprintf("routes the app registers that %s does not describe (add them under \"paths\"):\n  POST /undocumented/{thing}\n"+
