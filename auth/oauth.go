@@ -342,23 +342,7 @@ func formUnescape(s string) string {
 // CreateClient registers an introspection client and returns its secret,
 // which is shown once and stored only as a hash.
 func CreateClient(ctx context.Context, db *store.DB, id string, now time.Time) (string, error) {
-	if id == "" || len(id) > 128 || strings.ContainsAny(id, ": \t\r\n") {
-		return "", badRequest("client id must be 1 to 128 characters without spaces or colons")
-	}
-	secret, hash := newClientSecret()
-	err := db.Update(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Client(id); err == nil {
-			return Errorf(http.StatusConflict, CodeInvalidRequest, "a client with this id already exists")
-		}
-		if err := tx.PutClient(&store.Client{ID: id, SecretHash: hash, CreatedAt: now}); err != nil {
-			return err
-		}
-		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "client_created", Detail: map[string]string{"client": id}})
-	})
-	if err != nil {
-		return "", err
-	}
-	return secret, nil
+	return RegisterClient(ctx, db, ClientOptions{ID: id}, now)
 }
 
 // newClientSecret returns a fresh client secret and the hash kept of it.
