@@ -106,6 +106,13 @@ func (s *Server) handleUserinfo(c *fiber.Ctx) error {
 	p := principalOf(c)
 	u := p.user
 	noStore(c)
+	if p.claims.ClientID != defaultClientID {
+		out := oidcUserinfo{Sub: u.ID}
+		if scopeHas(p.claims.Scope, scopeProfile) {
+			out.PreferredUsername, out.Name = u.Username, u.DisplayName
+		}
+		return c.JSON(out)
+	}
 	return c.JSON(userinfoResponse{
 		Sub: u.ID, Username: u.Username, DisplayName: u.DisplayName,
 		AMR: p.claims.AMR, AuthTime: p.claims.AuthTime.Unix(), TOTPEnabled: u.totpEnabled,

@@ -17,27 +17,6 @@ import (
 	"github.com/latchid/latch/tokens"
 )
 
-func (s *Server) handleMetadata(c *fiber.Ctx) error {
-	iss := s.cfg.Issuer
-	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
-	return c.JSON(fiber.Map{
-		"issuer":                                        iss,
-		"token_endpoint":                                iss + "/token",
-		"jwks_uri":                                      iss + "/.well-known/jwks.json",
-		"revocation_endpoint":                           iss + "/revoke",
-		"introspection_endpoint":                        iss + "/introspect",
-		"userinfo_endpoint":                             iss + "/userinfo",
-		"grant_types_supported":                         []string{"refresh_token"},
-		"response_types_supported":                      []string{},
-		"scopes_supported":                              []string{defaultScope},
-		"token_endpoint_auth_methods_supported":         []string{"none"},
-		"revocation_endpoint_auth_methods_supported":    []string{"none", "client_secret_basic"},
-		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
-		"dpop_signing_alg_values_supported":             s.dpop.Algs(),
-		"service_documentation":                         iss + "/",
-	})
-}
-
 // handleResourceMetadata serves RFC 9728 protected-resource metadata for the
 // service's own protected endpoints.
 func (s *Server) handleResourceMetadata(c *fiber.Ctx) error {

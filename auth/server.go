@@ -48,6 +48,11 @@ type Server struct {
 	// refreshKey keys the MAC by which a refresh token names its session
 	// (tokens.NewSessionRefresh).
 	refreshKey []byte
+	// providerKey keys the provider session cookie's MAC and the consent
+	// and logout forms' CSRF tokens.
+	providerKey []byte
+	// clientKeys caches the JWK Sets fetched from clients' jwks_uri.
+	clientKeys clientKeyCache
 
 	app      *fiber.App
 	ln       net.Listener
@@ -85,7 +90,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes"), refreshKey: deriveKey(kek, "latch refresh tokens")}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes"), refreshKey: deriveKey(kek, "latch refresh tokens"), providerKey: deriveKey(kek, "latch provider session")}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err

@@ -158,3 +158,24 @@ func VerifyClientAssertion(assertion string, jwks []byte, clientID string, audie
 	}
 	return &ClientAssertion{JTI: p.Jti, ExpiresAt: exp.Add(accessSkew)}, nil
 }
+
+// AssertionIssuer returns the iss of a client assertion without verifying
+// it, so the caller can look up the client whose keys verify it; it
+// proves nothing on its own.
+func AssertionIssuer(assertion string) (string, bool) {
+	j, err := splitCompact(assertion)
+	if err != nil {
+		return "", false
+	}
+	pb, err := decodeSegment(j.payload)
+	if err != nil {
+		return "", false
+	}
+	var p struct {
+		Iss string `json:"iss"`
+	}
+	if !strictJOSE(pb) || json.Unmarshal(pb, &p) != nil || p.Iss == "" || len(p.Iss) > 128 {
+		return "", false
+	}
+	return p.Iss, true
+}

@@ -126,6 +126,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	dpopNonce := boolean("dpop-nonce", "require DPoP server nonces")
 	dpopMaxAge := str("dpop-max-age", "60s", "maximum age of a DPoP proof")
 	requireDPoP := boolean("require-dpop", "issue only DPoP-bound tokens")
+	requirePAR := boolean("require-par", "accept authorization requests only as pushed authorization requests (RFC 9126)")
 	proxies := str("trusted-proxies", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted")
 	keyAlg := str("key-alg", "ES256", "algorithm of new signing keys: ES256 or EdDSA")
 	keyRotation := str("key-rotation", "0", "rotate the signing key automatically at this age (0 = never)")
@@ -156,7 +157,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 			AccessTTL: dur("access-ttl", *accessTTL), RefreshTTL: dur("refresh-ttl", *refreshTTL),
 			CredentialTTL: dur("credential-ttl", *credTTL), DPoPMaxAge: dur("dpop-max-age", *dpopMaxAge),
 			KeyRotation: dur("key-rotation", *keyRotation),
-			DPoPNonce:   *dpopNonce, RequireDPoP: *requireDPoP,
+			DPoPNonce:   *dpopNonce, RequireDPoP: *requireDPoP, RequirePAR: *requirePAR,
 			BeginRate: perSecond("begin-rate", *beginRate), PostRate: perSecond("post-rate", *postRate),
 		}
 		return cfg, errors.Join(errs...)
