@@ -321,8 +321,9 @@ func (s *Server) handleAuthorize(c *fiber.Ctx) error {
 		return s.authzFail(c, errorPage("unknown client_id"))
 	}
 	var req *authzRequest
+	parKey := ""
 	if ru, ok := p["request_uri"]; ok {
-		if req, err = s.takePAR(ctx, client, ru, now); err != nil {
+		if req, parKey, err = s.readPAR(ctx, client, ru, now); err != nil {
 			return s.authzFail(c, err)
 		}
 	} else {
@@ -333,24 +334,56 @@ func (s *Server) handleAuthorize(c *fiber.Ctx) error {
 			return s.authzFail(c, &authzError{code: CodeInvalidRequest, desc: "this server takes authorization requests only as pushed authorization requests (" + pathPAR + ")", redirect: req})
 		}
 	}
-	id, err := s.saveAuthzRequest(ctx, req, now)
+	return s.continueAuthorize(c, client, pending{par: parKey}, req)
+}
+
+// pending is where an authorization request is kept: a saved request's
+// id, or, for one not saved yet, the pushed request it came from (spent
+// in the same transaction that saves the request or issues its code, so a
+// request_uri works once).
+type pending struct {
+	id, par string
+}
+
+// save keeps a request that has to wait for a page (sign-in, consent).
+func (s *Server) save(ctx context.Context, p *pending, req *authzRequest) error {
+	if p.id != "" {
+		return nil
+	}
+	id, err := s.saveAuthzRequest(ctx, req, p.par, s.now())
 	if err != nil {
 		return err
 	}
-	return s.continueAuthorize(c, client, id, req)
+	*p = pending{id: id}
+	return nil
 }
 
 // saveAuthzRequest keeps a checked request while the person signs in.
-func (s *Server) saveAuthzRequest(ctx context.Context, req *authzRequest, now time.Time) (string, error) {
+func (s *Server) saveAuthzRequest(ctx context.Context, req *authzRequest, parKey string, now time.Time) (string, error) {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return "", err
 	}
 	id := tokens.NewOrderedID(now)
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
+		if err := spendPAR(tx, parKey, now); err != nil {
+			return err
+		}
 		return tx.PutCeremony(&store.Ceremony{ID: id, Kind: kindAuthzRequest, Session: body, ExpiresAt: now.Add(authzRequestTTL)})
 	})
 	return id, err
+}
+
+// spendPAR deletes the pushed request parKey ("" for none) inside the
+// transaction that uses it, or fails if another request used it first.
+func spendPAR(tx *store.Tx, parKey string, now time.Time) error {
+	if parKey == "" {
+		return nil
+	}
+	if cer, err := tx.Ceremony(parKey, now); err != nil || cer.Kind != kindPAR {
+		return errorPage("the request_uri is unknown, used or expired (it is good for one use within 60 seconds)")
+	}
+	return tx.DeleteCeremony(parKey)
 }
 
 // loadAuthzRequest reads a pending request by its id.
@@ -385,7 +418,7 @@ func needsSignIn(req *authzRequest, authTime, now time.Time) bool {
 
 // continueAuthorize takes a pending request as far as it can go: the
 // sign-in page, the consent page, or the code.
-func (s *Server) continueAuthorize(c *fiber.Ctx, client *store.Client, id string, req *authzRequest) error {
+func (s *Server) continueAuthorize(c *fiber.Ctx, client *store.Client, p pending, req *authzRequest) error {
 	now := s.now()
 	ps, err := s.providerSession(c, now)
 	if err != nil {
@@ -395,7 +428,10 @@ func (s *Server) continueAuthorize(c *fiber.Ctx, client *store.Client, id string
 		if req.prompts("none") {
 			return s.authzFail(c, &authzError{code: "login_required", desc: "the person is not signed in", redirect: req})
 		}
-		return s.signInPage(c, client, id, req)
+		if err := s.save(c.UserContext(), &p, req); err != nil {
+			return s.authzFail(c, err)
+		}
+		return s.signInPage(c, client, p.id, req)
 	}
 	if !client.FirstParty {
 		consented := false
@@ -408,10 +444,13 @@ func (s *Server) continueAuthorize(c *fiber.Ctx, client *store.Client, id string
 			if req.prompts("none") {
 				return s.authzFail(c, &authzError{code: "consent_required", desc: "the person has not allowed this application", redirect: req})
 			}
-			return s.consentPage(c, client, id, req, ps)
+			if err := s.save(c.UserContext(), &p, req); err != nil {
+				return s.authzFail(c, err)
+			}
+			return s.consentPage(c, client, p.id, req, ps)
 		}
 	}
-	return s.issueCode(c, id, req, ps)
+	return s.issueCode(c, p, req, ps)
 }
 
 // hasConsent reports whether the user has allowed the client every scope.
@@ -434,7 +473,7 @@ func (s *Server) hasConsent(ctx context.Context, userID, clientID string, scopes
 }
 
 // issueCode ends a request with a code for its client.
-func (s *Server) issueCode(c *fiber.Ctx, id string, req *authzRequest, ps *providerSession) error {
+func (s *Server) issueCode(c *fiber.Ctx, p pending, req *authzRequest, ps *providerSession) error {
 	now := s.now()
 	code, hash := tokens.NewOpaque()
 	grant := codeGrant{
@@ -447,12 +486,17 @@ func (s *Server) issueCode(c *fiber.Ctx, id string, req *authzRequest, ps *provi
 		return err
 	}
 	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
-		cer, err := tx.Ceremony(id, now)
-		if err != nil || cer.Kind != kindAuthzRequest {
-			return errorPage("this sign-in request has already been answered or has expired; go back to the application and start again")
-		}
-		if err := tx.DeleteCeremony(id); err != nil {
+		if err := spendPAR(tx, p.par, now); err != nil {
 			return err
+		}
+		if p.id != "" {
+			cer, err := tx.Ceremony(p.id, now)
+			if err != nil || cer.Kind != kindAuthzRequest {
+				return errorPage("this sign-in request has already been answered or has expired; go back to the application and start again")
+			}
+			if err := tx.DeleteCeremony(p.id); err != nil {
+				return err
+			}
 		}
 		return tx.PutCeremony(&store.Ceremony{ID: hash, Kind: kindCode, UserID: ps.user.ID, Session: body, ExpiresAt: now.Add(codeTTL)})
 	})
@@ -558,39 +602,35 @@ func (s *Server) handlePAR(c *fiber.Ctx) error {
 	return c.Status(http.StatusCreated).JSON(fiber.Map{"request_uri": parURNPrefix + ref, "expires_in": int(parTTL.Seconds())})
 }
 
-// takePAR spends a pushed request's request_uri for its own client.
-func (s *Server) takePAR(ctx context.Context, client *store.Client, requestURI string, now time.Time) (*authzRequest, error) {
+// readPAR reads a pushed request by its request_uri for its own client;
+// the request is spent (spendPAR) by whatever uses it.
+func (s *Server) readPAR(ctx context.Context, client *store.Client, requestURI string, now time.Time) (*authzRequest, string, error) {
 	ref, ok := strings.CutPrefix(requestURI, parURNPrefix)
 	if !ok || len(ref) > 128 || ref == "" {
-		return nil, errorPage("request_uri is not one this server handed out")
+		return nil, "", errorPage("request_uri is not one this server handed out")
 	}
 	hash := tokens.HashOpaque(ref)
 	var req *authzRequest
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		req = nil
+	err := s.db.View(ctx, func(tx *store.Tx) error {
 		cer, err := tx.Ceremony(hash, now)
 		if errors.Is(err, store.ErrNotFound) || err == nil && cer.Kind != kindPAR {
 			return errorPage("the request_uri is unknown, used or expired (it is good for one use within 60 seconds)")
 		} else if err != nil {
 			return err
 		}
-		var r authzRequest
-		if err := json.Unmarshal(cer.Session, &r); err != nil {
-			return err
-		}
-		if r.ClientID != client.ID {
-			// Not deleted: another client's request_uri, sent by whoever
-			// intercepted it, must not cost the real client its request.
-			return errorPage("the request_uri was pushed by another client")
-		}
-		req = &r
-		return tx.DeleteCeremony(hash)
+		req = &authzRequest{}
+		return json.Unmarshal(cer.Session, req)
 	})
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	if req.ClientID != client.ID {
+		// Not spent: another client's request_uri, sent by whoever
+		// intercepted it, must not cost the real client its request.
+		return nil, "", errorPage("the request_uri was pushed by another client")
 	}
 	req.Created = now
-	return req, nil
+	return req, hash, nil
 }
 
 // --- the provider session ----------------------------------------------
@@ -736,7 +776,7 @@ func (s *Server) handleAuthorizeResume(c *fiber.Ctx) error {
 	if !redirectMatches(client, req.RedirectURI) {
 		return s.authzFail(c, errorPage("the redirect_uri is no longer registered for this client"))
 	}
-	return s.continueAuthorize(c, client, id, req)
+	return s.continueAuthorize(c, client, pending{id: id}, req)
 }
 
 // consentToken is the consent form's CSRF token: a MAC over the login
@@ -819,5 +859,5 @@ func (s *Server) handleAuthorizeConsent(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.issueCode(c, id, req, ps)
+	return s.issueCode(c, pending{id: id}, req, ps)
 }

@@ -477,18 +477,18 @@ func TestOIDCRequestErrorsGoBackToTheClient(t *testing.T) {
 		p    url.Values
 		code string
 	}{
-		"no PKCE":            {url.Values{"code_challenge": {""}, "code_challenge_method": {""}}, "invalid_request"},
-		"PKCE plain":         {url.Values{"code_challenge_method": {"plain"}}, "invalid_request"},
-		"PKCE no method":     {url.Values{"code_challenge_method": {""}}, "invalid_request"},
-		"short challenge":    {url.Values{"code_challenge": {"abc"}}, "invalid_request"},
-		"implicit":           {url.Values{"response_type": {"token"}}, "unsupported_response_type"},
-		"unknown scope":      {url.Values{"scope": {"openid admin"}}, "invalid_scope"},
-		"no openid":          {url.Values{"scope": {"profile"}}, "invalid_scope"},
-		"prompt none+login":  {url.Values{"prompt": {"none login"}}, "invalid_request"},
-		"bad max_age":        {url.Values{"max_age": {"-1"}}, "invalid_request"},
-		"request object":     {url.Values{"request": {"eyJ.x.y"}}, "request_not_supported"},
-		"bad dpop_jkt":       {url.Values{"dpop_jkt": {"nope"}}, "invalid_request"},
-		"bad response_mode":  {url.Values{"response_mode": {"fragment"}}, "invalid_request"},
+		"no PKCE":           {url.Values{"code_challenge": {""}, "code_challenge_method": {""}}, "invalid_request"},
+		"PKCE plain":        {url.Values{"code_challenge_method": {"plain"}}, "invalid_request"},
+		"PKCE no method":    {url.Values{"code_challenge_method": {""}}, "invalid_request"},
+		"short challenge":   {url.Values{"code_challenge": {"abc"}}, "invalid_request"},
+		"implicit":          {url.Values{"response_type": {"token"}}, "unsupported_response_type"},
+		"unknown scope":     {url.Values{"scope": {"openid admin"}}, "invalid_scope"},
+		"no openid":         {url.Values{"scope": {"profile"}}, "invalid_scope"},
+		"prompt none+login": {url.Values{"prompt": {"none login"}}, "invalid_request"},
+		"bad max_age":       {url.Values{"max_age": {"-1"}}, "invalid_request"},
+		"request object":    {url.Values{"request": {"eyJ.x.y"}}, "request_not_supported"},
+		"bad dpop_jkt":      {url.Values{"dpop_jkt": {"nope"}}, "invalid_request"},
+		"bad response_mode": {url.Values{"response_mode": {"fragment"}}, "invalid_request"},
 	} {
 		f := app.newFlow(c.p)
 		q := redirected(t, e.authorize(nil, f), app.redirect)
