@@ -791,15 +791,17 @@ func (s *Server) consentToken(sid, requestID string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// sameOrigin refuses a state-changing form post from another site: the
-// browser's Origin (or Sec-Fetch-Site) must say this one, when it says
-// anything (the SameSite=Lax cookie and the CSRF token hold regardless).
+// sameOrigin refuses a state-changing form post from another site. The
+// browser's Sec-Fetch-Site decides when it is sent; else an Origin, unless
+// it is "null" (what a browser sends for a form under Referrer-Policy
+// no-referrer, as these pages have), must be this service's. The
+// SameSite=Lax cookie and the CSRF token hold regardless.
 func (s *Server) sameOrigin(c *fiber.Ctx) bool {
-	if site := string(c.Request().Header.Peek("Sec-Fetch-Site")); site != "" && site != "same-origin" && site != "none" {
-		return false
+	if site := string(c.Request().Header.Peek("Sec-Fetch-Site")); site != "" {
+		return site == "same-origin" || site == "none"
 	}
 	origin := string(c.Request().Header.Peek(fiber.HeaderOrigin))
-	if origin == "" {
+	if origin == "" || origin == "null" {
 		return true
 	}
 	u, err := url.Parse(s.cfg.Issuer)

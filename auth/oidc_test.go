@@ -24,7 +24,6 @@ type rp struct {
 	id, secret     string
 	redirect       string
 	public         bool
-	assertionKey   *dpopKey // private_key_jwt
 	postLogoutBack string
 }
 
@@ -405,7 +404,12 @@ func TestOIDCConsent(t *testing.T) {
 			t.Errorf("%s: consent accepted: %d %s", name, r.status, r.header.Get("Location"))
 		}
 	}
-	q := redirected(t, post(url.Values{"request": {id}, "decision": {"allow"}, "csrf": {csrf}}, map[string]string{"Origin": testOrigin}), app.redirect)
+	// What Chromium sends for the form under Referrer-Policy: no-referrer.
+	browserPost := map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+	if r := post(url.Values{"request": {id}, "decision": {"allow"}, "csrf": {csrf}}, map[string]string{"Origin": "null", "Sec-Fetch-Site": "same-site"}); r.status != 400 {
+		t.Errorf("a same-site (not same-origin) post was accepted: %d", r.status)
+	}
+	q := redirected(t, post(url.Values{"request": {id}, "decision": {"allow"}, "csrf": {csrf}}, browserPost), app.redirect)
 	if q.Get("code") == "" || q.Get("state") != f.state {
 		t.Fatalf("allow: %v", q)
 	}

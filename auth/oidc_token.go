@@ -322,11 +322,9 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 		if err := tx.PutCeremony(&store.Ceremony{ID: hash, Kind: kindCodeUsed, UserID: user.ID, Session: body, ExpiresAt: now.Add(usedCodeTTL)}); err != nil {
 			return err
 		}
-		if err := s.recordProof(proof); err != nil {
-			return err
-		}
-		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "authorization_code_exchanged", UserID: user.ID,
-			Detail: map[string]string{"client": client.ID, "sid": issued.session.ID}})
+		// Not audited, as a refresh is not: the sign-in behind the code
+		// was, and a code's reuse is.
+		return s.recordProof(proof)
 	})
 	if err != nil {
 		return nil, err

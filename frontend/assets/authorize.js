@@ -22,9 +22,10 @@ async function proceed() {
   });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
-    const err = new Error(body.error_description ?? "The sign-in could not continue.");
-    err.code = body.error;
-    throw err;
+    throw Object.assign(new Error(body.error_description ?? "The sign-in could not continue."), {
+      code: body.error,
+      description: body.error_description,
+    });
   }
   location.assign(body.location);
 }
@@ -35,7 +36,8 @@ function onSubmit(form, action) {
     try {
       await busy(form, action);
     } catch (err) {
-      status(err.message && !err.code ? describe(err) : err.message, "error");
+      const fresh = err.code === "insufficient_user_authentication";
+      status(fresh ? "The application asks you to sign in again with your passkey." : describe(err), "error");
     }
   });
 }
