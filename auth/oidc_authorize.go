@@ -475,7 +475,7 @@ func (s *Server) hasConsent(ctx context.Context, userID, clientID string, scopes
 // issueCode ends a request with a code for its client.
 func (s *Server) issueCode(c *fiber.Ctx, p pending, req *authzRequest, ps *providerSession) error {
 	now := s.now()
-	code, hash := tokens.NewOpaque()
+	code, hash := tokens.NewOrderedOpaque(now)
 	grant := codeGrant{
 		ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scope: req.Scope, Nonce: req.Nonce,
 		CodeChallenge: req.CodeChallenge, DPoPJKT: req.DPoPJKT, UserID: ps.user.ID, LoginSID: ps.session.ID,

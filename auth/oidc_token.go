@@ -256,7 +256,7 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 		return nil, err
 	}
 	now := s.now()
-	hash := tokens.HashOpaque(code)
+	hash := tokens.OrderedOpaqueKey(code) // time-ordered: new codes append to the ceremonies tree
 	var (
 		issued     *issuedSession
 		grant      codeGrant
