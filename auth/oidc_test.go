@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -788,5 +789,27 @@ func TestOIDCIntrospectionClientsUnchanged(t *testing.T) {
 	f := (&rp{id: "api", redirect: "https://api.example/cb"}).newFlow(nil)
 	if r := e.authorize(nil, f); r.status != 400 || r.header.Get("Location") != "" {
 		t.Fatalf("introspection client at /authorize: %d", r.status)
+	}
+}
+
+func TestOIDCEndpointsAreRateLimitedPerAddress(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.BeginRate = 1; c.PostRate = 1; c.TrustedProxies = []string{"0.0.0.0/32"} }) // bursts of 4
+	app := e.newRP(ClientOptions{ID: "web"})
+	// /authorize, its forms and /oidc/logout share one table: each from
+	// its own address here.
+	for i, ep := range []struct{ method, path string }{
+		{"GET", "/authorize?" + app.newFlow(nil).params.Encode()},
+		{"POST", "/par"},
+		{"GET", "/oidc/logout"},
+	} {
+		from := map[string]string{"X-Forwarded-For": "203.0.113." + strconv.Itoa(i+1)}
+		for range 4 {
+			if r := e.request(ep.method, ep.path, nil, from); r.status == 429 {
+				t.Fatalf("%s within the burst: %s", ep.path, r.raw)
+			}
+		}
+		if r := e.request(ep.method, ep.path, nil, from); r.status != 429 || r.header.Get("Retry-After") == "" {
+			t.Fatalf("%s past the burst: %d", ep.path, r.status)
+		}
 	}
 }
