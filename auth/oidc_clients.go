@@ -111,9 +111,11 @@ func (o ClientOptions) validate() (*store.Client, error) {
 		}
 	}
 	switch o.IDTokenAlg {
-	case "", "ES256", "RS256", "EdDSA":
+	case "", "RS256":
+	case "ES256":
+		c.IDTokenAlg = "" // the signing key's algorithm, ES256 unless --key-alg says otherwise
 	default:
-		return nil, badRequest("--id-token-alg %q is not supported (ES256, EdDSA or RS256)", o.IDTokenAlg)
+		return nil, badRequest("--id-token-alg %q is not supported (RS256; the default is the signing key's, ES256)", o.IDTokenAlg)
 	}
 	if o.JWKSURI != "" && o.JWKS != "" {
 		return nil, badRequest("give --jwks-uri or --jwks, not both")
