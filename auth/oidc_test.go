@@ -813,3 +813,25 @@ func TestOIDCEndpointsAreRateLimitedPerAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestOIDCProviderCookieOverHTTPSIsHostPrefixed(t *testing.T) {
+	const iss = "https://localhost:8443"
+	e := newEnv(t, func(c *Config) { c.Issuer = iss; c.Origins = []string{iss} })
+	app := e.newRP(ClientOptions{ID: "web", FirstParty: true})
+	u := &user{e: e, name: "alice", authn: webauthntest.New("localhost", iss)}
+	u.signUp()
+	page := e.authorize(nil, app.newFlow(nil))
+	r := u.callWith("POST", "/authorize/session", map[string]any{"request": requestID(t, page)}, nil)
+	sc := r.header.Get("Set-Cookie")
+	for _, want := range []string{"__Host-latch_session=", "path=/;", "secure", "httponly", "samesite=lax"} {
+		if r.status != 200 || !strings.Contains(strings.ToLower(sc), strings.ToLower(want)) {
+			t.Fatalf("Set-Cookie %q lacks %q (%d %s)", sc, want, r.status, r.raw)
+		}
+	}
+	if strings.Contains(strings.ToLower(sc), "domain=") {
+		t.Fatalf("a __Host- cookie must not name a domain: %q", sc)
+	}
+	if loc := r.str("location"); !strings.HasPrefix(loc, iss+"/authorize/resume?request=") {
+		t.Fatalf("location %q", loc)
+	}
+}
