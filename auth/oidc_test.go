@@ -835,3 +835,38 @@ func TestOIDCProviderCookieOverHTTPSIsHostPrefixed(t *testing.T) {
 		t.Fatalf("location %q", loc)
 	}
 }
+
+func TestOIDCAppsWithAccessCanBeRevoked(t *testing.T) {
+	e := newEnv(t)
+	app := e.newRP(ClientOptions{ID: "tp"})
+	alice := e.newUser("alice", true)
+	b := &browser{}
+	f := app.newFlow(url.Values{"scope": {"openid offline_access"}})
+	consent := e.signInThere(alice, b, requestID(t, e.authorize(b, f)))
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(consent.raw))[1]
+	q := redirected(t, e.request("POST", "/authorize/consent", url.Values{"request": {requestID(t, consent)}, "decision": {"allow"}, "csrf": {csrf}}, b.headers(nil)), app.redirect)
+	tok := app.exchange(q.Get("code"), f, nil, nil)
+	if tok.status != 200 {
+		t.Fatal(tok.status)
+	}
+	r := alice.call("GET", "/me/apps", nil)
+	var apps []appItem
+	json.Unmarshal(r.raw, &apps)
+	if r.status != 200 || len(apps) != 1 || apps[0].ClientID != "tp" || !slices.Contains(apps[0].Scopes, "offline_access") {
+		t.Fatalf("apps: %d %s", r.status, r.raw)
+	}
+	if r := alice.call("DELETE", "/me/apps/tp", nil); r.status != 204 {
+		t.Fatalf("revoke: %d %s", r.status, r.raw)
+	}
+	// Its tokens stop working, and the next sign-in asks again.
+	expectError(t, (&user{e: e, access: tok.str("access_token")}).call("GET", "/userinfo", nil), 401, "invalid_token")
+	expectError(t, app.exchange("", f, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.str("refresh_token")}, "client_id": {"tp"}}, nil), 400, "invalid_grant")
+	if r := e.authorize(b, app.newFlow(nil)); r.status != 200 || !strings.Contains(string(r.raw), ">Allow<") {
+		t.Fatalf("consent not asked again: %d", r.status)
+	}
+	expectError(t, alice.call("DELETE", "/me/apps/tp", nil), 404, "not_found")
+	// Alice's own session is untouched.
+	if r := alice.call("GET", "/me/apps", nil); r.status != 200 || string(r.raw) != "[]" {
+		t.Fatalf("apps after revoke: %d %s", r.status, r.raw)
+	}
+}

@@ -357,7 +357,7 @@ func (s *Server) startGrantSession(tx *store.Tx, client *store.Client, user *sto
 	}
 	sess := &store.Session{
 		ID: tokens.NewOrderedID(now), UserID: user.ID, CreatedAt: now, AuthTime: g.AuthTime,
-		ExpiresAt: expires, AMR: g.AMR, Device: "app: " + client.ID,
+		ExpiresAt: expires, AMR: g.AMR, Device: appDevice(client.ID),
 	}
 	if proof != nil {
 		sess.JKT = proof.JKT

@@ -72,6 +72,8 @@ func (s *Server) routes(app *fiber.App) {
 	app.Get("/me/sessions", s.requireAuth, s.handleListSessions)
 	app.Delete("/me/sessions/:id", s.requireAuth, s.handleEndSession)
 	app.Post("/logout", s.requireAuth, s.handleLogout)
+	app.Get("/me/apps", s.requireAuth, s.handleListApps)
+	app.Delete("/me/apps/:client", s.requireAuth, s.handleRevokeApp)
 	app.Delete("/me", s.requireAuth, s.requireStepUp("deleting the account"), s.handleDeleteAccount)
 
 	app.Post("/credentials/sd-jwt", s.requireAuth, s.handleIssueSDJWT)
