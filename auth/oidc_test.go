@@ -707,6 +707,15 @@ func TestOIDCFormPostResponse(t *testing.T) {
 	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' https://web.example") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Fatalf("form_post CSP: %q", csp)
 	}
+	// The pages' scripts are served (script-src 'self': nothing inline).
+	for _, js := range []string{"/form-post.js", "/authorize.js"} {
+		if r := e.request("GET", js, nil, nil); r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/javascript") {
+			t.Errorf("%s: %d %s", js, r.status, r.header.Get("Content-Type"))
+		}
+	}
+	if strings.Contains(body, "<script>") {
+		t.Fatal("an inline script on the form_post page")
+	}
 }
 
 func TestOIDCRPInitiatedLogout(t *testing.T) {
