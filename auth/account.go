@@ -109,13 +109,21 @@ func (s *Server) handleUserinfo(c *fiber.Ctx) error {
 	p := principalOf(c)
 	u := p.user
 	noStore(c)
+	if p.claims.ClientID != defaultClientID {
+		out := oidcUserinfo{Sub: u.ID}
+		if scopeHas(p.claims.Scope, scopeProfile) {
+			out.PreferredUsername, out.Name = u.Username, u.DisplayName
+		}
+		if grantsGroups(p.claims.ClientID, p.claims.Scope) {
+			out.Groups = nonNil(u.Groups)
+		}
+		return c.JSON(out)
+	}
 	res := userinfoResponse{
 		Sub: u.ID, Username: u.Username, DisplayName: u.DisplayName,
 		AMR: p.claims.AMR, AuthTime: p.claims.AuthTime.Unix(), TOTPEnabled: u.totpEnabled,
 	}
-	if grantsGroups(p.claims.ClientID, p.claims.Scope) {
-		res.Groups = nonNil(u.Groups)
-	}
+	res.Groups = nonNil(u.Groups) // the service's own client is granted them
 	return c.JSON(res)
 }
 

@@ -316,6 +316,8 @@ type ClientSummary struct {
 	ID        string
 	CreatedAt time.Time
 	RotatedAt time.Time `json:",omitzero"`
+	// Kind is introspection, confidential or public.
+	Kind string `json:",omitempty"`
 }
 
 // Clients lists the introspection clients by id.
@@ -326,7 +328,7 @@ func listClients(ctx context.Context, db *store.DB) ([]ClientSummary, error) {
 	err := db.View(ctx, func(tx *store.Tx) error {
 		clients, err := tx.Clients()
 		for _, c := range clients {
-			out = append(out, ClientSummary{ID: c.ID, CreatedAt: c.CreatedAt, RotatedAt: c.RotatedAt})
+			out = append(out, ClientSummary{ID: c.ID, CreatedAt: c.CreatedAt, RotatedAt: c.RotatedAt, Kind: clientKind(&c)})
 		}
 		return err
 	})
@@ -364,6 +366,9 @@ func rotateClientSecret(ctx context.Context, db *store.DB, id string, now time.T
 			return errNoClient(id)
 		} else if err != nil {
 			return err
+		}
+		if c.Public || usesKeyJWT(c) {
+			return badRequest("client %q has no secret: it is public or authenticates with private_key_jwt", id)
 		}
 		c.SecretHash, c.RotatedAt = hash, now
 		if err := tx.PutClient(c); err != nil {

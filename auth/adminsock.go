@@ -157,6 +157,13 @@ func (s *Server) adminHandler() http.Handler {
 		secret, err := CreateClient(ctx, s.db, req.ID, s.now())
 		return clientResponse{secret}, err
 	}))
+	mux.HandleFunc("POST /v1/clients/register", command(s, func(ctx context.Context, req ClientOptions) (any, error) {
+		secret, err := s.registerClient(ctx, req)
+		return clientResponse{secret}, err
+	}))
+	mux.HandleFunc("POST /v1/clients/show", command(s, func(ctx context.Context, req clientRequest) (any, error) {
+		return showClient(ctx, s.db, req.ID)
+	}))
 	mux.HandleFunc("GET /v1/clients", func(w http.ResponseWriter, r *http.Request) {
 		clients, err := listClients(r.Context(), s.db)
 		s.adminReply(w, clients, err)

@@ -50,6 +50,9 @@ type Config struct {
 	DPoPNonce   bool          // demand server nonces in DPoP proofs
 	DPoPMaxAge  time.Duration // default 60s
 	RequireDPoP bool          // refuse to issue unbound tokens
+	// RequirePAR makes pushed authorization requests (RFC 9126) the only
+	// way to start the authorization code flow.
+	RequirePAR bool
 
 	TrustedProxies []string // proxies whose X-Forwarded-* headers are believed
 

@@ -25,6 +25,9 @@ type tokenResponse struct {
 	ExpiresIn    int    `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope"`
+	// IDToken is the OpenID Connect ID token of an authorization code
+	// grant with the openid scope.
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // issuedSession is what a committed sign-in or refresh hands to the signer:
@@ -145,7 +148,11 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 		return err
 	}
 	res, err := s.tokenGrant(c, form)
-	s.metrics.issued.WithLabelValues("refresh_token", outcome(err)).Inc()
+	grant := "refresh_token"
+	if form["grant_type"] == "authorization_code" {
+		grant = "authorization_code"
+	}
+	s.metrics.issued.WithLabelValues(grant, outcome(err)).Inc()
 	if err != nil {
 		return err
 	}
@@ -156,10 +163,12 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 func (s *Server) tokenGrant(c *fiber.Ctx, form map[string]string) (*tokenResponse, error) {
 	switch form["grant_type"] {
 	case "refresh_token":
+	case "authorization_code":
+		return s.codeExchange(c, form)
 	case "":
 		return nil, badRequest("grant_type is required")
 	default:
-		return nil, Errorf(http.StatusBadRequest, CodeUnsupportedGrant, "only the refresh_token grant is supported")
+		return nil, Errorf(http.StatusBadRequest, CodeUnsupportedGrant, "only the authorization_code and refresh_token grants are supported")
 	}
 	refresh := form["refresh_token"]
 	if refresh == "" {
@@ -168,16 +177,32 @@ func (s *Server) tokenGrant(c *fiber.Ctx, form map[string]string) (*tokenRespons
 	if len(refresh) > 512 {
 		return nil, errGrant("invalid refresh token")
 	}
+	// An application's client authenticates as at the code exchange; the
+	// service's own pages send at most client_id, as before.
+	var client *store.Client
+	if isBasic(c) || form["client_secret"] != "" || form["client_assertion"] != "" {
+		var err error
+		if client, err = s.authenticateTokenClient(c, form); err != nil {
+			return nil, err
+		}
+	} else if form["client_id"] != "" && form["client_id"] != defaultClientID {
+		// A public client names itself; any other client_id without
+		// credentials is left to the grant's own check (invalid_grant).
+		client, _ = s.authenticateTokenClient(c, form)
+	}
 	proof, err := s.tokenEndpointProof(c)
 	if err != nil {
 		return nil, err
 	}
-	return s.refresh(c.UserContext(), refresh, form["client_id"], proof)
+	return s.refresh(c.UserContext(), refresh, form["client_id"], client, proof)
 }
 
 // refresh rotates a refresh token (RFC 6749 section 6, RFC 9700 section
 // 4.14.2). A second use of a rotated token revokes the whole login session.
-func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *tokens.Proof) (*tokenResponse, error) {
+//
+// A token of an application (a client other than the service's own) is
+// refreshed only by that client, authenticated (client, nil otherwise).
+func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *store.Client, proof *tokens.Proof) (*tokenResponse, error) {
 	now := s.now()
 	hash := tokens.OrderedOpaqueKey(refresh)
 	var (
@@ -217,6 +242,9 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, proof *t
 		}
 		if clientID != "" && clientID != rt.ClientID {
 			return errGrant("the refresh token was issued to another client")
+		}
+		if rt.ClientID != defaultClientID && (client == nil || client.ID != rt.ClientID) {
+			return errGrant("the refresh token was issued to another client; that client must authenticate")
 		}
 		if rt.JKT != "" && (proof == nil || proof.JKT != rt.JKT) {
 			return errGrant("the refresh token is bound to another DPoP key")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 	"unicode"
 
@@ -42,7 +41,7 @@ func checkGroupName(name string) error {
 // account's groups: when the scope includes "groups", and always for the
 // service's own first-party client (whose sessions predate the scope).
 func grantsGroups(clientID, scope string) bool {
-	return clientID == defaultClientID || slices.Contains(strings.Fields(scope), scopeGroups)
+	return clientID == defaultClientID || scopeHas(scope, scopeGroups)
 }
 
 // GroupChange is one operator command on an account's groups.

@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -125,5 +127,41 @@ func TestGroupChangesAreValidated(t *testing.T) {
 	}
 	if g, err := e.srv.ChangeGroups(ctx, GroupChange{Username: "bob", Action: "list"}); err != nil || len(g) != maxGroups {
 		t.Errorf("list: %d %v", len(g), err)
+	}
+}
+
+func TestGroupsReachApplicationsOnlyWithTheGroupsScope(t *testing.T) {
+	e := newEnv(t)
+	app := e.newRP(ClientOptions{ID: "web", FirstParty: true})
+	dave := e.newUser("dave", true)
+	dave.signUp()
+	if _, err := e.srv.ChangeGroups(context.Background(), GroupChange{Username: "dave", Action: "add", Group: "editors"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, scope := range []string{"openid profile", "openid groups"} {
+		b := &browser{}
+		f := app.newFlow(url.Values{"scope": {scope}})
+		tok := app.exchange(e.codeFor(app, dave, b, f), f, nil, nil)
+		if tok.status != 200 {
+			t.Fatalf("%s: %d %s", scope, tok.status, tok.raw)
+		}
+		granted := strings.Contains(scope, "groups")
+		idGroups, _ := json.Marshal(jwtPart(t, tok.str("id_token"), 1)["groups"])
+		ui := (&user{e: e, access: tok.str("access_token")}).call("GET", "/userinfo", nil)
+		want, wantAccess := "null", "[]"
+		if granted {
+			want, wantAccess = `["editors"]`, "[editors]"
+		}
+		if string(idGroups) != want || fmt.Sprint(tokenGroups(t, tok.str("access_token"))) != wantAccess {
+			t.Errorf("%s: ID token groups %s, access token groups %v", scope, idGroups, tokenGroups(t, tok.str("access_token")))
+		}
+		if got := strings.Contains(string(ui.raw), `"groups":["editors"]`); got != granted {
+			t.Errorf("%s: userinfo %s", scope, ui.raw)
+		}
+	}
+	// The discovery document offers the scope and the claim.
+	md := e.request("GET", "/.well-known/openid-configuration", nil, nil)
+	if !strings.Contains(string(md.raw), `"groups"`) {
+		t.Errorf("discovery: %s", md.raw)
 	}
 }

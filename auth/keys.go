@@ -45,6 +45,10 @@ func readKeys(ctx context.Context, db *store.DB, window time.Duration, now time.
 			return nil, nil, fmt.Errorf("load signing key %s: %w", r.ID, err)
 		}
 		switch {
+		case r.Alg == rsaKeyAlg:
+			// The RSA key signs only ID tokens of RS256 clients: never the
+			// active key, published for as long as it is kept.
+			retired = append(retired, tokens.KeyringEntry{Key: k})
 		case r.RetiredAt.IsZero():
 			if active != nil {
 				// Two unretired keys can only come from an interrupted
@@ -96,6 +100,9 @@ func RotateKeys(ctx context.Context, db *store.DB, alg string, publishFor time.D
 		}
 		for i := range recs {
 			r := &recs[i]
+			if r.Alg == rsaKeyAlg {
+				continue // not rotated with the active key (see ensureRSAKey)
+			}
 			if r.RetiredAt.IsZero() {
 				r.RetiredAt = now
 				r.PublishUntil = now.Add(publishFor)
@@ -178,4 +185,24 @@ func (s *Server) rotateIfDue(ctx context.Context) {
 	} else {
 		s.log.Info("signing key rotated", "kid", k.ID)
 	}
+}
+
+// rsaKeyAlg is the algorithm of the one RSA key, kept beside the active
+// key for the ID tokens of clients registered for RS256.
+const rsaKeyAlg = "RS256"
+
+// ensureRSAKey creates the RSA signing key unless the store has one.
+func ensureRSAKey(ctx context.Context, db *store.DB, now time.Time) error {
+	has := false
+	if err := db.View(ctx, func(tx *store.Tx) error {
+		recs, err := tx.SigningKeys()
+		for _, r := range recs {
+			has = has || r.Alg == rsaKeyAlg
+		}
+		return err
+	}); err != nil || has {
+		return err
+	}
+	_, err := createKey(ctx, db, rsaKeyAlg, now)
+	return err
 }

@@ -71,7 +71,29 @@ func principalOf(c *fiber.Ctx) *principal {
 
 // requireAuth admits a request only with a valid, unrevoked access token and,
 // for a DPoP-bound token, a valid proof of the bound key (RFC 9449 section 7).
+//
+// Only the service's own tokens (client "latch") are accepted: an
+// application's token, issued through OpenID Connect, reaches /userinfo
+// alone (requireAppAuth), never the account's passkeys, sessions or
+// credentials.
 func (s *Server) requireAuth(c *fiber.Ctx) error {
+	p, err := s.authenticate(c)
+	if err == nil && p != nil && p.claims.ClientID != defaultClientID {
+		err = errAppToken()
+	}
+	if err != nil {
+		return s.challenge(c, err)
+	}
+	if p == nil {
+		return s.challenge(c, nil)
+	}
+	c.Locals(principalKey, p)
+	return c.Next()
+}
+
+// requireAppAuth is requireAuth for the endpoints applications may call
+// with their tokens too (/userinfo).
+func (s *Server) requireAppAuth(c *fiber.Ctx) error {
 	p, err := s.authenticate(c)
 	if err != nil {
 		return s.challenge(c, err)
@@ -83,10 +105,17 @@ func (s *Server) requireAuth(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+func errAppToken() *Error {
+	return Errorf(http.StatusUnauthorized, CodeInvalidToken, "this access token was issued to an application; it is accepted at /userinfo only")
+}
+
 // optionalAuth authenticates when an Authorization header is present and
 // passes anonymous requests through (sign-up versus adding a passkey).
 func (s *Server) optionalAuth(c *fiber.Ctx) error {
 	p, err := s.authenticate(c)
+	if err == nil && p != nil && p.claims.ClientID != defaultClientID {
+		err = errAppToken()
+	}
 	if err != nil {
 		return s.challenge(c, err)
 	}

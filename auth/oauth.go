@@ -17,27 +17,6 @@ import (
 	"github.com/latchid/latch/tokens"
 )
 
-func (s *Server) handleMetadata(c *fiber.Ctx) error {
-	iss := s.cfg.Issuer
-	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
-	return c.JSON(fiber.Map{
-		"issuer":                                        iss,
-		"token_endpoint":                                iss + "/token",
-		"jwks_uri":                                      iss + "/.well-known/jwks.json",
-		"revocation_endpoint":                           iss + "/revoke",
-		"introspection_endpoint":                        iss + "/introspect",
-		"userinfo_endpoint":                             iss + "/userinfo",
-		"grant_types_supported":                         []string{"refresh_token"},
-		"response_types_supported":                      []string{},
-		"scopes_supported":                              []string{defaultScope},
-		"token_endpoint_auth_methods_supported":         []string{"none"},
-		"revocation_endpoint_auth_methods_supported":    []string{"none", "client_secret_basic"},
-		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
-		"dpop_signing_alg_values_supported":             s.dpop.Algs(),
-		"service_documentation":                         iss + "/",
-	})
-}
-
 // handleResourceMetadata serves RFC 9728 protected-resource metadata for the
 // service's own protected endpoints.
 func (s *Server) handleResourceMetadata(c *fiber.Ctx) error {
@@ -342,23 +321,7 @@ func formUnescape(s string) string {
 // CreateClient registers an introspection client and returns its secret,
 // which is shown once and stored only as a hash.
 func CreateClient(ctx context.Context, db *store.DB, id string, now time.Time) (string, error) {
-	if id == "" || len(id) > 128 || strings.ContainsAny(id, ": \t\r\n") {
-		return "", badRequest("client id must be 1 to 128 characters without spaces or colons")
-	}
-	secret, hash := newClientSecret()
-	err := db.Update(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Client(id); err == nil {
-			return Errorf(http.StatusConflict, CodeInvalidRequest, "a client with this id already exists")
-		}
-		if err := tx.PutClient(&store.Client{ID: id, SecretHash: hash, CreatedAt: now}); err != nil {
-			return err
-		}
-		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "client_created", Detail: map[string]string{"client": id}})
-	})
-	if err != nil {
-		return "", err
-	}
-	return secret, nil
+	return RegisterClient(ctx, db, ClientOptions{ID: id}, now)
 }
 
 // newClientSecret returns a fresh client secret and the hash kept of it.

@@ -201,6 +201,8 @@ type limits struct {
 	introspect *rateLimiter // failed client authentications at /introspect
 	verify     *rateLimiter // /credentials/verify
 	revoke     *rateLimiter // /revoke
+	authorize  *rateLimiter // /authorize (each keeps a pending request) and the consent and logout forms: --begin-rate
+	par        *rateLimiter // /par
 }
 
 // newLimits builds the limiters from the configuration: a negative
@@ -219,6 +221,7 @@ func newLimits(cfg Config, now func() time.Time) *limits {
 	return &limits{
 		begin: mk(cfg.BeginRate), register: mk(cfg.PostRate), login: mk(cfg.PostRate), token: mk(cfg.PostRate), totp: mk(cfg.PostRate),
 		introspect: mk(cfg.PostRate), verify: mk(cfg.PostRate), revoke: mk(cfg.PostRate),
+		authorize: mk(cfg.BeginRate), par: mk(cfg.PostRate),
 	}
 }
 
@@ -226,7 +229,7 @@ func newLimits(cfg Config, now func() time.Time) *limits {
 // means a flood from many addresses.
 func (ls *limits) evictions() float64 {
 	var n uint64
-	for _, l := range []*rateLimiter{ls.begin, ls.register, ls.login, ls.token, ls.totp, ls.introspect, ls.verify, ls.revoke} {
+	for _, l := range []*rateLimiter{ls.begin, ls.register, ls.login, ls.token, ls.totp, ls.introspect, ls.verify, ls.revoke, ls.authorize, ls.par} {
 		if l != nil {
 			l.mu.Lock()
 			n += l.evicted

@@ -26,6 +26,7 @@ func (s *Server) routes(app *fiber.App) {
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
 
 	app.Get("/.well-known/oauth-authorization-server", s.handleMetadata)
+	app.Get("/.well-known/openid-configuration", s.handleMetadata)
 	app.Get("/.well-known/oauth-protected-resource", s.handleResourceMetadata)
 	app.Get("/.well-known/jwks.json", s.handleJWKS)
 	s.wellKnownRoutes(app)
@@ -51,13 +52,22 @@ func (s *Server) routes(app *fiber.App) {
 	app.Post("/revoke", lim.revoke.limit, s.handleRevoke)
 	app.Post("/introspect", lim.introspect.failures, s.handleIntrospect)
 
+	app.Get(pathAuthorize, lim.authorize.limit, s.handleAuthorize)
+	app.Post(pathAuthorize, lim.authorize.limit, s.handleAuthorize)
+	app.Get(pathAuthorize+"/resume", lim.authorize.limit, s.handleAuthorizeResume)
+	app.Post(pathAuthorize+"/session", lim.authorize.limit, s.requireAuth, s.handleAuthorizeSession)
+	app.Post(pathAuthorize+"/consent", lim.authorize.limit, s.handleAuthorizeConsent)
+	app.Post(pathPAR, lim.par.limit, s.handlePAR)
+	app.Get(pathEndSession, lim.authorize.limit, s.handleEndSessionRequest)
+	app.Post(pathEndSession, lim.authorize.limit, s.handleEndSessionRequest)
+
 	app.Post("/totp/enroll", s.requireAuth, s.requireStepUp("setting up two-step verification"), s.handleTOTPEnroll)
 	app.Post("/totp/confirm", s.requireAuth, s.requireStepUp("turning on two-step verification"), s.handleTOTPConfirm)
 	app.Post("/totp/verify", lim.totp.limit, s.handleTOTPVerify)
 	app.Delete("/totp", s.requireAuth, s.requireStepUp("turning off two-step verification"), s.handleTOTPDelete)
 
-	app.Get("/userinfo", s.requireAuth, s.handleUserinfo)
-	app.Post("/userinfo", s.requireAuth, s.handleUserinfo)
+	app.Get("/userinfo", s.requireAppAuth, s.handleUserinfo)
+	app.Post("/userinfo", s.requireAppAuth, s.handleUserinfo)
 	app.Get("/me/credentials", s.requireAuth, s.handleListCredentials)
 	app.Patch("/me/credentials/:id", s.requireAuth, s.handleRenameCredential)
 	app.Delete("/me/credentials/:id", s.requireAuth, s.requireStepUp("deleting a passkey"), s.handleDeleteCredential)
@@ -65,6 +75,8 @@ func (s *Server) routes(app *fiber.App) {
 	app.Delete("/me/sessions/:id", s.requireAuth, s.handleEndSession)
 	app.Delete("/me/sessions", s.requireAuth, s.handleEndOtherSessions)
 	app.Post("/logout", s.requireAuth, s.handleLogout)
+	app.Get("/me/apps", s.requireAuth, s.handleListApps)
+	app.Delete("/me/apps/:client", s.requireAuth, s.handleRevokeApp)
 	app.Delete("/me", s.requireAuth, s.requireStepUp("deleting the account"), s.handleDeleteAccount)
 
 	app.Post("/credentials/sd-jwt", s.requireAuth, s.handleIssueSDJWT)

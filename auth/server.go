@@ -52,6 +52,11 @@ type Server struct {
 	refreshKey []byte
 	// wellKnown holds the related-origins and app-association documents.
 	wellKnown wellKnownDocs
+	// providerKey keys the provider session cookie's MAC and the consent
+	// and logout forms' CSRF tokens.
+	providerKey []byte
+	// clientKeys caches the JWK Sets fetched from clients' jwks_uri.
+	clientKeys clientKeyCache
 
 	app      *fiber.App
 	ln       net.Listener
@@ -89,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes"), refreshKey: deriveKey(kek, "latch refresh tokens")}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes"), refreshKey: deriveKey(kek, "latch refresh tokens"), providerKey: deriveKey(kek, "latch provider session")}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err

@@ -2,14 +2,39 @@ package store
 
 import "time"
 
-// Client is a resource server allowed to call token introspection.
-// SecretHash is the caller's hash of the client secret, stored as given.
+// Client is a registered client: a resource server allowed to call token
+// introspection (the fields up to RotatedAt, all that records written
+// before OpenID Connect have), and, once it has redirect URIs, an OpenID
+// Connect relying party. SecretHash is the caller's hash of the client
+// secret, stored as given; a public client has none.
 type Client struct {
 	ID         string    `json:"id"`
-	SecretHash []byte    `json:"secret_hash"`
+	SecretHash []byte    `json:"secret_hash,omitempty"`
 	CreatedAt  time.Time `json:"created_at,omitzero"`
 	// RotatedAt is when the secret was last replaced; zero if never.
 	RotatedAt time.Time `json:"rotated_at,omitzero"`
+
+	// RedirectURIs are the exact redirect URIs of the authorization code
+	// flow; none means the client is for introspection only.
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// Public marks a client that holds no secret (a SPA or native app):
+	// PKCE alone protects its codes.
+	Public bool `json:"public,omitempty"`
+	// FirstParty clients skip the consent page and get refresh tokens
+	// without offline_access.
+	FirstParty bool `json:"first_party,omitempty"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back to.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// WebOrigins are the browser origins the client's pages call from.
+	WebOrigins []string `json:"web_origins,omitempty"`
+	// IDTokenAlg is the JWS algorithm of the client's ID tokens; empty
+	// means the signing key's (ES256 by default).
+	IDTokenAlg string `json:"id_token_alg,omitempty"`
+	// JWKSURI or JWKS (a JWK Set document) hold the client's public keys
+	// for private_key_jwt authentication (RFC 7523).
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	JWKS    []byte `json:"jwks,omitempty"`
 }
 
 type clientRecord struct {

@@ -169,9 +169,11 @@ func (s *keyringState) renderJWKS(now time.Time) *jwksCache {
 // no private value can reach the JWKS whatever the key holds.
 type jwksKey struct {
 	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
 	Y   string `json:"y,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
 	KID string `json:"kid"`
 	Alg string `json:"alg"`
 	Use string `json:"use"`
@@ -184,5 +186,5 @@ func publicJWK(k *SigningKey) (json.RawMessage, error) {
 	if err := json.Unmarshal(k.jwkCanonical, &m); err != nil {
 		return nil, fmt.Errorf("tokens: public JWK: %w", err)
 	}
-	return json.Marshal(jwksKey{Kty: m.Kty, Crv: m.Crv, X: m.X, Y: m.Y, KID: k.ID, Alg: k.Alg, Use: "sig"})
+	return json.Marshal(jwksKey{Kty: m.Kty, Crv: m.Crv, X: m.X, Y: m.Y, N: m.N, E: m.E, KID: k.ID, Alg: k.Alg, Use: "sig"})
 }

@@ -6,10 +6,12 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/big"
 	"sync"
 	"time"
 )
@@ -24,7 +26,8 @@ const (
 )
 
 // SigningKey is a private signing key with its key ID and JWS algorithm:
-// "ES256" (P-256, the default) or "EdDSA" (Ed25519).
+// "ES256" (P-256, the default), "EdDSA" (Ed25519) or, for ID tokens only,
+// "RS256" (RSA 2048).
 type SigningKey struct {
 	// ID is the JWS "kid"; for generated keys it is the RFC 7638 thumbprint.
 	ID string
@@ -64,6 +67,14 @@ func GenerateSigningKey(alg string, now time.Time) (*SigningKey, error) {
 			return nil, fmt.Errorf("tokens: generate EdDSA key: %w", err)
 		}
 		priv = k
+	case algRS256:
+		// Only for ID tokens of clients registered for RS256 (OpenID
+		// Connect Core section 15.1 requires it of every provider).
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, fmt.Errorf("tokens: generate RS256 key: %w", err)
+		}
+		priv = k
 	default:
 		return nil, fmt.Errorf("tokens: unsupported signing algorithm %q", alg)
 	}
@@ -90,6 +101,11 @@ func ParseSigningKey(id, alg string, createdAt time.Time, pkcs8 []byte) (*Signin
 		priv = k
 	case ed25519.PrivateKey:
 		if alg != algEdDSA {
+			return nil, fmt.Errorf("tokens: key type does not match algorithm %q", alg)
+		}
+		priv = k
+	case *rsa.PrivateKey:
+		if alg != algRS256 || k.N.BitLen() < minRSABits {
 			return nil, fmt.Errorf("tokens: key type does not match algorithm %q", alg)
 		}
 		priv = k
@@ -147,6 +163,9 @@ func (k *SigningKey) sign(signingInput []byte) ([]byte, error) {
 		return sig, nil
 	case ed25519.PrivateKey:
 		return ed25519.Sign(priv, signingInput), nil
+	case *rsa.PrivateKey:
+		digest := sha256.Sum256(signingInput)
+		return rsa.SignPKCS1v15(rand.Reader, priv, crypto.SHA256, digest[:])
 	}
 	return nil, errors.New("tokens: unsupported signing key")
 }
@@ -167,6 +186,8 @@ func canonicalPublicJWK(pub crypto.PublicKey) ([]byte, error) {
 		return canonicalEC("P-256", b64.EncodeToString(point[1:33]), b64.EncodeToString(point[33:])), nil
 	case ed25519.PublicKey:
 		return canonicalOKP("Ed25519", b64.EncodeToString(k)), nil
+	case *rsa.PublicKey:
+		return canonicalRSA(b64.EncodeToString(big.NewInt(int64(k.E)).Bytes()), b64.EncodeToString(k.N.Bytes())), nil
 	}
 	return nil, fmt.Errorf("tokens: unsupported public key type %T", pub)
 }

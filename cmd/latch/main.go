@@ -31,7 +31,13 @@ const usage = `latch — passwordless identity service
 Usage:
   latch serve [flags]            run the service
   latch clients add ID           create an introspection client; prints its secret
-  latch clients list             list introspection clients
+  latch clients add ID --redirect-uri URI [--redirect-uri URI…] [--public] [--first-party]
+        [--post-logout-redirect-uri URI…] [--web-origin ORIGIN…] [--jwks-uri URI | --jwks FILE]
+        [--id-token-alg RS256]
+                                 register an OpenID Connect client; a confidential one's
+                                 secret is printed (none for --public or client keys)
+  latch clients list             list clients
+  latch clients show ID          show a client's registration
   latch clients remove ID        remove an introspection client
   latch clients rotate-secret ID give a client a new secret; prints it
   latch keys list                list signing keys
@@ -127,6 +133,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	dpopNonce := boolean("dpop-nonce", "require DPoP server nonces")
 	dpopMaxAge := str("dpop-max-age", "60s", "maximum age of a DPoP proof")
 	requireDPoP := boolean("require-dpop", "issue only DPoP-bound tokens")
+	requirePAR := boolean("require-par", "accept authorization requests only as pushed authorization requests (RFC 9126)")
 	proxies := str("trusted-proxies", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted")
 	keyAlg := str("key-alg", "ES256", "algorithm of new signing keys: ES256 or EdDSA")
 	keyRotation := str("key-rotation", "0", "rotate the signing key automatically at this age (0 = never)")
@@ -166,12 +173,22 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 			AccessTTL: dur("access-ttl", *accessTTL), RefreshTTL: dur("refresh-ttl", *refreshTTL),
 			CredentialTTL: dur("credential-ttl", *credTTL), DPoPMaxAge: dur("dpop-max-age", *dpopMaxAge),
 			KeyRotation: dur("key-rotation", *keyRotation),
-			DPoPNonce:   *dpopNonce, RequireDPoP: *requireDPoP,
+			DPoPNonce:   *dpopNonce, RequireDPoP: *requireDPoP, RequirePAR: *requirePAR,
 			BeginRate: perSecond("begin-rate", *beginRate), PostRate: perSecond("post-rate", *postRate),
 			StatusListTTL: dur("status-list-ttl", *statusTTL),
 		}
 		return cfg, errors.Join(errs...)
 	}
+}
+
+// multiFlag is a flag that may be repeated; each use adds a value.
+type multiFlag []string
+
+func (m *multiFlag) String() string { return strings.Join(*m, " ") }
+
+func (m *multiFlag) Set(v string) error {
+	*m = append(*m, v)
+	return nil
 }
 
 func list(v string) []string {
@@ -270,6 +287,8 @@ type operator interface {
 	DeleteUser(ctx context.Context, username string) error
 	ChangeGroups(ctx context.Context, c auth.GroupChange) ([]string, error)
 	CreateClient(ctx context.Context, id string) (string, error)
+	RegisterClient(ctx context.Context, o auth.ClientOptions) (string, error)
+	ShowClient(ctx context.Context, id string) (auth.ClientInfo, error)
 	Clients(context.Context) ([]auth.ClientSummary, error)
 	DeleteClient(ctx context.Context, id string) error
 	RotateClientSecret(ctx context.Context, id string) (string, error)
@@ -310,6 +329,15 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	yes := fs.Bool("yes", false, "confirm a command that cannot be undone (users delete)")
 	user := fs.String("user", "", "only the events of this account, by username or id (audit list)")
 	since := fs.String("since", "", "only events from this time on: RFC 3339, or a duration back from now such as 24h (audit list)")
+	var redirects, postLogout, webOrigins multiFlag
+	fs.Var(&redirects, "redirect-uri", "a redirect URI of an OpenID Connect client, exactly as it will be sent (clients add; repeatable)")
+	fs.Var(&postLogout, "post-logout-redirect-uri", "where RP-initiated logout may return to (clients add; repeatable)")
+	fs.Var(&webOrigins, "web-origin", "a browser origin the client's pages call from (clients add; repeatable)")
+	public := fs.Bool("public", false, "a public client: no secret, PKCE only (clients add: SPAs and native apps)")
+	firstParty := fs.Bool("first-party", false, "skip the consent page and allow refresh tokens without offline_access (clients add)")
+	idTokenAlg := fs.String("id-token-alg", "", "ID token algorithm of the client: RS256 (default: the signing key's, ES256) (clients add)")
+	jwksURI := fs.String("jwks-uri", "", "URL of the client's JWK Set for private_key_jwt (clients add)")
+	jwksFile := fs.String("jwks", "", "file holding the client's JWK Set for private_key_jwt (clients add)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -345,23 +373,69 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		if err := argN(1, "usage: latch clients add ID"); err != nil {
 			return err
 		}
-		secret, err := a.CreateClient(ctx, pos[0])
+		o := auth.ClientOptions{
+			ID: pos[0], RedirectURIs: redirects, Public: *public, FirstParty: *firstParty,
+			PostLogoutRedirectURIs: postLogout, WebOrigins: webOrigins, IDTokenAlg: *idTokenAlg, JWKSURI: *jwksURI,
+		}
+		if *jwksFile != "" {
+			b, err := os.ReadFile(*jwksFile)
+			if err != nil {
+				return fmt.Errorf("--jwks: %w", err)
+			}
+			o.JWKS = string(b)
+		}
+		secret, err := a.RegisterClient(ctx, o)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(stdout, secret)
+		if secret != "" {
+			fmt.Fprintln(stdout, secret)
+		} else {
+			fmt.Fprintf(stderr, "%s: registered; it has no secret (public, or authenticates with its keys)\n", pos[0])
+		}
+	case "clients show":
+		if err := argN(1, "usage: latch clients show ID"); err != nil {
+			return err
+		}
+		info, err := a.ShowClient(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+		row("id", info.ID)
+		row("kind", info.Kind)
+		row("created", info.CreatedAt.UTC().Format(time.RFC3339))
+		if info.Kind != "introspection" {
+			row("authentication", info.AuthMethod)
+			row("first party", strconv.FormatBool(info.FirstParty))
+			for _, u := range info.RedirectURIs {
+				row("redirect uri", u)
+			}
+			for _, u := range info.PostLogoutRedirectURIs {
+				row("post-logout redirect uri", u)
+			}
+			for _, u := range info.WebOrigins {
+				row("web origin", u)
+			}
+			if info.IDTokenAlg != "" {
+				row("id token alg", info.IDTokenAlg)
+			}
+			if info.JWKSURI != "" {
+				row("jwks uri", info.JWKSURI)
+			}
+		}
 	case "clients list":
 		clients, err := a.Clients(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(tw, "ID\tCREATED\tSECRET ROTATED")
+		fmt.Fprintln(tw, "ID\tCREATED\tSECRET ROTATED\tKIND")
 		for _, c := range clients {
 			rotated := "never"
 			if !c.RotatedAt.IsZero() {
 				rotated = c.RotatedAt.UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ID, c.CreatedAt.UTC().Format(time.RFC3339), rotated)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.ID, c.CreatedAt.UTC().Format(time.RFC3339), rotated, c.Kind)
 		}
 	case "clients remove":
 		if err := argN(1, "usage: latch clients remove ID"); err != nil {
@@ -388,7 +462,9 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(tw, "KID\tALG\tCREATED\tSTATUS")
 		for _, k := range keys {
 			status := "active"
-			if !k.RetiredAt.IsZero() {
+			if k.Alg == "RS256" {
+				status = "signs the ID tokens of RS256 clients"
+			} else if !k.RetiredAt.IsZero() {
 				status = "retired, published until " + k.PublishUntil.UTC().Format(time.RFC3339)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Alg, k.CreatedAt.UTC().Format(time.RFC3339), status)

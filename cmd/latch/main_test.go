@@ -308,6 +308,68 @@ func clientCommands(t *testing.T, dir string) {
 	if out, err := runCmd(t, "clients", "list", "--data", dir); err != nil || strings.Contains(out, "api") {
 		t.Fatalf("clients list after remove: %v\n%s", err, out)
 	}
+	oidcClientCommands(t, dir)
+}
+
+// oidcClientCommands registers OpenID Connect clients against dir and
+// checks what add, show, list and rotate-secret say of them.
+func oidcClientCommands(t *testing.T, dir string) {
+	t.Helper()
+	secret, err := runCmd(t, "clients", "add", "web", "--data", dir, "--redirect-uri", "https://app.example/cb",
+		"--redirect-uri", "http://127.0.0.1/cb", "--post-logout-redirect-uri", "https://app.example/bye",
+		"--web-origin", "https://App.example", "--first-party", "--id-token-alg", "RS256")
+	if err != nil || strings.Count(secret, "\n") != 1 || len(strings.TrimSpace(secret)) < 40 {
+		t.Fatalf("clients add of a confidential client must print only its secret: %v %q", err, secret)
+	}
+	out, err := runCmd(t, "clients", "add", "spa", "--data", dir, "--redirect-uri", "https://spa.example/cb", "--public")
+	if err != nil || out != "" {
+		t.Fatalf("clients add --public prints no secret: %v %q", err, out)
+	}
+	jwks := filepath.Join(t.TempDir(), "jwks.json")
+	os.WriteFile(jwks, []byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs","y":"9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA"}]}`), 0o600)
+	if out, err := runCmd(t, "clients", "add", "svc", "--data", dir, "--redirect-uri", "https://svc.example/cb", "--jwks", jwks); err != nil || out != "" {
+		t.Fatalf("clients add --jwks: %v %q", err, out)
+	}
+	for _, bad := range [][]string{
+		{"--redirect-uri", "http://app.example/cb"},       // plain http off loopback
+		{"--redirect-uri", "https://app.example/cb#frag"}, // fragment
+		{"--redirect-uri", "javascript:alert(1)"},         // no private-use scheme
+		{"--public"}, // OIDC flags without a redirect URI
+		{"--redirect-uri", "https://a.example/cb", "--id-token-alg", "HS256"},
+		{"--redirect-uri", "https://a.example/cb", "--public", "--jwks", jwks},
+	} {
+		if _, err := runCmd(t, append([]string{"clients", "add", "bad", "--data", dir}, bad...)...); err == nil {
+			t.Errorf("clients add %v was accepted", bad)
+		}
+	}
+	out, err = runCmd(t, "clients", "show", "web", "--data", dir)
+	for _, want := range []string{"confidential", "https://app.example/cb", "http://127.0.0.1/cb", "https://app.example/bye",
+		"https://app.example\n", "RS256", "client_secret_basic"} {
+		if err != nil || !strings.Contains(out, want) {
+			t.Fatalf("clients show web lacks %q: %v\n%s", want, err, out)
+		}
+	}
+	if strings.Contains(out, strings.TrimSpace(secret)) {
+		t.Fatal("clients show shows the secret")
+	}
+	if out, err := runCmd(t, "clients", "show", "svc", "--data", dir); err != nil || !strings.Contains(out, "private_key_jwt") {
+		t.Fatalf("clients show svc: %v\n%s", err, out)
+	}
+	out, err = runCmd(t, "clients", "list", "--data", dir)
+	if err != nil || !strings.Contains(out, "public") || !strings.Contains(out, "confidential") {
+		t.Fatalf("clients list: %v\n%s", err, out)
+	}
+	if _, err := runCmd(t, "clients", "rotate-secret", "spa", "--data", dir); err == nil || !strings.Contains(err.Error(), "no secret") {
+		t.Fatalf("rotate-secret of a public client: %v", err)
+	}
+	if out, _ := runCmd(t, "keys", "list", "--data", dir); !strings.Contains(out, "RS256") {
+		t.Fatalf("an RS256 client leaves no RSA key:\n%s", out)
+	}
+	for _, id := range []string{"web", "spa", "svc"} {
+		if _, err := runCmd(t, "clients", "remove", id, "--data", dir); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // addUser writes an account straight into dir's store (creating the store

@@ -447,7 +447,10 @@ export class Latch {
   async #send(url, init) {
     let res;
     try {
-      res = await fetch(url, { ...init, credentials: "omit", cache: "no-store", redirect: "error" });
+      // Cookies only when a caller asks for this origin's (the provider
+      // session cookie of the authorization page); never to another origin.
+      const credentials = init.credentials === "same-origin" ? "same-origin" : "omit";
+      res = await fetch(url, { ...init, credentials, cache: "no-store", redirect: "error" });
     } catch (err) {
       throw new LatchError("network_error", "The service could not be reached.", 0, { cause: err });
     }
