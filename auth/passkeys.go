@@ -1,12 +1,14 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -374,10 +376,19 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 			return unknownCredential()
 		}
 		if cer.Username != "" && cer.UserID != user.ID {
+			return foreignCredential()
+		}
+		if creds, err = tx.CredentialsByUser(user.ID); err != nil {
+			return err
+		}
+		// A user handle of a live account with a passkey it no longer
+		// holds (deleted on the account page): as unknown as any other,
+		// and not charged to the account, since the handle is all it
+		// shares with it.
+		if !slices.ContainsFunc(creds, func(c store.Credential) bool { return bytes.Equal(c.ID, assertion.CredentialID) }) {
 			return unknownCredential()
 		}
-		creds, err = tx.CredentialsByUser(user.ID)
-		return err
+		return nil
 	})
 	if e, ok := asError(err); ok && e.Code == CodeInvalidCredential {
 		s.failures.countUnknown(now)
@@ -513,7 +524,24 @@ func credentialError(err error) error {
 	return err
 }
 
+// unknownCredential answers a passkey that no account here holds (never
+// registered, deleted, or its account deleted). The reason member tells a
+// client it may ask the device to forget the passkey (WebAuthn's
+// signalUnknownCredential); a passkey of another account, which is alive,
+// gets foreignCredential instead.
 func unknownCredential() *Error {
+	e := Errorf(http.StatusBadRequest, CodeInvalidCredential, "the passkey is not recognised for this sign-in")
+	e.Extra = map[string]any{"reason": reasonUnknownCredential}
+	return e
+}
+
+// reasonUnknownCredential marks an invalid_credential answer whose passkey
+// is known to no account here.
+const reasonUnknownCredential = "unknown_credential"
+
+// foreignCredential answers a passkey of another account than the one the
+// ceremony was begun for (by username).
+func foreignCredential() *Error {
 	return Errorf(http.StatusBadRequest, CodeInvalidCredential, "the passkey is not recognised for this sign-in")
 }
 

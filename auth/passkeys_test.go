@@ -718,3 +718,77 @@ func TestPasskeysAreNamedAfterTheirProvider(t *testing.T) {
 		t.Fatalf("unknown provider: %s", list.raw)
 	}
 }
+
+// TestUnknownPasskeysSayWhy: a passkey known to no account here (deleted,
+// its account deleted, never registered) is answered with reason
+// unknown_credential, so that a browser may be told to forget it; a live
+// passkey of another account, or one that fails verification, is not.
+func TestUnknownPasskeysSayWhy(t *testing.T) {
+	e := newEnv(t)
+	reason := func(r *response) any { return r.body["reason"] }
+
+	// Deleted on the account page: the device still offers it, with the
+	// live account's user handle.
+	alice := e.newUser("alice", false)
+	alice.signUp()
+	old := alice.credID
+	second := webauthntest.New("localhost", testOrigin)
+	other := e.newUser("alice", false)
+	other.authn = second
+	cer, opts := alice.begin("/webauthn/register/begin", map[string]any{}, map[string]string{"Authorization": "Bearer " + alice.access})
+	cred, err := second.Create(opts, webauthntest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.request("POST", "/webauthn/register/finish", map[string]any{"ceremony": cer, "credential": json.RawMessage(cred)}, map[string]string{"Authorization": "Bearer " + alice.access}); r.status != 200 {
+		t.Fatalf("add passkey: %d %s", r.status, r.raw)
+	}
+	if r := alice.call("DELETE", "/me/credentials/"+old, nil); r.status != 204 {
+		t.Fatalf("delete: %d %s", r.status, r.raw)
+	}
+	for range 12 { // more than the account's failure limit: none is charged to it
+		r := alice.signIn("", webauthntest.Options{})
+		expectError(t, r, 400, "invalid_credential")
+		if reason(r) != "unknown_credential" {
+			t.Fatalf("deleted passkey: %s", r.raw)
+		}
+	}
+	if r := other.signIn("", webauthntest.Options{}); r.status != 200 {
+		t.Fatalf("the account's live passkey after the unknown ones: %d %s", r.status, r.raw)
+	}
+
+	// A passkey of another account, named by username: alive, so no reason.
+	bob := e.newUser("bob", false)
+	bob.signUp()
+	r := bob.signIn("alice", webauthntest.Options{})
+	expectError(t, r, 400, "invalid_credential")
+	if reason(r) != nil {
+		t.Fatalf("foreign passkey: %s", r.raw)
+	}
+	// One that fails verification: no reason either.
+	r = bob.signIn("", webauthntest.Options{TamperClientData: true})
+	expectError(t, r, 400, "invalid_credential")
+	if reason(r) != nil {
+		t.Fatalf("bad signature: %s", r.raw)
+	}
+
+	// The account deleted: its passkeys are unknown.
+	e.clock.Advance(time.Second)
+	if r := bob.signIn("", webauthntest.Options{}); r.status != 200 {
+		t.Fatalf("bob: %d %s", r.status, r.raw)
+	}
+	if r := bob.call("DELETE", "/me", nil); r.status != 204 {
+		t.Fatalf("delete account: %d %s", r.status, r.raw)
+	}
+	if r := bob.signIn("", webauthntest.Options{}); reason(r) != "unknown_credential" {
+		t.Fatalf("deleted account: %s", r.raw)
+	}
+	// Never registered here (a passkey of another service's account).
+	elsewhere := newEnv(t).newUser("stranger", false)
+	elsewhere.signUp()
+	stranger := e.newUser("stranger", false)
+	stranger.authn = elsewhere.authn
+	if r := stranger.signIn("", webauthntest.Options{}); reason(r) != "unknown_credential" {
+		t.Fatalf("never registered: %s", r.raw)
+	}
+}
