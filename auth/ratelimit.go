@@ -201,6 +201,7 @@ type limits struct {
 	introspect *rateLimiter // failed client authentications at /introspect
 	verify     *rateLimiter // /credentials/verify
 	revoke     *rateLimiter // /revoke
+	recovery   *rateLimiter // /recovery/start
 }
 
 // newLimits builds the limiters from the configuration: a negative
@@ -218,7 +219,7 @@ func newLimits(cfg Config, now func() time.Time) *limits {
 	}
 	return &limits{
 		begin: mk(cfg.BeginRate), register: mk(cfg.PostRate), login: mk(cfg.PostRate), token: mk(cfg.PostRate), totp: mk(cfg.PostRate),
-		introspect: mk(cfg.PostRate), verify: mk(cfg.PostRate), revoke: mk(cfg.PostRate),
+		introspect: mk(cfg.PostRate), verify: mk(cfg.PostRate), revoke: mk(cfg.PostRate), recovery: mk(cfg.PostRate),
 	}
 }
 
@@ -226,7 +227,7 @@ func newLimits(cfg Config, now func() time.Time) *limits {
 // means a flood from many addresses.
 func (ls *limits) evictions() float64 {
 	var n uint64
-	for _, l := range []*rateLimiter{ls.begin, ls.register, ls.login, ls.token, ls.totp, ls.introspect, ls.verify, ls.revoke} {
+	for _, l := range []*rateLimiter{ls.begin, ls.register, ls.login, ls.token, ls.totp, ls.introspect, ls.verify, ls.revoke, ls.recovery} {
 		if l != nil {
 			l.mu.Lock()
 			n += l.evicted
