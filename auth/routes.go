@@ -103,10 +103,9 @@ func (s *Server) staticRoutes(app *fiber.App) {
 		switch p {
 		case "index.html":
 			app.Get("/", serve)
+			app.Get("/recover", serve) // the recovery view of the same page
 		case "account.html":
 			app.Get("/account", serve)
-		case "recover.html":
-			app.Get("/recover", serve)
 		}
 		return nil
 	})
