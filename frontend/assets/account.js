@@ -1,8 +1,8 @@
 // The account page: passkeys (list, add, rename, delete), TOTP (enrol
 // with QR code, confirm, recovery codes, turn off), recovery codes,
-// sessions, and deleting
-// the account. Every change to how the account is signed in to, and
-// deleting it, may first ask the person to confirm it is them (step-up).
+// sessions, and deleting the account. Every change to how the account is
+// signed in to, and deleting it, may first ask the person to confirm it is
+// them (step-up).
 
 import { Latch, LatchError } from "/latch.js";
 import { busy, describe, el, show, showCodes, status } from "/ui.js";
