@@ -6,7 +6,14 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { expect, test, type Page } from "@playwright/test";
-import { addAuthenticator, signUpThroughPage, uniqueUsername, type Authenticator } from "./support";
+import {
+  addAuthenticator,
+  base32Decode,
+  signUpThroughPage,
+  uniqueUsername,
+  unusedCode,
+  type Authenticator,
+} from "./support";
 
 const port = process.env.LATCH_E2E_PORT || "8089";
 
@@ -170,4 +177,48 @@ test("an operator's recovery link registers a new passkey once", async ({ page }
   await expect(error).toHaveText(/expired or was already used/);
   await expect(error).toHaveAttribute("role", "alert");
   await expect(page.getByTestId("recover-link-submit")).toBeFocused();
+});
+
+test("with two-step verification on, recovery asks for the second step", async ({ page }) => {
+  const first = await addAuthenticator(page);
+  const username = uniqueUsername("recover2");
+  await signUpThroughPage(page, username, "Two Step");
+  await saveCodes(page);
+  await page.getByTestId("new-codes-done").click();
+  await page.goto("/account");
+  await page.getByTestId("totp-enroll").click();
+  await expect(page.getByTestId("totp-enrollment")).toBeVisible();
+  const secret = base32Decode((await page.getByTestId("totp-secret").textContent()) ?? "");
+  const { code } = await unusedCode(secret, -1);
+  await page.locator("#totp-confirm-code").fill(code);
+  await page.getByTestId("totp-confirm").click();
+  await expect(page.getByTestId("recovery-codes")).toBeVisible();
+  const codes = await page.getByTestId("recovery-code-list").locator("li").allTextContents();
+  await page.getByTestId("recovery-codes-done").click();
+  await newAuthenticator(page, first);
+  await page.getByTestId("signout").click();
+
+  await page.goto("/recover");
+  await page.locator("#recover-username").fill(username);
+  await page.locator("#recover-code").fill(codes[0]);
+  await page.keyboard.press("Enter");
+  const error = page.getByTestId("recover-error");
+  await expect(page.getByTestId("recover-second")).toBeVisible();
+  await expect(error).toHaveText(/also uses two-step verification/);
+  await expect(page.locator("#recover-totp")).toBeFocused();
+  await expect(page.locator("#recover-totp")).toHaveAttribute("aria-invalid", "true");
+
+  // A wrong app code is refused at its field; a second recovery code does instead.
+  await page.keyboard.type(code === "000000" ? "111111" : "000000");
+  await page.keyboard.press("Enter");
+  await expect(error).toHaveText(/code is not right/);
+  await expect(page.locator("#recover-totp")).toBeFocused();
+  await page.getByTestId("recover-second-switch").click();
+  await expect(page.locator("#recover-totp-label")).toHaveText("Second recovery code");
+  await expect(page.locator("#recover-totp")).toBeFocused();
+  await page.keyboard.type(codes[1]);
+  await page.keyboard.press("Enter");
+  await expect(page.getByTestId("view-signed-in")).toBeVisible();
+  await expect(page.getByTestId("whoami-username")).toHaveText(username);
+  await expect(page.getByTestId("whoami-amr")).toHaveText(/authenticator app code/);
 });
