@@ -484,7 +484,11 @@ try {
     const amr = Array.isArray(me.amr) ? me.amr : [];
     totpEnabled = typeof me.totp_enabled === "boolean" ? me.totp_enabled : amr.includes("otp") || amr.includes("mfa");
     renderTotp();
-    await Promise.all([loadPasskeys(), loadSessions(), loadRecoveryCodes()]);
+    // The codes' count is not worth losing the page over.
+    const codes = loadRecoveryCodes().catch(() => {
+      $("codes-state").textContent = "Your recovery codes could not be counted just now.";
+    });
+    await Promise.all([loadPasskeys(), loadSessions(), codes]);
     show(views, $("view-account"));
   } else {
     show(views, $("view-signed-out"));
