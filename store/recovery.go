@@ -29,6 +29,38 @@ type recoveryCodesRecord struct {
 	RecoveryCodes
 }
 
+// appendBinary writes the record in the binary form (codec.go): the
+// creation time, then the count and the hashes. The user id is in the key.
+// A record read at every recovery attempt, and for a name that exists
+// only, should cost next to nothing to decode.
+func (r *recoveryCodesRecord) appendBinary(b []byte) []byte {
+	b = appendTime(b, r.CreatedAt)
+	b = appendUvarint(b, uint64(len(r.Hashes)))
+	for _, h := range r.Hashes {
+		b = appendBytes(b, h)
+	}
+	return b
+}
+
+// decodeBinary takes the user id from the key, the account's entry key.
+func (r *recoveryCodesRecord) decodeBinary(key []byte, d *reader) error {
+	userID, rest, ok := splitAccountKey(key)
+	if !ok || len(rest) != 1 || rest[0] != entryRecoveryCodes {
+		return fmt.Errorf("store: decode record: recovery codes under a key that is not theirs")
+	}
+	r.header = current()
+	r.RecoveryCodes = RecoveryCodes{UserID: userID, CreatedAt: d.time()}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // each takes at least a byte
+		return errShortRecord
+	}
+	r.Hashes = make([][]byte, 0, n)
+	for range n {
+		r.Hashes = append(r.Hashes, d.bytes())
+	}
+	return nil
+}
+
 // RecoveryCodes returns the account's recovery codes, or ErrNotFound when
 // it never had a set.
 func (tx *Tx) RecoveryCodes(userID string) (*RecoveryCodes, error) {
