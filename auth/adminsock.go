@@ -143,6 +143,9 @@ func (s *Server) adminHandler() http.Handler {
 			return struct{}{}, s.SetDisabled(ctx, req.Username, action == "disable")
 		}))
 	}
+	mux.HandleFunc("POST /v1/users/recover", command(s, func(ctx context.Context, req usernameRequest) (any, error) {
+		return s.IssueRecoveryLink(ctx, req.Username)
+	}))
 	mux.HandleFunc("POST /v1/users/delete", command(s, func(ctx context.Context, req usernameRequest) (any, error) {
 		id, err := userIDByName(ctx, s.db, req.Username)
 		if err != nil {
@@ -415,6 +418,16 @@ func (a *AdminClient) SetDisabled(ctx context.Context, username string, disabled
 		path = "/v1/users/disable"
 	}
 	return a.call(ctx, "POST", path, usernameRequest{username}, nil)
+}
+
+// IssueRecoveryLink asks the server for a recovery link for an account
+// (see Admin.IssueRecoveryLink).
+func (a *AdminClient) IssueRecoveryLink(ctx context.Context, username string) (*RecoveryLink, error) {
+	var out RecoveryLink
+	if err := a.call(ctx, "POST", "/v1/users/recover", usernameRequest{username}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // DeleteUser deletes an account; the server applies it at once (see

@@ -51,6 +51,8 @@ const (
 	CodeTemporarilyUnavailable = "temporarily_unavailable"
 	// CodeInsufficientAuth (RFC 9470) asks for a more recent sign-in.
 	CodeInsufficientAuth = "insufficient_user_authentication"
+	// CodeTOTPRequired asks an account recovery for its second step.
+	CodeTOTPRequired = "totp_required"
 )
 
 func badRequest(format string, args ...any) *Error {

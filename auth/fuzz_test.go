@@ -106,3 +106,53 @@ func FuzzRevoke(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRecovery sends arbitrary bodies to the recovery endpoints of a real
+// app with an account holding real codes: every answer is a 4xx with the
+// contract's error body, or a 200 from /recovery/start that only a body
+// naming the account with one of its codes can get; never a 5xx.
+func FuzzRecovery(f *testing.F) {
+	e := newEnv(f)
+	alice := e.newUser("alice", true)
+	alice.signUp()
+	r := alice.call("POST", "/me/recovery-codes", nil)
+	var codes []string
+	for _, c := range r.body["recovery_codes"].([]any) {
+		codes = append(codes, c.(string))
+	}
+	f.Add(0, `{"username":"alice","recovery_code":"`+codes[0]+`"}`)
+	f.Add(0, `{"username":"alice","recovery_code":"`+codes[1]+`","totp_code":"123456"}`)
+	f.Add(0, `{"username":"alice","recovery_code":"x","second_recovery_code":"y"}`)
+	f.Add(1, `{"recovery_token":"abc"}`)
+	f.Add(2, `{"recovery_token":"abc","ceremony":"x","credential":{"id":"AA"}}`)
+	f.Add(0, `{"username":"\u0000","recovery_code":1}`)
+	paths := []string{"/recovery/start", "/recovery/register/begin", "/recovery/register/finish"}
+	f.Fuzz(func(t *testing.T, which int, body string) {
+		path := paths[uint(which)%uint(len(paths))]
+		req := httptest.NewRequest("POST", path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		res, err := e.srv.Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		var out map[string]any
+		_ = json.Unmarshal(raw, &out)
+		if res.StatusCode == 200 {
+			var req recoveryStartRequest
+			named := json.Unmarshal([]byte(body), &req) == nil && strings.EqualFold(req.Username, "alice")
+			known := false
+			for _, c := range codes {
+				known = known || string(e.srv.recoveryHash(c)) == string(e.srv.recoveryHash(req.RecoveryCode))
+			}
+			if path != "/recovery/start" || !named || !known || out["recovery_token"] == nil {
+				t.Fatalf("200 from %s for %q: %s", path, body, raw)
+			}
+			return
+		}
+		if res.StatusCode < 400 || res.StatusCode >= 500 || out["error"] == nil || out["error_description"] == nil {
+			t.Fatalf("%s %q: %d %s", path, body, res.StatusCode, raw)
+		}
+	})
+}

@@ -203,6 +203,7 @@ type limits struct {
 	revoke     *rateLimiter // /revoke
 	authorize  *rateLimiter // /authorize (each keeps a pending request) and the consent and logout forms: --begin-rate
 	par        *rateLimiter // /par
+	recovery   *rateLimiter // /recovery/start
 }
 
 // newLimits builds the limiters from the configuration: a negative
@@ -220,7 +221,7 @@ func newLimits(cfg Config, now func() time.Time) *limits {
 	}
 	return &limits{
 		begin: mk(cfg.BeginRate), register: mk(cfg.PostRate), login: mk(cfg.PostRate), token: mk(cfg.PostRate), totp: mk(cfg.PostRate),
-		introspect: mk(cfg.PostRate), verify: mk(cfg.PostRate), revoke: mk(cfg.PostRate),
+		introspect: mk(cfg.PostRate), verify: mk(cfg.PostRate), revoke: mk(cfg.PostRate), recovery: mk(cfg.PostRate),
 		authorize: mk(cfg.BeginRate), par: mk(cfg.PostRate),
 	}
 }
@@ -229,7 +230,7 @@ func newLimits(cfg Config, now func() time.Time) *limits {
 // means a flood from many addresses.
 func (ls *limits) evictions() float64 {
 	var n uint64
-	for _, l := range []*rateLimiter{ls.begin, ls.register, ls.login, ls.token, ls.totp, ls.introspect, ls.verify, ls.revoke, ls.authorize, ls.par} {
+	for _, l := range []*rateLimiter{ls.begin, ls.register, ls.login, ls.token, ls.totp, ls.introspect, ls.verify, ls.revoke, ls.authorize, ls.par, ls.recovery} {
 		if l != nil {
 			l.mu.Lock()
 			n += l.evicted

@@ -48,6 +48,13 @@ func (s *Server) routes(app *fiber.App) {
 	app.Post("/webauthn/login/begin", lim.begin.limit, s.handleLoginBegin)
 	app.Post("/webauthn/login/finish", lim.login.limit, s.handleLoginFinish)
 
+	// Account recovery (recovery.go): a recovery session's only power is
+	// to register a new passkey, so it has endpoints of its own rather
+	// than a token the other routes would accept.
+	app.Post("/recovery/start", lim.recovery.limit, s.handleRecoveryStart)
+	app.Post("/recovery/register/begin", lim.begin.limit, s.handleRecoveryRegisterBegin)
+	app.Post("/recovery/register/finish", lim.register.limit, s.handleRecoveryRegisterFinish)
+
 	app.Post("/token", lim.token.limit, s.handleToken)
 	app.Post("/revoke", lim.revoke.limit, s.handleRevoke)
 	app.Post("/introspect", lim.introspect.failures, s.handleIntrospect)
@@ -71,6 +78,8 @@ func (s *Server) routes(app *fiber.App) {
 	app.Get("/me/credentials", s.requireAuth, s.handleListCredentials)
 	app.Patch("/me/credentials/:id", s.requireAuth, s.handleRenameCredential)
 	app.Delete("/me/credentials/:id", s.requireAuth, s.requireStepUp("deleting a passkey"), s.handleDeleteCredential)
+	app.Get("/me/recovery-codes", s.requireAuth, s.handleRecoveryCodesStatus)
+	app.Post("/me/recovery-codes", s.requireAuth, s.requireStepUp("making new recovery codes"), s.handleNewRecoveryCodes)
 	app.Get("/me/sessions", s.requireAuth, s.handleListSessions)
 	app.Delete("/me/sessions/:id", s.requireAuth, s.handleEndSession)
 	app.Delete("/me/sessions", s.requireAuth, s.handleEndOtherSessions)
@@ -111,6 +120,7 @@ func (s *Server) staticRoutes(app *fiber.App) {
 		switch p {
 		case "index.html":
 			app.Get("/", serve)
+			app.Get("/recover", serve) // the recovery view of the same page
 		case "account.html":
 			app.Get("/account", serve)
 		case "share.html":

@@ -45,8 +45,11 @@ type Server struct {
 	// statusLists holds the signed Token Status Lists (statuslist.go).
 	statusLists statusLists
 
-	// recoveryKey keys the hashes of TOTP recovery codes.
+	// recoveryKey keys the hashes of recovery codes.
 	recoveryKey []byte
+	// recoveryFailures counts wrong recovery codes per username, known or
+	// not (recovery.go). Unlike the per-address limits, it is never lifted.
+	recoveryFailures *rateLimiter
 	// refreshKey keys the MAC by which a refresh token names its session
 	// (tokens.NewSessionRefresh).
 	refreshKey []byte
@@ -95,6 +98,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes"), refreshKey: deriveKey(kek, "latch refresh tokens"), providerKey: deriveKey(kek, "latch provider session")}
+	s.recoveryFailures = newRateLimiter(recoveryFailureRate, recoveryMaxFailures, nil, s.now)
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err

@@ -109,15 +109,18 @@ func (s *Server) handleEndSession(c *fiber.Ctx) error {
 func (s *Server) handleEndOtherSessions(c *fiber.Ctx) error {
 	p := principalOf(c)
 	now := s.now()
-	var ended []string
+	var (
+		ended []string
+		live  int
+	)
 	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
 		var err error
-		ended, err = endOtherSessions(tx, p.claims.Subject, p.claims.SessionID, now, s.sessionBlacklistUntil(now))
-		if err != nil || len(ended) == 0 {
+		ended, live, err = endOtherSessions(tx, p.claims.Subject, p.claims.SessionID, now, s.sessionBlacklistUntil(now))
+		if err != nil || live == 0 {
 			return err
 		}
 		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "other_sessions_ended", UserID: p.claims.Subject,
-			Detail: map[string]string{"count": strconv.Itoa(len(ended))}})
+			Detail: map[string]string{"count": strconv.Itoa(live)}})
 	})
 	if err != nil {
 		return err
@@ -126,26 +129,30 @@ func (s *Server) handleEndOtherSessions(c *fiber.Ctx) error {
 		s.mirrorSessionRevocation(sid, now)
 	}
 	noStore(c)
-	return c.JSON(fiber.Map{"ended": len(ended)})
+	return c.JSON(fiber.Map{"ended": live})
 }
 
-// endOtherSessions ends every live session of userID except keep (which may
-// be ""), blacklisted until until, and returns the ids it ended.
-func endOtherSessions(tx *store.Tx, userID, keep string, now, until time.Time) ([]string, error) {
+// endOtherSessions ends every session of userID except keep (which may be
+// ""), blacklisted until until, and returns the ids it ended and how many
+// of them were live. Sessions past their expiry are ended too: an access
+// token issued in a session's last minutes outlives it.
+func endOtherSessions(tx *store.Tx, userID, keep string, now, until time.Time) (ended []string, live int, err error) {
 	sessions, err := tx.SessionsByUser(userID)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var ended []string
 	for i := range sessions {
 		sess := &sessions[i]
-		if sess.ID == keep || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
+		if sess.ID == keep || !sess.RevokedAt.IsZero() {
 			continue
 		}
+		if sess.ExpiresAt.After(now) {
+			live++
+		}
 		if err := endSessionTx(tx, sess, now, until); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		ended = append(ended, sess.ID)
 	}
-	return ended, nil
+	return ended, live, nil
 }

@@ -138,7 +138,7 @@ func (s *Server) handleTOTPEnroll(c *fiber.Ctx) error {
 		}
 		// Lockout state survives re-enrolment so that it cannot be reset
 		// by starting over.
-		rec.Secret, rec.CreatedAt, rec.RecoveryCodes, rec.LastStep = secret, now, nil, 0
+		rec.Secret, rec.CreatedAt, rec.LastStep = secret, now, 0
 		if err := tx.PutTOTP(rec); errors.Is(err, store.ErrNotFound) {
 			return errNotFound("account") // deleted since the request was authenticated
 		} else if err != nil {
@@ -166,20 +166,21 @@ func (s *Server) handleTOTPConfirm(c *fiber.Ctx) error {
 		return err
 	}
 	sub := principalOf(c).claims.Subject
-	codes := make([]string, recoveryCodeCount)
-	hashes := make([][]byte, recoveryCodeCount)
-	for i := range codes {
-		codes[i] = newRecoveryCode()
-		hashes[i] = s.recoveryHash(codes[i])
-	}
-	err := s.withTOTP(c.UserContext(), sub, func(rec *store.TOTP) (totpAction, error) {
+	codes, set := s.newRecoveryCodes(sub)
+	// The account has one set of recovery codes, for this second step and
+	// for recovering the account alike; turning TOTP on replaces it, so the
+	// codes the person saves now are the only ones that work.
+	err := s.withTOTP(c.UserContext(), sub, func(tx *store.Tx, rec *store.TOTP) (totpAction, error) {
 		if rec.Confirmed {
 			return keepTOTP, Errorf(http.StatusConflict, "totp_already_enabled", "TOTP is already active")
 		}
-		if err := s.checkTOTP(rec, req.Code, ""); err != nil {
+		if err := s.checkTOTP(rec, req.Code, "", nil); err != nil {
 			return saveTOTP, err
 		}
-		rec.Confirmed, rec.RecoveryCodes = true, hashes
+		if err := tx.PutRecoveryCodes(set); err != nil {
+			return keepTOTP, err
+		}
+		rec.Confirmed = true
 		return saveTOTP, nil
 	})
 	if err != nil {
@@ -196,11 +197,11 @@ func (s *Server) handleTOTPDelete(c *fiber.Ctx) error {
 		return err
 	}
 	sub := principalOf(c).claims.Subject
-	err := s.withTOTP(c.UserContext(), sub, func(rec *store.TOTP) (totpAction, error) {
+	err := s.withTOTP(c.UserContext(), sub, func(_ *store.Tx, rec *store.TOTP) (totpAction, error) {
 		if !rec.Confirmed {
 			return keepTOTP, errNotFound("active TOTP factor")
 		}
-		if err := s.checkTOTP(rec, req.Code, ""); err != nil {
+		if err := s.checkTOTP(rec, req.Code, "", nil); err != nil {
 			return saveTOTP, err
 		}
 		return deleteTOTP, nil
@@ -274,9 +275,20 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens
 			}
 			return tx.DeleteCeremony(id)
 		}
-		failure = s.checkTOTP(rec, req.Code, req.RecoveryCode)
+		var codes *store.RecoveryCodes
+		if req.RecoveryCode != "" {
+			if codes, err = accountRecoveryCodes(tx, cer.UserID); err != nil {
+				return err
+			}
+		}
+		failure = s.checkTOTP(rec, req.Code, req.RecoveryCode, codes)
 		if err := tx.PutTOTP(rec); err != nil {
 			return err
+		}
+		if failure == nil && codes != nil {
+			if err := tx.PutRecoveryCodes(codes); err != nil {
+				return err
+			}
 		}
 		if failure != nil {
 			if err := tx.AppendAudit(mfaFailedEvent(now, cer.UserID, req, failure, now.Before(rec.LockedUntil))); err != nil {
@@ -335,7 +347,7 @@ func mfaLockouts(state []byte) int {
 // withTOTP runs fn on the user's TOTP record in one transaction and then
 // keeps, saves or deletes the record as fn says. The record is saved even
 // when fn fails (failure counters must stick), and fn's error is returned.
-func (s *Server) withTOTP(ctx context.Context, userID string, fn func(rec *store.TOTP) (totpAction, error)) error {
+func (s *Server) withTOTP(ctx context.Context, userID string, fn func(tx *store.Tx, rec *store.TOTP) (totpAction, error)) error {
 	var failure error
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
 		failure = nil
@@ -346,7 +358,7 @@ func (s *Server) withTOTP(ctx context.Context, userID string, fn func(rec *store
 		if err != nil {
 			return err
 		}
-		action, ferr := fn(rec)
+		action, ferr := fn(tx, rec)
 		failure = ferr
 		switch action {
 		case saveTOTP:
@@ -381,22 +393,18 @@ func lockedOut(rec *store.TOTP, now time.Time) error {
 // checkTOTP applies the throttling and replay rules to one attempt and
 // updates rec accordingly: attempts 1 to 5 with wrong codes are invalid_code,
 // then every attempt is rate_limited until the back-off ends; the back-off
-// doubles with each further lockout.
-func (s *Server) checkTOTP(rec *store.TOTP, code, recovery string) error {
+// doubles with each further lockout. The attempt is a TOTP code, or, when
+// recovery is set, one of the account's recovery codes, which is removed
+// from codes (nil: the account has none) on success; the caller stores
+// codes then.
+func (s *Server) checkTOTP(rec *store.TOTP, code, recovery string, codes *store.RecoveryCodes) error {
 	now := s.now()
 	if locked := lockedOut(rec, now); locked != nil {
 		return locked
 	}
 	ok := false
 	if recovery != "" {
-		h := s.recoveryHash(recovery)
-		for i, stored := range rec.RecoveryCodes {
-			if hmac.Equal(h, stored) {
-				rec.RecoveryCodes = append(rec.RecoveryCodes[:i:i], rec.RecoveryCodes[i+1:]...)
-				ok = true
-				break
-			}
-		}
+		ok = spendRecoveryCode(codes, s.recoveryHash(recovery))
 	} else if c, valid := normalizeCode(code, 6); valid {
 		if step, match := matchStep(rec.Secret, c, now); match && step > rec.LastStep {
 			rec.LastStep, ok = step, true

@@ -47,6 +47,13 @@ func enrollTOTP(t *testing.T, e *env, name string) *totpUser {
 	t.Helper()
 	u := &totpUser{user: e.newUser(name, true)}
 	u.signUp()
+	return enrollTOTPFor(t, e, u)
+}
+
+// enrollTOTPFor turns TOTP on for u, signed up and signed in recently.
+func enrollTOTPFor(t *testing.T, e *env, u *totpUser) *totpUser {
+	t.Helper()
+	name := u.name
 	r := u.call("POST", "/totp/enroll", nil)
 	if r.status != 200 {
 		t.Fatalf("enroll: %d %s", r.status, r.raw)

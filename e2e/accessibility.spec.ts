@@ -1,4 +1,5 @@
-// Every page, and the step-up dialog the account page opens, scanned with
+// Every page (with the recovery views and the recovery codes offered at
+// sign-up), and the step-up dialog the account page opens, scanned with
 // axe-core at desktop and phone width in light and dark: no serious or
 // critical violation. A screenshot of each state is attached to the report
 // and, with LATCH_SHOTS=DIR, also written to DIR to look at.
@@ -20,6 +21,9 @@ for (const layout of layouts) {
       await scan(page, state("sign-in"));
 
       await signUpThroughPage(page, uniqueUsername("axe"), "Axe Person");
+      await expect(page.getByTestId("new-codes")).toBeVisible();
+      await scan(page, state("signup-codes"));
+      await page.getByTestId("new-codes-done").click();
       await page.goto("/account");
       await expect(page.getByTestId("view-account")).toBeVisible();
       await scan(page, state("account"));
@@ -39,6 +43,21 @@ for (const layout of layouts) {
       await expect(dialog).toBeVisible();
       await expect(dialog).toBeInViewport();
       await scan(page, state("step-up"));
+
+      // The recovery views, each with its error showing.
+      await page.goto("/recover#token=not-a-token");
+      await expect(page.getByTestId("view-recover-link")).toBeVisible();
+      await page.getByTestId("recover-link-submit").click();
+      await expect(page.getByTestId("recover-link-error")).toBeVisible();
+      await scan(page, state("recover-link"));
+      await page.goto("/");
+      await page.goto("/recover");
+      await expect(page.getByTestId("view-recover")).toBeVisible();
+      await page.locator("#recover-username").fill("nobody-here");
+      await page.locator("#recover-code").fill("aaaa-bbbb-cccc-dddd");
+      await page.getByTestId("recover-submit").click();
+      await expect(page.getByTestId("recover-error")).toBeVisible();
+      await scan(page, state("recover"));
     });
   }
 }

@@ -32,6 +32,8 @@ async function servePages(page: Page): Promise<string[]> {
         return json([
           { id: "c1", name: hostileName, created_at: "2025-01-01T00:00:00Z", last_used_at: null, backup_state: true },
         ]);
+      case "/me/recovery-codes":
+        return json({ remaining: 3, created_at: "2025-01-01T00:00:00Z" });
       case "/me/sessions":
         return json([
           { id: "s1", device: hostileName, created_at: "2025-01-01T00:00:00Z", amr: ["pop"], dpop_bound: true, current: true },

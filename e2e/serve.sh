@@ -10,18 +10,22 @@ cd "$(dirname "$0")/.."
 go build -o bin/latch ./cmd/latch
 
 data="$(mktemp -d -t latch-e2e.XXXXXX)"
+port="${LATCH_E2E_PORT:-8089}"
+# Specs that run operator commands (latch users recover) find the data
+# directory here.
+datafile="bin/e2e-data-$port"
 pid=""
 cleanup() {
   if [[ -n "$pid" ]]; then
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   fi
-  rm -rf "$data"
+  rm -rf "$data" "$datafile"
 }
 trap cleanup EXIT
 trap 'exit 143' INT TERM
 
-port="${LATCH_E2E_PORT:-8089}"
+echo "$data" > "$datafile"
 ./bin/latch serve --addr "127.0.0.1:$port" --issuer "http://localhost:$port" --data "$data" ${LATCH_E2E_SERVE_ARGS:-} &
 pid=$!
 wait "$pid"

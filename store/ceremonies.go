@@ -19,6 +19,9 @@ type Ceremony struct {
 	AMR         []string  `json:"amr,omitempty"`
 	AuthTime    time.Time `json:"auth_time,omitzero"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// Parent is the id of the ceremony this one belongs to, if any (a
+	// passkey registration inside an account recovery).
+	Parent string `json:"parent,omitempty"`
 }
 
 type ceremonyRecord struct {

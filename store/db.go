@@ -219,6 +219,13 @@ func Open(opts Options) (*DB, error) {
 	if moved > 0 {
 		db.logger.Info("store: moved records into the accounts layout", "entries", moved)
 	}
+	if moved, err = db.migrateRecoveryCodes(); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", opts.Path, err)
+	}
+	if moved > 0 {
+		db.logger.Info("store: moved recovery codes from TOTP factors into their accounts", "factors", moved)
+	}
 	go db.writeLoop()
 	return db, nil
 }

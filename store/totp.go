@@ -8,23 +8,27 @@ import (
 // TOTP is a user's authenticator-app factor. Secret is the shared seed in
 // clear in memory and sealed in the file. LastStep is the last accepted
 // time step (to refuse replays); Failures, Lockouts and LockedUntil carry
-// the throttling state; RecoveryCodes are hashes chosen by the caller.
+// the throttling state. The recovery codes that go with it are the
+// account's (RecoveryCodes in recovery.go).
 type TOTP struct {
-	UserID        string    `json:"user_id"`
-	Secret        []byte    `json:"-"`
-	Confirmed     bool      `json:"confirmed,omitempty"`
-	CreatedAt     time.Time `json:"created_at,omitzero"`
-	LastStep      int64     `json:"last_step,omitempty"`
-	Failures      int       `json:"failures,omitempty"`
-	Lockouts      int       `json:"lockouts,omitempty"`
-	LockedUntil   time.Time `json:"locked_until,omitzero"`
-	RecoveryCodes [][]byte  `json:"recovery_codes,omitempty"`
+	UserID      string    `json:"user_id"`
+	Secret      []byte    `json:"-"`
+	Confirmed   bool      `json:"confirmed,omitempty"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+	LastStep    int64     `json:"last_step,omitempty"`
+	Failures    int       `json:"failures,omitempty"`
+	Lockouts    int       `json:"lockouts,omitempty"`
+	LockedUntil time.Time `json:"locked_until,omitzero"`
 }
 
 type totpRecord struct {
 	header
 	TOTP
 	SealedSecret []byte `json:"secret_sealed"`
+	// LegacyRecoveryCodes are the recovery code hashes that versions before
+	// account recovery kept here; Open moves them to the account
+	// (migrateRecoveryCodes) and nothing writes them any more.
+	LegacyRecoveryCodes [][]byte `json:"recovery_codes,omitempty"`
 }
 
 // TOTP returns the user's TOTP factor with its secret unsealed, or

@@ -13,7 +13,6 @@ func TestTOTPRoundTrip(t *testing.T) {
 	want := TOTP{
 		UserID: "u1", Secret: []byte("seed"), Confirmed: true, CreatedAt: t0,
 		LastStep: 12345, Failures: 2, Lockouts: 1, LockedUntil: t0.Add(time.Minute),
-		RecoveryCodes: [][]byte{[]byte("hash1"), []byte("hash2")},
 	}
 	mustUpdate(t, db, func(tx *Tx) error { return tx.PutTOTP(&want) })
 	mustView(t, db, func(tx *Tx) error {

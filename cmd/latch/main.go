@@ -49,6 +49,8 @@ Usage:
   latch users groups NAME add|remove GROUP
                                  put an account in a group, or take it out
   latch users groups NAME list   list an account's groups
+  latch users recover NAME       print a single-use link (valid 15 minutes) that lets the
+                                 account's owner register a new passkey and sign in
   latch backup FILE              write a consistent copy of the store
   latch restore FILE [--force]   install a backup as the store (the server stopped)
   latch audit list [--user NAME] [--since T]
@@ -286,6 +288,7 @@ type operator interface {
 	SetDisabled(ctx context.Context, username string, disabled bool) error
 	DeleteUser(ctx context.Context, username string) error
 	ChangeGroups(ctx context.Context, c auth.GroupChange) ([]string, error)
+	IssueRecoveryLink(ctx context.Context, username string) (*auth.RecoveryLink, error)
 	CreateClient(ctx context.Context, id string) (string, error)
 	RegisterClient(ctx context.Context, o auth.ClientOptions) (string, error)
 	ShowClient(ctx context.Context, id string) (auth.ClientInfo, error)
@@ -496,6 +499,19 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: %s\n", pos[0], strings.TrimPrefix(cmd, "users ")+"d")
+	case "users recover":
+		if err := argN(1, "usage: latch users recover NAME"); err != nil {
+			return err
+		}
+		link, err := a.IssueRecoveryLink(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		// The link alone on stdout, for a script to pass on; the rest is
+		// for the operator.
+		fmt.Fprintln(stdout, link.URL)
+		fmt.Fprintf(stderr, "Give this link to %s only, by a channel you trust: it lets its holder register a new passkey for the account and sign in. It works once, until %s.\n",
+			pos[0], link.ExpiresAt.UTC().Format(time.RFC3339))
 	case "users delete":
 		if err := argN(1, "usage: latch users delete NAME --yes"); err != nil {
 			return err

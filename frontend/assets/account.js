@@ -1,10 +1,11 @@
 // The account page: passkeys (list, add, rename, delete), TOTP (enrol
-// with QR code, confirm, recovery codes, turn off), sessions, and deleting
-// the account. Every change to how the account is signed in to, and
-// deleting it, may first ask the person to confirm it is them (step-up).
+// with QR code, confirm, recovery codes, turn off), recovery codes,
+// sessions, and deleting the account. Every change to how the account is
+// signed in to, and deleting it, may first ask the person to confirm it is
+// them (step-up).
 
 import { Latch, LatchError } from "/latch.js";
-import { busy, describe, el, show, status } from "/ui.js";
+import { busy, describe, el, show, showCodes, status } from "/ui.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
@@ -399,6 +400,7 @@ onSubmit($("totp-confirm-form"), async () => {
   $("recovery-code-list").replaceChildren(...(codes ?? []).map((code) => el("li", { text: code })));
   $("recovery-codes").hidden = false;
   renderTotp();
+  loadRecoveryCodes().catch(() => {});
   status("Two-step verification is on. Save your recovery codes.");
 });
 
@@ -425,6 +427,54 @@ onSubmit($("totp-disable-form"), async () => {
   $("totp-disable-form").reset();
   renderTotp();
   status("Two-step verification is off.");
+});
+
+// ---- recovery codes ------------------------------------------------------
+
+async function loadRecoveryCodes() {
+  const state = await latch.recoveryCodesStatus();
+  $("codes-state").textContent =
+    state.remaining > 0
+      ? `${state.remaining} unused ${state.remaining === 1 ? "code" : "codes"} left, made ${formatDate(state.created_at)}.`
+      : "You have no unused recovery codes. Make some, so that you can get back in if you lose your passkey.";
+}
+
+let forgetCodes = null;
+
+function showNewCodes(codes) {
+  forgetCodes?.();
+  forgetCodes = showCodes($("codes-list"), codes ?? [], {
+    copy: $("codes-copy"),
+    download: $("codes-download"),
+    filename: "latch-recovery-codes.txt",
+    done: (message, kind) => status(message, kind),
+  });
+  $("codes-panel").hidden = false;
+  $("codes-new").hidden = true;
+  $("codes-panel-title").focus();
+}
+
+$("codes-new").addEventListener("click", async () => {
+  const button = $("codes-new");
+  button.disabled = true;
+  try {
+    const codes = await withStepUp("Making new recovery codes", () => latch.createRecoveryCodes());
+    showNewCodes(codes);
+    status("New recovery codes are ready. Save them; the old ones no longer work.");
+    await loadRecoveryCodes();
+  } catch (err) {
+    report(err);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("codes-done").addEventListener("click", () => {
+  forgetCodes?.();
+  forgetCodes = null;
+  $("codes-panel").hidden = true;
+  $("codes-new").hidden = false;
+  $("codes-new").focus();
 });
 
 // ---- account deletion ----------------------------------------------------
@@ -474,7 +524,11 @@ try {
     const amr = Array.isArray(me.amr) ? me.amr : [];
     totpEnabled = typeof me.totp_enabled === "boolean" ? me.totp_enabled : amr.includes("otp") || amr.includes("mfa");
     renderTotp();
-    await Promise.all([loadPasskeys(), loadSessions()]);
+    // The codes' count is not worth losing the page over.
+    const codes = loadRecoveryCodes().catch(() => {
+      $("codes-state").textContent = "Your recovery codes could not be counted just now.";
+    });
+    await Promise.all([loadPasskeys(), loadSessions(), codes]);
     show(views, $("view-account"));
   } else {
     show(views, $("view-signed-out"));

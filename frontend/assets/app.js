@@ -1,12 +1,21 @@
-// The sign-in page: sign up, sign in (with a second factor when the account
-// has one), show who is signed in, sign out.
+// The sign-in page: sign up (and save recovery codes), sign in (with a
+// second factor when the account has one), recover an account whose
+// passkeys are lost (with a recovery code, or an operator's link at
+// /recover#token=...), show who is signed in, sign out.
 
 import { Latch } from "/latch.js";
-import { busy, describe, methodsText, show, status } from "/ui.js";
+import { busy, describe, fieldError, methodsText, show, showCodes, status } from "/ui.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
-const views = [$("view-loading"), $("view-signed-out"), $("view-mfa"), $("view-signed-in")];
+const views = [
+  $("view-loading"),
+  $("view-signed-out"),
+  $("view-mfa"),
+  $("view-signed-in"),
+  $("view-recover"),
+  $("view-recover-link"),
+];
 
 async function showSignedIn(message) {
   const me = await latch.userinfo();
@@ -46,7 +55,39 @@ onSubmit($("signup-form"), async () => {
   await latch.signUp($("signup-username").value.trim(), $("signup-display-name").value.trim());
   $("signup-form").reset();
   await showSignedIn("Account created. You are signed in.");
+  await offerRecoveryCodes();
 });
+
+// ---- recovery codes, offered once at sign-up -----------------------------
+
+async function offerRecoveryCodes() {
+  let codes;
+  try {
+    codes = await latch.createRecoveryCodes();
+  } catch {
+    status("Account created. Make recovery codes on your account page, in case you lose your passkey.");
+    return;
+  }
+  const forget = showCodes($("new-code-list"), codes, {
+    copy: $("new-codes-copy"),
+    download: $("new-codes-download"),
+    filename: "latch-recovery-codes.txt",
+    done: (message, kind) => status(message, kind),
+  });
+  $("new-codes").hidden = false;
+  $("new-codes-title").focus();
+  status("Account created. Save your recovery codes.");
+  $("new-codes-done").addEventListener(
+    "click",
+    () => {
+      forget();
+      $("new-codes").hidden = true;
+      status("You are signed in.");
+      $("whoami-title").focus();
+    },
+    { once: true },
+  );
+}
 
 onSubmit($("signin-form"), async () => {
   status("Follow your browser's prompt to use your passkey…");
@@ -76,13 +117,124 @@ $("mfa-cancel").addEventListener("click", () => {
   showSignedOut("Sign-in cancelled.");
 });
 
+// ---- recovery ------------------------------------------------------------
+
+// The second step a recovery of an account with TOTP on needs: a code from
+// the app, or a second recovery code.
+let secondIsCode = false;
+
+function setSecond(code) {
+  secondIsCode = code;
+  $("recover-totp-label").textContent = code ? "Second recovery code" : "Code from your authenticator app";
+  $("recover-totp").setAttribute("autocomplete", code ? "off" : "one-time-code");
+  $("recover-totp").inputMode = code ? "text" : "numeric";
+  $("recover-second-switch").textContent = code ? "Use a code from your authenticator app instead" : "Use a second recovery code instead";
+  $("recover-totp").value = "";
+}
+
+$("recover-second-switch").addEventListener("click", () => {
+  setSecond(!secondIsCode);
+  $("recover-totp").focus();
+});
+
+function showRecover() {
+  show(views, $("view-recover"));
+  status("");
+  $("recover-title").focus();
+}
+
+async function recovered() {
+  // The address bar keeps no trace of the recovery.
+  history.replaceState(null, "", "/");
+  await showSignedIn("Your new passkey is ready and you are signed in. Every other device was signed out.");
+  $("whoami-title").focus();
+}
+
+$("recover-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = $("recover-error");
+  fieldError(error, "");
+  const username = $("recover-username").value.trim();
+  const code = $("recover-code").value.trim();
+  if (!username) return fieldError(error, "Enter your username.", $("recover-username"));
+  if (!code) return fieldError(error, "Enter one of your recovery codes.", $("recover-code"));
+  const second = $("recover-totp").value.trim();
+  if (!$("recover-second").hidden && !second) {
+    return fieldError(error, secondIsCode ? "Enter a second recovery code." : "Enter the code your authenticator app shows.", $("recover-totp"));
+  }
+  try {
+    await busy($("recover-form"), async () => {
+      status("Follow your browser's prompt to create a new passkey…");
+      const extra = second ? (secondIsCode ? { secondCode: second } : { totp: second }) : {};
+      await latch.recover({ username, code, ...extra });
+    });
+  } catch (err) {
+    status("");
+    if (err?.code === "totp_required") {
+      $("recover-second").hidden = false;
+      setSecond(false);
+      return fieldError(error, describe(err), $("recover-totp"));
+    }
+    // A wrong second step is answered like a wrong first code only when
+    // the first was right, so point at the field that was just added.
+    const field = err?.code === "invalid_code" && second ? $("recover-totp") : $("recover-code");
+    const message =
+      err?.code === "invalid_code"
+        ? second
+          ? "That code is not right. Check it and try again."
+          : "That username and recovery code do not match. Check them and try again."
+        : describe(err);
+    return fieldError(error, message, err?.code === "ceremony_aborted" ? $("recover-submit") : field);
+  }
+  $("recover-form").reset();
+  $("recover-second").hidden = true;
+  await recovered();
+});
+
+let linkToken = null;
+
+function showRecoverLink(token) {
+  linkToken = token;
+  // The token stays in memory only, not in the address bar or history.
+  history.replaceState(null, "", "/recover");
+  show(views, $("view-recover-link"));
+  $("recover-link-title").focus();
+}
+
+$("recover-link-submit").addEventListener("click", async () => {
+  const button = $("recover-link-submit");
+  const error = $("recover-link-error");
+  fieldError(error, "");
+  button.disabled = true;
+  try {
+    status("Follow your browser's prompt to create a new passkey…");
+    await latch.completeRecovery(linkToken);
+  } catch (err) {
+    status("");
+    const message =
+      err?.code === "invalid_grant"
+        ? "This recovery link has expired or was already used. Ask for a new one."
+        : describe(err);
+    fieldError(error, message);
+    button.disabled = false;
+    button.focus();
+    return;
+  }
+  button.disabled = false;
+  linkToken = null;
+  await recovered();
+});
+
 $("signout").addEventListener("click", async () => {
   await latch.signOut();
   showSignedOut("You are signed out.");
 });
 
 try {
-  if (await latch.resume()) await showSignedIn();
+  const recoverToken = location.pathname === "/recover" ? Latch.recoveryLinkToken() : null;
+  if (recoverToken) showRecoverLink(recoverToken);
+  else if (location.pathname === "/recover") showRecover();
+  else if (await latch.resume()) await showSignedIn();
   else showSignedOut();
 } catch (err) {
   showSignedOut(describe(err), "error");

@@ -361,6 +361,74 @@ export class Latch {
     await this.#authJSON("DELETE", "/totp", { code: String(code).trim() });
   }
 
+  // ---- recovery ----------------------------------------------------------
+
+  /**
+   * recover gets a person whose passkeys are lost back into their account:
+   * `username` and one of its recovery `code`s (plus, when the account has
+   * TOTP on, `totp`, a code from the authenticator app, or `secondCode`, a
+   * second recovery code) open a short recovery session, in which the
+   * browser creates a new passkey; that signs in and ends every other
+   * session of the account. A wrong code, or an unknown name, rejects with
+   * "invalid_code"; an account with TOTP on and no second step given
+   * rejects with "totp_required" before any passkey prompt. Nothing is
+   * spent until the new passkey is registered, so a cancelled prompt can
+   * simply be retried with the same code. Resolves to {credentialId}.
+   */
+  async recover({ username, code, totp, secondCode, passkeyName } = {}) {
+    const body = { username: String(username ?? "").trim(), recovery_code: String(code ?? "").trim() };
+    if (totp) body.totp_code = String(totp).trim();
+    if (secondCode) body.second_recovery_code = String(secondCode).trim();
+    const start = await this.#postJSON("/recovery/start", body);
+    return this.completeRecovery(start.recovery_token, { passkeyName });
+  }
+
+  /**
+   * completeRecovery creates a new passkey in a recovery session, from
+   * recover() or from an operator's recovery link (see recoveryLinkToken),
+   * and signs in, ending every other session of the account. An expired or
+   * used session rejects with "invalid_grant". Resolves to {credentialId}.
+   */
+  async completeRecovery(recoveryToken, { passkeyName } = {}) {
+    const begin = await this.#postJSON("/recovery/register/begin", { recovery_token: recoveryToken });
+    const credential = await this.#create(begin.publicKey);
+    const body = { recovery_token: recoveryToken, ceremony: begin.ceremony, credential: credentialJSON(credential) };
+    if (passkeyName) body.name = passkeyName;
+    const tokens = await this.#tokenRequest("/recovery/register/finish", JSON.stringify(body), "application/json");
+    this.#session.mfaToken = null;
+    await this.#acceptTokens(tokens);
+    return { credentialId: tokens.credential_id };
+  }
+
+  /**
+   * recoveryLinkToken returns the token of an operator's recovery link
+   * (`{issuer}/recover#token=...`, from `latch users recover NAME`), or
+   * null when `url` (default: the page's address) holds none.
+   */
+  static recoveryLinkToken(url = globalThis.location?.href) {
+    try {
+      const token = new URLSearchParams(new URL(url).hash.slice(1)).get("token");
+      return token || null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** recoveryCodesStatus returns {remaining, created_at} of the signed-in user's recovery codes (never the codes). */
+  recoveryCodesStatus() {
+    return this.#authJSON("GET", "/me/recovery-codes");
+  }
+
+  /**
+   * createRecoveryCodes makes a new set of ten single-use recovery codes,
+   * replacing the old set, and returns them: they are shown this once.
+   * Needs a recent sign-in (see reauthenticate).
+   */
+  async createRecoveryCodes() {
+    const out = await this.#authJSON("POST", "/me/recovery-codes", {});
+    return out.recovery_codes;
+  }
+
   // ---- account -----------------------------------------------------------
 
   /** userinfo returns {sub, username, display_name, amr, auth_time, totp_enabled}. */

@@ -55,6 +55,7 @@ const messages = {
   insufficient_user_authentication: "This change needs a recent sign-in. Please try again.",
   step_up_cancelled: "Nothing was changed.",
   account_changed: "You signed in to another account; nothing was changed.",
+  totp_required: "Your account also uses two-step verification: enter a code from your authenticator app, or a second recovery code.",
 };
 
 /** describe turns an error into a sentence for the status region. */
@@ -73,4 +74,58 @@ const methodNames = { pop: "passkey", otp: "authenticator app code", mfa: "two-s
 /** methodsText names a token's sign-in methods (its amr) for people. */
 export function methodsText(amr) {
   return Array.isArray(amr) ? amr.map((m) => methodNames[m] ?? m).join(", ") : "";
+/**
+ * fieldError shows message in errorEl (an element with role="alert" next to
+ * the field, so that it is announced), marks field as invalid and described
+ * by it, scrolls it into view and moves focus to the field. An empty
+ * message clears it.
+ */
+export function fieldError(errorEl, message, field) {
+  errorEl.textContent = message ?? "";
+  for (const input of errorEl.closest("form, section")?.querySelectorAll("input") ?? []) {
+    input.removeAttribute("aria-invalid");
+  }
+  if (!message) return;
+  if (field) {
+    field.setAttribute("aria-invalid", "true");
+    const described = new Set((field.getAttribute("aria-describedby") ?? "").split(/\s+/).filter(Boolean));
+    described.add(errorEl.id);
+    field.setAttribute("aria-describedby", [...described].join(" "));
+    field.focus();
+  }
+  errorEl.scrollIntoView({ block: "nearest" });
+}
+
+/**
+ * showCodes fills list with recovery codes and wires copy and download
+ * buttons to them; it returns a function that forgets them (call it once
+ * the person has saved them).
+ */
+export function showCodes(list, codes, { copy, download, filename = "recovery-codes.txt", done }) {
+  list.replaceChildren(...codes.map((code) => el("li", { text: code })));
+  const text = `Recovery codes (each works once)\n\n${codes.join("\n")}\n`;
+  const onCopy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      done?.("The codes are copied.");
+    } catch {
+      done?.("Copying did not work here: select the codes and copy them, or download them.", "error");
+    }
+  };
+  const onDownload = () => {
+    const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+    const a = el("a", { href: url, download: filename });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 0);
+    done?.("The codes are downloaded.");
+  };
+  copy.addEventListener("click", onCopy);
+  download.addEventListener("click", onDownload);
+  return () => {
+    list.replaceChildren();
+    copy.removeEventListener("click", onCopy);
+    download.removeEventListener("click", onDownload);
+  };
 }
