@@ -25,6 +25,9 @@ type Config struct {
 	RPName   string   // shown by authenticators, default Latch
 	Origins  []string // allowed WebAuthn origins, default the issuer's origin
 	Audience string   // aud of access tokens, default the issuer
+	// WebOrigins are the origins of web apps allowed to call the API and
+	// load latch.js from their own pages (CORS, cors.go); none by default.
+	WebOrigins []string
 
 	AccessTTL     time.Duration // default 10m
 	RefreshTTL    time.Duration // default 720h
@@ -171,6 +174,11 @@ func (c Config) Validate() error {
 		}
 		if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(host)) {
 			return fmt.Errorf("config: origin %q must use https (plain http only on localhost)", o)
+		}
+	}
+	for _, o := range c.WebOrigins {
+		if err := validateWebOrigin(o); err != nil {
+			return err
 		}
 	}
 	if c.AccessTTL < minAccessTTL || c.AccessTTL > maxAccessTTL {

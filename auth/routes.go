@@ -19,7 +19,7 @@ import (
 )
 
 func (s *Server) routes(app *fiber.App) {
-	app.Use(s.recoverPanics, s.securityHeaders, s.observe, rejectEncodedBodies)
+	app.Use(s.recoverPanics, s.securityHeaders, s.cors, s.observe, rejectEncodedBodies)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", s.handleReady)

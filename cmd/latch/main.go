@@ -124,6 +124,17 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	keyAlg := str("key-alg", "ES256", "algorithm of new signing keys: ES256 or EdDSA")
 	keyRotation := str("key-rotation", "0", "rotate the signing key automatically at this age (0 = never)")
 	beginRate := str("begin-rate", "10", "ceremony begins per second per client address, burst 4 s worth (0 = lift every per-address limit)")
+	// --web-origin repeats (or takes a comma-separated list); given at all,
+	// it replaces LATCH_WEB_ORIGIN rather than adding to it.
+	webOrigins := list(env("web-origin", ""))
+	webFromFlags := false
+	fs.Func("web-origin", "origin of a web app allowed to call Latch from its pages (CORS); repeat for more", func(v string) error {
+		if !webFromFlags {
+			webOrigins, webFromFlags = nil, true
+		}
+		webOrigins = append(webOrigins, list(v)...)
+		return nil
+	})
 	postRate := str("post-rate", "20", "other unauthenticated POSTs (finishes, /token, /totp/verify, /credentials/verify, /revoke, failed /introspect) per second per client address and endpoint, burst 4 s worth (0 = no limit)")
 	return func() (auth.Config, error) {
 		errs := envErrs
@@ -146,7 +157,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 		}
 		cfg := auth.Config{
 			Addr: *addr, DataDir: *data, Issuer: *issuer, RPID: *rpID, RPName: *rpName,
-			Origins: list(*origins), Audience: *audience, TrustedProxies: list(*proxies), KeyAlg: *keyAlg,
+			Origins: list(*origins), WebOrigins: webOrigins, Audience: *audience, TrustedProxies: list(*proxies), KeyAlg: *keyAlg,
 			AccessTTL: dur("access-ttl", *accessTTL), RefreshTTL: dur("refresh-ttl", *refreshTTL),
 			CredentialTTL: dur("credential-ttl", *credTTL), DPoPMaxAge: dur("dpop-max-age", *dpopMaxAge),
 			KeyRotation: dur("key-rotation", *keyRotation),

@@ -141,6 +141,7 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 		"plain HTTP":   {"--issuer", "http://id.example.com", "--rp-id", "example.com"},
 		"--post-rate":  {"--post-rate", "-3"},
 		"--begin-rate": {"--begin-rate", "fast"},
+		"--web-origin": {"--web-origin", "https://app.example", "--web-origin", "http://app.example"},
 	}
 	for want, args := range cases {
 		_, err := runCmd(t, append([]string{"serve", "--data", t.TempDir()}, args...)...)
@@ -204,6 +205,28 @@ func TestRateFlags(t *testing.T) {
 		got, err := cfg()
 		if err != nil || got.BeginRate != c.begin || got.PostRate != c.post {
 			t.Errorf("%v: begin %v post %v (%v), want %v %v", c.args, got.BeginRate, got.PostRate, err, c.begin, c.post)
+		}
+	}
+}
+
+func TestWebOriginFlagRepeats(t *testing.T) {
+	t.Setenv("LATCH_WEB_ORIGIN", "https://env.example")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "https://env.example"},
+		{[]string{"--web-origin", "https://a.example", "--web-origin", "https://b.example,http://localhost:3000"},
+			"https://a.example https://b.example http://localhost:3000"},
+	} {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		cfg := configFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		got, err := cfg()
+		if err != nil || strings.Join(got.WebOrigins, " ") != c.want {
+			t.Errorf("%v: %q (%v), want %q", c.args, got.WebOrigins, err, c.want)
 		}
 	}
 }
