@@ -39,6 +39,8 @@ Usage:
   latch users list               list accounts
   latch users disable NAME       disable an account and end its sessions
   latch users enable NAME        re-enable an account
+  latch users add NAME --passkey-out FILE
+                                 create an account with a software passkey (for test suites)
   latch users delete NAME --yes  delete an account and everything kept under it
   latch backup FILE              write a consistent copy of the store
   latch restore FILE [--force]   install a backup as the store (the server stopped)
@@ -260,6 +262,7 @@ func serve(args []string, stderr io.Writer) error {
 // itself (auth.Admin).
 type operator interface {
 	Users(context.Context) ([]auth.UserSummary, error)
+	AddUser(ctx context.Context, username, displayName string) (*auth.PasskeyFile, error)
 	SetDisabled(ctx context.Context, username string, disabled bool) error
 	DeleteUser(ctx context.Context, username string) error
 	CreateClient(ctx context.Context, id string) (string, error)
@@ -301,6 +304,8 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	build := configFlags(fs)
 	alg := fs.String("alg", "", "algorithm of the new key (keys rotate): ES256 or EdDSA")
 	yes := fs.Bool("yes", false, "confirm a command that cannot be undone (users delete)")
+	passkeyOut := fs.String("passkey-out", "", "write the new account's software passkey (private key included) to this file, mode 0600 (users add)")
+	displayName := fs.String("display-name", "", "display name of the new account, default the username (users add)")
 	user := fs.String("user", "", "only the events of this account, by username or id (audit list)")
 	since := fs.String("since", "", "only events from this time on: RFC 3339, or a duration back from now such as 24h (audit list)")
 	pos, err := parseInterspersed(fs, args)
@@ -405,6 +410,28 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%t\t%s\n", u.Username, u.DisplayName, u.CreatedAt.UTC().Format(time.RFC3339), u.Passkeys, u.TOTP, status)
 		}
+	case "users add":
+		if err := argN(1, "usage: latch users add NAME --passkey-out FILE"); err != nil {
+			return err
+		}
+		if *passkeyOut == "" {
+			return errors.New("users add: --passkey-out FILE is required: the account's only way in is the software passkey written there")
+		}
+		// Refuse before the account exists rather than lose its key after.
+		f, err := os.OpenFile(*passkeyOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("users add: %w", err)
+		}
+		f.Close()
+		file, err := a.AddUser(ctx, pos[0], *displayName)
+		if err == nil {
+			err = auth.WritePasskeyFile(*passkeyOut, file)
+		}
+		if err != nil {
+			os.Remove(*passkeyOut)
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: added, passkey written to %s\n", file.Username, *passkeyOut)
 	case "users disable", "users enable":
 		if err := argN(1, "usage: latch "+cmd+" NAME"); err != nil {
 			return err
