@@ -16,6 +16,9 @@ function declared(file: string) {
   const text = readFileSync(file, "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
   const values = new Set<string>();
   const classes = new Map<string, Set<string>>();
+  for (const m of text.matchAll(/^export \{([^}]*)\} from/gm)) {
+    for (const name of m[1].split(",")) if (name.trim()) values.add(name.trim().split(/\s+as\s+/).pop()!);
+  }
   const decl = /^export (?:declare )?(class|function|const|let|interface|type) (\w+)/gm;
   for (const m of text.matchAll(decl)) {
     if (m[1] === "interface" || m[1] === "type") continue; // types only, nothing at run time
@@ -81,6 +84,27 @@ test("latch.d.ts declares exactly what latch.js exports", async () => {
     expect(declaredMembers, `members of ${name}`).toEqual(members.filter((m) => m !== "name" && m !== "message"));
   }
 });
+
+const testingModules = [
+  { code: "frontend/testing/index.js", types: "frontend/testing/index.d.ts" },
+  { code: "frontend/testing/totp.js", types: "frontend/testing/totp.d.ts" },
+  { code: "frontend/testing/passkey.js", types: "frontend/testing/passkey.d.ts" },
+];
+
+for (const { code: file, types } of testingModules) {
+  test(`${types} declares exactly what ${file} exports`, async () => {
+    const module = await import(path.join(root, file));
+    const code = implemented(module, {
+      LatchAPIError: () => new module.LatchAPIError(400, "invalid_request", "bad"),
+    });
+    const decl = declared(path.join(root, types));
+    expect(sorted(decl.values)).toEqual(sorted(code.values));
+    for (const name of code.classes.keys()) {
+      const strip = (list: string[]) => list.filter((m) => m !== "name" && m !== "message");
+      expect(strip(sorted(decl.classes.get(name))), `members of ${name}`).toEqual(strip(sorted(code.classes.get(name))));
+    }
+  });
+}
 
 test("every file the packages name exists", () => {
   for (const dir of ["frontend", "frontend/testing"]) {
