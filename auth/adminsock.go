@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/latchid/latch/store"
+	"github.com/latchid/latch/webauthn/webauthntest"
 )
 
 // A running server holds its store, so the operator commands (`latch
@@ -121,6 +122,10 @@ type (
 	usernameRequest struct {
 		Username string `json:"username"`
 	}
+	addUserRequest struct {
+		Username    string `json:"username"`
+		DisplayName string `json:"display_name"`
+	}
 	clientRequest struct {
 		ID string `json:"id"`
 	}
@@ -145,6 +150,9 @@ func (s *Server) adminHandler() http.Handler {
 	}
 	mux.HandleFunc("POST /v1/users/recover", command(s, func(ctx context.Context, req usernameRequest) (any, error) {
 		return s.IssueRecoveryLink(ctx, req.Username)
+	}))
+	mux.HandleFunc("POST /v1/users/add", command(s, func(ctx context.Context, req addUserRequest) (any, error) {
+		return s.AddUser(ctx, req.Username, req.DisplayName)
 	}))
 	mux.HandleFunc("POST /v1/users/delete", command(s, func(ctx context.Context, req usernameRequest) (any, error) {
 		id, err := userIDByName(ctx, s.db, req.Username)
@@ -434,6 +442,16 @@ func (a *AdminClient) IssueRecoveryLink(ctx context.Context, username string) (*
 // Server.DeleteUser).
 func (a *AdminClient) DeleteUser(ctx context.Context, username string) error {
 	return a.call(ctx, "POST", "/v1/users/delete", usernameRequest{username}, nil)
+}
+
+// AddUser creates an account with a software passkey on the running
+// server and returns the passkey file (see Server.AddUser).
+func (a *AdminClient) AddUser(ctx context.Context, username, displayName string) (*webauthntest.PasskeyFile, error) {
+	var out webauthntest.PasskeyFile
+	if err := a.call(ctx, "POST", "/v1/users/add", addUserRequest{username, displayName}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // CreateClient registers an introspection client and returns its secret.

@@ -33,6 +33,9 @@ type Config struct {
 	// accepts the Android apps' origins.
 	AndroidApps []AndroidApp
 	AppleApps   []string
+	// WebOrigins are the origins of web apps allowed to call the API and
+	// load latch.js from their own pages (CORS, cors.go); none by default.
+	WebOrigins []string
 
 	AccessTTL     time.Duration // default 10m
 	RefreshTTL    time.Duration // default 720h
@@ -214,6 +217,11 @@ func (c Config) Validate() error {
 	}
 	if err := validateAppleApps(c.AppleApps); err != nil {
 		return err
+	}
+	for _, o := range c.WebOrigins {
+		if err := validateWebOrigin(o); err != nil {
+			return err
+		}
 	}
 	if c.AccessTTL < minAccessTTL || c.AccessTTL > maxAccessTTL {
 		return errors.New("config: --access-ttl must be between 1s and 24h")

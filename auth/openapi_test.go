@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/latchid/latch/frontend"
 )
 
 // openapiPath is the OpenAPI 3.1 document kept beside docs/API.md.
@@ -82,7 +84,9 @@ func registeredRoutes(app *fiber.App) []string {
 		if r.Method == fiber.MethodHead && gets[r.Path] {
 			continue
 		}
-		route := r.Method + " " + fiberParam.ReplaceAllString(r.Path, "{$1}")
+		// The client's versioned path is described once, for any version.
+		path := strings.Replace(r.Path, "/latch/v"+frontend.Version()+"/", "/latch/v{version}/", 1)
+		route := r.Method + " " + fiberParam.ReplaceAllString(path, "{$1}")
 		if !slices.Contains(out, route) {
 			out = append(out, route)
 		}

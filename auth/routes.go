@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -19,7 +21,7 @@ import (
 )
 
 func (s *Server) routes(app *fiber.App) {
-	app.Use(s.recoverPanics, s.securityHeaders, s.observe, rejectEncodedBodies)
+	app.Use(s.recoverPanics, s.securityHeaders, s.cors, s.observe, rejectEncodedBodies)
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", s.handleReady)
@@ -99,8 +101,12 @@ func (s *Server) routes(app *fiber.App) {
 
 // staticRoutes serves the embedded pages and the JS client. Each file is
 // read once at start-up; they are small and immutable for a given binary.
+// The client's modules are also served under /latch/v{version}/, where
+// they never change, so apps on other origins may cache them for good;
+// their relative imports resolve under either path.
 func (s *Server) staticRoutes(app *fiber.App) {
 	assets := frontend.Assets()
+	versioned := "/latch/v" + frontend.Version() + "/"
 	_ = fs.WalkDir(assets, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -110,26 +116,49 @@ func (s *Server) staticRoutes(app *fiber.App) {
 			return err
 		}
 		ctype := contentType(p)
-		serve := func(c *fiber.Ctx) error {
-			c.Set(fiber.HeaderContentType, ctype)
-			c.Set(fiber.HeaderCacheControl, "no-cache")
-			return c.Status(http.StatusOK).Send(body)
+		sum := sha256.Sum256(body)
+		etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+		serveWith := func(cacheControl string) fiber.Handler {
+			return func(c *fiber.Ctx) error {
+				c.Set(fiber.HeaderCacheControl, cacheControl)
+				c.Set(fiber.HeaderETag, etag)
+				if etagMatches(c.Get(fiber.HeaderIfNoneMatch), etag) {
+					return c.SendStatus(http.StatusNotModified)
+				}
+				c.Set(fiber.HeaderContentType, ctype)
+				return c.Status(http.StatusOK).Send(body)
+			}
 		}
+		serve := serveWith("no-cache")
 		route := "/" + p
 		app.Get(route, serve)
-		switch p {
-		case "index.html":
+		switch {
+		case p == "index.html":
 			app.Get("/", serve)
 			app.Get("/recover", serve) // the recovery view of the same page
-		case "account.html":
+		case p == "account.html":
 			app.Get("/account", serve)
-		case "share.html":
+		case p == "share.html":
 			app.Get("/share", serve)
-		case "favicon.svg":
+		case p == "favicon.svg":
 			app.Get("/favicon.ico", serve) // asked for by browsers and tools that read no <link rel="icon">
+		case strings.HasPrefix(p, "latch") && path.Ext(p) == ".js" && !strings.Contains(p, "/"):
+			app.Get(versioned+p, serveWith("public, max-age=31536000, immutable"))
 		}
 		return nil
 	})
+}
+
+// etagMatches applies If-None-Match (RFC 9110 section 13.1.2, weak
+// comparison) to one entity tag.
+func etagMatches(header, etag string) bool {
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == etag || tag == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 func contentType(p string) string {

@@ -37,7 +37,9 @@ type Server struct {
 	dpop    *tokens.DPoP
 	revoked *revocationList
 	users   userCache
-	metrics *metrics
+	// webOrigins are the --web-origin values, consulted by originAllowed.
+	webOrigins map[string]struct{}
+	metrics    *metrics
 	// writeProbe paces readiness's own write probes.
 	writeProbe writeProbeGate
 	// failures budgets the audit events of failed sign-ins (audit.go).
@@ -121,6 +123,7 @@ func (s *Server) init() error {
 	if s.wellKnown, err = buildWellKnown(s.cfg); err != nil {
 		return err
 	}
+	s.webOrigins = webOriginSet(s.cfg.WebOrigins)
 	ctx := context.Background()
 	if s.keys, err = loadKeyring(ctx, s.db, s.cfg.KeyAlg, publishWindow(s.cfg), s.now()); err != nil {
 		return err

@@ -26,6 +26,10 @@ trap cleanup EXIT
 trap 'exit 143' INT TERM
 
 echo "$data" > "$datafile"
-./bin/latch serve --addr "127.0.0.1:$port" --issuer "http://localhost:$port" --data "$data" ${LATCH_E2E_SERVE_ARGS:-} &
+# The cross-origin spec serves its app page on port+1000: that origin may
+# call Latch (CORS) and run passkey ceremonies.
+web="http://localhost:$((port + 1000))"
+./bin/latch serve --addr "127.0.0.1:$port" --issuer "http://localhost:$port" --data "$data" \
+  --web-origin "$web" --origins "http://localhost:$port,$web" ${LATCH_E2E_SERVE_ARGS:-} &
 pid=$!
 wait "$pid"

@@ -1,31 +1,15 @@
 // Shared helpers for the end-to-end specs: a CDP virtual authenticator,
 // page flows, token capture and a small RFC 6238 TOTP generator.
 
-import { expect, type CDPSession, type Page } from "@playwright/test";
-import { createHmac, randomBytes } from "node:crypto";
+import { expect, type Page } from "@playwright/test";
+import { randomBytes } from "node:crypto";
+import { signOut, signUp } from "../frontend/testing/index.js";
 
-/** A virtual passkey authenticator attached to one page. */
-export interface Authenticator {
-  cdp: CDPSession;
-  authenticatorId: string;
-}
-
-/** addAuthenticator attaches a user-verifying platform authenticator that holds discoverable credentials. */
-export async function addAuthenticator(page: Page, cdp?: CDPSession): Promise<Authenticator> {
-  const session = cdp ?? (await page.context().newCDPSession(page));
-  await session.send("WebAuthn.enable");
-  const { authenticatorId } = await session.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2",
-      transport: "internal",
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return { cdp: session, authenticatorId };
-}
+// The reusable parts live in the package apps use for their own tests
+// (frontend/testing); the specs take them from there.
+export { addAuthenticator, exportCredentials, importCredentials } from "../frontend/testing/index.js";
+export type { Authenticator } from "../frontend/testing/index.js";
+export { base32Decode, timeStep, totp, unusedCode } from "../frontend/testing/totp.js";
 
 /** uniqueUsername returns a valid username no other test uses. */
 export function uniqueUsername(prefix: string): string {
@@ -33,20 +17,13 @@ export function uniqueUsername(prefix: string): string {
 }
 
 /** signUpThroughPage creates an account on the home page and waits until signed in. */
-export async function signUpThroughPage(page: Page, username: string, displayName: string): Promise<void> {
-  await page.goto("/");
-  await expect(page.getByTestId("view-signed-out")).toBeVisible();
-  await page.locator("#signup-username").fill(username);
-  await page.locator("#signup-display-name").fill(displayName);
-  await page.getByTestId("signup-submit").click();
-  await expect(page.getByTestId("view-signed-in")).toBeVisible();
-  await expect(page.getByTestId("whoami-username")).toHaveText(username);
+export function signUpThroughPage(page: Page, username: string, displayName: string): Promise<void> {
+  return signUp(page, { username, displayName });
 }
 
 /** signOutThroughPage presses "Sign out" and waits for the signed-out view. */
-export async function signOutThroughPage(page: Page): Promise<void> {
-  await page.getByTestId("signout").click();
-  await expect(page.getByTestId("view-signed-out")).toBeVisible();
+export function signOutThroughPage(page: Page): Promise<void> {
+  return signOut(page);
 }
 
 /** startSignIn submits the sign-in form (usernameless unless a username is given). */
@@ -117,57 +94,4 @@ export function pageThumbprint(page: Page): Promise<string> {
     const { Latch } = await import("/latch.js");
     return new Latch().keyThumbprint();
   });
-}
-
-// ---- TOTP (RFC 6238 over RFC 4226, HMAC-SHA-1, 30 s steps) --------------
-
-/** base32Decode decodes RFC 4648 base32, ignoring spaces, case and padding. */
-export function base32Decode(text: string): Buffer {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  const clean = text.replace(/[\s=]/g, "").toUpperCase();
-  let bits = 0;
-  let value = 0;
-  const out: number[] = [];
-  for (const char of clean) {
-    const index = alphabet.indexOf(char);
-    if (index < 0) throw new Error(`not base32: ${char}`);
-    value = (value << 5) | index;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-/** totp computes the code for one time step. */
-export function totp(secret: Buffer, step: number, digits = 6): string {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac("sha1", secret).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  const binary = mac.readUInt32BE(offset) & 0x7fffffff;
-  return String(binary % 10 ** digits).padStart(digits, "0");
-}
-
-/** timeStep is the RFC 6238 counter for a moment (default now). */
-export function timeStep(nowMs = Date.now()): number {
-  return Math.floor(nowMs / 1000 / 30);
-}
-
-/**
- * unusedCode returns a code for a step later than `lastStep`, since the
- * service accepts each code once. It uses the current step, or the next one
- * (within the one-step skew the service allows) when the current step is
- * already spent, and waits only if even that is spent.
- */
-export async function unusedCode(secret: Buffer, lastStep: number): Promise<{ code: string; step: number }> {
-  let now = timeStep();
-  while (lastStep + 1 > now + 1) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    now = timeStep();
-  }
-  const step = Math.max(lastStep + 1, now);
-  return { code: totp(secret, step), step };
 }

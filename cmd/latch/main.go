@@ -45,6 +45,8 @@ Usage:
   latch users list               list accounts
   latch users disable NAME       disable an account and end its sessions
   latch users enable NAME        re-enable an account
+  latch users add NAME --passkey-out FILE
+                                 create an account with a software passkey (for test suites)
   latch users delete NAME --yes  delete an account and everything kept under it
   latch users groups NAME add|remove GROUP
                                  put an account in a group, or take it out
@@ -140,6 +142,17 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	keyAlg := str("key-alg", "ES256", "algorithm of new signing keys: ES256 or EdDSA")
 	keyRotation := str("key-rotation", "0", "rotate the signing key automatically at this age (0 = never)")
 	beginRate := str("begin-rate", "10", "ceremony begins per second per client address, burst 4 s worth (0 = lift every per-address limit)")
+	// --web-origin repeats (or takes a comma-separated list); given at all,
+	// it replaces LATCH_WEB_ORIGIN rather than adding to it.
+	webOrigins := list(env("web-origin", ""))
+	webFromFlags := false
+	fs.Func("web-origin", "origin of a web app allowed to call Latch from its pages (CORS); repeat for more", func(v string) error {
+		if !webFromFlags {
+			webOrigins, webFromFlags = nil, true
+		}
+		webOrigins = append(webOrigins, list(v)...)
+		return nil
+	})
 	postRate := str("post-rate", "20", "other unauthenticated POSTs (finishes, /token, /totp/verify, /credentials/verify, /revoke, failed /introspect) per second per client address and endpoint, burst 4 s worth (0 = no limit)")
 	return func() (auth.Config, error) {
 		errs := envErrs
@@ -171,7 +184,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 		cfg := auth.Config{
 			RelatedOrigins: list(*related), AndroidApps: android, AppleApps: list(*appleApps),
 			Addr: *addr, DataDir: *data, Issuer: *issuer, RPID: *rpID, RPName: *rpName,
-			Origins: list(*origins), Audience: *audience, TrustedProxies: list(*proxies), KeyAlg: *keyAlg,
+			Origins: list(*origins), WebOrigins: webOrigins, Audience: *audience, TrustedProxies: list(*proxies), KeyAlg: *keyAlg,
 			AccessTTL: dur("access-ttl", *accessTTL), RefreshTTL: dur("refresh-ttl", *refreshTTL),
 			CredentialTTL: dur("credential-ttl", *credTTL), DPoPMaxAge: dur("dpop-max-age", *dpopMaxAge),
 			KeyRotation: dur("key-rotation", *keyRotation),
@@ -285,6 +298,7 @@ func serve(args []string, stderr io.Writer) error {
 // itself (auth.Admin).
 type operator interface {
 	Users(context.Context) ([]auth.UserSummary, error)
+	AddUser(ctx context.Context, username, displayName string) (*auth.PasskeyFile, error)
 	SetDisabled(ctx context.Context, username string, disabled bool) error
 	DeleteUser(ctx context.Context, username string) error
 	ChangeGroups(ctx context.Context, c auth.GroupChange) ([]string, error)
@@ -330,12 +344,13 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	build := configFlags(fs)
 	alg := fs.String("alg", "", "algorithm of the new key (keys rotate): ES256 or EdDSA")
 	yes := fs.Bool("yes", false, "confirm a command that cannot be undone (users delete)")
+	passkeyOut := fs.String("passkey-out", "", "write the new account's software passkey (private key included) to this file, mode 0600 (users add)")
+	displayName := fs.String("display-name", "", "display name of the new account, default the username (users add)")
 	user := fs.String("user", "", "only the events of this account, by username or id (audit list)")
 	since := fs.String("since", "", "only events from this time on: RFC 3339, or a duration back from now such as 24h (audit list)")
-	var redirects, postLogout, webOrigins multiFlag
+	var redirects, postLogout multiFlag
 	fs.Var(&redirects, "redirect-uri", "a redirect URI of an OpenID Connect client, exactly as it will be sent (clients add; repeatable)")
 	fs.Var(&postLogout, "post-logout-redirect-uri", "where RP-initiated logout may return to (clients add; repeatable)")
-	fs.Var(&webOrigins, "web-origin", "a browser origin the client's pages call from (clients add; repeatable)")
 	public := fs.Bool("public", false, "a public client: no secret, PKCE only (clients add: SPAs and native apps)")
 	firstParty := fs.Bool("first-party", false, "skip the consent page and allow refresh tokens without offline_access (clients add)")
 	idTokenAlg := fs.String("id-token-alg", "", "ID token algorithm of the client: RS256 (default: the signing key's, ES256) (clients add)")
@@ -349,6 +364,15 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// clients add takes the client's web origins from --web-origin, the
+	// serve flag of the same name: only as given on the command line, never
+	// from LATCH_WEB_ORIGIN, which is the server's own list.
+	var webOrigins []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "web-origin" {
+			webOrigins = cfg.WebOrigins
+		}
+	})
 	var filter auth.AuditFilter
 	if cmd == "audit list" {
 		t, err := parseSince(*since, time.Now())
@@ -491,6 +515,28 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%t\t%s\n", u.Username, u.DisplayName, u.CreatedAt.UTC().Format(time.RFC3339), u.Passkeys, u.TOTP, status)
 		}
+	case "users add":
+		if err := argN(1, "usage: latch users add NAME --passkey-out FILE"); err != nil {
+			return err
+		}
+		if *passkeyOut == "" {
+			return errors.New("users add: --passkey-out FILE is required: the account's only way in is the software passkey written there")
+		}
+		// Refuse before the account exists rather than lose its key after.
+		f, err := os.OpenFile(*passkeyOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("users add: %w", err)
+		}
+		f.Close()
+		file, err := a.AddUser(ctx, pos[0], *displayName)
+		if err == nil {
+			err = auth.WritePasskeyFile(*passkeyOut, file)
+		}
+		if err != nil {
+			os.Remove(*passkeyOut)
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: added, passkey written to %s\n", file.Username, *passkeyOut)
 	case "users disable", "users enable":
 		if err := argN(1, "usage: latch "+cmd+" NAME"); err != nil {
 			return err

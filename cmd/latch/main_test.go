@@ -146,6 +146,7 @@ func TestServeRejectsBadConfiguration(t *testing.T) {
 		"--android-app":  {"--android-app", "com.example.app"},
 		"--apple-app":    {"--apple-app", "com.example.app"},
 		"related origin": {"--related-origins", "http://shop.example"},
+		"--web-origin":   {"--web-origin", "https://app.example", "--web-origin", "http://app.example"},
 	}
 	for want, args := range cases {
 		_, err := runCmd(t, append([]string{"serve", "--data", t.TempDir()}, args...)...)
@@ -226,6 +227,28 @@ func TestAppFlags(t *testing.T) {
 		len(got.AndroidApps) != 2 || got.AndroidApps[1].Package != "com.example.two" || got.AndroidApps[0].Fingerprint[31] != 0xAB ||
 		len(got.AppleApps) != 1 {
 		t.Fatalf("%+v %v", got, err)
+	}
+}
+
+func TestWebOriginFlagRepeats(t *testing.T) {
+	t.Setenv("LATCH_WEB_ORIGIN", "https://env.example")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "https://env.example"},
+		{[]string{"--web-origin", "https://a.example", "--web-origin", "https://b.example,http://localhost:3000"},
+			"https://a.example https://b.example http://localhost:3000"},
+	} {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		cfg := configFlags(fs)
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		got, err := cfg()
+		if err != nil || strings.Join(got.WebOrigins, " ") != c.want {
+			t.Errorf("%v: %q (%v), want %q", c.args, got.WebOrigins, err, c.want)
+		}
 	}
 }
 

@@ -6,6 +6,13 @@
 //   if (!(await latch.resume())) await latch.signIn();
 //   const me = await latch.userinfo();
 //
+// From an app on another origin (registered with --web-origin), calling its
+// own API with DPoP proofs made for it:
+//
+//   import { Latch } from "https://id.example/latch/v0.1.0/latch.js";
+//   const latch = new Latch({ issuer: "https://id.example", apiOrigins: ["https://api.example"] });
+//   const res = await latch.fetch("https://api.example/orders");
+//
 // Where secrets live:
 // - the DPoP private key: a non-extractable WebCrypto key in IndexedDB;
 // - the refresh token: IndexedDB, next to the key. It is DPoP-bound, so a
@@ -79,8 +86,10 @@ function passkeyError(err) {
 }
 
 /**
- * Latch is a client for one Latch service. Options: `baseURL` (the issuer,
- * default the page's origin), `dbName` (IndexedDB database, default
+ * Latch is a client for one Latch service. Options: `issuer` (or its older
+ * name `baseURL`: the service's URL, default the page's origin),
+ * `apiOrigins` (origins of your own APIs that fetch may call with the
+ * access token, default none), `dbName` (IndexedDB database, default
  * "latch"), `refreshLeeway` (seconds before expiry at which the access
  * token is renewed, default 30).
  */
@@ -88,13 +97,16 @@ export class Latch {
   #base;
   #session;
   #leewayMs;
+  #apiOrigins;
+  #apiNonces = new Map();
 
-  constructor({ baseURL = globalThis.location?.origin, dbName = "latch", refreshLeeway = 30 } = {}) {
+  constructor({ issuer, baseURL = issuer ?? globalThis.location?.origin, apiOrigins = [], dbName = "latch", refreshLeeway = 30 } = {}) {
     if (!baseURL) throw new TypeError("Latch: baseURL is required outside a web page");
     const base = new URL(baseURL);
     this.#base = (base.origin + base.pathname).replace(/\/+$/, "");
     this.#session = sharedSession(`${this.#base}|${dbName}`, dbName);
     this.#leewayMs = Math.max(0, refreshLeeway) * 1000;
+    this.#apiOrigins = new Set(Array.from(apiOrigins, apiOrigin));
   }
 
   // ---- session -----------------------------------------------------------
@@ -467,8 +479,13 @@ export class Latch {
    * answering a DPoP nonce challenge once. `init` is as for window.fetch;
    * give a body that can be sent twice (string, Blob, FormData,
    * URLSearchParams), since a retry resends it. Resolves to the Response.
+   *
+   * An absolute URL on one of `apiOrigins` goes to your own API the same
+   * way, with a proof for that exact method and URL; any other absolute URL
+   * rejects with a TypeError and nothing is sent.
    */
   async fetch(path, init = {}) {
+    if (typeof path !== "string" || !path.startsWith("/") || path.startsWith("//")) return this.#fetchAPI(path, init);
     const url = this.#url(path);
     const method = (init.method ?? "GET").toUpperCase();
     let nonceRetried = false;
@@ -499,6 +516,43 @@ export class Latch {
       if (code === "invalid_token") await this.#forget({ dropKey: false });
       return res;
     }
+  }
+
+  // ---- your own APIs -----------------------------------------------------
+
+  /**
+   * getAccessToken resolves to a current access token, refreshing first
+   * when it is about to expire; for code that builds its own requests. It
+   * is DPoP-bound: send it as `Authorization: DPoP <token>` with a proof
+   * from createProof.
+   */
+  getAccessToken() {
+    return this.#currentAccessToken();
+  }
+
+  /**
+   * createProof makes a DPoP proof for one request to `url` (a path on the
+   * service or a URL on one of `apiOrigins`) with this browser's key: `htm`
+   * is `method`, `htu` the URL without query or fragment, `ath` the hash of
+   * the current access token, and `nonce` the last DPoP-Nonce that origin
+   * sent (or `options.nonce`). A proof is for one request only.
+   */
+  async createProof(method, url, { nonce } = {}) {
+    const target = this.#allowedURL(url);
+    const token = await this.#currentAccessToken();
+    const { privateKey, jwk } = await this.#key();
+    const origin = new URL(target).origin;
+    const known = this.#apiOrigins.has(origin) ? this.#apiNonces.get(origin) : this.#session.nonce;
+    return createProof(privateKey, jwk, { method, url: target, accessToken: token, nonce: nonce ?? known });
+  }
+
+  /**
+   * refresh renews the access token now with the refresh token (for
+   * instance after the API said the token no longer carries what it
+   * needs). Concurrent calls share one refresh.
+   */
+  async refresh() {
+    await this.#refresh(this.#session.accessToken);
   }
 
   // ---- internals ---------------------------------------------------------
@@ -699,4 +753,80 @@ export class Latch {
       }
     }
   }
+
+  // The absolute URL of a path on the service or of a URL on apiOrigins;
+  // anything else would hand the access token to an origin nobody chose.
+  #allowedURL(input) {
+    if (typeof input === "string" && input.startsWith("/") && !input.startsWith("//")) return this.#url(input);
+    let url;
+    try {
+      url = new URL(input instanceof URL ? input.href : String(input));
+    } catch {
+      throw new TypeError("Latch: expected a path on the service or an absolute URL on one of apiOrigins");
+    }
+    if (!this.#apiOrigins.has(url.origin)) {
+      throw new TypeError(`Latch: ${url.origin} is not one of this client's apiOrigins; nothing was sent`);
+    }
+    return url.href;
+  }
+
+  // fetch for apiOrigins: the API keeps its own DPoP nonce, so nonces are
+  // kept per origin, apart from the service's. An invalid_token there gets
+  // one refresh and retry, but never ends the session: the API may reject
+  // for its own reasons (another audience, say) that a new sign-in would
+  // not mend.
+  async #fetchAPI(input, init) {
+    const url = this.#allowedURL(input);
+    const origin = new URL(url).origin;
+    const method = (init.method ?? "GET").toUpperCase();
+    let nonceRetried = false;
+    let refreshed = false;
+    for (;;) {
+      const token = await this.#currentAccessToken();
+      const { privateKey, jwk } = await this.#key();
+      const headers = new Headers(init.headers);
+      headers.set("Authorization", `DPoP ${token}`);
+      headers.set("DPoP", await createProof(privateKey, jwk, { method, url, accessToken: token, nonce: this.#apiNonces.get(origin) }));
+      let res;
+      try {
+        res = await fetch(url, { credentials: "omit", redirect: "error", ...init, method, headers });
+      } catch (err) {
+        throw new LatchError("network_error", `${origin} could not be reached.`, 0, { cause: err });
+      }
+      const nonce = res.headers.get("DPoP-Nonce");
+      if (nonce) this.#apiNonces.set(origin, nonce);
+      if (res.status !== 401) return res;
+      const code = challengeError(res.headers.get("WWW-Authenticate"));
+      if (code === "use_dpop_nonce" && !nonceRetried && nonce) {
+        nonceRetried = true;
+        continue;
+      }
+      if (code === "invalid_token" && !refreshed && (await this.#session.store.get(REFRESH_RECORD))) {
+        refreshed = true;
+        await this.#refresh(token);
+        continue;
+      }
+      return res;
+    }
+  }
+}
+
+// apiOrigin checks one apiOrigins entry: exactly an origin, https except on
+// loopback hosts (a token sent in clear text is a token given away).
+function apiOrigin(value) {
+  let url;
+  try {
+    url = new URL(String(value));
+  } catch {
+    url = null;
+  }
+  if (!url || url.origin === "null" || url.origin !== String(value).replace(/\/$/, "")) {
+    throw new TypeError(`Latch: apiOrigins takes origins such as https://api.example, not ${value}`);
+  }
+  const host = url.hostname;
+  const loopback = host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+    throw new TypeError(`Latch: apiOrigins must use https (plain http only on localhost): ${value}`);
+  }
+  return url.origin;
 }

@@ -78,6 +78,9 @@ type credential struct {
 	rpID       string
 	userHandle []byte
 	be, bs     bool
+	// fixedCounter keeps the signature counter at its value (0 for a
+	// passkey from a file; see PasskeyFile).
+	fixedCounter bool
 }
 
 // New returns an authenticator for the given RP ID and the origin its
@@ -268,7 +271,7 @@ func (a *Authenticator) Get(publicKeyOptions []byte, o Options) ([]byte, error) 
 	}
 	if o.Counter != nil {
 		cred.vc.Counter = *o.Counter
-	} else {
+	} else if !cred.fixedCounter {
 		cred.vc.Counter++
 	}
 	userHandle := cred.userHandle

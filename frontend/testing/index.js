@@ -1,0 +1,112 @@
+// Playwright helpers for apps that sign people in with Latch: a virtual
+// passkey authenticator per page (Chrome DevTools Protocol, so Chromium
+// only), sign-up and sign-in through Latch's own pages, reading and
+// restoring the authenticator's passkeys for a new browser context, and
+// TOTP codes.
+//
+//   import { test, signUp, signIn } from "@latchid/latch-testing";
+//   test("orders", async ({ page, authenticator }) => { await signUp(page, { username: "alice" }); ... });
+
+import { expect, test as base } from "@playwright/test";
+
+export { base32Decode, timeStep, totp, totpCode, unusedCode } from "./totp.js";
+
+/**
+ * addAuthenticator attaches a CTAP2 platform authenticator to the page that
+ * holds discoverable credentials (resident keys) and verifies the user
+ * (UV) without a prompt. Resolves to {cdp, authenticatorId}.
+ */
+export async function addAuthenticator(page, cdp) {
+  const session = cdp ?? (await page.context().newCDPSession(page));
+  await session.send("WebAuthn.enable");
+  const { authenticatorId } = await session.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp: session, authenticatorId };
+}
+
+/**
+ * exportCredentials returns the passkeys the authenticator holds, private
+ * keys included (CDP's WebAuthn.Credential objects), to hand to
+ * importCredentials in another context or page.
+ */
+export async function exportCredentials(authenticator) {
+  const { credentials } = await authenticator.cdp.send("WebAuthn.getCredentials", {
+    authenticatorId: authenticator.authenticatorId,
+  });
+  return credentials;
+}
+
+/** importCredentials puts passkeys from exportCredentials into another authenticator. */
+export async function importCredentials(authenticator, credentials) {
+  for (const credential of credentials) {
+    await authenticator.cdp.send("WebAuthn.addCredential", { authenticatorId: authenticator.authenticatorId, credential });
+  }
+}
+
+/**
+ * test is Playwright's test with an `authenticator` fixture: the page gets
+ * a virtual authenticator before the test body runs.
+ */
+export const test = base.extend({
+  authenticator: async ({ page }, use) => {
+    await use(await addAuthenticator(page));
+  },
+});
+
+function home(latchURL) {
+  return latchURL ?? "/";
+}
+
+/**
+ * signUp creates an account on Latch's home page (`latchURL`, default "/"
+ * under the test's baseURL) with a new passkey from the page's
+ * authenticator, and waits until signed in.
+ */
+export async function signUp(page, { username, displayName = username, latchURL } = {}) {
+  if (!username) throw new TypeError("signUp: username is required");
+  await page.goto(home(latchURL));
+  await expect(page.getByTestId("view-signed-out")).toBeVisible();
+  await page.locator("#signup-username").fill(username);
+  await page.locator("#signup-display-name").fill(displayName);
+  await page.getByTestId("signup-submit").click();
+  await expect(page.getByTestId("view-signed-in")).toBeVisible();
+  await expect(page.getByTestId("whoami-username")).toHaveText(username.toLowerCase());
+}
+
+/**
+ * signIn signs in on Latch's home page with a passkey (usernameless unless
+ * `username` is given). For an account with two-step verification, give
+ * `totpSecret` (base32, as shown at enrolment) or `code`; the helper
+ * answers the second step and waits until signed in.
+ */
+export async function signIn(page, { username = "", latchURL, totpSecret, code } = {}) {
+  await page.goto(home(latchURL));
+  await expect(page.getByTestId("view-signed-out")).toBeVisible();
+  await page.locator("#signin-username").fill(username);
+  await page.getByTestId("signin-submit").click();
+  const signedIn = page.getByTestId("view-signed-in");
+  const mfa = page.getByTestId("view-mfa");
+  await expect(signedIn.or(mfa).filter({ visible: true })).toBeVisible();
+  if (await mfa.isVisible()) {
+    const { totpCode } = await import("./totp.js");
+    const answer = code ?? (totpSecret ? totpCode(totpSecret) : undefined);
+    if (!answer) throw new Error("signIn: the account asks for a TOTP code; pass totpSecret or code");
+    await page.locator("#mfa-code").fill(answer);
+    await page.getByTestId("mfa-submit").click();
+  }
+  await expect(signedIn).toBeVisible();
+}
+
+/** signOut presses "Sign out" on Latch's home page and waits for the signed-out view. */
+export async function signOut(page) {
+  await page.getByTestId("signout").click();
+  await expect(page.getByTestId("view-signed-out")).toBeVisible();
+}

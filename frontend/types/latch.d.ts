@@ -1,0 +1,214 @@
+// Type declarations for the Latch browser client (assets/latch.js).
+// e2e/package.spec.ts checks that every name exported or defined there is
+// declared here and the other way round.
+
+/** Options of a Latch client. */
+export interface LatchOptions {
+  /** The service's URL (its issuer). Default: the page's origin. */
+  issuer?: string;
+  /** Older name of `issuer`; `issuer` wins when both are given. */
+  baseURL?: string;
+  /**
+   * Origins of your own APIs (`https://api.example`, no path) that `fetch`
+   * may call with the access token and a DPoP proof made for them. https
+   * only, except on localhost. Default: none.
+   */
+  apiOrigins?: Iterable<string>;
+  /** IndexedDB database holding the DPoP key and refresh token. Default "latch". */
+  dbName?: string;
+  /** Seconds before expiry at which the access token is renewed. Default 30. */
+  refreshLeeway?: number;
+}
+
+/** Options of a passkey sign-in. */
+export interface SignInOptions {
+  /** Restrict the sign-in to this account's passkeys (default: usernameless). */
+  username?: string;
+  /** Passed to navigator.credentials.get (e.g. "conditional" for autofill). */
+  mediation?: CredentialMediationRequirement;
+  signal?: AbortSignal;
+}
+
+/** The answer of a second sign-in step callback: a TOTP code or a recovery code. */
+export type SecondStepAnswer = { code: string; recoveryCode?: undefined } | { recoveryCode: string; code?: undefined };
+
+export interface ReauthenticateOptions {
+  /** Called for the second step when the account has TOTP on; `previous` is the last wrong code's error. */
+  secondStep?: (previous: LatchError | null) => SecondStepAnswer | Promise<SecondStepAnswer>;
+  signal?: AbortSignal;
+}
+
+/** A passkey of the signed-in account (GET /me/credentials). */
+export interface Passkey {
+  id: string;
+  name: string;
+  created_at: string;
+  last_used_at?: string;
+  backup_eligible: boolean;
+  backup_state: boolean;
+  transports: string[];
+  aaguid: string;
+}
+
+/** A login session of the signed-in account (GET /me/sessions). */
+export interface Session {
+  id: string;
+  created_at: string;
+  auth_time: string;
+  expires_at?: string;
+  amr: string[];
+  device: string;
+  dpop_bound: boolean;
+  current: boolean;
+}
+
+/** GET /userinfo. */
+export interface UserInfo {
+  sub: string;
+  username: string;
+  display_name: string;
+  amr: string[];
+  auth_time: number;
+  totp_enabled: boolean;
+  [claim: string]: unknown;
+}
+
+/** The start of TOTP enrolment (POST /totp/enroll). */
+export interface TotpEnrollment {
+  secret: string;
+  otpauth_uri: string;
+  /** A PNG of the QR code, base64. */
+  qr_png: string;
+}
+
+/** An SD-JWT credential (POST /credentials/sd-jwt). */
+export interface IssuedCredential {
+  format: string;
+  credential: string;
+  [field: string]: unknown;
+}
+
+export interface PresentationOptions {
+  /** Names of the claims to disclose; the others stay hidden. */
+  reveal?: string[];
+  /** The relying party (verifier) the presentation is for. */
+  aud: string;
+  /** The relying party's nonce. */
+  nonce: string;
+}
+
+/**
+ * Codes of LatchError: the service's `error` values (see docs/API.md) and
+ * the client's own. Other strings may appear (`http_<status>` for an answer
+ * without an error body).
+ */
+export type LatchErrorCode =
+  | "not_signed_in"
+  | "ceremony_aborted"
+  | "passkey_exists"
+  | "passkey_error"
+  | "network_error"
+  | "invalid_response"
+  | "key_mismatch"
+  | "account_changed"
+  | "mfa_required"
+  | "invalid_grant"
+  | "invalid_code"
+  | "invalid_token"
+  | "invalid_request"
+  | "invalid_dpop_proof"
+  | "use_dpop_nonce"
+  | "insufficient_user_authentication"
+  | "rate_limited"
+  | "account_disabled"
+  | "last_credential"
+  | "totp_already_enabled"
+  | "not_found"
+  | "server_error"
+  | "temporarily_unavailable"
+  | (string & {});
+
+/** LatchError is the one error type the client throws for failures of the service, the network or a ceremony. */
+export class LatchError extends Error {
+  constructor(code: string, description?: string, status?: number, options?: { retryAfter?: number; cause?: unknown });
+  readonly name: "LatchError";
+  /** The service's machine-readable `error`, or a client-side code. */
+  code: LatchErrorCode;
+  /** For humans. */
+  description: string;
+  /** The HTTP status, 0 when the error did not come from the service. */
+  status: number;
+  /** Seconds to wait, on `rate_limited`. */
+  retryAfter?: number;
+  /** On `insufficient_user_authentication`: how recent the sign-in must be, in seconds. */
+  maxAge?: number;
+  /** On `insufficient_user_authentication`: sign-in methods the new sign-in must include (e.g. ["otp"]). */
+  amrValues?: string[];
+}
+
+/** Latch is a client for one Latch service. */
+export class Latch {
+  constructor(options?: LatchOptions);
+
+  /** Calls listener(signedIn) whenever the session starts or ends; returns an unsubscribe function. */
+  onChange(listener: (signedIn: boolean) => void): () => void;
+  /** Whether there is a session to use or resume (no network). */
+  isSignedIn(): Promise<boolean>;
+  /** True between a sign-in that needs a second factor and verifyTotp/verifyRecoveryCode. */
+  readonly mfaPending: boolean;
+  /** Makes sure there is a usable access token; false when there is no session. */
+  resume(): Promise<boolean>;
+  /** The RFC 7638 thumbprint of this browser's DPoP key (the tokens' cnf.jkt). */
+  keyThumbprint(): Promise<string>;
+  /** Revokes the login session (best effort) and forgets tokens and key; true when the service confirmed. */
+  signOut(): Promise<boolean>;
+
+  /** Creates an account with a new passkey and signs in. */
+  signUp(username: string, displayName?: string, options?: { passkeyName?: string }): Promise<{ credentialId: string }>;
+  /** Signs in with a passkey; `mfaRequired` means verifyTotp or verifyRecoveryCode comes next. */
+  signIn(options?: SignInOptions): Promise<{ mfaRequired: boolean }>;
+  /** Registers another passkey for the signed-in user (needs a recent sign-in). */
+  addPasskey(name?: string): Promise<{ credentialId: string }>;
+  listPasskeys(): Promise<Passkey[]>;
+  renamePasskey(id: string, name: string): Promise<Passkey>;
+  /** Removes a passkey; the last one is refused (needs a recent sign-in). */
+  deletePasskey(id: string): Promise<void>;
+  listSessions(): Promise<Session[]>;
+  /** Signs one other session out. */
+  endSession(id: string): Promise<void>;
+  /** Deletes the account and forgets this browser's tokens and key (needs a recent sign-in). */
+  deleteAccount(): Promise<void>;
+  /** Signs the same account in again after "insufficient_user_authentication"; retry the change afterwards. */
+  reauthenticate(options?: ReauthenticateOptions): Promise<void>;
+
+  /** Completes an MFA sign-in with an authenticator-app code. */
+  verifyTotp(code: string | number): Promise<void>;
+  /** Completes an MFA sign-in with a single-use recovery code. */
+  verifyRecoveryCode(code: string): Promise<void>;
+  /** Abandons a sign-in that waits for its second factor. */
+  cancelMfa(): void;
+  enrollTotp(): Promise<TotpEnrollment>;
+  /** Activates TOTP with a first code; resolves to the recovery codes (shown once). */
+  confirmTotp(code: string | number): Promise<string[]>;
+  disableTotp(code: string | number): Promise<void>;
+
+  userinfo(): Promise<UserInfo>;
+  /** An SD-JWT credential bound to this browser's DPoP key; `claims` limits the disclosures. */
+  issueCredential(claims?: string[]): Promise<IssuedCredential>;
+  /** A presentation of `credential` disclosing only `reveal`, with a key-binding JWT for `aud` and `nonce`. */
+  presentCredential(credential: string, options: PresentationOptions): Promise<string>;
+
+  /**
+   * A DPoP-authenticated fetch: a path on the service ("/userinfo"), or an
+   * absolute URL on one of `apiOrigins` (anything else rejects with a
+   * TypeError before sending). Retries once on use_dpop_nonce and refreshes
+   * once on invalid_token; give a body that can be sent twice.
+   */
+  fetch(url: string | URL, init?: RequestInit): Promise<Response>;
+  /** A current DPoP-bound access token, for requests you build yourself (`Authorization: DPoP <token>`). */
+  getAccessToken(): Promise<string>;
+  /** A DPoP proof for one request to `url` (service path or apiOrigins URL), with `ath` of the current token. */
+  createProof(method: string, url: string | URL, options?: { nonce?: string }): Promise<string>;
+  /** Renews the access token now. */
+  refresh(): Promise<void>;
+}
