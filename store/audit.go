@@ -26,6 +26,13 @@ import (
 // (its genesis, whose previous MAC is all zeros) at the first event
 // appended after the upgrade, and VerifyAudit counts the earlier events as
 // unchained.
+//
+// Events are stored in the binary record encoding (codec.go): the time,
+// type, user id, detail (sorted by key) and the event's MAC, 120 bytes or
+// so for a sign-in instead of the 280 its JSON took. The previous event's
+// MAC is not stored with it, since it is the MAC of the event stored
+// before; VerifyAudit takes it from there. Events written as JSON, with or
+// without their chain fields, still read and verify.
 
 // AuditEvent is one entry of the append-only audit log. Detail must not
 // carry secrets: the log is stored in clear.
@@ -41,9 +48,51 @@ type AuditEvent struct {
 type auditRecord struct {
 	header
 	AuditEvent
-	Prev []byte `json:"prev,omitempty"` // MAC of the event before; absent before the chain
+	// Prev is the MAC of the event before, as JSON records carried it;
+	// absent before the chain, and not stored by the binary encoding.
+	Prev []byte `json:"prev,omitempty"`
 	MAC  []byte `json:"mac,omitempty"`
 }
+
+func (r *auditRecord) appendBinary(b []byte) []byte {
+	e := &r.AuditEvent
+	b = appendTime(b, e.Time)
+	b = appendString(b, e.Type)
+	b = appendString(b, e.UserID)
+	keys := make([]string, 0, len(e.Detail))
+	for k := range e.Detail {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = appendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		b = appendString(appendString(b, k), e.Detail[k])
+	}
+	return appendBytes(b, r.MAC)
+}
+
+// decodeBinary reads an event; its position is its key, set by the caller.
+func (r *auditRecord) decodeBinary(_ []byte, d *reader) error {
+	r.header = current()
+	r.AuditEvent = AuditEvent{Time: d.time(), Type: d.string(), UserID: d.string()}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // each entry takes at least two bytes
+		return errShortRecord
+	}
+	if n > 0 {
+		r.Detail = make(map[string]string, n)
+		for range n {
+			k := d.string()
+			r.Detail[k] = d.string()
+		}
+	}
+	r.Prev, r.MAC = nil, d.bytes()
+	return nil
+}
+
+// binary reports whether data is a record in the binary encoding, which
+// leaves out the previous event's MAC.
+func binaryAudit(data []byte) bool { return len(data) > 0 && data[0] != '{' }
 
 // auditHeadName keys the chain's head in the meta bucket: be64(genesis
 // position) || be64(last position) || MAC of the last event.
@@ -222,6 +271,11 @@ func (tx *Tx) VerifyAudit() (AuditCheck, error) {
 		if err := decode(v, &rec); err != nil {
 			return fail(seq, "the event cannot be read: %v", err)
 		}
+		if binaryAudit(v) {
+			// What it follows is the event stored before it: a MAC that
+			// does not match says it was altered, or that one replaced.
+			rec.Prev = prev
+		}
 		if !chained || seq < head.genesis {
 			if rec.MAC != nil {
 				return fail(seq, "the event carries a chain MAC but comes before the chain's start (event %d)", head.genesis)
@@ -235,7 +289,7 @@ func (tx *Tx) VerifyAudit() (AuditCheck, error) {
 		case rec.MAC == nil:
 			return fail(seq, "the event has no chain MAC")
 		case !hmac.Equal(rec.MAC, auditMAC(tx.db.auditMACKey, seq, rec.Prev, &rec.AuditEvent)):
-			return fail(seq, "the event was altered (its MAC does not match its contents)")
+			return fail(seq, "the event was altered (its MAC does not match its contents and the event before it)")
 		case !hmac.Equal(rec.Prev, prev):
 			return fail(seq, "the event does not follow event %d (that one was replaced, or this one moved)", last)
 		}

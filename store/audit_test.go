@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -295,4 +296,68 @@ func BenchmarkAppendAudit(b *testing.B) {
 		}
 		return nil
 	})
+}
+
+// TestAuditJSONEventsStillVerify: a log whose chained events were written
+// as JSON, each naming the MAC it follows, as the earlier version stored
+// them, still reads and verifies, and binary events appended after chain
+// on to it; an altered JSON event is still found.
+func TestAuditJSONEventsStillVerify(t *testing.T) {
+	db := openTestDB(t)
+	appendEvents(t, db, 3)
+	// Rewrite the three as JSON, as the earlier version stored them.
+	rawAudit(t, db, func(tx *Tx) error {
+		for seq := uint64(1); seq <= 3; seq++ {
+			var rec auditRecord
+			if err := tx.get(bucketAudit, auditEntryKey(seq), &rec); err != nil {
+				return err
+			}
+			if seq == 1 {
+				rec.Prev = make([]byte, 32)
+			} else {
+				var before auditRecord
+				if err := tx.get(bucketAudit, auditEntryKey(seq-1), &before); err != nil {
+					return err
+				}
+				rec.Prev = before.MAC
+			}
+			v, err := json.Marshal(&rec)
+			if err != nil {
+				return err
+			}
+			if err := tx.btx.Bucket(bucketAudit).Put(auditEntryKey(seq), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	appendEvents(t, db, 2)
+	var raw [][]byte
+	mustView(t, db, func(tx *Tx) error {
+		for seq := uint64(1); seq <= 5; seq++ {
+			raw = append(raw, bytes.Clone(tx.raw(bucketAudit, auditEntryKey(seq))))
+		}
+		return nil
+	})
+	if raw[2][0] != '{' || raw[3][0] != binaryVersion {
+		t.Fatalf("not a JSON log with binary events after it: %q, %q", raw[2], raw[3])
+	}
+	if len(raw[3]) >= len(raw[2])/2 {
+		t.Fatalf("a binary event takes %d bytes, its JSON %d", len(raw[3]), len(raw[2]))
+	}
+	if c := verifyAudit(t, db); c.Break != nil || c.Events != 5 || c.Unchained != 0 || c.Head != 5 {
+		t.Fatalf("verify: %+v %+v", c, c.Break)
+	}
+	var events []AuditEvent
+	mustView(t, db, func(tx *Tx) (err error) { events, err = tx.AuditEvents(0); return err })
+	if len(events) != 5 || events[4].Detail["n"] != "0" || events[0].Detail["n"] != "1" || events[0].UserID != "u1" {
+		t.Fatalf("events = %+v", events)
+	}
+	rawAudit(t, db, func(tx *Tx) error {
+		v := bytes.Replace(bytes.Clone(tx.raw(bucketAudit, auditEntryKey(2))), []byte(`"u1"`), []byte(`"u9"`), 1)
+		return tx.btx.Bucket(bucketAudit).Put(auditEntryKey(2), v)
+	})
+	if c := verifyAudit(t, db); c.Break == nil || c.Break.Seq != 2 {
+		t.Fatalf("an altered JSON event: %+v", c.Break)
+	}
 }
