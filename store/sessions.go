@@ -21,6 +21,16 @@ type Session struct {
 	// Device is a short description of the client that signed in (its
 	// User-Agent), shown to the user among their sessions.
 	Device string `json:"device,omitempty"`
+	// Refresh identifies the session's current refresh token (a hash of
+	// it, never the token), ClientID and Scope are what that token was
+	// issued to and for. A session keeps its refresh token's state itself,
+	// so a sign-in writes one record and a rotation rewrites it: no token
+	// record, no expiry index entry, nothing kept per rotation. Empty for a
+	// session whose tokens are RefreshToken records, as sessions started
+	// before had.
+	Refresh  []byte `json:"refresh,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
+	Scope    string `json:"scope,omitempty"`
 }
 
 type sessionRecord struct {
@@ -78,7 +88,7 @@ func (tx *Tx) Session(id string) (*Session, error) {
 }
 
 func (r sessionRecord) clone() sessionRecord {
-	r.AMR = slices.Clone(r.AMR)
+	r.AMR, r.Refresh = slices.Clone(r.AMR), slices.Clone(r.Refresh)
 	return r
 }
 
@@ -131,7 +141,10 @@ func (r *sessionRecord) appendBinary(b []byte) []byte {
 	b = appendStrings(b, s.AMR)
 	b = appendString(b, s.JKT)
 	b = appendTime(b, s.RevokedAt)
-	return appendString(b, s.Device)
+	b = appendString(b, s.Device)
+	b = appendBytes(b, s.Refresh)
+	b = appendString(b, s.ClientID)
+	return appendString(b, s.Scope)
 }
 
 func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
@@ -139,6 +152,7 @@ func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
 	r.Session = Session{
 		ID: string(key), UserID: d.string(), CreatedAt: d.time(), AuthTime: d.time(), ExpiresAt: d.time(),
 		AMR: d.strings(), JKT: d.string(), RevokedAt: d.time(), Device: d.string(),
+		Refresh: d.bytes(), ClientID: d.string(), Scope: d.string(),
 	}
 	return nil
 }
