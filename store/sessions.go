@@ -2,6 +2,8 @@ package store
 
 import (
 	"cmp"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -33,13 +35,49 @@ type Session struct {
 	Scope    string `json:"scope,omitempty"`
 }
 
+// A user's sessions form a list, newest first: the account's head entry
+// names the newest session and each session the one started before it
+// (sessionRecord.Prev). Starting a session writes its record and moves the
+// head, a rewrite in place on the page the sign-in's passkey update dirties
+// anyway, where an index entry per session (as the 's' entries were) grew
+// the accounts tree by a key of some 60 bytes on a page that random
+// inserts keep half full: 150 bytes a sign-in, measured. Sessions leave
+// the list only when deleted (sweep, account deletion): the oldest, as the
+// sweep mostly removes them, is just dropped, since a link to a session
+// that is gone ends the list; one in the middle is unlinked.
+//
+// Sessions started before the list keep their 's' entry and expiry index
+// entry, and are listed, swept and deleted through them as before.
+
 type sessionRecord struct {
 	header
 	Session
+	// Listed marks a session in its user's list, Prev is the id of the
+	// session started before it in that list ("" for the first).
+	Listed bool   `json:"-"`
+	Prev   string `json:"-"`
 }
 
-// PutSession inserts or updates s, keeping the per-user and expiry indexes
-// in step.
+// sessionHead returns the id of the newest listed session of userID, or "".
+func (tx *Tx) sessionHead(userID string) string {
+	return string(tx.raw(bucketAccounts, entryKey(userID, entrySessionHead, nil)))
+}
+
+func (tx *Tx) setSessionHead(userID, id string) error {
+	key := entryKey(userID, entrySessionHead, nil)
+	if id == "" {
+		return tx.del(bucketAccounts, key)
+	}
+	if err := tx.btx.Bucket(bucketAccounts).Put(key, []byte(id)); err != nil {
+		return fmt.Errorf("store: put %s: %w", bucketAccounts, err)
+	}
+	return nil
+}
+
+// PutSession inserts or updates s. A new session goes at the head of its
+// user's list; an update keeps its place (and cannot move it to another
+// user). Sessions started before the list keep their index entries in
+// step.
 func (tx *Tx) PutSession(s *Session) error {
 	if err := checkKey("session id", len(s.ID)); err != nil {
 		return err
@@ -48,33 +86,42 @@ func (tx *Tx) PutSession(s *Session) error {
 		return err
 	}
 	key := []byte(s.ID)
-	indexed := false
 	old, err := memoGet(tx, &tx.db.sessions, bucketSessions, key)
-	switch {
-	case err == nil:
-		indexed = old.UserID == s.UserID
-		if !indexed {
-			if err := tx.del(bucketAccounts, entryKey(old.UserID, entrySession, key)); err != nil {
-				return err
-			}
-		}
-	case !notFound(err):
+	found := err == nil
+	if err != nil && !notFound(err) {
 		return err
+	}
+	if found && old.Listed && old.UserID != s.UserID {
+		return fmt.Errorf("store: session %q belongs to another user", s.ID)
 	}
 	rec := sessionRecord{header: current(), Session: *s}
 	rec.CreatedAt = utc(rec.CreatedAt)
 	rec.AuthTime = utc(rec.AuthTime)
 	rec.ExpiresAt = utc(rec.ExpiresAt)
 	rec.RevokedAt = utc(rec.RevokedAt)
-	if err := memoPut(tx, &tx.db.sessions, bucketSessions, key, rec); err != nil {
-		return err
-	}
-	if !indexed {
-		if err := tx.putIndex(bucketAccounts, entryKey(s.UserID, entrySession, key)); err != nil {
+	switch {
+	case !found:
+		rec.Listed, rec.Prev = true, tx.sessionHead(s.UserID)
+		if err := tx.setSessionHead(s.UserID, s.ID); err != nil {
 			return err
 		}
+	case old.Listed:
+		rec.Listed, rec.Prev = true, old.Prev
+	default:
+		// Started before the list: its index entries follow it.
+		if old.UserID != s.UserID {
+			if err := tx.del(bucketAccounts, entryKey(old.UserID, entrySession, key)); err != nil {
+				return err
+			}
+			if err := tx.putIndex(bucketAccounts, entryKey(s.UserID, entrySession, key)); err != nil {
+				return err
+			}
+		}
 	}
-	return tx.reindexExpiry(bucketSessionExpiry, key, old.ExpiresAt, rec.ExpiresAt)
+	if err := tx.reindexExpiry(bucketSessionExpiry, key, old.ExpiresAt, rec.ExpiresAt); err != nil {
+		return err
+	}
+	return memoPut(tx, &tx.db.sessions, bucketSessions, key, rec)
 }
 
 // Session returns the session with the given id, or ErrNotFound. Expiry
@@ -92,15 +139,52 @@ func (r sessionRecord) clone() sessionRecord {
 	return r
 }
 
-// SessionsByUser returns the user's sessions, oldest first.
-func (tx *Tx) SessionsByUser(userID string) ([]Session, error) {
-	var sessions []Session
-	err := tx.eachEntry(userID, entrySession, func(_, id, _ []byte) error {
-		s, err := tx.Session(string(id))
+// eachSession calls fn with the id of every session of userID: the list,
+// newest first, then those indexed by entries.
+func (tx *Tx) eachSession(userID string, fn func(rec *sessionRecord) error) error {
+	seen := map[string]bool{}
+	for id := tx.sessionHead(userID); id != "" && !seen[id]; {
+		seen[id] = true
+		rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, []byte(id))
+		if notFound(err) {
+			break // the rest of the list was deleted
+		}
 		if err != nil {
 			return err
 		}
-		sessions = append(sessions, *s)
+		if rec.UserID != userID {
+			return fmt.Errorf("store: the session list of user %q names a session of another user", userID)
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+		id = rec.Prev
+	}
+	var legacy []string
+	err := tx.eachEntry(userID, entrySession, func(_, id, _ []byte) error {
+		legacy = append(legacy, string(id))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range legacy {
+		rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, []byte(id))
+		if err != nil {
+			return err
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SessionsByUser returns the user's sessions, oldest first.
+func (tx *Tx) SessionsByUser(userID string) ([]Session, error) {
+	var sessions []Session
+	err := tx.eachSession(userID, func(rec *sessionRecord) error {
+		sessions = append(sessions, rec.Session)
 		return nil
 	})
 	if err != nil {
@@ -112,9 +196,9 @@ func (tx *Tx) SessionsByUser(userID string) ([]Session, error) {
 	return sessions, nil
 }
 
-// deleteSession removes a session and its indexes, returning how many
-// records went. Its refresh tokens expire with it and are swept on their
-// own expiry index.
+// deleteSession removes a session and its place in its user's list (or
+// its index entries), returning how many records went. Its refresh tokens
+// kept as records expire with it and are swept on their own expiry index.
 func (tx *Tx) deleteSession(id []byte) (int, error) {
 	var rec sessionRecord
 	if err := tx.get(bucketSessions, id, &rec); err != nil {
@@ -123,7 +207,11 @@ func (tx *Tx) deleteSession(id []byte) (int, error) {
 		}
 		return 0, err
 	}
-	if err := tx.del(bucketAccounts, entryKey(rec.UserID, entrySession, id)); err != nil {
+	if rec.Listed {
+		if err := tx.unlistSession(&rec); err != nil {
+			return 0, err
+		}
+	} else if err := tx.del(bucketAccounts, entryKey(rec.UserID, entrySession, id)); err != nil {
 		return 0, err
 	}
 	if err := tx.reindexExpiry(bucketSessionExpiry, id, rec.ExpiresAt, time.Time{}); err != nil {
@@ -131,6 +219,38 @@ func (tx *Tx) deleteSession(id []byte) (int, error) {
 	}
 	return 1, tx.del(bucketSessions, id)
 }
+
+// unlistSession takes rec, about to be deleted, out of its user's list.
+func (tx *Tx) unlistSession(rec *sessionRecord) error {
+	if tx.sessionHead(rec.UserID) == rec.ID {
+		return tx.setSessionHead(rec.UserID, rec.Prev)
+	}
+	if rec.Prev == "" || tx.raw(bucketSessions, []byte(rec.Prev)) == nil {
+		// The end of the list: the link to it from the newer session, now
+		// to nothing, ends the list there.
+		return nil
+	}
+	// In the middle: the newer session that links to it links past it.
+	var next *sessionRecord
+	err := tx.eachSession(rec.UserID, func(r *sessionRecord) error {
+		if r.Listed && r.Prev == rec.ID {
+			next = r
+			return errStopWalk
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errStopWalk):
+	case err != nil:
+		return err
+	default:
+		return nil // not reachable from the head: nothing links to it
+	}
+	next.Prev = rec.Prev
+	return memoPut(tx, &tx.db.sessions, bucketSessions, []byte(next.ID), *next)
+}
+
+var errStopWalk = errors.New("store: stop")
 
 func (r *sessionRecord) appendBinary(b []byte) []byte {
 	s := &r.Session
@@ -144,7 +264,9 @@ func (r *sessionRecord) appendBinary(b []byte) []byte {
 	b = appendString(b, s.Device)
 	b = appendBytes(b, s.Refresh)
 	b = appendString(b, s.ClientID)
-	return appendString(b, s.Scope)
+	b = appendString(b, s.Scope)
+	b = appendBool(b, r.Listed)
+	return appendString(b, r.Prev)
 }
 
 func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
@@ -154,5 +276,6 @@ func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
 		AMR: d.strings(), JKT: d.string(), RevokedAt: d.time(), Device: d.string(),
 		Refresh: d.bytes(), ClientID: d.string(), Scope: d.string(),
 	}
+	r.Listed, r.Prev = d.bool(), d.string()
 	return nil
 }
