@@ -28,8 +28,9 @@ import (
 // unchained.
 //
 // Events are stored in the binary record encoding (codec.go): the time,
-// type, user id, detail (sorted by key) and the event's MAC, 120 bytes or
-// so for a sign-in instead of the 280 its JSON took. The previous event's
+// type, user id, detail (sorted by key) and the event's MAC, with ids
+// packed (appendID), some 100 bytes for a sign-in instead of the 280 its
+// JSON took. The previous event's
 // MAC is not stored with it, since it is the MAC of the event stored
 // before; VerifyAudit takes it from there. Events written as JSON, with or
 // without their chain fields, still read and verify.
@@ -58,7 +59,7 @@ func (r *auditRecord) appendBinary(b []byte) []byte {
 	e := &r.AuditEvent
 	b = appendTime(b, e.Time)
 	b = appendString(b, e.Type)
-	b = appendString(b, e.UserID)
+	b = appendID(b, e.UserID)
 	keys := make([]string, 0, len(e.Detail))
 	for k := range e.Detail {
 		keys = append(keys, k)
@@ -66,7 +67,7 @@ func (r *auditRecord) appendBinary(b []byte) []byte {
 	slices.Sort(keys)
 	b = appendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
-		b = appendString(appendString(b, k), e.Detail[k])
+		b = appendID(appendString(b, k), e.Detail[k])
 	}
 	return appendBytes(b, r.MAC)
 }
@@ -74,7 +75,7 @@ func (r *auditRecord) appendBinary(b []byte) []byte {
 // decodeBinary reads an event; its position is its key, set by the caller.
 func (r *auditRecord) decodeBinary(_ []byte, d *reader) error {
 	r.header = current()
-	r.AuditEvent = AuditEvent{Time: d.time(), Type: d.string(), UserID: d.string()}
+	r.AuditEvent = AuditEvent{Time: d.time(), Type: d.string(), UserID: d.id()}
 	n := d.uvarint()
 	if n > uint64(len(d.b)) { // each entry takes at least two bytes
 		return errShortRecord
@@ -83,7 +84,7 @@ func (r *auditRecord) decodeBinary(_ []byte, d *reader) error {
 		r.Detail = make(map[string]string, n)
 		for range n {
 			k := d.string()
-			r.Detail[k] = d.string()
+			r.Detail[k] = d.id()
 		}
 	}
 	r.Prev, r.MAC = nil, d.bytes()

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"math"
 	"time"
@@ -65,6 +67,76 @@ func appendTime(b []byte, t time.Time) []byte {
 }
 
 var minTime = time.Unix(0, math.MinInt64+1)
+
+// Identifiers of the service's own forms, which appendID packs: 128 random
+// bits in base64url (user ids), a millisecond time prefix in hex and 128
+// random bits (session ids) and 256 bits in base64url (key thumbprints).
+const (
+	idRaw     = 0
+	idRandom  = 1
+	idOrdered = 2
+	idWide    = 3
+)
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// appendID writes a string that is most often an identifier of one of the
+// service's forms, as the bytes it encodes: a uvarint tag, then, for tag
+// 4n, the n bytes of any other string; for an id, its decoded bytes (16,
+// 22 or 32). Only a string that decodes and encodes back to itself is
+// packed, so every string reads back as written.
+func appendID(b []byte, s string) []byte {
+	switch len(s) {
+	case 22:
+		if raw, err := b64.DecodeString(s); err == nil && len(raw) == 16 {
+			return append(append(b, idRandom), raw...)
+		}
+	case 34:
+		var ms [6]byte
+		if n, err := hex.Decode(ms[:], []byte(s[:12])); err == nil && n == 6 && hex.EncodeToString(ms[:]) == s[:12] {
+			if raw, err := b64.DecodeString(s[12:]); err == nil && len(raw) == 16 {
+				return append(append(append(b, idOrdered), ms[:]...), raw...)
+			}
+		}
+	case 43:
+		if raw, err := b64.DecodeString(s); err == nil && len(raw) == 32 {
+			return append(append(b, idWide), raw...)
+		}
+	}
+	return append(binary.AppendUvarint(b, uint64(len(s))<<2|idRaw), s...)
+}
+
+// id reads a string written by appendID.
+func (r *reader) id() string {
+	tag := r.uvarint()
+	take := func(n int) []byte {
+		if r.err != nil || n > len(r.b) {
+			r.err, r.b = errShortRecord, nil
+			return nil
+		}
+		out := r.b[:n]
+		r.b = r.b[n:]
+		return out
+	}
+	switch tag {
+	case idRandom:
+		return b64.EncodeToString(take(16))
+	case idOrdered:
+		ms := take(6)
+		return hex.EncodeToString(ms) + b64.EncodeToString(take(16))
+	case idWide:
+		return b64.EncodeToString(take(32))
+	}
+	if tag&3 != idRaw {
+		r.err, r.b = errShortRecord, nil
+		return ""
+	}
+	if tag>>2 > uint64(len(r.b)) {
+		r.err, r.b = errShortRecord, nil
+		return ""
+	}
+	return string(take(int(tag >> 2)))
+}
 
 func appendBool(b []byte, v bool) []byte {
 	if v {

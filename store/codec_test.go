@@ -129,3 +129,30 @@ func FuzzDecodeBinary(f *testing.F) {
 		}
 	})
 }
+
+// TestPackedIDsReadBackAsWritten: ids of the service's forms are stored as
+// the bytes they encode, and every other string, including ones that
+// nearly have such a form, as itself; each reads back as written.
+func TestPackedIDsReadBackAsWritten(t *testing.T) {
+	cases := []struct {
+		s    string
+		size int // bytes written
+	}{
+		{"", 1},
+		{"u3", 3},
+		{"AAAAAAAAAAAAAAAAAAAAAA", 17}, // 128 bits
+		{"AAAAAAAAAAAAAAAAAAAAAB", 23}, // not canonical: spare bits set
+		{"0194c2a1b2c3AAAAAAAAAAAAAAAAAAAAAA", 23},          // an ordered id
+		{"0194C2A1B2C3AAAAAAAAAAAAAAAAAAAAAA", 36},          // upper-case hex
+		{"0194c2a1b2c3AAAAAAAAAAAAAAAAAAAA+A", 36},          // not base64url
+		{"q2hP1ZWrVMH4fEBsY6sHKUzeGzHpxDiV2c4gKJXMJ0U", 33}, // 256 bits
+		{"passkey", 8},
+	}
+	for _, c := range cases {
+		b := appendID(nil, c.s)
+		r := &reader{b: b}
+		if got := r.id(); got != c.s || r.err != nil || len(r.b) != 0 || len(b) != c.size {
+			t.Errorf("%q: read %q (%v), %d bytes written, want %d", c.s, got, r.err, len(b), c.size)
+		}
+	}
+}

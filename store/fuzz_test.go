@@ -50,3 +50,22 @@ func FuzzVerifyAudit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPackedID: every string reads back as appendID wrote it, and reading
+// arbitrary bytes as an id never panics nor reads past them.
+func FuzzPackedID(f *testing.F) {
+	f.Add("0194c2a1b2c3AAAAAAAAAAAAAAAAAAAAAA", []byte{idOrdered, 1, 2})
+	f.Add("AAAAAAAAAAAAAAAAAAAAAA", []byte{idRandom})
+	f.Add("q2hP1ZWrVMH4fEBsY6sHKUzeGzHpxDiV2c4gKJXMJ0U", []byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, s string, raw []byte) {
+		r := &reader{b: appendID(nil, s)}
+		if got := r.id(); got != s || r.err != nil || len(r.b) != 0 {
+			t.Fatalf("%q read back as %q (%v)", s, got, r.err)
+		}
+		r = &reader{b: raw}
+		_ = r.id()
+		if len(r.b) > len(raw) {
+			t.Fatal("read past the input")
+		}
+	})
+}

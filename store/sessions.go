@@ -266,7 +266,7 @@ func (r *sessionRecord) appendBinary(b []byte) []byte {
 	b = appendString(b, s.ClientID)
 	b = appendString(b, s.Scope)
 	b = appendBool(b, r.Listed)
-	return appendString(b, r.Prev)
+	return appendID(b, r.Prev)
 }
 
 func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
@@ -276,6 +276,6 @@ func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
 		AMR: d.strings(), JKT: d.string(), RevokedAt: d.time(), Device: d.string(),
 		Refresh: d.bytes(), ClientID: d.string(), Scope: d.string(),
 	}
-	r.Listed, r.Prev = d.bool(), d.string()
+	r.Listed, r.Prev = d.bool(), d.id()
 	return nil
 }
