@@ -170,6 +170,11 @@ func TestAuditChainFindsTheFirstBreak(t *testing.T) {
 			a, b := get(tx, 2), get(tx, 3)
 			return errors.Join(put(tx, 2, b), put(tx, 3, a))
 		}, 2, "altered"},
+		{"its MAC cut shorter", func(tx *Tx) error {
+			rec := get(tx, 4)
+			rec.MAC = rec.MAC[:8]
+			return put(tx, 4, rec)
+		}, 4, "altered"},
 		{"its MAC stripped", func(tx *Tx) error {
 			rec := get(tx, 5)
 			rec.MAC, rec.Prev = nil, nil
@@ -177,8 +182,8 @@ func TestAuditChainFindsTheFirstBreak(t *testing.T) {
 		}, 5, "no chain MAC"},
 		{"an event added behind the chain's back", func(tx *Tx) error {
 			// Even with a valid MAC: the head was not moved.
-			prev := get(tx, 6)
-			rec := &auditRecord{header: current(), AuditEvent: AuditEvent{Time: t0, Type: "forged"}, Prev: prev.MAC}
+			head, _ := tx.auditHead() // the whole MAC of event 6
+			rec := &auditRecord{header: current(), AuditEvent: AuditEvent{Time: t0, Type: "forged"}, Prev: head.mac}
 			rec.MAC = auditMAC(tx.db.auditMACKey, 7, rec.Prev, &rec.AuditEvent)
 			return put(tx, 7, rec)
 		}, 7, "behind the chain's back"},
@@ -307,20 +312,16 @@ func TestAuditJSONEventsStillVerify(t *testing.T) {
 	appendEvents(t, db, 3)
 	// Rewrite the three as JSON, as the earlier version stored them.
 	rawAudit(t, db, func(tx *Tx) error {
+		prev := make([]byte, 32)
 		for seq := uint64(1); seq <= 3; seq++ {
 			var rec auditRecord
 			if err := tx.get(bucketAudit, auditEntryKey(seq), &rec); err != nil {
 				return err
 			}
-			if seq == 1 {
-				rec.Prev = make([]byte, 32)
-			} else {
-				var before auditRecord
-				if err := tx.get(bucketAudit, auditEntryKey(seq-1), &before); err != nil {
-					return err
-				}
-				rec.Prev = before.MAC
-			}
+			// That version kept the whole MAC and the one it follows.
+			rec.Prev = prev
+			rec.MAC = auditMAC(tx.db.auditMACKey, seq, prev, &rec.AuditEvent)
+			prev = rec.MAC
 			v, err := json.Marshal(&rec)
 			if err != nil {
 				return err
