@@ -27,6 +27,11 @@ import (
 // the record's key are not repeated in its value.
 const binaryVersion = 2
 
+// laterBinary is a binary record whose encoding has moved on from
+// binaryVersion: it writes the version it names and reads that and every
+// earlier one from binaryVersion, told by reader.version.
+type laterBinary interface{ binaryVersion() byte }
+
 // binaryRecord is a record with a binary encoding. key is the record's
 // bbolt key, from which decodeBinary restores what the value leaves out.
 type binaryRecord interface {
@@ -151,6 +156,8 @@ func appendBool(b []byte, v bool) []byte {
 type reader struct {
 	b   []byte
 	err error
+	// version is the record's version byte.
+	version byte
 }
 
 func (r *reader) uvarint() uint64 {
@@ -193,6 +200,40 @@ func (r *reader) time() time.Time {
 }
 
 func (r *reader) bool() bool { return r.uvarint() != 0 }
+
+// appendTimeFrom writes t as its distance from base: 0 for the zero time,
+// else 1 + the zigzag encoding of the nanoseconds from base, one byte for a
+// time equal to base. base must be stored before it.
+func appendTimeFrom(b []byte, base, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	d := expiryNanosSigned(t) - expiryNanosSigned(base)
+	return binary.AppendUvarint(b, uint64(d<<1^d>>63)+1)
+}
+
+func (r *reader) timeFrom(base time.Time) time.Time {
+	v := r.uvarint()
+	if v == 0 {
+		return time.Time{}
+	}
+	v--
+	return time.Unix(0, expiryNanosSigned(base)+(int64(v>>1)^-int64(v&1))).UTC()
+}
+
+// expiryNanosSigned is t in Unix nanoseconds, 0 for the zero time, clamped
+// as appendTime clamps.
+func expiryNanosSigned(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.Before(minTime):
+		return math.MinInt64 + 1
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
 
 func (r *reader) uint32() uint32 {
 	v := r.uvarint()

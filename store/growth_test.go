@@ -14,7 +14,7 @@ import (
 // list, its passkey's counter, its audit event) and what a refresh
 // rotation leaves (a rewrite of its session, in place).
 const (
-	signInGrowthBudget   = 440
+	signInGrowthBudget   = 400
 	rotationGrowthBudget = 0
 )
 

@@ -252,15 +252,22 @@ func (tx *Tx) unlistSession(rec *sessionRecord) error {
 
 var errStopWalk = errors.New("store: stop")
 
+// A session record is of version 3: the version 2 fields (which a record
+// written before still has) with ids packed (appendID) and its times but
+// the first as distances from its start, then the fields added since.
+const sessionVersion = 3
+
+func (r *sessionRecord) binaryVersion() byte { return sessionVersion }
+
 func (r *sessionRecord) appendBinary(b []byte) []byte {
 	s := &r.Session
-	b = appendString(b, s.UserID)
+	b = appendID(b, s.UserID)
 	b = appendTime(b, s.CreatedAt)
-	b = appendTime(b, s.AuthTime)
-	b = appendTime(b, s.ExpiresAt)
+	b = appendTimeFrom(b, s.CreatedAt, s.AuthTime)
+	b = appendTimeFrom(b, s.CreatedAt, s.ExpiresAt)
 	b = appendStrings(b, s.AMR)
-	b = appendString(b, s.JKT)
-	b = appendTime(b, s.RevokedAt)
+	b = appendID(b, s.JKT)
+	b = appendTimeFrom(b, s.CreatedAt, s.RevokedAt)
 	b = appendString(b, s.Device)
 	b = appendBytes(b, s.Refresh)
 	b = appendString(b, s.ClientID)
@@ -271,11 +278,17 @@ func (r *sessionRecord) appendBinary(b []byte) []byte {
 
 func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
 	r.header = current()
-	r.Session = Session{
-		ID: string(key), UserID: d.string(), CreatedAt: d.time(), AuthTime: d.time(), ExpiresAt: d.time(),
-		AMR: d.strings(), JKT: d.string(), RevokedAt: d.time(), Device: d.string(),
-		Refresh: d.bytes(), ClientID: d.string(), Scope: d.string(),
+	s := &r.Session
+	*s = Session{ID: string(key)}
+	if d.version == binaryVersion {
+		s.UserID, s.CreatedAt, s.AuthTime, s.ExpiresAt = d.string(), d.time(), d.time(), d.time()
+		s.AMR, s.JKT, s.RevokedAt, s.Device = d.strings(), d.string(), d.time(), d.string()
+		return nil
 	}
+	s.UserID, s.CreatedAt = d.id(), d.time()
+	s.AuthTime, s.ExpiresAt = d.timeFrom(s.CreatedAt), d.timeFrom(s.CreatedAt)
+	s.AMR, s.JKT, s.RevokedAt, s.Device = d.strings(), d.id(), d.timeFrom(s.CreatedAt), d.string()
+	s.Refresh, s.ClientID, s.Scope = d.bytes(), d.string(), d.string()
 	r.Listed, r.Prev = d.bool(), d.id()
 	return nil
 }
