@@ -2,6 +2,8 @@ package auth
 
 import (
 	"errors"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/latchid/latch/store"
@@ -157,5 +159,34 @@ func mustUpdateDB(t *testing.T, e *env, fn func(tx *store.Tx) error) {
 	t.Helper()
 	if err := e.srv.db.Update(t.Context(), fn); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRevokingARotatedRefreshTokenEndsItsSession: /revoke with a token of
+// a session that was rotated since ends the session, as its current token
+// does; a token naming a session without the server's MAC ends nothing.
+func TestRevokingARotatedRefreshTokenEndsItsSession(t *testing.T) {
+	e := newEnv(t)
+	alice, bob := e.newUser("alice", false), e.newUser("bob", false)
+	alice.signUp()
+	bob.signUp()
+	old := alice.refresh
+	for range 2 {
+		if r := alice.refreshTokens(); r.status != 200 {
+			t.Fatalf("rotation: %d %s", r.status, r.raw)
+		}
+	}
+	aliceSID := jwtPart(t, alice.access, 1)["sid"].(string)
+	bobSID := jwtPart(t, bob.access, 1)["sid"].(string)
+	forged := strings.Replace(old, aliceSID, bobSID, 1)
+	for _, tok := range []string{forged, old} {
+		if r := e.request("POST", "/revoke", url.Values{"token": {tok}}, nil); r.status != 200 {
+			t.Fatalf("revoke: %d %s", r.status, r.raw)
+		}
+	}
+	expectError(t, alice.refreshTokens(), 400, "invalid_grant")
+	expectError(t, alice.call("GET", "/userinfo", nil), 401, "invalid_token")
+	if r := bob.refreshTokens(); r.status != 200 {
+		t.Fatalf("a forged session name ended bob's session: %d %s", r.status, r.raw)
 	}
 }
