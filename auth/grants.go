@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"time"
@@ -91,32 +92,73 @@ func enabledUser(tx *store.Tx, userID string) (*store.User, error) {
 }
 
 // startSession creates a login session and its first refresh token inside
-// the caller's transaction, for a user read in it (see enabledUser).
+// the caller's transaction, for a user read in it (see enabledUser). The
+// session record keeps the token's state (see store.Session.Refresh).
 func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *tokens.Proof, device string) (*issuedSession, error) {
 	now := s.now()
 	clientID := defaultClientID
 	sess := &store.Session{
 		ID: tokens.NewOrderedID(now), UserID: user.ID, CreatedAt: now, AuthTime: authTime,
-		ExpiresAt: now.Add(s.cfg.RefreshTTL), AMR: amr, Device: device,
+		ExpiresAt: now.Add(s.cfg.RefreshTTL), AMR: amr, Device: device, ClientID: clientID, Scope: defaultScope,
 	}
 	if proof != nil {
 		sess.JKT = proof.JKT
 	}
+	refresh, _ := tokens.NewSessionRefresh(now, sess.ID, s.refreshKey)
+	sess.Refresh = tokens.RefreshDigest(refresh)
 	if err := tx.PutSession(sess); err != nil {
-		return nil, err
-	}
-	refresh, hash := tokens.NewSessionRefresh(now, sess.ID, s.refreshKey)
-	err := tx.PutRefreshToken(&store.RefreshToken{
-		Hash: hash, SessionID: sess.ID, UserID: user.ID, ClientID: clientID, Scope: defaultScope,
-		JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
-	})
-	if err != nil {
 		return nil, err
 	}
 	if err := s.recordProof(proof); err != nil {
 		return nil, err
 	}
 	return &issuedSession{user: user, session: sess, refreshToken: refresh, clientID: clientID, scope: defaultScope}, nil
+}
+
+// heldRefresh is a refresh token as the store knows it: its session, if
+// there is one, and, for a token of a session started before sessions kept
+// their token's state, the token's own record.
+type heldRefresh struct {
+	sess *store.Session
+	rt   *store.RefreshToken
+	// current is true for the token that may be used now, false for one
+	// that was rotated (whose use again is reuse).
+	current bool
+}
+
+// lookupRefresh finds a refresh token in tx: through the session its MAC
+// names, or through its record for a token issued before. ErrNotFound for
+// a token not issued here, or whose session is gone.
+func (s *Server) lookupRefresh(tx *store.Tx, token string) (*heldRefresh, error) {
+	sid, signed := tokens.RefreshSession(token, s.refreshKey)
+	var sess *store.Session
+	if signed {
+		var err error
+		sess, err = tx.Session(sid)
+		switch {
+		case err == nil && len(sess.Refresh) > 0:
+			return &heldRefresh{sess: sess, current: subtle.ConstantTimeCompare(sess.Refresh, tokens.RefreshDigest(token)) == 1}, nil
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+	}
+	rt, err := tx.RefreshToken(tokens.OrderedOpaqueKey(token))
+	switch {
+	case err == nil:
+		h := &heldRefresh{rt: rt, current: rt.RotatedAt.IsZero()}
+		if h.sess, err = tx.Session(rt.SessionID); errors.Is(err, store.ErrNotFound) {
+			h.sess, err = nil, nil
+		}
+		return h, err
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	case sess != nil:
+		// Issued here for sid but no longer kept: a family of records keeps
+		// only its current token and the one rotated last, so this one was
+		// rotated before that.
+		return &heldRefresh{sess: sess}, nil
+	}
+	return nil, store.ErrNotFound
 }
 
 // tokenResponse signs the access token of a committed session.
@@ -204,7 +246,6 @@ func (s *Server) tokenGrant(c *fiber.Ctx, form map[string]string) (*tokenRespons
 // refreshed only by that client, authenticated (client, nil otherwise).
 func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *store.Client, proof *tokens.Proof) (*tokenResponse, error) {
 	now := s.now()
-	hash := tokens.OrderedOpaqueKey(refresh)
 	var (
 		issued     *issuedSession
 		revokedSID string
@@ -220,70 +261,43 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *
 			return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "refresh_token_reuse", UserID: userID,
 				Detail: map[string]string{"sid": sid}})
 		}
-		rt, err := tx.RefreshToken(hash)
-		if errors.Is(err, store.ErrNotFound) {
-			if sid, ok := tokens.RefreshSession(refresh, s.refreshKey); ok {
-				// Issued here for sid but no longer kept: a family keeps only
-				// its current token and the one rotated last, so this one was
-				// rotated before that. Its session, if still live, is revoked
-				// like that of any reused token.
-				sess, err := tx.Session(sid)
-				if err != nil || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
-					return errGrant("invalid or expired refresh token")
-				}
-				if sess.JKT != "" && (proof == nil || proof.JKT != sess.JKT) {
-					return errGrant("the refresh token is bound to another DPoP key")
-				}
-				return reused(sid, sess.UserID)
-			}
+		h, err := s.lookupRefresh(tx, refresh)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return errGrant("invalid or expired refresh token")
+		case err != nil:
+			return err
+		case h.rt != nil:
+			return s.rotateRecord(tx, h, clientID, client, proof, now, reused, &issued)
 		}
-		if err != nil || !rt.ExpiresAt.After(now) {
+		sess := h.sess
+		if !h.current {
+			// A rotated token: its session, if still live, is revoked.
+			if !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
+				return errGrant("invalid or expired refresh token")
+			}
+			if sess.JKT != "" && (proof == nil || proof.JKT != sess.JKT) {
+				return errGrant("the refresh token is bound to another DPoP key")
+			}
+			return reused(sess.ID, sess.UserID)
+		}
+		if !sess.ExpiresAt.After(now) {
 			return errGrant("invalid or expired refresh token")
 		}
-		if clientID != "" && clientID != rt.ClientID {
+		if clientID != "" && clientID != sess.ClientID {
 			return errGrant("the refresh token was issued to another client")
 		}
-		if rt.ClientID != defaultClientID && (client == nil || client.ID != rt.ClientID) {
-			return errGrant("the refresh token was issued to another client; that client must authenticate")
+		if err := appClientAuthenticated(sess.ClientID, client); err != nil {
+			return err
 		}
-		if rt.JKT != "" && (proof == nil || proof.JKT != rt.JKT) {
+		if sess.JKT != "" && (proof == nil || proof.JKT != sess.JKT) {
 			return errGrant("the refresh token is bound to another DPoP key")
 		}
-		if !rt.RotatedAt.IsZero() {
-			return reused(rt.SessionID, rt.UserID)
-		}
-		sess, err := tx.Session(rt.SessionID)
-		if err != nil || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
+		if !sess.RevokedAt.IsZero() {
 			return errGrant("the login session has ended")
 		}
-		user, err := s.users.peek(tx, rt.UserID)
-		if err != nil {
-			return errGrant("the account no longer exists")
-		}
-		if user.Disabled {
-			return errDisabled()
-		}
-		if proof != nil && sess.JKT != proof.JKT {
-			// An unbound session becomes bound the first time a client
-			// proves a key; a bound one never changes key (checked above).
-			sess.JKT = proof.JKT
-			if err := tx.PutSession(sess); err != nil {
-				return err
-			}
-		}
-		next, nextHash := tokens.NewSessionRefresh(now, sess.ID, s.refreshKey)
-		err = tx.RotateRefreshToken(rt, now, &store.RefreshToken{
-			Hash: nextHash, SessionID: sess.ID, UserID: user.ID, ClientID: rt.ClientID, Scope: rt.Scope,
-			JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
-		})
-		if err != nil {
-			return err
-		}
-		if err := s.recordProof(proof); err != nil {
-			return err
-		}
-		issued = &issuedSession{user: user, session: sess, refreshToken: next, clientID: rt.ClientID, scope: rt.Scope}
-		return nil
+		issued, err = s.rotate(tx, sess, nil, proof, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -293,6 +307,94 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *
 		return nil, errGrant("refresh token reuse detected; the login session has been revoked")
 	}
 	return s.tokenResponse(issued)
+}
+
+// rotate issues the next refresh token of sess, a live session whose
+// current token was just presented: old, for a token kept as a record of
+// its own, or nil. The next token's state is kept in the session.
+func (s *Server) rotate(tx *store.Tx, sess *store.Session, old *store.RefreshToken, proof *tokens.Proof, now time.Time) (*issuedSession, error) {
+	user, err := s.users.peek(tx, sess.UserID)
+	if err != nil {
+		return nil, errGrant("the account no longer exists")
+	}
+	if user.Disabled {
+		return nil, errDisabled()
+	}
+	if proof != nil {
+		// An unbound session becomes bound the first time a client proves
+		// a key; a bound one never changes key (checked by the caller).
+		sess.JKT = proof.JKT
+	}
+	next, hash := tokens.NewSessionRefresh(now, sess.ID, s.refreshKey)
+	var rec *store.RefreshToken
+	if _, named := tokens.RefreshSession(next, s.refreshKey); named {
+		sess.Refresh = tokens.RefreshDigest(next)
+	} else {
+		// A session id from before ids were time-ordered, which a token
+		// cannot name: its tokens stay records of their own.
+		sess.Refresh = nil
+		rec = &store.RefreshToken{
+			Hash: hash, SessionID: sess.ID, UserID: user.ID, ClientID: sess.ClientID, Scope: sess.Scope,
+			JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
+		}
+	}
+	switch {
+	case old != nil:
+		err = tx.RotateRefreshToken(old, now, rec)
+	case rec != nil:
+		err = tx.PutRefreshToken(rec)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.PutSession(sess); err != nil {
+		return nil, err
+	}
+	if err := s.recordProof(proof); err != nil {
+		return nil, err
+	}
+	return &issuedSession{user: user, session: sess, refreshToken: next, clientID: sess.ClientID, scope: sess.Scope}, nil
+}
+
+// rotateRecord is the refresh grant of a token kept as a record of its own,
+// issued before sessions kept their token's state. Its rotation marks the
+// record rotated, so that its reuse is still recognised, and moves the
+// family into its session: the next token is kept there.
+func (s *Server) rotateRecord(tx *store.Tx, h *heldRefresh, clientID string, client *store.Client, proof *tokens.Proof, now time.Time,
+	reused func(sid, userID string) error, issued **issuedSession) error {
+	rt, sess := h.rt, h.sess
+	if !rt.ExpiresAt.After(now) {
+		return errGrant("invalid or expired refresh token")
+	}
+	if clientID != "" && clientID != rt.ClientID {
+		return errGrant("the refresh token was issued to another client")
+	}
+	if err := appClientAuthenticated(rt.ClientID, client); err != nil {
+		return err
+	}
+	if rt.JKT != "" && (proof == nil || proof.JKT != rt.JKT) {
+		return errGrant("the refresh token is bound to another DPoP key")
+	}
+	if !h.current {
+		return reused(rt.SessionID, rt.UserID)
+	}
+	if sess == nil || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
+		return errGrant("the login session has ended")
+	}
+	sess.ClientID, sess.Scope = rt.ClientID, rt.Scope
+	var err error
+	*issued, err = s.rotate(tx, sess, rt, proof, now)
+	return err
+}
+
+// appClientAuthenticated requires, for a refresh token of an application
+// (a client other than the service's own), that very client's
+// authentication at the token endpoint.
+func appClientAuthenticated(tokenClient string, client *store.Client) error {
+	if tokenClient != defaultClientID && (client == nil || client.ID != tokenClient) {
+		return errGrant("the refresh token was issued to another client; that client must authenticate")
+	}
+	return nil
 }
 
 // revokeSessionTx ends the login session sid inside a transaction, as

@@ -173,9 +173,14 @@ func (s *Server) revokeToken(ctx context.Context, token string, rv *revoker) err
 	default:
 		var sid, jkt string
 		err := s.db.View(ctx, func(tx *store.Tx) error {
-			rt, err := tx.RefreshToken(tokens.OrderedOpaqueKey(token))
-			if err == nil {
-				sid, jkt = rt.SessionID, rt.JKT
+			// Any token issued for a session, current or rotated, ends it.
+			h, err := s.lookupRefresh(tx, token)
+			switch {
+			case err != nil:
+			case h.rt != nil:
+				sid, jkt = h.rt.SessionID, h.rt.JKT
+			default:
+				sid, jkt = h.sess.ID, h.sess.JKT
 			}
 			return nil
 		})
@@ -243,11 +248,20 @@ func (s *Server) introspect(ctx context.Context, token string) fiber.Map {
 	}
 	var out fiber.Map
 	_ = s.db.View(ctx, func(tx *store.Tx) error {
-		rt, err := tx.RefreshToken(tokens.OrderedOpaqueKey(token))
-		if err != nil || !rt.RotatedAt.IsZero() || !rt.ExpiresAt.After(now) {
+		h, err := s.lookupRefresh(tx, token)
+		if err != nil || !h.current || h.sess == nil || !h.sess.RevokedAt.IsZero() {
 			return nil
 		}
-		if sess, err := tx.Session(rt.SessionID); err != nil || !sess.RevokedAt.IsZero() {
+		rt := h.rt
+		if rt == nil {
+			sess := h.sess
+			issued, _ := tokens.RefreshIssuedAt(token)
+			rt = &store.RefreshToken{
+				SessionID: sess.ID, UserID: sess.UserID, ClientID: sess.ClientID, Scope: sess.Scope,
+				JKT: sess.JKT, IssuedAt: issued, ExpiresAt: sess.ExpiresAt,
+			}
+		}
+		if !rt.ExpiresAt.After(now) {
 			return nil
 		}
 		out = fiber.Map{

@@ -355,27 +355,22 @@ func (s *Server) startGrantSession(tx *store.Tx, client *store.Client, user *sto
 	if !withRefresh {
 		expires = now.Add(s.cfg.AccessTTL + time.Minute)
 	}
+	scope := strings.Join(g.Scope, " ")
 	sess := &store.Session{
 		ID: tokens.NewOrderedID(now), UserID: user.ID, CreatedAt: now, AuthTime: g.AuthTime,
-		ExpiresAt: expires, AMR: g.AMR, Device: appDevice(client.ID),
+		ExpiresAt: expires, AMR: g.AMR, Device: appDevice(client.ID), ClientID: client.ID, Scope: scope,
 	}
 	if proof != nil {
 		sess.JKT = proof.JKT
 	}
-	if err := tx.PutSession(sess); err != nil {
-		return nil, err
-	}
-	scope := strings.Join(g.Scope, " ")
 	is := &issuedSession{user: user, session: sess, clientID: client.ID, scope: scope}
 	if withRefresh {
-		refresh, hash := tokens.NewSessionRefresh(now, sess.ID, s.refreshKey)
-		if err := tx.PutRefreshToken(&store.RefreshToken{
-			Hash: hash, SessionID: sess.ID, UserID: user.ID, ClientID: client.ID, Scope: scope,
-			JKT: sess.JKT, IssuedAt: now, ExpiresAt: sess.ExpiresAt,
-		}); err != nil {
-			return nil, err
-		}
-		is.refreshToken = refresh
+		// The session keeps its refresh token's state, as a sign-in's does.
+		is.refreshToken, _ = tokens.NewSessionRefresh(now, sess.ID, s.refreshKey)
+		sess.Refresh = tokens.RefreshDigest(is.refreshToken)
+	}
+	if err := tx.PutSession(sess); err != nil {
+		return nil, err
 	}
 	return is, nil
 }

@@ -52,6 +52,8 @@ function implemented(module: Record<string, unknown>, sample: Record<string, () 
     for (let proto = value.prototype; proto && proto !== Object.prototype && proto !== Error.prototype; proto = Object.getPrototypeOf(proto)) {
       for (const m of Object.getOwnPropertyNames(proto)) if (m !== "constructor") members.add(m);
     }
+    // Static members (own properties of the class but its built-in ones).
+    for (const m of Object.getOwnPropertyNames(value)) if (!["length", "name", "prototype"].includes(m)) members.add(m);
     // Fields set by the constructor (an error's code, status, ...).
     if (sample[name]) for (const m of Object.keys(sample[name]())) members.add(m);
     classes.set(name, members);

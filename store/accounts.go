@@ -15,15 +15,17 @@ import (
 //
 //	prefix(user id)                     -> user
 //	prefix(user id) 'c' credential id   -> credential
-//	prefix(user id) 's' session id      -> nil
+//	prefix(user id) 'h'                 -> id of the user's newest session
+//	prefix(user id) 's' session id      -> nil (sessions started before 'h')
 //
 // The prefix is the user id preceded by its length (two bytes, big-endian),
 // so the prefix of one id can never be the start of another id's keys.
 
 // Kinds of account entry, the byte after the account prefix.
 const (
-	entryCredential byte = 'c'
-	entrySession    byte = 's'
+	entryCredential  byte = 'c'
+	entrySession     byte = 's'
+	entrySessionHead byte = 'h'
 )
 
 // maxAccountEntryKeyLen bounds the longest account entry key: a length, a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -169,6 +170,11 @@ func TestAuditChainFindsTheFirstBreak(t *testing.T) {
 			a, b := get(tx, 2), get(tx, 3)
 			return errors.Join(put(tx, 2, b), put(tx, 3, a))
 		}, 2, "altered"},
+		{"its MAC cut shorter", func(tx *Tx) error {
+			rec := get(tx, 4)
+			rec.MAC = rec.MAC[:8]
+			return put(tx, 4, rec)
+		}, 4, "altered"},
 		{"its MAC stripped", func(tx *Tx) error {
 			rec := get(tx, 5)
 			rec.MAC, rec.Prev = nil, nil
@@ -176,8 +182,8 @@ func TestAuditChainFindsTheFirstBreak(t *testing.T) {
 		}, 5, "no chain MAC"},
 		{"an event added behind the chain's back", func(tx *Tx) error {
 			// Even with a valid MAC: the head was not moved.
-			prev := get(tx, 6)
-			rec := &auditRecord{header: current(), AuditEvent: AuditEvent{Time: t0, Type: "forged"}, Prev: prev.MAC}
+			head, _ := tx.auditHead() // the whole MAC of event 6
+			rec := &auditRecord{header: current(), AuditEvent: AuditEvent{Time: t0, Type: "forged"}, Prev: head.mac}
 			rec.MAC = auditMAC(tx.db.auditMACKey, 7, rec.Prev, &rec.AuditEvent)
 			return put(tx, 7, rec)
 		}, 7, "behind the chain's back"},
@@ -295,4 +301,64 @@ func BenchmarkAppendAudit(b *testing.B) {
 		}
 		return nil
 	})
+}
+
+// TestAuditJSONEventsStillVerify: a log whose chained events were written
+// as JSON, each naming the MAC it follows, as the earlier version stored
+// them, still reads and verifies, and binary events appended after chain
+// on to it; an altered JSON event is still found.
+func TestAuditJSONEventsStillVerify(t *testing.T) {
+	db := openTestDB(t)
+	appendEvents(t, db, 3)
+	// Rewrite the three as JSON, as the earlier version stored them.
+	rawAudit(t, db, func(tx *Tx) error {
+		prev := make([]byte, 32)
+		for seq := uint64(1); seq <= 3; seq++ {
+			var rec auditRecord
+			if err := tx.get(bucketAudit, auditEntryKey(seq), &rec); err != nil {
+				return err
+			}
+			// That version kept the whole MAC and the one it follows.
+			rec.Prev = prev
+			rec.MAC = auditMAC(tx.db.auditMACKey, seq, prev, &rec.AuditEvent)
+			prev = rec.MAC
+			v, err := json.Marshal(&rec)
+			if err != nil {
+				return err
+			}
+			if err := tx.btx.Bucket(bucketAudit).Put(auditEntryKey(seq), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	appendEvents(t, db, 2)
+	var raw [][]byte
+	mustView(t, db, func(tx *Tx) error {
+		for seq := uint64(1); seq <= 5; seq++ {
+			raw = append(raw, bytes.Clone(tx.raw(bucketAudit, auditEntryKey(seq))))
+		}
+		return nil
+	})
+	if raw[2][0] != '{' || raw[3][0] != binaryVersion {
+		t.Fatalf("not a JSON log with binary events after it: %q, %q", raw[2], raw[3])
+	}
+	if len(raw[3]) >= len(raw[2])/2 {
+		t.Fatalf("a binary event takes %d bytes, its JSON %d", len(raw[3]), len(raw[2]))
+	}
+	if c := verifyAudit(t, db); c.Break != nil || c.Events != 5 || c.Unchained != 0 || c.Head != 5 {
+		t.Fatalf("verify: %+v %+v", c, c.Break)
+	}
+	var events []AuditEvent
+	mustView(t, db, func(tx *Tx) (err error) { events, err = tx.AuditEvents(0); return err })
+	if len(events) != 5 || events[4].Detail["n"] != "0" || events[0].Detail["n"] != "1" || events[0].UserID != "u1" {
+		t.Fatalf("events = %+v", events)
+	}
+	rawAudit(t, db, func(tx *Tx) error {
+		v := bytes.Replace(bytes.Clone(tx.raw(bucketAudit, auditEntryKey(2))), []byte(`"u1"`), []byte(`"u9"`), 1)
+		return tx.btx.Bucket(bucketAudit).Put(auditEntryKey(2), v)
+	})
+	if c := verifyAudit(t, db); c.Break == nil || c.Break.Seq != 2 {
+		t.Fatalf("an altered JSON event: %+v", c.Break)
+	}
 }

@@ -14,7 +14,7 @@ var (
 	bucketCeremonyExpiry = []byte("ceremonies_expiry") // expiry(expires, id) -> nil
 	bucketSessions       = []byte("sessions")          // id -> session
 	bucketSessionExpiry  = []byte("sessions_expiry")   // expiry(expires, id) -> nil
-	bucketRefreshTokens  = []byte("refresh_tokens")    // hash -> refresh token
+	bucketRefreshTokens  = []byte("refresh_tokens")    // hash -> refresh token (sessions now keep theirs: Session.Refresh)
 	bucketRefreshExpiry  = []byte("refresh_expiry")    // expiry(expires, hash) -> nil
 	bucketRevoked        = []byte("revoked")           // key -> until
 	bucketRevokedExpiry  = []byte("revoked_expiry")    // expiry(until, key) -> nil

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"math"
 	"time"
@@ -24,6 +26,11 @@ import (
 // later version with more fields still reads. Identifiers that are part of
 // the record's key are not repeated in its value.
 const binaryVersion = 2
+
+// laterBinary is a binary record whose encoding has moved on from
+// binaryVersion: it writes the version it names and reads that and every
+// earlier one from binaryVersion, told by reader.version.
+type laterBinary interface{ binaryVersion() byte }
 
 // binaryRecord is a record with a binary encoding. key is the record's
 // bbolt key, from which decodeBinary restores what the value leaves out.
@@ -66,6 +73,76 @@ func appendTime(b []byte, t time.Time) []byte {
 
 var minTime = time.Unix(0, math.MinInt64+1)
 
+// Identifiers of the service's own forms, which appendID packs: 128 random
+// bits in base64url (user ids), a millisecond time prefix in hex and 128
+// random bits (session ids) and 256 bits in base64url (key thumbprints).
+const (
+	idRaw     = 0
+	idRandom  = 1
+	idOrdered = 2
+	idWide    = 3
+)
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// appendID writes a string that is most often an identifier of one of the
+// service's forms, as the bytes it encodes: a uvarint tag, then, for tag
+// 4n, the n bytes of any other string; for an id, its decoded bytes (16,
+// 22 or 32). Only a string that decodes and encodes back to itself is
+// packed, so every string reads back as written.
+func appendID(b []byte, s string) []byte {
+	switch len(s) {
+	case 22:
+		if raw, err := b64.DecodeString(s); err == nil && len(raw) == 16 {
+			return append(append(b, idRandom), raw...)
+		}
+	case 34:
+		var ms [6]byte
+		if n, err := hex.Decode(ms[:], []byte(s[:12])); err == nil && n == 6 && hex.EncodeToString(ms[:]) == s[:12] {
+			if raw, err := b64.DecodeString(s[12:]); err == nil && len(raw) == 16 {
+				return append(append(append(b, idOrdered), ms[:]...), raw...)
+			}
+		}
+	case 43:
+		if raw, err := b64.DecodeString(s); err == nil && len(raw) == 32 {
+			return append(append(b, idWide), raw...)
+		}
+	}
+	return append(binary.AppendUvarint(b, uint64(len(s))<<2|idRaw), s...)
+}
+
+// id reads a string written by appendID.
+func (r *reader) id() string {
+	tag := r.uvarint()
+	take := func(n int) []byte {
+		if r.err != nil || n > len(r.b) {
+			r.err, r.b = errShortRecord, nil
+			return nil
+		}
+		out := r.b[:n]
+		r.b = r.b[n:]
+		return out
+	}
+	switch tag {
+	case idRandom:
+		return b64.EncodeToString(take(16))
+	case idOrdered:
+		ms := take(6)
+		return hex.EncodeToString(ms) + b64.EncodeToString(take(16))
+	case idWide:
+		return b64.EncodeToString(take(32))
+	}
+	if tag&3 != idRaw {
+		r.err, r.b = errShortRecord, nil
+		return ""
+	}
+	if tag>>2 > uint64(len(r.b)) {
+		r.err, r.b = errShortRecord, nil
+		return ""
+	}
+	return string(take(int(tag >> 2)))
+}
+
 func appendBool(b []byte, v bool) []byte {
 	if v {
 		return append(b, 1)
@@ -79,6 +156,8 @@ func appendBool(b []byte, v bool) []byte {
 type reader struct {
 	b   []byte
 	err error
+	// version is the record's version byte.
+	version byte
 }
 
 func (r *reader) uvarint() uint64 {
@@ -121,6 +200,40 @@ func (r *reader) time() time.Time {
 }
 
 func (r *reader) bool() bool { return r.uvarint() != 0 }
+
+// appendTimeFrom writes t as its distance from base: 0 for the zero time,
+// else 1 + the zigzag encoding of the nanoseconds from base, one byte for a
+// time equal to base. base must be stored before it.
+func appendTimeFrom(b []byte, base, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	d := expiryNanosSigned(t) - expiryNanosSigned(base)
+	return binary.AppendUvarint(b, uint64(d<<1^d>>63)+1)
+}
+
+func (r *reader) timeFrom(base time.Time) time.Time {
+	v := r.uvarint()
+	if v == 0 {
+		return time.Time{}
+	}
+	v--
+	return time.Unix(0, expiryNanosSigned(base)+(int64(v>>1)^-int64(v&1))).UTC()
+}
+
+// expiryNanosSigned is t in Unix nanoseconds, 0 for the zero time, clamped
+// as appendTime clamps.
+func expiryNanosSigned(t time.Time) int64 {
+	switch {
+	case t.IsZero():
+		return 0
+	case t.Before(minTime):
+		return math.MinInt64 + 1
+	case t.After(maxNanoTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
 
 func (r *reader) uint32() uint32 {
 	v := r.uvarint()

@@ -77,7 +77,7 @@ func TestRecordsInTheJSONEncodingStillRead(t *testing.T) {
 	})
 	mustView(t, db, func(tx *Tx) error {
 		for _, l := range legacy {
-			if v := tx.btx.Bucket(l.bucket).Get(l.key); len(v) == 0 || v[0] != binaryVersion {
+			if v := tx.btx.Bucket(l.bucket).Get(l.key); len(v) == 0 || v[0] < binaryVersion || v[0] == '{' {
 				t.Errorf("%s %q was rewritten as %q, not in the binary encoding", l.bucket, l.key, v)
 			}
 		}
@@ -101,8 +101,12 @@ func errorsJoin(errs ...error) error {
 func FuzzDecodeBinary(f *testing.F) {
 	rt := refreshTokenRecord{RefreshToken: RefreshToken{SessionID: "s", UserID: "u", IssuedAt: t0, Previous: "p"}}
 	f.Add(rt.appendBinary([]byte{binaryVersion}))
-	s := sessionRecord{Session: Session{UserID: "u", AMR: []string{"hwk"}, ExpiresAt: t0}}
-	f.Add(s.appendBinary([]byte{binaryVersion}))
+	s := sessionRecord{Session: Session{UserID: "u", AMR: []string{"hwk"}, ExpiresAt: t0, JKT: "q2hP1ZWrVMH4fEBsY6sHKUzeGzHpxDiV2c4gKJXMJ0U"}, Listed: true, Prev: "0194c2a1b2c3AAAAAAAAAAAAAAAAAAAAAA"}
+	if data, err := encodeRecord(&s); err == nil {
+		f.Add(data)
+	}
+	// A session as version 2 wrote it.
+	f.Add(append([]byte{binaryVersion, 1, 'u', 0, 0, 0, 1, 3, 'h', 'w', 'k', 0, 0, 7}, "Firefox"...))
 	c := credentialRecord{Credential: Credential{Transports: []string{"usb"}, SignCount: 9, Record: []byte("r")}}
 	f.Add(c.appendBinary([]byte{binaryVersion}))
 	f.Add([]byte{binaryVersion, 0xff, 0xff, 0xff})
@@ -123,9 +127,75 @@ func FuzzDecodeBinary(f *testing.F) {
 				versioned
 				binaryRecord
 			})
-			if err := decodeAt(k, rec.appendBinary([]byte{binaryVersion}), again); err != nil || !reflect.DeepEqual(rec, again) {
+			data, err := encodeRecord(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := decodeAt(k, data, again); err != nil || !reflect.DeepEqual(rec, again) {
 				t.Fatalf("%T: accepted record does not round-trip: %v\n%+v\n%+v", rec, err, rec, again)
 			}
 		}
+	})
+}
+
+// TestPackedIDsReadBackAsWritten: ids of the service's forms are stored as
+// the bytes they encode, and every other string, including ones that
+// nearly have such a form, as itself; each reads back as written.
+func TestPackedIDsReadBackAsWritten(t *testing.T) {
+	cases := []struct {
+		s    string
+		size int // bytes written
+	}{
+		{"", 1},
+		{"u3", 3},
+		{"AAAAAAAAAAAAAAAAAAAAAA", 17}, // 128 bits
+		{"AAAAAAAAAAAAAAAAAAAAAB", 23}, // not canonical: spare bits set
+		{"0194c2a1b2c3AAAAAAAAAAAAAAAAAAAAAA", 23},          // an ordered id
+		{"0194C2A1B2C3AAAAAAAAAAAAAAAAAAAAAA", 36},          // upper-case hex
+		{"0194c2a1b2c3AAAAAAAAAAAAAAAAAAAA+A", 36},          // not base64url
+		{"q2hP1ZWrVMH4fEBsY6sHKUzeGzHpxDiV2c4gKJXMJ0U", 33}, // 256 bits
+		{"passkey", 8},
+	}
+	for _, c := range cases {
+		b := appendID(nil, c.s)
+		r := &reader{b: b}
+		if got := r.id(); got != c.s || r.err != nil || len(r.b) != 0 || len(b) != c.size {
+			t.Errorf("%q: read %q (%v), %d bytes written, want %d", c.s, got, r.err, len(b), c.size)
+		}
+	}
+}
+
+// TestSessionsOfVersion2StillRead: a session record in the binary encoding
+// of version 2, as stored before, reads; rewritten, it is of the version
+// now, and smaller.
+func TestSessionsOfVersion2StillRead(t *testing.T) {
+	db := openTestDB(t)
+	want := Session{
+		ID: "0194c2a1b2c3AAAAAAAAAAAAAAAAAAAAAA", UserID: "AAAAAAAAAAAAAAAAAAAAAA", CreatedAt: t0, AuthTime: t0,
+		ExpiresAt: t0.Add(720 * time.Hour), AMR: []string{"passkey"}, JKT: "q2hP1ZWrVMH4fEBsY6sHKUzeGzHpxDiV2c4gKJXMJ0U",
+		RevokedAt: t0.Add(time.Minute), Device: "Firefox",
+	}
+	// The version 2 layout.
+	v2 := appendString([]byte{binaryVersion}, want.UserID)
+	v2 = appendTime(appendTime(appendTime(v2, want.CreatedAt), want.AuthTime), want.ExpiresAt)
+	v2 = appendString(appendStrings(v2, want.AMR), want.JKT)
+	v2 = appendString(appendTime(v2, want.RevokedAt), want.Device)
+	mustUpdate(t, db, func(tx *Tx) error { return tx.btx.Bucket(bucketSessions).Put([]byte(want.ID), v2) })
+	var got *Session
+	mustView(t, db, func(tx *Tx) (err error) { got, err = tx.Session(want.ID); return err })
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("read %+v\nwant %+v", *got, want)
+	}
+	mustUpdate(t, db, func(tx *Tx) error { return tx.PutSession(got) })
+	mustView(t, db, func(tx *Tx) error {
+		v := tx.raw(bucketSessions, []byte(want.ID))
+		if v[0] != sessionVersion || len(v) >= len(v2)-20 {
+			t.Errorf("rewritten as version %d in %d bytes (version 2: %d)", v[0], len(v), len(v2))
+		}
+		again, err := tx.Session(want.ID)
+		if err == nil && !reflect.DeepEqual(*again, want) {
+			t.Errorf("read back %+v", *again)
+		}
+		return err
 	})
 }

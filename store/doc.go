@@ -2,8 +2,9 @@
 //
 // The store owns the records and their encoding; the service layer composes
 // operations on them inside transactions obtained from [DB.Update] and
-// [DB.View]. Every record is JSON with a version field ("v":1) so later
-// fields can be added without migrations. Secrets (signing keys, TOTP seeds)
+// [DB.View]. The hot records (users, credentials, sessions, audit events)
+// are in a compact binary encoding, the rest JSON with a version field
+// ("v":1), so later fields can be added without migrations (codec.go). Secrets (signing keys, TOTP seeds)
 // are sealed with AES-256-GCM under a key-encryption key before they reach
 // the file. Records are keyed so that the ones written together share pages:
 // an account (user, passkeys, session list) is one run of keys (see

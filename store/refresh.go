@@ -63,7 +63,9 @@ func (tx *Tx) writeRefreshToken(rt *RefreshToken, oldExpires time.Time) error {
 
 // RotateRefreshToken records a rotation: old (as read in this transaction)
 // is marked rotated at at, next, a newly minted token, is stored with old
-// as its Previous, and the token old had replaced is deleted. A family thus
+// as its Previous, and the token old had replaced is deleted. With next
+// nil the family moves out of records (its next token is kept in its
+// session, see Session.Refresh): old stays, rotated, until it expires. A family thus
 // keeps two records, its current token and the one just rotated, whatever
 // the number of rotations: a second use of the token a client has just
 // rotated, the race that reuse detection is for (RFC 9700 section
@@ -90,6 +92,9 @@ func (tx *Tx) RotateRefreshToken(old *RefreshToken, at time.Time, next *RefreshT
 	// Same key and expiry as before, so the expiry index stays as it is.
 	if err := tx.writeRefreshToken(&rotated, rotated.ExpiresAt); err != nil {
 		return err
+	}
+	if next == nil {
+		return nil
 	}
 	n := *next
 	n.Previous = old.Hash

@@ -78,10 +78,14 @@ func decode(data []byte, rec versioned) error { return decodeAt(nil, data, rec) 
 func decodeAt(key, data []byte, rec versioned) error {
 	if len(data) > 0 && data[0] != '{' {
 		br, ok := rec.(binaryRecord)
-		if !ok || data[0] != binaryVersion {
+		latest := byte(binaryVersion)
+		if lb, later := rec.(laterBinary); later {
+			latest = lb.binaryVersion()
+		}
+		if !ok || data[0] < binaryVersion || data[0] > latest {
 			return fmt.Errorf("store: unsupported record version %d", data[0])
 		}
-		r := &reader{b: data[1:]}
+		r := &reader{b: data[1:], version: data[0]}
 		if err := br.decodeBinary(key, r); err != nil {
 			return err
 		}
@@ -118,7 +122,11 @@ func (tx *Tx) get(bucket, key []byte, rec versioned) error {
 // encodeRecord encodes rec in its binary form if it has one, else as JSON.
 func encodeRecord(rec any) ([]byte, error) {
 	if br, ok := rec.(binaryRecord); ok {
-		return br.appendBinary([]byte{binaryVersion}), nil
+		v := byte(binaryVersion)
+		if lb, later := rec.(laterBinary); later {
+			v = lb.binaryVersion()
+		}
+		return br.appendBinary([]byte{v}), nil
 	}
 	data, err := json.Marshal(rec)
 	if err != nil {

@@ -159,8 +159,8 @@ func (tx *Tx) DeleteUser(id string) error {
 		return err
 	}
 	var sessions [][]byte
-	err = tx.eachEntry(id, entrySession, func(_, member, _ []byte) error {
-		sessions = append(sessions, bytes.Clone(member))
+	err = tx.eachSession(id, func(rec *sessionRecord) error {
+		sessions = append(sessions, []byte(rec.ID))
 		return nil
 	})
 	if err != nil {

@@ -3,6 +3,8 @@ package tokens
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"time"
 )
 
@@ -51,4 +53,32 @@ func refreshMAC(base, sid string, key []byte) string {
 	m.Write([]byte(base))
 	m.Write([]byte(sid))
 	return b64.EncodeToString(m.Sum(nil)[:16])
+}
+
+// RefreshDigestLen is the length of a RefreshDigest.
+const RefreshDigestLen = 16
+
+// RefreshDigest is what a store keeps of a session's current refresh token
+// to recognise it: the first 128 bits of its SHA-256 hash. A token is
+// unguessable and names its session under the server's MAC, so the
+// digest only has to tell the session's current token from the ones it
+// replaced, which 128 bits do with no chance of a collision, and the token
+// cannot be recovered from it.
+func RefreshDigest(token string) []byte {
+	sum := sha256.Sum256([]byte(token))
+	return sum[:RefreshDigestLen]
+}
+
+// RefreshIssuedAt is when a token made by NewSessionRefresh was issued, to
+// the millisecond, read from its time prefix; ok is false for any other
+// string.
+func RefreshIssuedAt(token string) (at time.Time, ok bool) {
+	if len(token) < orderedPrefixLen {
+		return time.Time{}, false
+	}
+	var ms [8]byte
+	if _, err := hex.Decode(ms[2:], []byte(token[:orderedPrefixLen])); err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(ms[:]))).UTC(), true
 }

@@ -185,19 +185,15 @@ func build(dir string, n int, cfg config) (took time.Duration, size int64, bucke
 				}
 				for range cfg.sessions {
 					at := tick()
+					// A session keeps its refresh token's state, as the
+					// service's sessions do (the token itself is not kept).
+					refresh, _ := tokens.NewOrderedOpaque(at)
 					s := &store.Session{
 						ID: tokens.NewOrderedID(at), UserID: id, CreatedAt: at, AuthTime: at, ExpiresAt: at.Add(30 * 24 * time.Hour),
 						AMR: []string{"hwk", "user"}, JKT: thumbprint(), Device: "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+						Refresh: tokens.RefreshDigest(refresh), ClientID: "latch", Scope: "profile",
 					}
 					if err := tx.PutSession(s); err != nil {
-						return err
-					}
-					_, hash := tokens.NewOrderedOpaque(at)
-					rt := &store.RefreshToken{
-						Hash: hash, SessionID: s.ID, UserID: id, ClientID: "latch", Scope: "profile", JKT: s.JKT,
-						IssuedAt: at, ExpiresAt: s.ExpiresAt,
-					}
-					if err := tx.PutRefreshToken(rt); err != nil {
 						return err
 					}
 				}

@@ -74,6 +74,8 @@ const methodNames = { pop: "passkey", otp: "authenticator app code", mfa: "two-s
 /** methodsText names a token's sign-in methods (its amr) for people. */
 export function methodsText(amr) {
   return Array.isArray(amr) ? amr.map((m) => methodNames[m] ?? m).join(", ") : "";
+}
+
 /**
  * fieldError shows message in errorEl (an element with role="alert" next to
  * the field, so that it is announced), marks field as invalid and described

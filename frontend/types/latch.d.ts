@@ -38,6 +38,24 @@ export interface ReauthenticateOptions {
   signal?: AbortSignal;
 }
 
+/** What recover needs: the username, a recovery code and, with TOTP on, the second step. */
+export interface RecoverOptions {
+  username: string;
+  code: string;
+  /** A code from the authenticator app, when the account has TOTP on. */
+  totp?: string;
+  /** Or a second recovery code of the set. */
+  secondCode?: string;
+  /** Name for the new passkey (default: its provider's name). */
+  passkeyName?: string;
+}
+
+/** GET /me/recovery-codes. */
+export interface RecoveryCodesStatus {
+  remaining: number;
+  created_at: string | null;
+}
+
 /** A passkey of the signed-in account (GET /me/credentials). */
 export interface Passkey {
   id: string;
@@ -149,6 +167,8 @@ export class LatchError extends Error {
 /** Latch is a client for one Latch service. */
 export class Latch {
   constructor(options?: LatchOptions);
+  /** The token of an operator's recovery link (`{issuer}/recover#token=...`), or null when `url` (default: the page's address) holds none. */
+  static recoveryLinkToken(url?: string): string | null;
 
   /** Calls listener(signedIn) whenever the session starts or ends; returns an unsubscribe function. */
   onChange(listener: (signedIn: boolean) => void): () => void;
@@ -176,6 +196,22 @@ export class Latch {
   listSessions(): Promise<Session[]>;
   /** Signs one other session out. */
   endSession(id: string): Promise<void>;
+  /** Signs out every session but this browser's; resolves to how many it ended. */
+  endOtherSessions(): Promise<number>;
+
+  /**
+   * Recovers an account with no passkey left: a username and a recovery code
+   * (and, with TOTP on, `totp` or a `secondCode`) open a recovery session in
+   * which the browser creates a new passkey, signs in and ends every other
+   * session of the account.
+   */
+  recover(options: RecoverOptions): Promise<{ credentialId: string }>;
+  /** Creates the new passkey of a recovery session (from recover or an operator's link) and signs in. */
+  completeRecovery(recoveryToken: string, options?: { passkeyName?: string }): Promise<{ credentialId: string }>;
+  /** How many of the signed-in account's recovery codes are unused (never the codes). */
+  recoveryCodesStatus(): Promise<RecoveryCodesStatus>;
+  /** A new set of ten recovery codes, replacing the old set; shown this once (needs a recent sign-in). */
+  createRecoveryCodes(): Promise<string[]>;
   /** Deletes the account and forgets this browser's tokens and key (needs a recent sign-in). */
   deleteAccount(): Promise<void>;
   /** Signs the same account in again after "insufficient_user_authentication"; retry the change afterwards. */
