@@ -156,3 +156,75 @@ func FuzzRecovery(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCORS: whatever the Origin, method and path, an Access-Control-Allow-
+// Origin is sent only to the registered origin, byte for byte, and never
+// "*"; a preflight is answered (204) only for it. Never a panic.
+func FuzzCORS(f *testing.F) {
+	e := newEnv(f, withWebOrigin(webApp))
+	for _, s := range [][3]string{
+		{webApp, "OPTIONS", "/token"}, {webApp, "GET", "/userinfo"}, {"null", "OPTIONS", "/token"},
+		{webApp + "/", "OPTIONS", "/latch.js"}, {"*", "GET", "/latch/v0.1.0/latch.js"}, {"", "OPTIONS", "/me/x"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, origin, method, path string) {
+		printable := func(v string, extra string) bool {
+			for _, c := range []byte(v) {
+				if c < 0x21 || c > 0x7e || strings.IndexByte(extra, c) >= 0 {
+					return false
+				}
+			}
+			return true
+		}
+		if !strings.HasPrefix(path, "/") || !printable(path, "?#%") || !printable(origin, "") || method == "" ||
+			!printable(method, "()<>@,;:\\\"/[]?={}") {
+			return // not a request a client could send
+		}
+		req := httptest.NewRequest(method, "http://localhost:8080"+path, nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		res, err := e.srv.Test(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		got := res.Header.Get("Access-Control-Allow-Origin")
+		if got != "" && (got != webApp || origin != webApp) {
+			t.Fatalf("Allow-Origin %q for Origin %q", got, origin)
+		}
+		if method == "OPTIONS" && res.StatusCode == 204 && origin != webApp {
+			t.Fatalf("preflight from %q answered", origin)
+		}
+	})
+}
+
+// FuzzWebOrigin: a --web-origin value is accepted only if it is exactly an
+// origin as a browser serialises it.
+func FuzzWebOrigin(f *testing.F) {
+	for _, s := range []string{"https://app.example", "http://localhost:3000", "https://app.example/", "HTTPS://x", "https://[::1]:8443"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, o string) {
+		if validateWebOrigin(o) != nil {
+			return
+		}
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme+"://"+u.Host != o {
+			t.Fatalf("accepted %q, which is not scheme://host", o)
+		}
+	})
+}
+
+// FuzzETagMatch: If-None-Match matches only a list holding the tag (or *).
+func FuzzETagMatch(f *testing.F) {
+	const tag = `"abc"`
+	for _, s := range []string{tag, "W/" + tag, `"x", "abc"`, "*", `"abcd"`, ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		if etagMatches(header, tag) && !strings.Contains(header, tag) && !strings.Contains(header, "*") {
+			t.Fatalf("%q matched %s", header, tag)
+		}
+	})
+}

@@ -100,9 +100,10 @@ export class Latch {
   #apiOrigins;
   #apiNonces = new Map();
 
-  constructor({ issuer, baseURL = issuer ?? globalThis.location?.origin, apiOrigins = [], dbName = "latch", refreshLeeway = 30 } = {}) {
-    if (!baseURL) throw new TypeError("Latch: baseURL is required outside a web page");
-    const base = new URL(baseURL);
+  constructor({ issuer, baseURL, apiOrigins = [], dbName = "latch", refreshLeeway = 30 } = {}) {
+    const service = issuer ?? baseURL ?? globalThis.location?.origin;
+    if (!service) throw new TypeError("Latch: issuer is required outside a web page");
+    const base = new URL(service);
     this.#base = (base.origin + base.pathname).replace(/\/+$/, "");
     this.#session = sharedSession(`${this.#base}|${dbName}`, dbName);
     this.#leewayMs = Math.max(0, refreshLeeway) * 1000;
