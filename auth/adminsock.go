@@ -170,6 +170,9 @@ func (s *Server) adminHandler() http.Handler {
 	}))
 	mux.HandleFunc("POST /v1/clients/register", command(s, func(ctx context.Context, req ClientOptions) (any, error) {
 		secret, err := s.registerClient(ctx, req)
+		if err == nil {
+			err = s.loadClientOrigins(ctx)
+		}
 		return clientResponse{secret}, err
 	}))
 	mux.HandleFunc("POST /v1/clients/show", command(s, func(ctx context.Context, req clientRequest) (any, error) {
@@ -180,7 +183,11 @@ func (s *Server) adminHandler() http.Handler {
 		s.adminReply(w, clients, err)
 	})
 	mux.HandleFunc("POST /v1/clients/delete", command(s, func(ctx context.Context, req clientRequest) (any, error) {
-		return struct{}{}, deleteClient(ctx, s.db, req.ID, s.now())
+		err := deleteClient(ctx, s.db, req.ID, s.now())
+		if err == nil {
+			err = s.loadClientOrigins(ctx)
+		}
+		return struct{}{}, err
 	}))
 	mux.HandleFunc("POST /v1/clients/rotate-secret", command(s, func(ctx context.Context, req clientRequest) (any, error) {
 		secret, err := rotateClientSecret(ctx, s.db, req.ID, s.now())

@@ -1,12 +1,15 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/latchid/latch/store"
 )
 
 // CORS (the Fetch standard's HTTP extensions) for web apps on other origins
@@ -45,13 +48,67 @@ func corsPath(p string) bool {
 	return strings.HasPrefix(p, "/latch") && strings.HasSuffix(p, ".js") && !strings.Contains(p[1:], "/")
 }
 
-// originAllowed reports whether a web app on origin may call Latch from
-// its pages. Today the allowed origins are the --web-origin flags; a
-// per-client list stored with the OAuth clients is meant to be consulted
-// here as well, so every CORS decision goes through this one function.
-func (s *Server) originAllowed(origin string) bool {
-	_, ok := s.webOrigins[origin]
+// clientCORSPath reports whether a path is one an OpenID Connect client's
+// own pages call (a SPA): the token, revocation and UserInfo endpoints and
+// the metadata and key documents. The account, ceremony and credential
+// APIs stay for --web-origin apps, which run Latch's own client.
+func clientCORSPath(p string) bool {
+	switch p {
+	case "/token", "/revoke", "/userinfo":
+		return true
+	}
+	return strings.HasPrefix(p, "/.well-known/")
+}
+
+// originAllowed reports whether a web app on origin may call path from its
+// pages: a --web-origin app every CORS path, an OpenID Connect client's
+// origin (registered with --web-origin, or of one of its https or
+// loopback redirect URIs) the client paths. Every CORS decision goes
+// through this one function.
+func (s *Server) originAllowed(origin, path string) bool {
+	if _, ok := s.webOrigins[origin]; ok {
+		return true
+	}
+	if !clientCORSPath(path) {
+		return false
+	}
+	_, ok := (*s.clientOrigins.Load())[origin]
 	return ok
+}
+
+// clientOriginsOf lists the origins a client's pages may call from.
+func clientOriginsOf(c *store.Client) []string {
+	out := append([]string(nil), c.WebOrigins...)
+	for _, uri := range c.RedirectURIs {
+		u, err := url.Parse(uri)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			continue // a native app's private-use scheme: no browser origin
+		}
+		out = append(out, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	return out
+}
+
+// loadClientOrigins reads every client's origins from the store into the
+// set originAllowed consults; the admin socket calls it after each change
+// to the clients, and a change made with the server stopped is read at
+// the next start.
+func (s *Server) loadClientOrigins(ctx context.Context) error {
+	set := map[string]struct{}{}
+	err := s.db.View(ctx, func(tx *store.Tx) error {
+		clients, err := tx.Clients()
+		for i := range clients {
+			for _, o := range clientOriginsOf(&clients[i]) {
+				set[o] = struct{}{}
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	s.clientOrigins.Store(&set)
+	return nil
 }
 
 // cors adds the CORS response headers for an allowed origin and answers
@@ -67,7 +124,7 @@ func (s *Server) cors(c *fiber.Ctx) error {
 	// same-origin answer, which has no CORS headers, to a cross-origin call).
 	h.Add(fiber.HeaderVary, fiber.HeaderOrigin)
 	origin := c.Request().Header.Peek(fiber.HeaderOrigin)
-	if len(origin) == 0 || !s.originAllowed(string(origin)) {
+	if len(origin) == 0 || !s.originAllowed(string(origin), c.Path()) {
 		return c.Next()
 	}
 	h.Set(fiber.HeaderAccessControlAllowOrigin, string(origin))

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -167,5 +168,45 @@ func TestWebOriginValidation(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "--web-origin") {
 			t.Errorf("%q: error does not name the flag: %v", tc.origin, err)
 		}
+	}
+}
+
+// TestCORSForClientOrigins: an OpenID Connect client's origins (its
+// --web-origin and those of its redirect URIs) may call the token,
+// revocation and UserInfo endpoints and read discovery and keys, and
+// nothing else; removing the client through the running server withdraws
+// them at once.
+func TestCORSForClientOrigins(t *testing.T) {
+	e := newEnv(t, socketTest(t))
+	admin := e.serving()
+	ctx := context.Background()
+	if _, err := admin.RegisterClient(ctx, ClientOptions{ID: "spa", Public: true,
+		RedirectURIs: []string{"https://spa.example/cb", "com.example.app:/cb"}, WebOrigins: []string{"https://www.spa.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	preflight := func(origin, path string) *response {
+		return e.request("OPTIONS", path, nil, map[string]string{"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "dpop"})
+	}
+	for _, origin := range []string{"https://spa.example", "https://www.spa.example"} {
+		for _, path := range []string{"/token", "/revoke", "/userinfo", "/.well-known/jwks.json", "/.well-known/openid-configuration"} {
+			r := preflight(origin, path)
+			if r.status != 204 || r.header.Get("Access-Control-Allow-Origin") != origin {
+				t.Errorf("%s %s: %d %q", origin, path, r.status, r.header.Get("Access-Control-Allow-Origin"))
+			}
+		}
+		for _, path := range []string{"/me", "/me/credentials", "/webauthn/login/begin", "/credentials/sd-jwt", "/latch.js"} {
+			if r := preflight(origin, path); r.header.Get("Access-Control-Allow-Origin") != "" {
+				t.Errorf("%s may call %s", origin, path)
+			}
+		}
+	}
+	if r := preflight("https://other.example", "/token"); r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Error("an unregistered origin got CORS")
+	}
+	if err := admin.DeleteClient(ctx, "spa"); err != nil {
+		t.Fatal(err)
+	}
+	if r := preflight("https://spa.example", "/token"); r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Error("a removed client's origin still gets CORS")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,7 +40,10 @@ type Server struct {
 	users   userCache
 	// webOrigins are the --web-origin values, consulted by originAllowed.
 	webOrigins map[string]struct{}
-	metrics    *metrics
+	// clientOrigins are the origins of the OpenID Connect clients' pages
+	// (loadClientOrigins), replaced whole when a client changes.
+	clientOrigins atomic.Pointer[map[string]struct{}]
+	metrics       *metrics
 	// writeProbe paces readiness's own write probes.
 	writeProbe writeProbeGate
 	// failures budgets the audit events of failed sign-ins (audit.go).
@@ -124,6 +128,9 @@ func (s *Server) init() error {
 		return err
 	}
 	s.webOrigins = webOriginSet(s.cfg.WebOrigins)
+	if err := s.loadClientOrigins(context.Background()); err != nil {
+		return err
+	}
 	ctx := context.Background()
 	if s.keys, err = loadKeyring(ctx, s.db, s.cfg.KeyAlg, publishWindow(s.cfg), s.now()); err != nil {
 		return err
