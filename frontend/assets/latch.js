@@ -35,6 +35,7 @@
 import { LatchError, challengeError, errorBody, errorFromResponse } from "./latch-error.js";
 import { createProof, generateKeyPair, publicJwk, thumbprint } from "./latch-dpop.js";
 import { createPresentation, holderThumbprint } from "./latch-sdjwt.js";
+import { conditionalMediationAvailable, signalAccepted, signalDetails, signalUnknown } from "./latch-signal.js";
 import { SessionStore } from "./latch-store.js";
 import { creationOptions, credentialJSON, requestOptions } from "./latch-webauthn.js";
 
@@ -42,6 +43,9 @@ export { LatchError } from "./latch-error.js";
 
 const KEY_RECORD = "dpop_key";
 const REFRESH_RECORD = "refresh_token";
+// The RP ID and WebAuthn user handle of the last passkey sign-in, for the
+// Signal API after a later page load (not secret: the handle is an opaque id).
+const SIGNAL_RECORD = "signal_target";
 
 // Session state shared by every Latch instance of the same service and
 // database on this page.
@@ -58,6 +62,10 @@ function sharedSession(id, dbName) {
       refreshing: null,
       nonce: null,
       mfaToken: null,
+      // The RP ID and user handle of the last passkey sign-in, for the
+      // Signal API (latch-signal.js); null until one.
+      signalTarget: null,
+      signalAfterMfa: null,
       listeners: new Set(),
     };
     sessions.set(id, session);
@@ -201,8 +209,10 @@ export class Latch {
     } catch (err) {
       throw passkeyError(err);
     }
-    const body = JSON.stringify({ ceremony: begin.ceremony, credential: credentialJSON(assertion) });
+    const json = credentialJSON(assertion);
+    const body = JSON.stringify({ ceremony: begin.ceremony, credential: json });
     this.#session.mfaToken = null;
+    const rpId = begin.publicKey?.rpId;
     let tokens;
     try {
       tokens = await this.#tokenRequest("/webauthn/login/finish", body, "application/json");
@@ -210,12 +220,45 @@ export class Latch {
       const details = errorBody(err);
       if (err.code === "mfa_required" && typeof details?.mfa_token === "string") {
         this.#session.mfaToken = details.mfa_token;
+        this.#session.signalAfterMfa = { rpId, userId: json.response?.userHandle };
         return { mfaRequired: true };
       }
+      // A passkey no account here holds (deleted, or its account deleted):
+      // the device may forget it, so it is not offered again.
+      if (details?.reason === "unknown_credential") await signalUnknown(rpId, json.id);
       throw err;
     }
     await this.#acceptTokens(tokens);
+    this.#signalSignedIn(rpId, json.response?.userHandle);
     return { mfaRequired: false };
+  }
+
+  /**
+   * signInWithAutofill offers the person's passkeys in the username field's
+   * autofill (conditional mediation; the field needs autocomplete="username
+   * webauthn") and signs in when one is picked. It resolves to
+   * {available: false} at once where the browser cannot, and otherwise
+   * waits; abort it with `signal` (for example when the person presses a
+   * sign-in button instead), which rejects with code "ceremony_aborted".
+   */
+  async signInWithAutofill({ signal } = {}) {
+    if (!(await conditionalMediationAvailable())) return { available: false, mfaRequired: false };
+    const result = await this.signIn({ mediation: "conditional", signal });
+    return { available: true, ...result };
+  }
+
+  // After a sign-in, tell the device which passkeys the account still has
+  // and what it is called (the Signal API; best effort, in the background,
+  // and only where the browser has it).
+  #signalSignedIn(rpId, userId) {
+    if (!rpId || !userId) return;
+    this.#session.signalTarget = { rpId, userId };
+    (async () => {
+      await this.#session.store.put(SIGNAL_RECORD, { rpId, userId });
+      const [passkeys, me] = await Promise.all([this.listPasskeys(), this.userinfo()]);
+      await signalAccepted(rpId, userId, passkeys.map((p) => p.id));
+      await signalDetails(rpId, userId, me.username, me.display_name);
+    })().catch(() => {});
   }
 
   /**
@@ -251,6 +294,14 @@ export class Latch {
    */
   async deletePasskey(id) {
     await this.#authJSON("DELETE", `/me/credentials/${encodeURIComponent(id)}`);
+    // The device may drop the deleted passkey (Signal API), when this
+    // browser signed in with one of the account's passkeys.
+    (async () => {
+      const target = this.#session.signalTarget ?? (await this.#session.store.get(SIGNAL_RECORD));
+      if (!target) return;
+      const passkeys = await this.listPasskeys();
+      await signalAccepted(target.rpId, target.userId, passkeys.map((p) => p.id));
+    })().catch(() => {});
   }
 
   /** listSessions returns where the user is signed in: [{id, created_at, auth_time, amr, device, device_name, dpop_bound, current}], newest first. */
@@ -642,6 +693,9 @@ export class Latch {
     }
     this.#session.mfaToken = null;
     await this.#acceptTokens(tokens);
+    const pending = this.#session.signalAfterMfa;
+    this.#session.signalAfterMfa = null;
+    if (pending) this.#signalSignedIn(pending.rpId, pending.userId);
   }
 
   async #acceptTokens(tokens) {
@@ -735,10 +789,11 @@ export class Latch {
     session.accessToken = null;
     session.renewAt = 0;
     session.mfaToken = null;
+    session.signalTarget = null;
     if (dropKey) {
       session.key = null;
       session.nonce = null;
-      await session.store.delete(REFRESH_RECORD, KEY_RECORD);
+      await session.store.delete(REFRESH_RECORD, KEY_RECORD, SIGNAL_RECORD);
     } else {
       await session.store.delete(REFRESH_RECORD);
     }

@@ -185,6 +185,12 @@ export class Latch {
 
   /** Creates an account with a new passkey and signs in. */
   signUp(username: string, displayName?: string, options?: { passkeyName?: string }): Promise<{ credentialId: string }>;
+  /**
+   * Offers the site's passkeys in the username field's autofill (conditional
+   * mediation) and signs in when one is picked; `available: false` at once
+   * where the browser cannot. Abort with `signal` before another ceremony.
+   */
+  signInWithAutofill(options?: { signal?: AbortSignal }): Promise<{ available: boolean; mfaRequired: boolean }>;
   /** Signs in with a passkey; `mfaRequired` means verifyTotp or verifyRecoveryCode comes next. */
   signIn(options?: SignInOptions): Promise<{ mfaRequired: boolean }>;
   /** Registers another passkey for the signed-in user (needs a recent sign-in). */
