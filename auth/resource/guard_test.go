@@ -127,8 +127,12 @@ func TestEveryDPoPRejection(t *testing.T) {
 	const path = "/api/hello"
 	u := apiURL + path
 	now := l.clock.Now
-	mk := func(mutate ...func(h, c map[string]any)) string { return proof(t, c.key, now(), "GET", u, c.access, mutate...) }
-	good := func() map[string][]string { return map[string][]string{"Authorization": {"DPoP " + c.access}, "DPoP": {mk()}} }
+	mk := func(mutate ...func(h, c map[string]any)) string {
+		return proof(t, c.key, now(), "GET", u, c.access, mutate...)
+	}
+	good := func() map[string][]string {
+		return map[string][]string{"Authorization": {"DPoP " + c.access}, "DPoP": {mk()}}
+	}
 	with := func(dpop ...string) map[string][]string {
 		return map[string][]string{"Authorization": {"DPoP " + c.access}, "DPoP": dpop}
 	}
@@ -245,7 +249,7 @@ func TestWrongAudienceAndIssuerRefused(t *testing.T) {
 	l := startLatch(t, func(c *auth.Config) { c.Audience = "https://api.other.example" })
 	c := l.signUp("hank", true)
 	for name, mod := range map[string]func(*resource.Config){
-		"audience": func(c *resource.Config) { c.Audience = apiURL },
+		"audience":                      func(c *resource.Config) { c.Audience = apiURL },
 		"default audience (the issuer)": func(*resource.Config) {},
 	} {
 		g, _ := l.guard(mod)
@@ -538,4 +542,3 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
-
