@@ -158,6 +158,9 @@ func New(cfg Config) (*Guard, error) {
 		if err := absoluteHTTP(cfg.ResourceMetadataURL, "ResourceMetadataURL"); err != nil {
 			return nil, err
 		}
+		if strings.ContainsAny(cfg.ResourceMetadataURL, "\"\\") {
+			return nil, errors.New("resource: ResourceMetadataURL may not contain quotes or backslashes")
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

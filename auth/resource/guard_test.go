@@ -162,7 +162,8 @@ func TestEveryDPoPRejection(t *testing.T) {
 		{"no jwk", with(mk(func(h, _ map[string]any) { delete(h, "jwk") })), "GET", "invalid_dpop_proof"},
 		{"private jwk", with(mk(func(h, _ map[string]any) {
 			j := jwkOf(c.key)
-			j["d"] = b64.EncodeToString(c.key.D.Bytes())
+			d, _ := c.key.Bytes()
+			j["d"] = b64.EncodeToString(d)
 			h["jwk"] = j
 		})), "GET", "invalid_dpop_proof"},
 		{"jwk of another curve", with(mk(func(h, _ map[string]any) { j := jwkOf(c.key); j["crv"] = "P-384"; h["jwk"] = j })), "GET", "invalid_dpop_proof"},
@@ -311,7 +312,7 @@ func TestKeyRotationMidRun(t *testing.T) {
 	if n := cc.jwks.Load(); n != 2 {
 		t.Fatalf("%d fetches after rotation, want 2", n)
 	}
-	c.access, old = old, c.access
+	c.access = old
 	if a := c.dpopCall(h, "GET", "/x"); a.status != 200 {
 		t.Fatalf("token of the retired key: %d %v", a.status, a.body)
 	}
