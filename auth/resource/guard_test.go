@@ -52,6 +52,14 @@ func TestDPoPRequestWithLatchToken(t *testing.T) {
 		"DPoP":          {proof(t, c.key, l.clock.Now(), "GET", "http://internal.host/api/hello", c.access)},
 	})
 	expectRefusal(t, forHost, 401, "invalid_dpop_proof")
+
+	// The same key set resolves kids for a status-list verifier.
+	if pub, alg, err := g.Keys(ctx, kidOf(t, c.access)); err != nil || pub == nil || alg != "ES256" {
+		t.Fatalf("Keys: %v %q %v", pub, alg, err)
+	}
+	if _, _, err := g.Keys(ctx, "no-such-kid"); err == nil {
+		t.Fatal("Keys resolved an unknown kid")
+	}
 }
 
 // TestChallengesAsLatchSendsThem compares the guard's refusals with
