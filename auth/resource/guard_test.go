@@ -551,3 +551,29 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleKeySetRefreshedInBackground: once the installed JWK Set is older
+// than JWKSRefresh a request starts one background fetch, and keeps being
+// served from the installed set meanwhile.
+func TestStaleKeySetRefreshedInBackground(t *testing.T) {
+	l := startLatch(t)
+	g, cc := l.guard(func(c *resource.Config) { c.JWKSRefresh = time.Minute })
+	h := g.Middleware(hello)
+	c := l.signUp("pia", true)
+	if a := c.dpopCall(h, "GET", "/x"); a.status != 200 {
+		t.Fatalf("%d %v", a.status, a.body)
+	}
+	l.clock.Advance(2 * time.Minute)
+	if a := c.dpopCall(h, "GET", "/x"); a.status != 200 {
+		t.Fatalf("with a stale set: %d %v", a.status, a.body)
+	}
+	for i := 0; cc.jwks.Load() < 2; i++ {
+		if i == 500 {
+			t.Fatalf("no background fetch: %d fetches", cc.jwks.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if a := c.dpopCall(h, "GET", "/x"); a.status != 200 || cc.jwks.Load() != 2 {
+		t.Fatalf("after the refresh: %d %v, %d fetches", a.status, a.body, cc.jwks.Load())
+	}
+}
