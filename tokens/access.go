@@ -274,6 +274,7 @@ func (a *AccessTokens) Verify(token string) (*AccessClaims, error) {
 	}
 	out := *claims
 	out.AMR = slices.Clone(claims.AMR)
+	out.Groups = slices.Clone(claims.Groups)
 	return &out, nil
 }
 

@@ -70,6 +70,9 @@ func (c *verifiedCache) get(sum *[32]byte, state *keyringState, now time.Time) (
 	if e.claims.AMR != nil {
 		out.AMR = slices.Clone(e.claims.AMR)
 	}
+	if e.claims.Groups != nil {
+		out.Groups = slices.Clone(e.claims.Groups)
+	}
 	return out, true
 }
 

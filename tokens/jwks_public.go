@@ -1,0 +1,58 @@
+package tokens
+
+import (
+	"encoding/json"
+	"errors"
+)
+
+// jwksKeyMeta holds the members of a published key that say what it is
+// for; the key material itself is read by publicKeyFromJWK.
+type jwksKeyMeta struct {
+	KID string `json:"kid"`
+	Alg string `json:"alg"`
+	Use string `json:"use"`
+}
+
+// ParsePublicJWKS reads a JWK Set as an issuer publishes it (at most
+// 64 KiB and 32 keys) into keyring entries that verify but cannot sign:
+// pass them to a Keyring's Replace with a nil active key, and an
+// AccessTokens on that keyring verifies the issuer's access tokens with
+// every check and the verified-token cache it has for Latch's own.
+//
+// Only signature keys ("use" absent or "sig") with a kid and an "alg" of
+// ES256 or EdDSA are kept, the only algorithms access tokens and status
+// lists are signed with; the algorithm comes from the published key, never
+// from a token header. Other keys (an RS256 key published for ID tokens,
+// an encryption key) are skipped, not an error, as RFC 7517 section 5
+// allows. A key carrying private members, or one whose material does not
+// match its alg, fails the whole set.
+func ParsePublicJWKS(data []byte) ([]KeyringEntry, error) {
+	raw, err := parseJWKS(data)
+	if err != nil {
+		return nil, err
+	}
+	var out []KeyringEntry
+	for _, k := range raw {
+		var m jwksKeyMeta
+		if !strictJOSE(k) || json.Unmarshal(k, &m) != nil {
+			return nil, errJWKMalformed
+		}
+		if m.KID == "" || (m.Use != "" && m.Use != "sig") || (m.Alg != algES256 && m.Alg != algEdDSA) {
+			continue
+		}
+		pub, canonical, err := publicKeyFromJWK(k, m.Alg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, KeyringEntry{Key: &SigningKey{ID: m.KID, Alg: m.Alg, pub: pub, jwkCanonical: canonical}})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("tokens: the JWK Set holds no ES256 or EdDSA signature key")
+	}
+	return out, nil
+}
+
+// IsUnknownKey reports whether err is the access-token rejection for a kid
+// the keyring does not hold: a verifier working from a fetched JWKS then
+// knows to fetch it again.
+func IsUnknownKey(err error) bool { return err == errTokenKey }
