@@ -1,14 +1,17 @@
 // latch.js used by an app on another origin: a page served from a second
 // origin imports the client from Latch's versioned path (CORS), signs up and
 // in with a passkey, and calls an API on a third origin through
-// latch.fetch. The API here is a stand-in that checks what a resource
-// server must (RFC 9449 section 7): the proof's signature, htm, htu, ath,
-// its key against the token's cnf.jkt, and the token's signature against
-// Latch's JWKS, all with WebCrypto.
+// latch.fetch. Two APIs answer: a stand-in that checks what a resource
+// server must (RFC 9449 section 7) with WebCrypto, the proof's signature,
+// htm, htu, ath, its key against the token's cnf.jkt, and the token's
+// signature against Latch's JWKS; and the Go example API guarded by
+// auth/resource, which must also refuse a revoked token within its
+// introspection staleness bound.
 
 import { expect, test, type Page } from "@playwright/test";
 import { createHash, webcrypto } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { addAuthenticator, captureTokenExchanges, uniqueUsername } from "./support";
@@ -135,7 +138,7 @@ class StandInAPI {
 }
 
 /** The app on the second origin: one page that imports latch.js from Latch. */
-function appServer(apiOrigin: () => string): Server {
+function appServer(apiOrigins: () => string[]): Server {
   return createServer((req, res) => {
     if (req.url !== "/") {
       res.writeHead(404).end();
@@ -145,7 +148,7 @@ function appServer(apiOrigin: () => string): Server {
 <html lang="en"><head><title>An app on another origin</title></head><body>
 <script type="module">
   import { Latch } from "${latchOrigin}/latch/v${version}/latch.js";
-  window.latch = new Latch({ issuer: "${latchOrigin}", apiOrigins: ["${apiOrigin()}"] });
+  window.latch = new Latch({ issuer: "${latchOrigin}", apiOrigins: ${JSON.stringify(apiOrigins())} });
   window.latchReady = true;
 </script></body></html>`);
   });
@@ -154,13 +157,37 @@ function appServer(apiOrigin: () => string): Server {
 const api = new StandInAPI();
 let app: Server;
 
+// The real thing beside the stand-in: cmd/latch-example-api, a Go API
+// guarded by auth/resource, on a third origin, introspecting through a
+// client registered on the running Latch so that it sees revocations.
+const goAPIOrigin = `http://localhost:${latchPort + 3000}`;
+const introspectClient = `example-api-${latchPort}`;
+let introspectSecret = "";
+let goAPI: ChildProcess;
+
+function latchCommand(...args: string[]) {
+  const dataDir = readFileSync(`bin/e2e-data-${latchPort}`, "utf8").trim();
+  return execFileSync("bin/latch", [...args, "--data", dataDir], { encoding: "utf8" });
+}
+
 test.beforeAll(async () => {
   await api.start();
-  app = appServer(() => api.origin);
+  app = appServer(() => [api.origin, goAPIOrigin]);
   await new Promise<void>((resolve) => app.listen(latchPort + 1000, "127.0.0.1", resolve));
+
+  execFileSync("go", ["build", "-o", "bin/latch-example-api", "./cmd/latch-example-api"], { stdio: "inherit" });
+  introspectSecret = latchCommand("clients", "add", introspectClient).trim();
+  goAPI = spawn(
+    "bin/latch-example-api",
+    ["--issuer", latchOrigin, "--addr", `127.0.0.1:${latchPort + 3000}`, "--public-url", goAPIOrigin, "--allow-origin", appOrigin,
+      "--introspect-client", introspectClient, "--introspect-max-stale", "2s"],
+    { env: { ...process.env, LATCH_INTROSPECT_SECRET: introspectSecret }, stdio: "ignore" },
+  );
+  await expect.poll(async () => (await fetch(`${goAPIOrigin}/api/hello`).catch(() => null))?.status ?? 0, { timeout: 20_000 }).toBe(401);
 });
 
 test.afterAll(async () => {
+  goAPI?.kill("SIGTERM");
   await api.stop();
   await new Promise<void>((resolve) => app.close(() => resolve()));
 });
@@ -297,4 +324,49 @@ test("getAccessToken and createProof build a request the API accepts", async ({ 
   expect(status).toBe(200);
   expect(api.calls[0].failures).toEqual([]);
   expect(api.calls[0].proof).toMatchObject({ htm: "DELETE", htu: `${api.origin}/orders/7` });
+});
+
+test("the Go API guarded by auth/resource takes latch.js's proofs and refuses a revoked token within its staleness bound", async ({ page }) => {
+  const username = uniqueUsername("goapi");
+  await openApp(page, username);
+  const me = await page.evaluate(() => (window as any).latch.userinfo());
+
+  // latch.fetch with a proof made for the Go API's exact URL.
+  const hello = await page.evaluate(async (url) => {
+    const res = await (window as any).latch.fetch(url);
+    return { status: res.status, body: await res.json() };
+  }, `${goAPIOrigin}/api/hello`);
+  expect(hello.status).toBe(200);
+  expect(hello.body.hello).toBe(me.sub);
+  expect(hello.body.principal).toMatchObject({ sub: me.sub, client_id: "latch" });
+  const jkt = await page.evaluate(() => (window as any).latch.keyThumbprint());
+  expect(hello.body.principal.jkt).toBe(jkt);
+
+  // The same token, sent by hand with a fresh proof each time: accepted,
+  // then, once an operator's client revokes it at Latch, refused by the
+  // API as soon as its introspection answer is older than the bound.
+  const callWithCurrentToken = () =>
+    page.evaluate(async (url) => {
+      const latch = (window as any).latch;
+      const token = await latch.getAccessToken();
+      const res = await fetch(url, { headers: { Authorization: `DPoP ${token}`, DPoP: await latch.createProof("GET", url) } });
+      return { status: res.status, challenge: res.headers.get("WWW-Authenticate") ?? "", token };
+    }, `${goAPIOrigin}/api/hello`);
+  const before = await callWithCurrentToken();
+  expect(before.status).toBe(200);
+  const revoked = await fetch(`${latchOrigin}/revoke`, {
+    method: "POST",
+    headers: {
+      Authorization: "Basic " + Buffer.from(`${introspectClient}:${introspectSecret}`).toString("base64"),
+      "Content-Type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({ token: before.token, token_type_hint: "access_token" }),
+  });
+  expect(revoked.status).toBe(200);
+  await expect
+    .poll(async () => {
+      const r = await callWithCurrentToken();
+      return r.token === before.token ? `${r.status} ${r.challenge.includes('error="invalid_token"')}` : "the token changed";
+    }, { timeout: 20_000, intervals: [500] })
+    .toBe("401 true");
 });

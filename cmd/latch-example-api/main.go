@@ -40,6 +40,8 @@ func run(args []string) error {
 	origin := fs.String("allow-origin", "", "a web origin allowed to call the API (CORS)")
 	bearer := fs.Bool("allow-bearer", false, "also accept access tokens that are not DPoP-bound")
 	nonce := fs.Bool("dpop-nonce", false, "demand server nonces in DPoP proofs")
+	introspectClient := fs.String("introspect-client", "", "an introspection client of Latch (latch clients add ID; its secret in LATCH_INTROSPECT_SECRET): revoked tokens are then refused within --introspect-max-stale")
+	maxStale := fs.Duration("introspect-max-stale", 30*time.Second, "how long an introspection answer is trusted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,10 +49,18 @@ func run(args []string) error {
 		*publicURL = "http://" + *addr
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	g, err := resource.New(resource.Config{
+	cfg := resource.Config{
 		Issuer: *issuer, PublicURL: *publicURL, Audience: *audience,
 		AllowBearer: *bearer, DPoPNonce: *nonce, Logger: log,
-	})
+	}
+	if *introspectClient != "" {
+		secret := os.Getenv("LATCH_INTROSPECT_SECRET")
+		if secret == "" {
+			return errors.New("--introspect-client needs the client's secret in LATCH_INTROSPECT_SECRET")
+		}
+		cfg.Introspection = &resource.Introspection{ClientID: *introspectClient, ClientSecret: secret, MaxStale: *maxStale}
+	}
+	g, err := resource.New(cfg)
 	if err != nil {
 		return err
 	}
