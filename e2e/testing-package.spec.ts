@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { addAuthenticator, exportCredentials, importCredentials, signIn, signOut, signUp, test, totpCode } from "../frontend/testing/index.js";
+import { addAuthenticator, exportCredentials, importCredentials, signIn, signInAtProvider, signOut, signUp, test, totpCode } from "../frontend/testing/index.js";
 import { readPasskeyFile, signInWithPasskeyFile } from "../frontend/testing/passkey.js";
 import { uniqueUsername } from "./support";
 
@@ -144,4 +144,43 @@ test.describe("a passkey file from latch users add", () => {
       status: 400,
     });
   });
+});
+
+test("signInAtProvider completes an OpenID Connect sign-in on Latch's provider page", async ({ page, authenticator }) => {
+  void authenticator;
+  const latchPort = Number(process.env.LATCH_E2E_PORT || "8089");
+  const { readFileSync } = await import("node:fs");
+  const dataDir = readFileSync(`bin/e2e-data-${latchPort}`, "utf8").trim();
+  const client = `helper-app-${Date.now().toString(36)}`;
+  const redirect = `http://localhost:${latchPort + 4000}/cb`;
+  await promisify(execFile)("bin/latch", ["clients", "add", client, "--public", "--redirect-uri", redirect, "--data", dataDir]);
+  // The application's redirect URI: a server that just answers.
+  const { createServer } = await import("node:http");
+  const app = createServer((_, res) => res.writeHead(200, { "Content-Type": "text/plain" }).end("the app"));
+  await new Promise<void>((resolve) => app.listen(latchPort + 4000, "127.0.0.1", resolve));
+  try {
+    const verifier = "v".repeat(43);
+    const { createHash } = await import("node:crypto");
+    const challenge = createHash("sha256").update(verifier).digest("base64url");
+    const authorize = (extra: Record<string, string> = {}) =>
+      `/authorize?${new URLSearchParams({ client_id: client, redirect_uri: redirect, response_type: "code", scope: "openid profile",
+        state: "s-1", nonce: "n-1", code_challenge: challenge, code_challenge_method: "S256", ...extra })}`;
+
+    // A new account created on the provider page, then consent, then back.
+    const username = uniqueUsername("provider");
+    await page.goto(authorize({ prompt: "create" }));
+    await signInAtProvider(page, { create: username });
+    const back = new URL(page.url());
+    expect(`${back.origin}${back.pathname}`).toBe(redirect);
+    expect(back.searchParams.get("state")).toBe("s-1");
+    expect(back.searchParams.get("code")).toBeTruthy();
+
+    // Signed out of the provider, a returning person signs in with the passkey.
+    await page.context().clearCookies();
+    await page.goto(authorize({ prompt: "login" }));
+    await signInAtProvider(page);
+    expect(new URL(page.url()).searchParams.get("code")).toBeTruthy();
+  } finally {
+    await new Promise<void>((resolve) => app.close(() => resolve()));
+  }
 });

@@ -52,5 +52,24 @@ export interface SignInOptions {
 export function signUp(page: Page, options: SignUpOptions): Promise<void>;
 /** Signs in on Latch's home page with a passkey (and TOTP when asked) and waits until signed in. */
 export function signIn(page: Page, options?: SignInOptions): Promise<void>;
+export interface ProviderSignInOptions {
+  /** Restrict to this account's passkeys; default usernameless. */
+  username?: string;
+  /** Create this account (with a new passkey) instead of signing in. */
+  create?: string;
+  /** The account's TOTP secret (base32), to answer the second step. */
+  totpSecret?: string;
+  /** A TOTP code to answer the second step with. */
+  code?: string;
+  /** What to answer a consent page with; default "allow". */
+  consent?: "allow" | "deny";
+}
+
+/**
+ * Completes an OpenID Connect sign-in on Latch's provider page (the page is
+ * at /authorize already), allows or denies the consent page if one comes,
+ * and resolves once the browser has left Latch for the redirect URI.
+ */
+export function signInAtProvider(page: Page, options?: ProviderSignInOptions): Promise<void>;
 /** Presses "Sign out" on Latch's home page and waits for the signed-out view. */
 export function signOut(page: Page): Promise<void>;

@@ -105,6 +105,46 @@ export async function signIn(page, { username = "", latchURL, totpSecret, code }
   await expect(signedIn).toBeVisible();
 }
 
+/**
+ * signInAtProvider completes the sign-in of an OpenID Connect flow on
+ * Latch's provider page: the page is there already (your app sent it to
+ * Latch's /authorize). It signs in with a passkey (usernameless unless
+ * `username` is given; `totpSecret` or `code` answer a second step), or
+ * creates the account when `create` names a username, allows the consent
+ * page if one comes (`consent: "deny"` denies it), and resolves once the
+ * browser has left Latch for the application's redirect URI.
+ */
+export async function signInAtProvider(page, { username = "", create, totpSecret, code, consent = "allow" } = {}) {
+  const latchOrigin = new URL(page.url()).origin;
+  const away = () => new URL(page.url()).origin !== latchOrigin;
+  if (create) {
+    await page.locator("#signup-username").fill(create);
+    await page.locator("#signup-display-name").fill(create);
+    await page.getByRole("button", { name: "Create account with a passkey" }).click();
+  } else {
+    await page.locator("#signin-username").fill(username);
+    await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+  }
+  const mfa = page.getByTestId("view-mfa");
+  const allow = page.getByRole("button", { name: consent === "deny" ? "Deny" : "Allow" });
+  for (;;) {
+    await expect.poll(async () => away() || (await mfa.isVisible()) || (await allow.isVisible()), { timeout: 15_000 }).toBe(true);
+    if (away()) return;
+    if (await mfa.isVisible()) {
+      const { totpCode } = await import("./totp.js");
+      const answer = code ?? (totpSecret ? totpCode(totpSecret) : undefined);
+      if (!answer) throw new Error("signInAtProvider: the account asks for a TOTP code; pass totpSecret or code");
+      await page.locator("#mfa-code").fill(answer);
+      await page.getByTestId("mfa-submit").click();
+      await expect(mfa).toBeHidden();
+      continue;
+    }
+    await allow.click();
+    await expect.poll(away, { timeout: 15_000 }).toBe(true);
+    return;
+  }
+}
+
 /** signOut presses "Sign out" on Latch's home page and waits for the signed-out view. */
 export async function signOut(page) {
   await page.getByTestId("signout").click();
