@@ -67,6 +67,16 @@ func errGrant(desc string) *Error {
 	return Errorf(http.StatusBadRequest, CodeInvalidGrant, "%s", desc)
 }
 
+// errSessionEnded answers a refresh of a login session that has been ended
+// (signed out elsewhere, by the account page, an operator, a recovery or a
+// detected token reuse), with reason "session_ended" so that a client can
+// tell the person rather than just show the sign-in page.
+func errSessionEnded() *Error {
+	e := errGrant("the login session has ended")
+	e.Extra = map[string]any{"reason": "session_ended"}
+	return e
+}
+
 func errCode(desc string) *Error {
 	return Errorf(http.StatusBadRequest, CodeInvalidCode, "%s", desc)
 }

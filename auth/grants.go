@@ -294,7 +294,7 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *
 			return errGrant("the refresh token is bound to another DPoP key")
 		}
 		if !sess.RevokedAt.IsZero() {
-			return errGrant("the login session has ended")
+			return errSessionEnded()
 		}
 		issued, err = s.rotate(tx, sess, nil, proof, now)
 		return err
@@ -378,7 +378,10 @@ func (s *Server) rotateRecord(tx *store.Tx, h *heldRefresh, clientID string, cli
 	if !h.current {
 		return reused(rt.SessionID, rt.UserID)
 	}
-	if sess == nil || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
+	if sess != nil && !sess.RevokedAt.IsZero() {
+		return errSessionEnded()
+	}
+	if sess == nil || !sess.ExpiresAt.After(now) {
 		return errGrant("the login session has ended")
 	}
 	sess.ClientID, sess.Scope = rt.ClientID, rt.Scope

@@ -50,7 +50,12 @@ func TestSessionsListAndEnd(t *testing.T) {
 		t.Fatalf("end session: %d %s", r.status, r.raw)
 	}
 	expectError(t, phone.call("GET", "/userinfo", nil), 401, "invalid_token")
-	expectError(t, phone.refreshTokens(), 400, "invalid_grant")
+	// The phone's next refresh says why, so its page can tell the person.
+	r = phone.refreshTokens()
+	expectError(t, r, 400, "invalid_grant")
+	if r.body["reason"] != "session_ended" {
+		t.Fatalf("refresh of an ended session: %s", r.raw)
+	}
 	expectError(t, laptop.call("DELETE", "/me/sessions/"+oldest["id"].(string), nil), 404, "not_found")
 	if r := laptop.call("GET", "/me/sessions", nil); strings.Count(string(r.raw), `"id"`) != 1 {
 		t.Fatalf("after ending one: %s", r.raw)

@@ -2,7 +2,7 @@
 // sessions out.
 
 import { expect, test } from "@playwright/test";
-import { addAuthenticator, signUpThroughPage, uniqueUsername } from "./support";
+import { addAuthenticator, exportCredentials, importCredentials, signUpThroughPage, startSignIn, uniqueUsername } from "./support";
 
 test("another session can be seen and signed out from the account page", async ({ page }) => {
   await addAuthenticator(page);
@@ -55,4 +55,43 @@ test("sessions show a readable browser and can all be signed out at once", async
   await expect(items.first()).toContainText("(this browser)");
   await expect(button).toBeHidden();
   await expect(page.locator("#sessions-title")).toBeFocused();
+});
+
+test("a browser signed out from another device says so on its next load", async ({ browser }) => {
+  const phone = await browser.newContext();
+  const laptop = await browser.newContext();
+  try {
+    const phonePage = await phone.newPage();
+    const phoneKey = await addAuthenticator(phonePage);
+    const username = uniqueUsername("remote");
+    await signUpThroughPage(phonePage, username, "Remote Person");
+
+    // The same passkey on the laptop (as a synced passkey would be).
+    const laptopPage = await laptop.newPage();
+    const laptopKey = await addAuthenticator(laptopPage);
+    await importCredentials(laptopKey, await exportCredentials(phoneKey));
+    await laptopPage.goto("/");
+    await startSignIn(laptopPage);
+    await expect(laptopPage.getByTestId("whoami-username")).toHaveText(username);
+
+    // The laptop signs the phone out.
+    await laptopPage.goto("/account");
+    const phoneSession = laptopPage.getByTestId("session-item").filter({ hasNotText: "(this browser)" });
+    await phoneSession.getByTestId("session-end").click();
+    await expect(laptopPage.getByTestId("status")).toHaveText("That session is signed out.");
+
+    // The phone's next load tells the person why they see the sign-in form.
+    await phonePage.reload();
+    await expect(phonePage.getByTestId("view-signed-out")).toBeVisible();
+    await expect(phonePage.getByTestId("status")).toHaveText(/You were signed out of this browser/);
+    // A plain sign-out, by contrast, is not reported as one from elsewhere.
+    await laptopPage.goto("/");
+    await laptopPage.getByTestId("signout").click();
+    await laptopPage.reload();
+    await expect(laptopPage.getByTestId("view-signed-out")).toBeVisible();
+    await expect(laptopPage.getByTestId("status")).not.toHaveText(/another device/);
+  } finally {
+    await phone.close();
+    await laptop.close();
+  }
 });

@@ -532,6 +532,9 @@ try {
     show(views, $("view-account"));
   } else {
     show(views, $("view-signed-out"));
+    if (latch.endedElsewhere) {
+      status("You were signed out of this browser: from another device, the account page, or by an administrator. Sign in again to continue.");
+    }
   }
 } catch (err) {
   show(views, $("view-signed-out"));

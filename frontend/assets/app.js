@@ -26,6 +26,9 @@ async function showSignedIn(message) {
   if (message) status(message);
 }
 
+// What a browser whose session the service ended is told on its next load.
+const signedOutElsewhere = "You were signed out of this browser: from another device, the account page, or by an administrator. Sign in again to continue.";
+
 function showSignedOut(message, kind) {
   show(views, $("view-signed-out"));
   if (message) status(message, kind);
@@ -235,7 +238,7 @@ try {
   if (recoverToken) showRecoverLink(recoverToken);
   else if (location.pathname === "/recover") showRecover();
   else if (await latch.resume()) await showSignedIn();
-  else showSignedOut();
+  else showSignedOut(latch.endedElsewhere ? signedOutElsewhere : undefined);
 } catch (err) {
   showSignedOut(describe(err), "error");
 }

@@ -102,6 +102,7 @@ function passkeyError(err) {
  * token is renewed, default 30).
  */
 export class Latch {
+  #endedElsewhere = false;
   #base;
   #session;
   #leewayMs;
@@ -144,13 +145,27 @@ export class Latch {
    * failures such as a network error.
    */
   async resume() {
+    this.#endedElsewhere = false;
     try {
       await this.#currentAccessToken();
       return true;
     } catch (err) {
-      if (err instanceof LatchError && (err.code === "not_signed_in" || err.code === "invalid_grant")) return false;
+      if (err instanceof LatchError && (err.code === "not_signed_in" || err.code === "invalid_grant")) {
+        this.#endedElsewhere = errorBody(err)?.reason === "session_ended";
+        return false;
+      }
       throw err;
     }
+  }
+
+  /**
+   * endedElsewhere is true when the last resume() found this browser's
+   * session ended by the service (signed out from another device or the
+   * account page, by an operator, or by an account recovery), as opposed to
+   * never signed in or expired: a page can tell the person why.
+   */
+  get endedElsewhere() {
+    return this.#endedElsewhere;
   }
 
   /** keyThumbprint returns the RFC 7638 thumbprint of this browser's DPoP key (public information). */

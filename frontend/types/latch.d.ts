@@ -178,6 +178,8 @@ export class Latch {
   readonly mfaPending: boolean;
   /** Makes sure there is a usable access token; false when there is no session. */
   resume(): Promise<boolean>;
+  /** True when the last resume() found the session ended by the service (signed out elsewhere), not merely absent or expired. */
+  readonly endedElsewhere: boolean;
   /** The RFC 7638 thumbprint of this browser's DPoP key (the tokens' cnf.jkt). */
   keyThumbprint(): Promise<string>;
   /** Revokes the login session (best effort) and forgets tokens and key; true when the service confirmed. */
