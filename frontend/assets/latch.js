@@ -244,7 +244,7 @@ export class Latch {
       throw err;
     }
     await this.#acceptTokens(tokens);
-    this.#signalSignedIn(rpId, json.response?.userHandle);
+    await this.#signalSignedIn(rpId, json.response?.userHandle);
     return { mfaRequired: false };
   }
 
@@ -265,11 +265,13 @@ export class Latch {
   // After a sign-in, tell the device which passkeys the account still has
   // and what it is called (the Signal API; best effort, in the background,
   // and only where the browser has it).
-  #signalSignedIn(rpId, userId) {
+  // The target is stored before the sign-in resolves, so that a page the
+  // app moves to next (an account page deleting a passkey) finds it.
+  async #signalSignedIn(rpId, userId) {
     if (!rpId || !userId) return;
     this.#session.signalTarget = { rpId, userId };
+    await this.#session.store.put(SIGNAL_RECORD, { rpId, userId }).catch(() => {});
     (async () => {
-      await this.#session.store.put(SIGNAL_RECORD, { rpId, userId });
       const [passkeys, me] = await Promise.all([this.listPasskeys(), this.userinfo()]);
       await signalAccepted(rpId, userId, passkeys.map((p) => p.id));
       await signalDetails(rpId, userId, me.username, me.display_name);
@@ -710,7 +712,7 @@ export class Latch {
     await this.#acceptTokens(tokens);
     const pending = this.#session.signalAfterMfa;
     this.#session.signalAfterMfa = null;
-    if (pending) this.#signalSignedIn(pending.rpId, pending.userId);
+    if (pending) await this.#signalSignedIn(pending.rpId, pending.userId);
   }
 
   async #acceptTokens(tokens) {
