@@ -56,10 +56,16 @@ type auditRecord struct {
 	MAC  []byte `json:"mac,omitempty"`
 }
 
+// An event is of version 3: the version 2 fields with its type and its
+// detail's keys and values coded as texts (appendText).
+const auditVersion = 3
+
+func (r *auditRecord) binaryVersion() byte { return auditVersion }
+
 func (r *auditRecord) appendBinary(b []byte) []byte {
 	e := &r.AuditEvent
 	b = appendTime(b, e.Time)
-	b = appendString(b, e.Type)
+	b = appendText(b, e.Type)
 	b = appendID(b, e.UserID)
 	keys := make([]string, 0, len(e.Detail))
 	for k := range e.Detail {
@@ -68,7 +74,7 @@ func (r *auditRecord) appendBinary(b []byte) []byte {
 	slices.Sort(keys)
 	b = appendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
-		b = appendID(appendString(b, k), e.Detail[k])
+		b = appendText(appendText(b, k), e.Detail[k])
 	}
 	return appendBytes(b, r.MAC)
 }
@@ -76,7 +82,11 @@ func (r *auditRecord) appendBinary(b []byte) []byte {
 // decodeBinary reads an event; its position is its key, set by the caller.
 func (r *auditRecord) decodeBinary(_ []byte, d *reader) error {
 	r.header = current()
-	r.AuditEvent = AuditEvent{Time: d.time(), Type: d.string(), UserID: d.id()}
+	text := d.string // version 2
+	if d.version >= 3 {
+		text = d.id
+	}
+	r.AuditEvent = AuditEvent{Time: d.time(), Type: text(), UserID: d.id()}
 	n := d.uvarint()
 	if n > uint64(len(d.b)) { // each entry takes at least two bytes
 		return errShortRecord
@@ -84,7 +94,7 @@ func (r *auditRecord) decodeBinary(_ []byte, d *reader) error {
 	if n > 0 {
 		r.Detail = make(map[string]string, n)
 		for range n {
-			k := d.string()
+			k := text()
 			r.Detail[k] = d.id()
 		}
 	}

@@ -340,7 +340,7 @@ func TestAuditJSONEventsStillVerify(t *testing.T) {
 		}
 		return nil
 	})
-	if raw[2][0] != '{' || raw[3][0] != binaryVersion {
+	if raw[2][0] != '{' || raw[3][0] != auditVersion {
 		t.Fatalf("not a JSON log with binary events after it: %q, %q", raw[2], raw[3])
 	}
 	if len(raw[3]) >= len(raw[2])/2 {

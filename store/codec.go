@@ -81,6 +81,9 @@ const (
 	idRandom  = 1
 	idOrdered = 2
 	idWide    = 3
+	// idText, with a length n ≥ 1 (tag 4n+1), is a string coded with
+	// textPhrases (appendText).
+	idText = idRandom
 )
 
 var b64 = base64.RawURLEncoding.Strict()
@@ -131,6 +134,13 @@ func (r *reader) id() string {
 		return hex.EncodeToString(ms) + b64.EncodeToString(take(16))
 	case idWide:
 		return b64.EncodeToString(take(32))
+	}
+	if tag&3 == idText && tag>>2 <= uint64(len(r.b)) {
+		s, ok := decodeText(take(int(tag >> 2)))
+		if !ok {
+			r.err, r.b = errShortRecord, nil
+		}
+		return s
 	}
 	if tag&3 != idRaw {
 		r.err, r.b = errShortRecord, nil

@@ -2,6 +2,7 @@ package store
 
 import (
 	"cmp"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -56,6 +57,9 @@ type sessionRecord struct {
 	// session started before it in that list ("" for the first).
 	Listed bool   `json:"-"`
 	Prev   string `json:"-"`
+	// InLane marks a session swept through its lane (sessionlanes.go),
+	// with no expiry index entry.
+	InLane bool `json:"-"`
 }
 
 // sessionHead returns the id of the newest listed session of userID, or "".
@@ -85,7 +89,7 @@ func (tx *Tx) PutSession(s *Session) error {
 	if err := checkKey("user id", len(s.UserID)); err != nil {
 		return err
 	}
-	key := []byte(s.ID)
+	key := tx.sessionKey(s.ID)
 	old, err := memoGet(tx, &tx.db.sessions, bucketSessions, key)
 	found := err == nil
 	if err != nil && !notFound(err) {
@@ -99,14 +103,23 @@ func (tx *Tx) PutSession(s *Session) error {
 	rec.AuthTime = utc(rec.AuthTime)
 	rec.ExpiresAt = utc(rec.ExpiresAt)
 	rec.RevokedAt = utc(rec.RevokedAt)
+	var indexedBefore time.Time // the expiry index entry it has, if any
+	if found && !old.InLane {
+		indexedBefore = old.ExpiresAt
+	}
 	switch {
 	case !found:
 		rec.Listed, rec.Prev = true, tx.sessionHead(s.UserID)
 		if err := tx.setSessionHead(s.UserID, s.ID); err != nil {
 			return err
 		}
+		if rec.InLane, err = tx.joinLane(key, &rec.Session); err != nil {
+			return err
+		}
 	case old.Listed:
 		rec.Listed, rec.Prev = true, old.Prev
+		// A lane member stays one while its times do.
+		rec.InLane = old.InLane && rec.CreatedAt.Equal(old.CreatedAt) && rec.ExpiresAt.Equal(old.ExpiresAt)
 	default:
 		// Started before the list: its index entries follow it.
 		if old.UserID != s.UserID {
@@ -118,7 +131,11 @@ func (tx *Tx) PutSession(s *Session) error {
 			}
 		}
 	}
-	if err := tx.reindexExpiry(bucketSessionExpiry, key, old.ExpiresAt, rec.ExpiresAt); err != nil {
+	indexedAfter := rec.ExpiresAt
+	if rec.InLane {
+		indexedAfter = time.Time{}
+	}
+	if err := tx.reindexExpiry(bucketSessionExpiry, key, indexedBefore, indexedAfter); err != nil {
 		return err
 	}
 	return memoPut(tx, &tx.db.sessions, bucketSessions, key, rec)
@@ -127,7 +144,7 @@ func (tx *Tx) PutSession(s *Session) error {
 // Session returns the session with the given id, or ErrNotFound. Expiry
 // and revocation are the caller's to judge.
 func (tx *Tx) Session(id string) (*Session, error) {
-	rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, []byte(id))
+	rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, tx.sessionKey(id))
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +162,7 @@ func (tx *Tx) eachSession(userID string, fn func(rec *sessionRecord) error) erro
 	seen := map[string]bool{}
 	for id := tx.sessionHead(userID); id != "" && !seen[id]; {
 		seen[id] = true
-		rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, []byte(id))
+		rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, tx.sessionKey(id))
 		if notFound(err) {
 			break // the rest of the list was deleted
 		}
@@ -169,7 +186,7 @@ func (tx *Tx) eachSession(userID string, fn func(rec *sessionRecord) error) erro
 		return err
 	}
 	for _, id := range legacy {
-		rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, []byte(id))
+		rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, tx.sessionKey(id))
 		if err != nil {
 			return err
 		}
@@ -196,12 +213,12 @@ func (tx *Tx) SessionsByUser(userID string) ([]Session, error) {
 	return sessions, nil
 }
 
-// deleteSession removes a session and its place in its user's list (or
-// its index entries), returning how many records went. Its refresh tokens
+// deleteSession removes the session stored under key and its place in its
+// user's list (or its index entries), returning how many records went. Its refresh tokens
 // kept as records expire with it and are swept on their own expiry index.
-func (tx *Tx) deleteSession(id []byte) (int, error) {
+func (tx *Tx) deleteSession(key []byte) (int, error) {
 	var rec sessionRecord
-	if err := tx.get(bucketSessions, id, &rec); err != nil {
+	if err := tx.get(bucketSessions, key, &rec); err != nil {
 		if notFound(err) {
 			return 0, nil
 		}
@@ -211,13 +228,15 @@ func (tx *Tx) deleteSession(id []byte) (int, error) {
 		if err := tx.unlistSession(&rec); err != nil {
 			return 0, err
 		}
-	} else if err := tx.del(bucketAccounts, entryKey(rec.UserID, entrySession, id)); err != nil {
+	} else if err := tx.del(bucketAccounts, entryKey(rec.UserID, entrySession, key)); err != nil {
 		return 0, err
 	}
-	if err := tx.reindexExpiry(bucketSessionExpiry, id, rec.ExpiresAt, time.Time{}); err != nil {
-		return 0, err
+	if !rec.InLane {
+		if err := tx.reindexExpiry(bucketSessionExpiry, key, rec.ExpiresAt, time.Time{}); err != nil {
+			return 0, err
+		}
 	}
-	return 1, tx.del(bucketSessions, id)
+	return 1, tx.del(bucketSessions, key)
 }
 
 // unlistSession takes rec, about to be deleted, out of its user's list.
@@ -225,7 +244,7 @@ func (tx *Tx) unlistSession(rec *sessionRecord) error {
 	if tx.sessionHead(rec.UserID) == rec.ID {
 		return tx.setSessionHead(rec.UserID, rec.Prev)
 	}
-	if rec.Prev == "" || tx.raw(bucketSessions, []byte(rec.Prev)) == nil {
+	if rec.Prev == "" || tx.raw(bucketSessions, tx.sessionKey(rec.Prev)) == nil {
 		// The end of the list: the link to it from the newer session, now
 		// to nothing, ends the list there.
 		return nil
@@ -247,48 +266,115 @@ func (tx *Tx) unlistSession(rec *sessionRecord) error {
 		return nil // not reachable from the head: nothing links to it
 	}
 	next.Prev = rec.Prev
-	return memoPut(tx, &tx.db.sessions, bucketSessions, []byte(next.ID), *next)
+	return memoPut(tx, &tx.db.sessions, bucketSessions, tx.sessionKey(next.ID), *next)
 }
 
 var errStopWalk = errors.New("store: stop")
 
-// A session record is of version 3: the version 2 fields (which a record
+// A session record is of version 4: the version 2 fields (which a record
 // written before still has) with ids packed (appendID) and its times but
-// the first as distances from its start, then the fields added since.
-const sessionVersion = 3
+// the first as distances from its start, then the fields added since; from
+// version 4 its texts (device, client, scope, methods) are coded with
+// textPhrases (appendText), its start is a distance from the millisecond
+// its id names (idTime), and it carries InLane.
+const sessionVersion = 4
 
 func (r *sessionRecord) binaryVersion() byte { return sessionVersion }
 
 func (r *sessionRecord) appendBinary(b []byte) []byte {
 	s := &r.Session
 	b = appendID(b, s.UserID)
-	b = appendTime(b, s.CreatedAt)
+	b = appendTimeFrom(b, idTime(s.ID), s.CreatedAt)
 	b = appendTimeFrom(b, s.CreatedAt, s.AuthTime)
 	b = appendTimeFrom(b, s.CreatedAt, s.ExpiresAt)
-	b = appendStrings(b, s.AMR)
+	b = appendTexts(b, s.AMR)
 	b = appendID(b, s.JKT)
 	b = appendTimeFrom(b, s.CreatedAt, s.RevokedAt)
-	b = appendString(b, s.Device)
+	b = appendText(b, s.Device)
 	b = appendBytes(b, s.Refresh)
-	b = appendString(b, s.ClientID)
-	b = appendString(b, s.Scope)
+	b = appendText(b, s.ClientID)
+	b = appendText(b, s.Scope)
 	b = appendBool(b, r.Listed)
-	return appendID(b, r.Prev)
+	b = appendID(b, r.Prev)
+	return appendBool(b, r.InLane)
 }
 
 func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
 	r.header = current()
 	s := &r.Session
-	*s = Session{ID: string(key)}
+	*s = Session{ID: sessionIDOf(key)}
 	if d.version == binaryVersion {
 		s.UserID, s.CreatedAt, s.AuthTime, s.ExpiresAt = d.string(), d.time(), d.time(), d.time()
 		s.AMR, s.JKT, s.RevokedAt, s.Device = d.strings(), d.string(), d.time(), d.string()
 		return nil
 	}
-	s.UserID, s.CreatedAt = d.id(), d.time()
+	s.UserID = d.id()
+	texts, text := d.strings, d.string // version 3
+	if d.version >= 4 {
+		texts, text = d.texts, d.id
+		s.CreatedAt = d.timeFrom(idTime(s.ID))
+	} else {
+		s.CreatedAt = d.time()
+	}
 	s.AuthTime, s.ExpiresAt = d.timeFrom(s.CreatedAt), d.timeFrom(s.CreatedAt)
-	s.AMR, s.JKT, s.RevokedAt, s.Device = d.strings(), d.id(), d.timeFrom(s.CreatedAt), d.string()
-	s.Refresh, s.ClientID, s.Scope = d.bytes(), d.string(), d.string()
-	r.Listed, r.Prev = d.bool(), d.id()
+	s.AMR, s.JKT, s.RevokedAt, s.Device = texts(), d.id(), d.timeFrom(s.CreatedAt), text()
+	s.Refresh, s.ClientID, s.Scope = d.bytes(), text(), text()
+	r.Listed, r.Prev, r.InLane = d.bool(), d.id(), d.bool()
 	return nil
+}
+
+// Session keys. A time-ordered session id, as the service makes them (12
+// hex digits of Unix milliseconds, 22 base64url characters of 128 random
+// bits), is keyed by its packed form: a zero byte, which no id in text
+// starts with, its 6 bytes of milliseconds and its 16 random bytes; 23
+// bytes instead of 34, in the same time order. Any other id, and a session
+// stored before ids were packed, is keyed by the id itself.
+const packedSessionKeyLen = 1 + 6 + 16
+
+func packSessionID(id string) ([]byte, bool) {
+	if len(id) != 34 {
+		return nil, false
+	}
+	key := make([]byte, 7, packedSessionKeyLen)
+	if n, err := hex.Decode(key[1:], []byte(id[:12])); err != nil || n != 6 || hex.EncodeToString(key[1:]) != id[:12] {
+		return nil, false
+	}
+	raw, err := b64.DecodeString(id[12:])
+	if err != nil || len(raw) != 16 {
+		return nil, false
+	}
+	return append(key, raw...), true
+}
+
+// sessionIDOf is the session id a key stands for.
+func sessionIDOf(key []byte) string {
+	if len(key) == packedSessionKeyLen && key[0] == 0 {
+		return hex.EncodeToString(key[1:7]) + b64.EncodeToString(key[7:])
+	}
+	return string(key)
+}
+
+// sessionKey returns the key of the session id: where it is stored, or
+// where a new one goes.
+func (tx *Tx) sessionKey(id string) []byte {
+	packed, ok := packSessionID(id)
+	if !ok {
+		return []byte(id)
+	}
+	if tx.raw(bucketSessions, packed) == nil && tx.raw(bucketSessions, []byte(id)) != nil {
+		return []byte(id) // stored before ids were packed
+	}
+	return packed
+}
+
+// idTime is the millisecond a time-ordered session id names, which a
+// session's start is stored as a distance from (a few bytes, instead of
+// nine for a time of its own), or the Unix epoch for any other id.
+func idTime(id string) time.Time {
+	key, ok := packSessionID(id)
+	if !ok {
+		return time.UnixMilli(0)
+	}
+	ms, _ := orderedKeyMillis(key)
+	return time.UnixMilli(ms)
 }

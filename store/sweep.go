@@ -63,7 +63,8 @@ func (tx *Tx) sweep(now time.Time, budget int) (removed int, more bool, err erro
 			}
 		}
 	}
-	return removed, more, nil
+	n, laneMore, err := tx.sweepLanes(now, budget)
+	return removed + n, more || laneMore, err
 }
 
 func (tx *Tx) sweepCeremony(key []byte) (int, error) {

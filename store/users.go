@@ -160,7 +160,7 @@ func (tx *Tx) DeleteUser(id string) error {
 	}
 	var sessions [][]byte
 	err = tx.eachSession(id, func(rec *sessionRecord) error {
-		sessions = append(sessions, []byte(rec.ID))
+		sessions = append(sessions, tx.sessionKey(rec.ID))
 		return nil
 	})
 	if err != nil {
