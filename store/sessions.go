@@ -33,6 +33,10 @@ type Session struct {
 	Refresh  []byte `json:"refresh,omitempty"`
 	ClientID string `json:"client_id,omitempty"`
 	Scope    string `json:"scope,omitempty"`
+	// LoginSID is, for an application's session, the login session
+	// (provider session) it was started from: the sid of its ID tokens
+	// and logout tokens. Empty for a login session itself.
+	LoginSID string `json:"login_sid,omitempty"`
 }
 
 // A user's sessions form a list, newest first: the account's head entry
@@ -273,7 +277,11 @@ func (r *sessionRecord) appendBinary(b []byte) []byte {
 	b = appendString(b, s.ClientID)
 	b = appendString(b, s.Scope)
 	b = appendBool(b, r.Listed)
-	return appendID(b, r.Prev)
+	b = appendID(b, r.Prev)
+	if s.LoginSID == "" {
+		return b // a login session's record ends here, as before the field
+	}
+	return appendID(b, s.LoginSID)
 }
 
 func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
@@ -290,5 +298,6 @@ func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
 	s.AMR, s.JKT, s.RevokedAt, s.Device = d.strings(), d.id(), d.timeFrom(s.CreatedAt), d.string()
 	s.Refresh, s.ClientID, s.Scope = d.bytes(), d.string(), d.string()
 	r.Listed, r.Prev = d.bool(), d.id()
+	s.LoginSID = d.id()
 	return nil
 }
