@@ -131,7 +131,7 @@ func listUsers(ctx context.Context, db *store.DB) ([]UserSummary, error) {
 // it at once.)
 func (a *Admin) SetDisabled(ctx context.Context, username string, disabled bool) error {
 	now := time.Now()
-	_, _, err := setDisabled(ctx, a.db, username, disabled, now, offlineBlacklistUntil(now))
+	_, _, _, err := setDisabled(ctx, a.db, username, disabled, now, offlineBlacklistUntil(now))
 	return err
 }
 
@@ -156,10 +156,11 @@ func userNamed(tx *store.Tx, username string) (*store.User, error) {
 
 // setDisabled disables or enables the account named username and, when
 // disabling, ends its live sessions, blacklisted until until. It returns
-// the account's id and the ids of the sessions it ended.
-func setDisabled(ctx context.Context, db *store.DB, username string, disabled bool, now, until time.Time) (userID string, ended []string, err error) {
+// the account's id, the ids of the sessions it ended and the back-channel
+// logouts they call for.
+func setDisabled(ctx context.Context, db *store.DB, username string, disabled bool, now, until time.Time) (userID string, ended []string, lt *logoutTargets, err error) {
 	err = db.Update(ctx, func(tx *store.Tx) error {
-		userID, ended = "", nil
+		userID, ended, lt = "", nil, newLogoutTargets()
 		u, err := userNamed(tx, username)
 		if err != nil {
 			return err
@@ -180,7 +181,7 @@ func setDisabled(ctx context.Context, db *store.DB, username string, disabled bo
 				if !s.RevokedAt.IsZero() || !s.ExpiresAt.After(now) {
 					continue
 				}
-				if err := endSessionTx(tx, &s, now, until); err != nil {
+				if err := endSessionTx(tx, &s, now, until, lt); err != nil {
 					return err
 				}
 				ended = append(ended, s.ID)
@@ -188,7 +189,7 @@ func setDisabled(ctx context.Context, db *store.DB, username string, disabled bo
 		}
 		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: typ, UserID: u.ID})
 	})
-	return userID, ended, err
+	return userID, ended, lt, err
 }
 
 // DeleteUser deletes the account named username and everything kept under
@@ -201,7 +202,7 @@ func (a *Admin) DeleteUser(ctx context.Context, username string) error {
 	if err != nil {
 		return err
 	}
-	_, err = deleteUser(ctx, a.db, id, now, offlineBlacklistUntil(now))
+	_, _, err = deleteUser(ctx, a.db, id, now, offlineBlacklistUntil(now))
 	return err
 }
 
@@ -220,10 +221,10 @@ func userIDByName(ctx context.Context, db *store.DB, username string) (id string
 // deleteUser deletes the account userID in one transaction: its live
 // sessions are blacklisted until until, then the account and everything
 // under it is removed and the deletion audited. It returns the ids of the
-// sessions it ended.
-func deleteUser(ctx context.Context, db *store.DB, userID string, now, until time.Time) (ended []string, err error) {
+// sessions it ended and the back-channel logouts they call for.
+func deleteUser(ctx context.Context, db *store.DB, userID string, now, until time.Time) (ended []string, lt *logoutTargets, err error) {
 	err = db.Update(ctx, func(tx *store.Tx) error {
-		ended = nil
+		ended, lt = nil, newLogoutTargets()
 		sessions, err := tx.SessionsByUser(userID)
 		if err != nil {
 			return err
@@ -237,6 +238,9 @@ func deleteUser(ctx context.Context, db *store.DB, userID string, now, until tim
 			if err := tx.PutRevoked(revokedSession(s.ID), until); err != nil {
 				return err
 			}
+			if err := lt.ended(tx, &s); err != nil {
+				return err
+			}
 			ended = append(ended, s.ID)
 		}
 		if err := tx.DeleteUser(userID); errors.Is(err, store.ErrNotFound) {
@@ -246,7 +250,7 @@ func deleteUser(ctx context.Context, db *store.DB, userID string, now, until tim
 		}
 		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "user_deleted", UserID: userID})
 	})
-	return ended, err
+	return ended, lt, err
 }
 
 // CreateClient registers an introspection client and returns its secret.

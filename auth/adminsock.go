@@ -261,11 +261,12 @@ func (r *statusRecorder) WriteHeader(code int)        { r.code = code }
 // cached profile is dropped.
 func (s *Server) SetDisabled(ctx context.Context, username string, disabled bool) error {
 	now := s.now()
-	userID, ended, err := setDisabled(ctx, s.db, username, disabled, now, s.sessionBlacklistUntil(now))
+	userID, ended, lt, err := setDisabled(ctx, s.db, username, disabled, now, s.sessionBlacklistUntil(now))
 	if err != nil {
 		return err
 	}
 	s.accountChanged(userID, ended, now)
+	s.sendLogouts(lt)
 	return nil
 }
 
@@ -274,11 +275,12 @@ func (s *Server) SetDisabled(ctx context.Context, username string, disabled bool
 // blacklisted in memory too, and the cached profile is dropped.
 func (s *Server) DeleteUser(ctx context.Context, userID string) error {
 	now := s.now()
-	ended, err := deleteUser(ctx, s.db, userID, now, s.sessionBlacklistUntil(now))
+	ended, lt, err := deleteUser(ctx, s.db, userID, now, s.sessionBlacklistUntil(now))
 	if err != nil {
 		return err
 	}
 	s.accountChanged(userID, ended, now)
+	s.sendLogouts(lt)
 	return nil
 }
 

@@ -249,13 +249,14 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *
 	var (
 		issued     *issuedSession
 		revokedSID string
+		lt         *logoutTargets
 	)
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
-		issued, revokedSID = nil, ""
+		issued, revokedSID, lt = nil, "", newLogoutTargets()
 		// reused revokes the session of a rotated token presented again.
 		reused := func(sid, userID string) error {
 			revokedSID = sid
-			if err := s.revokeSessionTx(tx, sid, now); err != nil {
+			if err := s.revokeSessionTx(tx, sid, now, lt); err != nil {
 				return err
 			}
 			return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "refresh_token_reuse", UserID: userID,
@@ -304,6 +305,7 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *
 	}
 	if revokedSID != "" {
 		s.mirrorSessionRevocation(revokedSID, now)
+		s.sendLogouts(lt)
 		return nil, errGrant("refresh token reuse detected; the login session has been revoked")
 	}
 	return s.tokenResponse(issued)
@@ -403,11 +405,11 @@ func appClientAuthenticated(tokenClient string, client *store.Client) error {
 // revokeSessionTx ends the login session sid inside a transaction, as
 // endSessionTx does; a sid with no session left is still blacklisted. The
 // caller mirrors the blacklist entry in memory after the commit.
-func (s *Server) revokeSessionTx(tx *store.Tx, sid string, now time.Time) error {
+func (s *Server) revokeSessionTx(tx *store.Tx, sid string, now time.Time, lt *logoutTargets) error {
 	sess, err := tx.Session(sid)
 	switch {
 	case err == nil:
-		return endSessionTx(tx, sess, now, s.sessionBlacklistUntil(now))
+		return endSessionTx(tx, sess, now, s.sessionBlacklistUntil(now), lt)
 	case errors.Is(err, store.ErrNotFound):
 		return tx.PutRevoked(revokedSession(sid), s.sessionBlacklistUntil(now))
 	}
@@ -416,11 +418,14 @@ func (s *Server) revokeSessionTx(tx *store.Tx, sid string, now time.Time) error 
 
 // endSessionTx marks sess revoked, which every refresh checks, and
 // blacklists its sid until until, by when none of its access tokens can
-// still be live.
-func endSessionTx(tx *store.Tx, sess *store.Session, now, until time.Time) error {
+// still be live. A session it ends joins lt's back-channel logouts.
+func endSessionTx(tx *store.Tx, sess *store.Session, now, until time.Time, lt *logoutTargets) error {
 	if sess.RevokedAt.IsZero() {
 		sess.RevokedAt = now
 		if err := tx.PutSession(sess); err != nil {
+			return err
+		}
+		if err := lt.ended(tx, sess); err != nil {
 			return err
 		}
 	}
@@ -439,12 +444,18 @@ func (s *Server) mirrorSessionRevocation(sid string, now time.Time) {
 	s.revoked.add(revokedSession(sid), s.sessionBlacklistUntil(now))
 }
 
-// revokeSession ends one login session and mirrors the blacklist entry.
+// revokeSession ends one login session, mirrors the blacklist entry and
+// sends the back-channel logouts due.
 func (s *Server) revokeSession(ctx context.Context, sid string) error {
 	now := s.now()
-	if err := s.db.Update(ctx, func(tx *store.Tx) error { return s.revokeSessionTx(tx, sid, now) }); err != nil {
+	var lt *logoutTargets
+	if err := s.db.Update(ctx, func(tx *store.Tx) error {
+		lt = newLogoutTargets()
+		return s.revokeSessionTx(tx, sid, now, lt)
+	}); err != nil {
 		return err
 	}
 	s.mirrorSessionRevocation(sid, now)
+	s.sendLogouts(lt)
 	return nil
 }

@@ -52,9 +52,12 @@ func (s *Server) handleRevokeApp(c *fiber.Ctx) error {
 	}
 	sub := principalOf(c).claims.Subject
 	now := s.now()
-	var ended []string
+	var (
+		ended []string
+		lt    *logoutTargets
+	)
 	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
-		ended = nil
+		ended, lt = nil, newLogoutTargets()
 		_, cerr := tx.Consent(sub, clientID)
 		sessions, err := tx.SessionsByUser(sub)
 		if err != nil {
@@ -65,7 +68,7 @@ func (s *Server) handleRevokeApp(c *fiber.Ctx) error {
 			if sess.Device != appDevice(clientID) || !sess.RevokedAt.IsZero() {
 				continue
 			}
-			if err := endSessionTx(tx, sess, now, s.sessionBlacklistUntil(now)); err != nil {
+			if err := endSessionTx(tx, sess, now, s.sessionBlacklistUntil(now), lt); err != nil {
 				return err
 			}
 			ended = append(ended, sess.ID)
@@ -84,5 +87,6 @@ func (s *Server) handleRevokeApp(c *fiber.Ctx) error {
 	for _, sid := range ended {
 		s.mirrorSessionRevocation(sid, now)
 	}
+	s.sendLogouts(lt)
 	return c.SendStatus(http.StatusNoContent)
 }

@@ -28,6 +28,9 @@ type ClientOptions struct {
 	IDTokenAlg             string   `json:"id_token_alg,omitempty"`
 	JWKSURI                string   `json:"jwks_uri,omitempty"`
 	JWKS                   string   `json:"jwks,omitempty"`
+	// BackchannelLogoutURI receives the client's logout tokens (OpenID
+	// Connect Back-Channel Logout 1.0).
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
 }
 
 // Client kinds shown by `latch clients list`.
@@ -79,8 +82,8 @@ func (o ClientOptions) validate() (*store.Client, error) {
 	c := &store.Client{ID: o.ID, Public: o.Public, FirstParty: o.FirstParty, IDTokenAlg: o.IDTokenAlg}
 	oidc := len(o.RedirectURIs) > 0
 	if !oidc && (o.Public || o.FirstParty || len(o.PostLogoutRedirectURIs) > 0 || len(o.WebOrigins) > 0 ||
-		o.IDTokenAlg != "" || o.JWKSURI != "" || o.JWKS != "") {
-		return nil, badRequest("--public, --first-party, --post-logout-redirect-uri, --web-origin, --id-token-alg and the client keys need at least one --redirect-uri")
+		o.IDTokenAlg != "" || o.JWKSURI != "" || o.JWKS != "" || o.BackchannelLogoutURI != "") {
+		return nil, badRequest("--public, --first-party, --post-logout-redirect-uri, --web-origin, --id-token-alg, --backchannel-logout-uri and the client keys need at least one --redirect-uri")
 	}
 	if len(o.RedirectURIs) > maxClientURIs || len(o.PostLogoutRedirectURIs) > maxClientURIs || len(o.WebOrigins) > maxClientURIs {
 		return nil, badRequest("at most %d of each kind of URI", maxClientURIs)
@@ -131,6 +134,12 @@ func (o ClientOptions) validate() (*store.Client, error) {
 		}
 		c.JWKSURI = o.JWKSURI
 	}
+	if o.BackchannelLogoutURI != "" {
+		if err := checkBackchannelLogoutURI(o.BackchannelLogoutURI); err != nil {
+			return nil, badRequest("--backchannel-logout-uri %q: %s", o.BackchannelLogoutURI, err.Error())
+		}
+		c.BackchannelLogoutURI = o.BackchannelLogoutURI
+	}
 	if o.JWKS != "" {
 		if err := tokens.CheckClientJWKS([]byte(o.JWKS)); err != nil {
 			return nil, badRequest("--jwks: %s", strings.TrimPrefix(err.Error(), "tokens: "))
@@ -173,6 +182,35 @@ func checkRedirectURI(raw string) error {
 		// A private-use scheme of a native app.
 	default:
 		return errors.New("must be https, http to a loopback address, or a private-use scheme such as com.example.app")
+	}
+	return nil
+}
+
+// checkBackchannelLogoutURI admits a back-channel logout URI (OpenID
+// Connect Back-Channel Logout 1.0 section 2.2): an absolute https URL,
+// plain http only to a loopback host, without a fragment or user
+// information. A query is allowed, as the specification allows.
+func checkBackchannelLogoutURI(raw string) error {
+	if len(raw) > maxURILen {
+		return errors.New("too long")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+		return errors.New("not an absolute URL")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return errors.New("must not have a fragment")
+	}
+	if u.User != nil {
+		return errors.New("must not have user information")
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+		return errors.New("must use https (plain http only to a loopback address)")
+	}
+	for _, r := range raw {
+		if r <= 0x20 || r >= 0x7f {
+			return errors.New("must be printable ASCII")
+		}
 	}
 	return nil
 }
@@ -242,13 +280,14 @@ type ClientInfo struct {
 	IDTokenAlg             string    `json:",omitempty"`
 	AuthMethod             string    `json:",omitempty"`
 	JWKSURI                string    `json:",omitempty"`
+	BackchannelLogoutURI   string    `json:",omitempty"`
 }
 
 func clientInfo(c *store.Client) ClientInfo {
 	info := ClientInfo{
 		ID: c.ID, Kind: clientKind(c), CreatedAt: c.CreatedAt, RotatedAt: c.RotatedAt, RedirectURIs: c.RedirectURIs,
 		FirstParty: c.FirstParty, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, WebOrigins: c.WebOrigins,
-		IDTokenAlg: c.IDTokenAlg, JWKSURI: c.JWKSURI,
+		IDTokenAlg: c.IDTokenAlg, JWKSURI: c.JWKSURI, BackchannelLogoutURI: c.BackchannelLogoutURI,
 	}
 	switch {
 	case c.Public:

@@ -69,6 +69,8 @@ func (s *Server) serverMetadata() fiber.Map {
 		"request_uri_parameter_supported":                  true,
 		"require_request_uri_registration":                 true,
 		"frontchannel_logout_supported":                    false,
+		"backchannel_logout_supported":                     true,
+		"backchannel_logout_session_supported":             true,
 		"service_documentation":                            iss + "/",
 	}
 }

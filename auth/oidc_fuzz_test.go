@@ -53,3 +53,29 @@ func FuzzAuthorize(f *testing.F) {
 		}
 	})
 }
+
+// FuzzBackchannelLogoutURI: whatever a registration names, an accepted
+// back-channel logout URI is an absolute https URL, or http to a loopback
+// host, without a fragment or user information, and the delivery's
+// request for it can be built.
+func FuzzBackchannelLogoutURI(f *testing.F) {
+	for _, s := range []string{"https://app.example/bcl", "http://127.0.0.1:9/x?y=1", "http://localhost./", "http://[::1]/",
+		"https://a.example/#f", "https://u@a.example/", "http://10.0.0.1/", "//a.example/", "https:a.example", "http://127.0.0.1%2f@evil/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if checkBackchannelLogoutURI(raw) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || u.Fragment != "" || u.User != nil || strings.Contains(raw, "#") {
+			t.Fatalf("accepted %q", raw)
+		}
+		if u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+			t.Fatalf("accepted %q", raw)
+		}
+		if _, err := http.NewRequest(http.MethodPost, raw, nil); err != nil {
+			t.Fatalf("accepted %q, which no request can be made for: %v", raw, err)
+		}
+	})
+}

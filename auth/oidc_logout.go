@@ -109,12 +109,14 @@ func (s *Server) handleEndSessionRequest(c *fiber.Ctx) error {
 
 // endProviderSession ends the login session behind the provider cookie.
 func (s *Server) endProviderSession(c *fiber.Ctx, ps *providerSession, now time.Time) error {
+	var lt *logoutTargets
 	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+		lt = newLogoutTargets()
 		sess, err := tx.Session(ps.session.ID)
 		if err != nil {
 			return err
 		}
-		if err := endSessionTx(tx, sess, now, s.sessionBlacklistUntil(now)); err != nil {
+		if err := endSessionTx(tx, sess, now, s.sessionBlacklistUntil(now), lt); err != nil {
 			return err
 		}
 		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "session_ended", UserID: ps.user.ID,
@@ -124,6 +126,7 @@ func (s *Server) endProviderSession(c *fiber.Ctx, ps *providerSession, now time.
 		return err
 	}
 	s.mirrorSessionRevocation(ps.session.ID, now)
+	s.sendLogouts(lt)
 	return nil
 }
 

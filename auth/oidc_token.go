@@ -261,9 +261,10 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 		issued     *issuedSession
 		grant      codeGrant
 		revokedSID string
+		lt         *logoutTargets
 	)
 	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
-		issued, revokedSID = nil, ""
+		issued, revokedSID, lt = nil, "", newLogoutTargets()
 		cer, err := tx.Ceremony(hash, now)
 		if errors.Is(err, store.ErrNotFound) {
 			return errGrant("invalid or expired authorization code")
@@ -282,7 +283,7 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 			// RFC 6749 section 4.1.2: a second use revokes what the first
 			// one got, since one of the two was not the client's.
 			revokedSID = grant.GrantSID
-			if err := s.revokeSessionTx(tx, grant.GrantSID, now); err != nil {
+			if err := s.revokeSessionTx(tx, grant.GrantSID, now, lt); err != nil {
 				return err
 			}
 			if err := tx.DeleteCeremony(hash); err != nil {
@@ -331,6 +332,7 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 	}
 	if revokedSID != "" {
 		s.mirrorSessionRevocation(revokedSID, now)
+		s.sendLogouts(lt)
 		return nil, errGrant("the authorization code was used before; the tokens issued from it have been revoked")
 	}
 	res, err := s.tokenResponse(issued)
@@ -359,6 +361,7 @@ func (s *Server) startGrantSession(tx *store.Tx, client *store.Client, user *sto
 	sess := &store.Session{
 		ID: tokens.NewOrderedID(now), UserID: user.ID, CreatedAt: now, AuthTime: g.AuthTime,
 		ExpiresAt: expires, AMR: g.AMR, Device: appDevice(client.ID), ClientID: client.ID, Scope: scope,
+		LoginSID: g.LoginSID,
 	}
 	if proof != nil {
 		sess.JKT = proof.JKT

@@ -496,9 +496,10 @@ func (s *Server) finishRecovery(ctx context.Context, req recoveryFinishRequest, 
 		issued  *issuedSession
 		ended   []string
 		failure error
+		lt      *logoutTargets
 	)
 	err = s.db.Update(ctx, func(tx *store.Tx) error {
-		issued, ended, failure = nil, nil, nil
+		issued, ended, failure, lt = nil, nil, nil, newLogoutTargets()
 		rs, current, err := s.recoverySession(tx, req.RecoveryToken, now)
 		if err != nil {
 			failure = err
@@ -530,7 +531,7 @@ func (s *Server) finishRecovery(ctx context.Context, req recoveryFinishRequest, 
 		if err := tx.PutCredential(cred); err != nil {
 			return err
 		}
-		if ended, _, err = endOtherSessions(tx, current.ID, "", now, s.sessionBlacklistUntil(now)); err != nil {
+		if ended, _, err = endOtherSessions(tx, current.ID, "", now, s.sessionBlacklistUntil(now), lt); err != nil {
 			return err
 		}
 		if err := signInSucceeded(tx, current.ID); err != nil {
@@ -557,6 +558,7 @@ func (s *Server) finishRecovery(ctx context.Context, req recoveryFinishRequest, 
 	for _, sid := range ended {
 		s.mirrorSessionRevocation(sid, now)
 	}
+	s.sendLogouts(lt)
 	res := &registerFinishResponse{CredentialID: b64.EncodeToString(cred.ID)}
 	if res.tokenResponse, err = s.tokenResponse(issued); err != nil {
 		return nil, err

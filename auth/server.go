@@ -66,6 +66,8 @@ type Server struct {
 	providerKey []byte
 	// clientKeys caches the JWK Sets fetched from clients' jwks_uri.
 	clientKeys clientKeyCache
+	// backchannel delivers logout tokens (backchannel.go).
+	backchannel *backchannel
 
 	app      *fiber.App
 	ln       net.Listener
@@ -144,6 +146,7 @@ func (s *Server) init() error {
 	}
 	s.metrics = newMetrics(s.db.Stats, s.db.WriteHealth)
 	s.app = s.newApp()
+	s.backchannel = newBackchannel(s.log)
 	return nil
 }
 
@@ -259,6 +262,9 @@ func (s *Server) shutdown() error {
 		s.cancel()
 	}
 	s.bg.Wait()
+	if s.backchannel != nil {
+		s.backchannel.close()
+	}
 	if err := s.db.Close(); err != nil {
 		errs = append(errs, err)
 	}

@@ -87,12 +87,14 @@ func (s *Server) handleEndSession(c *fiber.Ctx) error {
 	}
 	sub := principalOf(c).claims.Subject
 	now := s.now()
+	var lt *logoutTargets
 	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+		lt = newLogoutTargets()
 		sess, err := tx.Session(id)
 		if err != nil || sess.UserID != sub || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
 			return errNotFound("session")
 		}
-		if err := endSessionTx(tx, sess, now, s.sessionBlacklistUntil(now)); err != nil {
+		if err := endSessionTx(tx, sess, now, s.sessionBlacklistUntil(now), lt); err != nil {
 			return err
 		}
 		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "session_ended", UserID: sub})
@@ -101,6 +103,7 @@ func (s *Server) handleEndSession(c *fiber.Ctx) error {
 		return err
 	}
 	s.mirrorSessionRevocation(id, now)
+	s.sendLogouts(lt)
 	return c.SendStatus(http.StatusNoContent)
 }
 
@@ -112,10 +115,12 @@ func (s *Server) handleEndOtherSessions(c *fiber.Ctx) error {
 	var (
 		ended []string
 		live  int
+		lt    *logoutTargets
 	)
 	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
 		var err error
-		ended, live, err = endOtherSessions(tx, p.claims.Subject, p.claims.SessionID, now, s.sessionBlacklistUntil(now))
+		lt = newLogoutTargets()
+		ended, live, err = endOtherSessions(tx, p.claims.Subject, p.claims.SessionID, now, s.sessionBlacklistUntil(now), lt)
 		if err != nil || live == 0 {
 			return err
 		}
@@ -128,6 +133,7 @@ func (s *Server) handleEndOtherSessions(c *fiber.Ctx) error {
 	for _, sid := range ended {
 		s.mirrorSessionRevocation(sid, now)
 	}
+	s.sendLogouts(lt)
 	noStore(c)
 	return c.JSON(fiber.Map{"ended": live})
 }
@@ -135,8 +141,9 @@ func (s *Server) handleEndOtherSessions(c *fiber.Ctx) error {
 // endOtherSessions ends every session of userID except keep (which may be
 // ""), blacklisted until until, and returns the ids it ended and how many
 // of them were live. Sessions past their expiry are ended too: an access
-// token issued in a session's last minutes outlives it.
-func endOtherSessions(tx *store.Tx, userID, keep string, now, until time.Time) (ended []string, live int, err error) {
+// token issued in a session's last minutes outlives it. The sessions it
+// ends join lt's back-channel logouts.
+func endOtherSessions(tx *store.Tx, userID, keep string, now, until time.Time, lt *logoutTargets) (ended []string, live int, err error) {
 	sessions, err := tx.SessionsByUser(userID)
 	if err != nil {
 		return nil, 0, err
@@ -149,7 +156,7 @@ func endOtherSessions(tx *store.Tx, userID, keep string, now, until time.Time) (
 		if sess.ExpiresAt.After(now) {
 			live++
 		}
-		if err := endSessionTx(tx, sess, now, until); err != nil {
+		if err := endSessionTx(tx, sess, now, until, lt); err != nil {
 			return nil, 0, err
 		}
 		ended = append(ended, sess.ID)

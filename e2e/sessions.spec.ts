@@ -87,6 +87,9 @@ test("a browser signed out from another device says so on its next load", async 
     // A plain sign-out, by contrast, is not reported as one from elsewhere.
     await laptopPage.goto("/");
     await laptopPage.getByTestId("signout").click();
+    // The sign-out has finished (and latch.js forgotten the session) before
+    // the reload, which would otherwise race it.
+    await expect(laptopPage.getByTestId("view-signed-out")).toBeVisible();
     await laptopPage.reload();
     await expect(laptopPage.getByTestId("view-signed-out")).toBeVisible();
     await expect(laptopPage.getByTestId("status")).not.toHaveText(/another device/);

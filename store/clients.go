@@ -35,6 +35,9 @@ type Client struct {
 	// for private_key_jwt authentication (RFC 7523).
 	JWKSURI string `json:"jwks_uri,omitempty"`
 	JWKS    []byte `json:"jwks,omitempty"`
+	// BackchannelLogoutURI is where the client's logout tokens are POSTed
+	// (OpenID Connect Back-Channel Logout 1.0); empty for none.
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
 }
 
 type clientRecord struct {

@@ -34,6 +34,10 @@ type Session struct {
 	Refresh  []byte `json:"refresh,omitempty"`
 	ClientID string `json:"client_id,omitempty"`
 	Scope    string `json:"scope,omitempty"`
+	// LoginSID is, for an application's session, the login session
+	// (provider session) it was started from: the sid of its ID tokens
+	// and logout tokens. Empty for a login session itself.
+	LoginSID string `json:"login_sid,omitempty"`
 }
 
 // A user's sessions form a list, newest first: the account's head entry
@@ -276,7 +280,7 @@ var errStopWalk = errors.New("store: stop")
 // the first as distances from its start, then the fields added since; from
 // version 4 its texts (device, client, scope, methods) are coded with
 // textPhrases (appendText), its start is a distance from the millisecond
-// its id names (idTime), and it carries InLane.
+// its id names (idTime), and it carries InLane and LoginSID.
 const sessionVersion = 4
 
 func (r *sessionRecord) binaryVersion() byte { return sessionVersion }
@@ -296,7 +300,11 @@ func (r *sessionRecord) appendBinary(b []byte) []byte {
 	b = appendText(b, s.Scope)
 	b = appendBool(b, r.Listed)
 	b = appendID(b, r.Prev)
-	return appendBool(b, r.InLane)
+	b = appendBool(b, r.InLane)
+	if s.LoginSID == "" {
+		return b // a login session's record ends here
+	}
+	return appendID(b, s.LoginSID)
 }
 
 func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
@@ -320,6 +328,7 @@ func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
 	s.AMR, s.JKT, s.RevokedAt, s.Device = texts(), d.id(), d.timeFrom(s.CreatedAt), text()
 	s.Refresh, s.ClientID, s.Scope = d.bytes(), text(), text()
 	r.Listed, r.Prev, r.InLane = d.bool(), d.id(), d.bool()
+	s.LoginSID = d.id()
 	return nil
 }
 

@@ -33,7 +33,7 @@ Usage:
   latch clients add ID           create an introspection client; prints its secret
   latch clients add ID --redirect-uri URI [--redirect-uri URI…] [--public] [--first-party]
         [--post-logout-redirect-uri URI…] [--web-origin ORIGIN…] [--jwks-uri URI | --jwks FILE]
-        [--id-token-alg RS256]
+        [--id-token-alg RS256] [--backchannel-logout-uri URI]
                                  register an OpenID Connect client; a confidential one's
                                  secret is printed (none for --public or client keys)
   latch clients list             list clients
@@ -356,6 +356,7 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	idTokenAlg := fs.String("id-token-alg", "", "ID token algorithm of the client: RS256 (default: the signing key's, ES256) (clients add)")
 	jwksURI := fs.String("jwks-uri", "", "URL of the client's JWK Set for private_key_jwt (clients add)")
 	jwksFile := fs.String("jwks", "", "file holding the client's JWK Set for private_key_jwt (clients add)")
+	backchannel := fs.String("backchannel-logout-uri", "", "where the client receives logout tokens when a person's session ends: https, or http to a loopback address (clients add)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -403,6 +404,7 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		o := auth.ClientOptions{
 			ID: pos[0], RedirectURIs: redirects, Public: *public, FirstParty: *firstParty,
 			PostLogoutRedirectURIs: postLogout, WebOrigins: webOrigins, IDTokenAlg: *idTokenAlg, JWKSURI: *jwksURI,
+			BackchannelLogoutURI: *backchannel,
 		}
 		if *jwksFile != "" {
 			b, err := os.ReadFile(*jwksFile)
@@ -449,6 +451,9 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			}
 			if info.JWKSURI != "" {
 				row("jwks uri", info.JWKSURI)
+			}
+			if info.BackchannelLogoutURI != "" {
+				row("backchannel logout uri", info.BackchannelLogoutURI)
 			}
 		}
 	case "clients list":

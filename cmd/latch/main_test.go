@@ -340,7 +340,8 @@ func oidcClientCommands(t *testing.T, dir string) {
 	t.Helper()
 	secret, err := runCmd(t, "clients", "add", "web", "--data", dir, "--redirect-uri", "https://app.example/cb",
 		"--redirect-uri", "http://127.0.0.1/cb", "--post-logout-redirect-uri", "https://app.example/bye",
-		"--web-origin", "https://App.example", "--first-party", "--id-token-alg", "RS256")
+		"--web-origin", "https://App.example", "--first-party", "--id-token-alg", "RS256",
+		"--backchannel-logout-uri", "https://app.example/backchannel")
 	if err != nil || strings.Count(secret, "\n") != 1 || len(strings.TrimSpace(secret)) < 40 {
 		t.Fatalf("clients add of a confidential client must print only its secret: %v %q", err, secret)
 	}
@@ -360,6 +361,9 @@ func oidcClientCommands(t *testing.T, dir string) {
 		{"--public"}, // OIDC flags without a redirect URI
 		{"--redirect-uri", "https://a.example/cb", "--id-token-alg", "HS256"},
 		{"--redirect-uri", "https://a.example/cb", "--public", "--jwks", jwks},
+		{"--redirect-uri", "https://a.example/cb", "--backchannel-logout-uri", "http://a.example/bcl"}, // plain http off loopback
+		{"--redirect-uri", "https://a.example/cb", "--backchannel-logout-uri", "https://a.example/bcl#f"},
+		{"--backchannel-logout-uri", "https://a.example/bcl"}, // without a redirect URI
 	} {
 		if _, err := runCmd(t, append([]string{"clients", "add", "bad", "--data", dir}, bad...)...); err == nil {
 			t.Errorf("clients add %v was accepted", bad)
@@ -367,7 +371,7 @@ func oidcClientCommands(t *testing.T, dir string) {
 	}
 	out, err = runCmd(t, "clients", "show", "web", "--data", dir)
 	for _, want := range []string{"confidential", "https://app.example/cb", "http://127.0.0.1/cb", "https://app.example/bye",
-		"https://app.example\n", "RS256", "client_secret_basic"} {
+		"https://app.example\n", "RS256", "client_secret_basic", "backchannel logout uri", "https://app.example/backchannel"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Fatalf("clients show web lacks %q: %v\n%s", want, err, out)
 		}
