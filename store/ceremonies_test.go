@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -112,5 +113,80 @@ func TestTakeCeremony(t *testing.T) {
 			t.Errorf("take missing: %v, want ErrNotFound", err)
 		}
 		return nil
+	})
+}
+
+// TestCeremoniesInJSONStillRead: a ceremony stored as JSON, as every
+// ceremony was before the binary encoding, reads, replaces and deletes
+// (its expiry index entry with it); one written now is binary and smaller.
+func TestCeremoniesInJSONStillRead(t *testing.T) {
+	db := openTestDB(t)
+	want := Ceremony{ID: "cer-json", Kind: "authentication", UserID: "AAAAAAAAAAAAAAAAAAAAAA", Username: "ada", DisplayName: "Ada",
+		Handle: []byte{1, 2, 3}, Session: []byte(`{"challenge":"abc"}`), AMR: []string{"pop"}, AuthTime: t0.Add(-time.Minute),
+		ExpiresAt: t0.Add(time.Minute), Parent: "rec-1"}
+	legacy, err := json.Marshal(&ceremonyRecord{header: current(), Ceremony: want})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustUpdate(t, db, func(tx *Tx) error {
+		return errors.Join(tx.btx.Bucket(bucketCeremonies).Put([]byte(want.ID), legacy),
+			tx.putIndex(bucketCeremonyExpiry, expiryKey(want.ExpiresAt, []byte(want.ID))))
+	})
+	mustView(t, db, func(tx *Tx) error {
+		got, err := tx.Ceremony(want.ID, t0)
+		if err != nil || !reflect.DeepEqual(*got, want) {
+			t.Errorf("read %+v (%v)\nwant %+v", got, err, want)
+		}
+		return nil
+	})
+	mustUpdate(t, db, func(tx *Tx) error { return tx.PutCeremony(&want) })
+	mustView(t, db, func(tx *Tx) error {
+		v := tx.raw(bucketCeremonies, []byte(want.ID))
+		if v[0] != binaryVersion || len(v) >= len(legacy)/2 {
+			t.Errorf("rewritten as %q (%d bytes, JSON %d)", v[:1], len(v), len(legacy))
+		}
+		if n := tx.btx.Bucket(bucketCeremonyExpiry).Stats().KeyN; n != 1 {
+			t.Errorf("%d expiry index entries after the rewrite, want 1", n)
+		}
+		got, err := tx.Ceremony(want.ID, t0)
+		if err != nil || !reflect.DeepEqual(*got, want) {
+			t.Errorf("read back %+v (%v)", got, err)
+		}
+		return nil
+	})
+	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteCeremony(want.ID) })
+	mustView(t, db, func(tx *Tx) error {
+		if n := tx.btx.Bucket(bucketCeremonyExpiry).Stats().KeyN; n != 0 || tx.raw(bucketCeremonies, []byte(want.ID)) != nil {
+			t.Errorf("deleted ceremony left %d index entries", n)
+		}
+		return nil
+	})
+}
+
+// BenchmarkCeremonyCodec encodes and decodes a sign-in's ceremony in the
+// binary record encoding and, for comparison in the same run, as the JSON
+// every ceremony was stored as before.
+func BenchmarkCeremonyCodec(b *testing.B) {
+	rec := ceremonyRecord{header: current(), Ceremony: Ceremony{ID: "0194c2a1b2c3AAAAAAAAAAAAAAAAAAAAAA", Kind: "authentication",
+		Session: make([]byte, 180), ExpiresAt: t0}}
+	b.Run("binary", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			data, _ := encodeRecord(&rec)
+			var back ceremonyRecord
+			if err := decodeAt([]byte(rec.ID), data, &back); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			data, _ := json.Marshal(&rec)
+			var back ceremonyRecord
+			if err := decodeAt([]byte(rec.ID), data, &back); err != nil {
+				b.Fatal(err)
+			}
+		}
 	})
 }

@@ -107,6 +107,7 @@ type DB struct {
 	credentials memo[credentialRecord]
 	sessions    memo[sessionRecord]
 	refresh     memo[refreshTokenRecord]
+	clients     memo[clientRecord]
 
 	// commits and writes count committed transactions and the Update
 	// calls they carried, for Stats.
