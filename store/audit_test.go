@@ -362,3 +362,52 @@ func TestAuditJSONEventsStillVerify(t *testing.T) {
 		t.Fatalf("an altered JSON event: %+v", c.Break)
 	}
 }
+
+// TestAuditEventsOfVersion2AndVersion3FormOneChain: events stored in the
+// version 2 encoding (texts as plain strings) and events appended after
+// them in version 3 (texts coded) verify as one chain.
+func TestAuditEventsOfVersion2AndVersion3FormOneChain(t *testing.T) {
+	db := openTestDB(t)
+	event := func(i int) *AuditEvent {
+		return &AuditEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: "signin_failed", UserID: "AAAAAAAAAAAAAAAAAAAAAA",
+			Detail: map[string]string{"reason": "wrong code \xff", "sid": testOrderedID(t0), "amr": "pop"}}
+	}
+	mustUpdate(t, db, func(tx *Tx) error {
+		for i := range 3 {
+			if err := tx.AppendAudit(event(i)); err != nil {
+				return err
+			}
+		}
+		// Rewrite them as version 2 wrote them.
+		for seq := uint64(1); seq <= 3; seq++ {
+			var rec auditRecord
+			if err := tx.get(bucketAudit, auditEntryKey(seq), &rec); err != nil {
+				return err
+			}
+			e := &rec.AuditEvent
+			b := appendID(appendString(appendTime([]byte{binaryVersion}, e.Time), e.Type), e.UserID)
+			b = appendUvarint(b, 3)
+			for _, k := range []string{"amr", "reason", "sid"} {
+				b = appendID(appendString(b, k), e.Detail[k])
+			}
+			if err := tx.btx.Bucket(bucketAudit).Put(auditEntryKey(seq), appendBytes(b, rec.MAC)); err != nil {
+				return err
+			}
+		}
+		for i := 3; i < 6; i++ {
+			if err := tx.AppendAudit(event(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	mustView(t, db, func(tx *Tx) error {
+		if v := tx.raw(bucketAudit, auditEntryKey(1)); v[0] != binaryVersion {
+			t.Fatalf("event 1 is of version %d, want 2", v[0])
+		}
+		return nil
+	})
+	if c := verifyAudit(t, db); c.Break != nil || c.Events != 6 || c.Unchained != 0 {
+		t.Fatalf("verify: %+v %+v", c, c.Break)
+	}
+}

@@ -30,6 +30,12 @@ type sessionLane struct {
 
 const maxSessionLanes = 4
 
+// laneExamineFactor bounds a lane walk's reads per chunk, as a multiple of
+// its budget of deletions: the sessions it passes over (other lifetimes,
+// sessions that never expire) cost a read each, and a chunk is one
+// transaction.
+const laneExamineFactor = 16
+
 var sessionLanesName = []byte("session_lanes")
 
 func (tx *Tx) sessionLanes() ([]sessionLane, error) {
@@ -74,7 +80,7 @@ func orderedKeyMillis(key []byte) (int64, bool) {
 // when it may join one, and reports whether it did.
 func (tx *Tx) joinLane(key []byte, s *Session) (bool, error) {
 	ms, ok := orderedKeyMillis(key)
-	if !ok || s.CreatedAt.IsZero() || s.ExpiresAt.IsZero() || ms != s.CreatedAt.UnixMilli() {
+	if !ok || !storableTime(s.CreatedAt) || !storableTime(s.ExpiresAt) || ms != s.CreatedAt.UnixMilli() {
 		return false, nil
 	}
 	life := s.ExpiresAt.Sub(s.CreatedAt)
@@ -110,6 +116,13 @@ func laneMayTake(lane sessionLane, key []byte, ms int64) bool {
 	return ms >= lastMs && bytes.Compare(key, lane.cursor) >= 0
 }
 
+// storableTime reports whether t is stored as it is: not zero, and within
+// what Unix nanoseconds hold (appendTime clamps the rest, which would make
+// a member's lifetime read back as another).
+func storableTime(t time.Time) bool {
+	return !t.IsZero() && !t.Before(minTime) && !t.After(maxNanoTime)
+}
+
 func laneOf(lanes []sessionLane, life time.Duration) int {
 	for i, l := range lanes {
 		if l.lifetime == life {
@@ -119,8 +132,9 @@ func laneOf(lanes []sessionLane, life time.Duration) int {
 	return -1
 }
 
-// sweepLanes deletes up to budget expired lane members (examining at most
-// budget sessions per lane) and reports whether a lane may have more.
+// sweepLanes deletes up to budget expired members of each lane (examining
+// at most laneExamineFactor × budget sessions) and reports whether a lane
+// may have more.
 func (tx *Tx) sweepLanes(now time.Time, budget int) (removed int, more bool, err error) {
 	lanes, err := tx.sessionLanes()
 	if err != nil || len(lanes) == 0 {
@@ -132,9 +146,11 @@ func (tx *Tx) sweepLanes(now time.Time, budget int) (removed int, more bool, err
 		if err != nil {
 			return removed, more, err
 		}
-		// A walk held at a live member of the boundary millisecond has done
-		// all it can at this now: asking for more would repeat it.
-		more = more || full && !bytes.Equal(cursor, lane.cursor)
+		// A walk that stopped at its budget goes on in the next chunk if it
+		// got anywhere; one held at a live member of the boundary
+		// millisecond with nothing to delete has done all it can at this
+		// now, and asking for more would repeat it.
+		more = more || full && (len(expired) > 0 || !bytes.Equal(cursor, lane.cursor))
 		for _, key := range expired {
 			n, err := tx.deleteSession(key)
 			if err != nil {
@@ -166,14 +182,18 @@ func (tx *Tx) expiredInLane(lane sessionLane, now time.Time, budget int) (expire
 			// later: every member from here on is live.
 			break
 		}
-		if examined == budget {
+		if len(expired) == budget || examined == laneExamineFactor*budget {
 			full = true
 			break
 		}
 		examined++
 		var rec sessionRecord
 		if err := decodeAt(k, v, &rec); err != nil {
-			return nil, nil, false, fmt.Errorf("store: session %q: %w", k, err)
+			// A record this code cannot read (damaged, or written by a later
+			// version) is no member it knows of: passed over, so that it
+			// stops no sweep.
+			tx.db.logger.Warn("store: sweep passes over an unreadable session record", "key", fmt.Sprintf("%x", k), "err", err)
+			continue
 		}
 		if !rec.InLane || rec.ExpiresAt.Sub(rec.CreatedAt) != lane.lifetime {
 			continue

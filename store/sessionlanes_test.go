@@ -270,3 +270,100 @@ func TestSessionIDsArePackedInKeys(t *testing.T) {
 		return nil
 	})
 }
+
+// TestASessionIDThatSpellsAPackedKeyFindsNothing: an id from a client that
+// starts with a zero byte could spell another session's packed key; it is
+// refused when stored and finds nothing when looked up.
+func TestASessionIDThatSpellsAPackedKeyFindsNothing(t *testing.T) {
+	db := openTestDB(t)
+	s := newLaneSession(t0, time.Hour)
+	mustUpdate(t, db, func(tx *Tx) error { return tx.PutSession(s) })
+	key, _ := packSessionID(s.ID)
+	mustView(t, db, func(tx *Tx) error {
+		if got, err := tx.Session(string(key)); err == nil {
+			t.Errorf("the id %q found session %q", key, got.ID)
+		}
+		return nil
+	})
+	err := db.Update(t.Context(), func(tx *Tx) error {
+		return tx.PutSession(&Session{ID: string(key), UserID: "u1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
+	})
+	if err == nil {
+		t.Error("a session id starting with a zero byte was stored")
+	}
+}
+
+// TestLaneSweepsSessionsBeyondNanosecondTimes: a session whose times are
+// past what Unix nanoseconds hold (stored clamped) joins no lane, so it is
+// still swept through its expiry index entry.
+func TestLaneSweepsSessionsBeyondNanosecondTimes(t *testing.T) {
+	db := openTestDB(t)
+	at := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+	mustUpdate(t, db, func(tx *Tx) error { return tx.PutSession(newLaneSession(at, time.Hour)) })
+	db.sessions = memo[sessionRecord]{} // read it as stored
+	if n, err := db.Sweep(t.Context(), at.Add(2*time.Hour)); err != nil || n != 1 {
+		t.Errorf("swept %d (%v), want 1", n, err)
+	}
+}
+
+// TestAnUnreadableSessionStopsNoSweep: a session record this code cannot
+// read (damaged, or from a later version) in a lane's way is passed over:
+// the sweep still removes what has expired, that lane's members and the
+// other kinds of records.
+func TestAnUnreadableSessionStopsNoSweep(t *testing.T) {
+	db := openTestDB(t)
+	member := newLaneSession(t0, time.Hour)
+	unreadable := &Session{ID: testOrderedID(t0.Add(-time.Second)), UserID: "u2", CreatedAt: t0.Add(-time.Second)}
+	later := newLaneSession(t0.Add(time.Second), time.Hour)
+	mustUpdate(t, db, func(tx *Tx) error {
+		key, _ := packSessionID(unreadable.ID)
+		return errors.Join(tx.PutSession(member), tx.PutSession(unreadable), tx.PutSession(later),
+			tx.PutCeremony(&Ceremony{ID: "c1", Kind: "k", ExpiresAt: t0.Add(time.Minute)}),
+			tx.btx.Bucket(bucketSessions).Put(key, []byte{sessionVersion + 1, 0}))
+	})
+	n, err := db.Sweep(t.Context(), t0.Add(2*time.Hour))
+	if err != nil || n != 3 {
+		t.Fatalf("swept %d (%v), want the two members and the ceremony", n, err)
+	}
+	if left := remainingSessions(t, db); len(left) != 1 || left[0] != unreadable.ID {
+		t.Errorf("left %v, want only the unreadable record", left)
+	}
+}
+
+// TestLaneSweepPassesManySessionsOfItsBoundaryMillisecond: a live member
+// at the lane's cursor and a thousand sessions of other kinds in its
+// millisecond do not keep the sweep from a member of that millisecond
+// that has expired.
+func TestLaneSweepPassesManySessionsOfItsBoundaryMillisecond(t *testing.T) {
+	db := openTestDB(t)
+	ms := t0.Truncate(time.Millisecond)
+	prefix := testOrderedID(ms)[:12]
+	live := newLaneSession(ms.Add(900*time.Microsecond), time.Hour)
+	live.ID = prefix + "AAAAAAAAAAAAAAAAAAAAAA"
+	expired := newLaneSession(ms.Add(100*time.Microsecond), time.Hour)
+	expired.ID = prefix + "_____________________w"
+	mustUpdate(t, db, func(tx *Tx) error {
+		if err := tx.PutSession(live); err != nil {
+			return err
+		}
+		for range sweepChunk {
+			if err := tx.PutSession(&Session{ID: prefix + testRandomID(16), UserID: "u", CreatedAt: ms}); err != nil {
+				return err
+			}
+		}
+		return tx.PutSession(expired)
+	})
+	now := ms.Add(time.Hour + 500*time.Microsecond)
+	if _, err := db.Sweep(t.Context(), now); err != nil {
+		t.Fatal(err)
+	}
+	mustView(t, db, func(tx *Tx) error {
+		if _, err := tx.Session(expired.ID); err == nil {
+			t.Errorf("a session that expired at %v is left after Sweep(%v)", expired.ExpiresAt, now)
+		}
+		if _, err := tx.Session(live.ID); err != nil {
+			t.Errorf("the live member is gone: %v", err)
+		}
+		return nil
+	})
+}

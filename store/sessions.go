@@ -90,6 +90,9 @@ func (tx *Tx) PutSession(s *Session) error {
 	if err := checkKey("session id", len(s.ID)); err != nil {
 		return err
 	}
+	if s.ID[0] == 0 {
+		return fmt.Errorf("store: session id %q starts with a zero byte", s.ID)
+	}
 	if err := checkKey("user id", len(s.UserID)); err != nil {
 		return err
 	}
@@ -364,8 +367,12 @@ func sessionIDOf(key []byte) string {
 }
 
 // sessionKey returns the key of the session id: where it is stored, or
-// where a new one goes.
+// where a new one goes. An id that starts with a zero byte is no session's
+// (it could spell a packed key): nil, which finds nothing.
 func (tx *Tx) sessionKey(id string) []byte {
+	if len(id) > 0 && id[0] == 0 {
+		return nil
+	}
 	packed, ok := packSessionID(id)
 	if !ok {
 		return []byte(id)
