@@ -266,7 +266,7 @@ func (s *Server) SetDisabled(ctx context.Context, username string, disabled bool
 		return err
 	}
 	s.accountChanged(userID, ended, now)
-	s.sendLogouts(lt)
+	s.afterSessionsEnd(lt)
 	return nil
 }
 
@@ -280,7 +280,7 @@ func (s *Server) DeleteUser(ctx context.Context, userID string) error {
 		return err
 	}
 	s.accountChanged(userID, ended, now)
-	s.sendLogouts(lt)
+	s.afterSessionsEnd(lt)
 	return nil
 }
 

@@ -55,6 +55,9 @@ type logoutNotice struct {
 // *logoutTargets gathers nothing.
 type logoutTargets struct {
 	notices []logoutNotice
+	// cascaded are the application sessions that ended with their login
+	// session (endAppSessionsOf), for the caller to mirror in memory.
+	cascaded []string
 	seen    map[string]bool
 	clients map[string]*store.Client
 	users   map[string][]store.Session
@@ -327,10 +330,18 @@ func checkDialAddress(address string, loopback bool) error {
 	return nil
 }
 
-// sendLogouts signs the logout tokens that lt gathered, after the
-// transaction that gathered them committed, and queues them.
-func (s *Server) sendLogouts(lt *logoutTargets) {
-	if lt == nil || len(lt.notices) == 0 || s.backchannel == nil {
+// afterSessionsEnd finishes what a committed transaction that ended
+// sessions gathered in lt: it mirrors the revocations of the application
+// sessions that ended with their login session (the caller mirrors the
+// ones it ended itself), then signs the logout tokens and queues them.
+func (s *Server) afterSessionsEnd(lt *logoutTargets) {
+	if lt == nil {
+		return
+	}
+	for _, sid := range lt.cascaded {
+		s.mirrorSessionRevocation(sid, s.now())
+	}
+	if len(lt.notices) == 0 || s.backchannel == nil {
 		return
 	}
 	now := time.Unix(s.now().Unix(), 0)

@@ -497,3 +497,48 @@ func TestBackchannelLogoutSIDSurvivesARestart(t *testing.T) {
 	}
 	checkLogoutToken(t, a.e, recv.wait(1, 100*time.Millisecond)[0], "web", a.sub, a.sid)
 }
+
+// TestSigningOutOfLatchSignsOutOfTheApps: ending a login session ends the
+// sessions applications were signed into from it, their access tokens
+// refused at once and their refresh tokens with them, except where the
+// person granted offline access, which outlives the sign-out.
+func TestSigningOutOfLatchSignsOutOfTheApps(t *testing.T) {
+	e := newEnv(t)
+	alice, b := e.newUser("alice", true), &browser{}
+	type app struct {
+		rp  *rp
+		f   *flow
+		tok *response
+	}
+	signInto := func(id, scope string) *app {
+		a := &app{rp: e.newRP(ClientOptions{ID: id, FirstParty: true})}
+		a.f = a.rp.newFlow(url.Values{"scope": {scope}})
+		if a.tok = a.rp.exchange(e.codeFor(a.rp, alice, b, a.f), a.f, nil, nil); a.tok.status != 200 || a.tok.str("refresh_token") == "" {
+			t.Fatalf("%s: token: %d %s", id, a.tok.status, a.tok.raw)
+		}
+		return a
+	}
+	online, offline := signInto("web", "openid profile"), signInto("sync", "openid offline_access")
+	userinfo := func(a *app) int {
+		return e.request("GET", "/userinfo", nil, map[string]string{"Authorization": "Bearer " + a.tok.str("access_token")}).status
+	}
+	refresh := func(a *app) *response {
+		return a.rp.exchange("", a.f, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {a.tok.str("refresh_token")}}, nil)
+	}
+	if userinfo(online) != 200 || userinfo(offline) != 200 {
+		t.Fatal("the applications' tokens do not work before the sign-out")
+	}
+	if r := alice.call("POST", "/logout", nil); r.status != 204 {
+		t.Fatalf("logout: %d %s", r.status, r.raw)
+	}
+	if s := userinfo(online); s != 401 {
+		t.Errorf("the signed-out application's access token: %d, want 401", s)
+	}
+	expectError(t, refresh(online), 400, "invalid_grant")
+	if s := userinfo(offline); s != 200 {
+		t.Errorf("the offline application's access token: %d, want 200", s)
+	}
+	if r := refresh(offline); r.status != 200 {
+		t.Errorf("the offline application's refresh: %d %s", r.status, r.raw)
+	}
+}

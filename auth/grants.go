@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -305,7 +307,7 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *
 	}
 	if revokedSID != "" {
 		s.mirrorSessionRevocation(revokedSID, now)
-		s.sendLogouts(lt)
+		s.afterSessionsEnd(lt)
 		return nil, errGrant("refresh token reuse detected; the login session has been revoked")
 	}
 	return s.tokenResponse(issued)
@@ -428,8 +430,40 @@ func endSessionTx(tx *store.Tx, sess *store.Session, now, until time.Time, lt *l
 		if err := lt.ended(tx, sess); err != nil {
 			return err
 		}
+		if !isAppSession(sess) {
+			if err := endAppSessionsOf(tx, sess, now, until, lt); err != nil {
+				return err
+			}
+		}
 	}
 	return tx.PutRevoked(revokedSession(sess.ID), until)
+}
+
+// endAppSessionsOf ends, with the login session login, the sessions that
+// applications were signed into from it and that hold no offline access:
+// a sign-out of Latch signs the person out of those applications too
+// (single logout), while offline access outlives it, as OpenID Connect
+// Back-Channel Logout 1.0 section 2.7 has it for refresh tokens. The
+// sessions ended go into lt, whose caller mirrors them in memory.
+func endAppSessionsOf(tx *store.Tx, login *store.Session, now, until time.Time, lt *logoutTargets) error {
+	sessions, err := tx.SessionsByUser(login.UserID)
+	if err != nil {
+		return err
+	}
+	for i := range sessions {
+		app := &sessions[i]
+		if !isAppSession(app) || app.LoginSID != login.ID || !app.RevokedAt.IsZero() ||
+			slices.Contains(strings.Fields(app.Scope), scopeOfflineAccess) {
+			continue
+		}
+		if err := endSessionTx(tx, app, now, until, lt); err != nil {
+			return err
+		}
+		if lt != nil {
+			lt.cascaded = append(lt.cascaded, app.ID)
+		}
+	}
+	return nil
 }
 
 // sessionBlacklistUntil is how long a revoked session's sid stays on the
@@ -456,6 +490,6 @@ func (s *Server) revokeSession(ctx context.Context, sid string) error {
 		return err
 	}
 	s.mirrorSessionRevocation(sid, now)
-	s.sendLogouts(lt)
+	s.afterSessionsEnd(lt)
 	return nil
 }

@@ -87,6 +87,6 @@ func (s *Server) handleRevokeApp(c *fiber.Ctx) error {
 	for _, sid := range ended {
 		s.mirrorSessionRevocation(sid, now)
 	}
-	s.sendLogouts(lt)
+	s.afterSessionsEnd(lt)
 	return c.SendStatus(http.StatusNoContent)
 }

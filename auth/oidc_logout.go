@@ -126,7 +126,7 @@ func (s *Server) endProviderSession(c *fiber.Ctx, ps *providerSession, now time.
 		return err
 	}
 	s.mirrorSessionRevocation(ps.session.ID, now)
-	s.sendLogouts(lt)
+	s.afterSessionsEnd(lt)
 	return nil
 }
 

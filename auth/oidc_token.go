@@ -332,7 +332,7 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 	}
 	if revokedSID != "" {
 		s.mirrorSessionRevocation(revokedSID, now)
-		s.sendLogouts(lt)
+		s.afterSessionsEnd(lt)
 		return nil, errGrant("the authorization code was used before; the tokens issued from it have been revoked")
 	}
 	res, err := s.tokenResponse(issued)

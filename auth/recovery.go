@@ -558,7 +558,7 @@ func (s *Server) finishRecovery(ctx context.Context, req recoveryFinishRequest, 
 	for _, sid := range ended {
 		s.mirrorSessionRevocation(sid, now)
 	}
-	s.sendLogouts(lt)
+	s.afterSessionsEnd(lt)
 	res := &registerFinishResponse{CredentialID: b64.EncodeToString(cred.ID)}
 	if res.tokenResponse, err = s.tokenResponse(issued); err != nil {
 		return nil, err

@@ -103,7 +103,7 @@ func (s *Server) handleEndSession(c *fiber.Ctx) error {
 		return err
 	}
 	s.mirrorSessionRevocation(id, now)
-	s.sendLogouts(lt)
+	s.afterSessionsEnd(lt)
 	return c.SendStatus(http.StatusNoContent)
 }
 
@@ -133,7 +133,7 @@ func (s *Server) handleEndOtherSessions(c *fiber.Ctx) error {
 	for _, sid := range ended {
 		s.mirrorSessionRevocation(sid, now)
 	}
-	s.sendLogouts(lt)
+	s.afterSessionsEnd(lt)
 	noStore(c)
 	return c.JSON(fiber.Map{"ended": live})
 }
