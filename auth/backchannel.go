@@ -58,9 +58,9 @@ type logoutTargets struct {
 	// cascaded are the application sessions that ended with their login
 	// session (endAppSessionsOf), for the caller to mirror in memory.
 	cascaded []string
-	seen    map[string]bool
-	clients map[string]*store.Client
-	users   map[string][]store.Session
+	seen     map[string]bool
+	clients  map[string]*store.Client
+	users    map[string][]store.Session
 }
 
 func newLogoutTargets() *logoutTargets {
