@@ -58,6 +58,11 @@ type Config struct {
 	RequirePAR bool
 
 	TrustedProxies []string // proxies whose X-Forwarded-* headers are believed
+	// PlaceHeaders name request headers in which a trusted proxy tells
+	// where a client is (e.g. "CF-IPCity", "CF-IPCountry"): joined, they
+	// are a session's approximate place of sign-in. Read only from a
+	// trusted proxy's requests.
+	PlaceHeaders []string
 
 	KeyAlg      string        // signing algorithm of new keys: ES256 (default) or EdDSA
 	KeyRotation time.Duration // automatic key rotation period; 0 = manual only

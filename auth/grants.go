@@ -96,12 +96,12 @@ func enabledUser(tx *store.Tx, userID string) (*store.User, error) {
 // startSession creates a login session and its first refresh token inside
 // the caller's transaction, for a user read in it (see enabledUser). The
 // session record keeps the token's state (see store.Session.Refresh).
-func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *tokens.Proof, device string) (*issuedSession, error) {
+func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *tokens.Proof, from signInClient) (*issuedSession, error) {
 	now := s.now()
 	clientID := defaultClientID
 	sess := &store.Session{
 		ID: tokens.NewOrderedID(now), UserID: user.ID, CreatedAt: now, AuthTime: authTime,
-		ExpiresAt: now.Add(s.cfg.RefreshTTL), AMR: amr, Device: device, ClientID: clientID, Scope: defaultScope,
+		ExpiresAt: now.Add(s.cfg.RefreshTTL), AMR: amr, Device: from.device, Place: from.place, ClientID: clientID, Scope: defaultScope,
 	}
 	if proof != nil {
 		sess.JKT = proof.JKT
@@ -329,6 +329,7 @@ func (s *Server) rotate(tx *store.Tx, sess *store.Session, old *store.RefreshTok
 		// a key; a bound one never changes key (checked by the caller).
 		sess.JKT = proof.JKT
 	}
+	sess.LastActiveAt = now
 	next, hash := tokens.NewSessionRefresh(now, sess.ID, s.refreshKey)
 	var rec *store.RefreshToken
 	if _, named := tokens.RefreshSession(next, s.refreshKey); named {

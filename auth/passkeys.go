@@ -185,7 +185,7 @@ func (s *Server) handleRegisterFinish(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	res, err := s.finishRegistration(c.UserContext(), p, req.Ceremony, req.Credential, name, proof, deviceOf(c))
+	res, err := s.finishRegistration(c.UserContext(), p, req.Ceremony, req.Credential, name, proof, s.signInClientOf(c))
 	s.metrics.ceremonies.WithLabelValues("register", outcome(err)).Inc()
 	if err != nil {
 		return err
@@ -198,7 +198,7 @@ func (s *Server) handleRegisterFinish(c *fiber.Ctx) error {
 	return c.JSON(res)
 }
 
-func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyID string, response []byte, name string, proof *tokens.Proof, device string) (*registerFinishResponse, error) {
+func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyID string, response []byte, name string, proof *tokens.Proof, from signInClient) (*registerFinishResponse, error) {
 	now := s.now()
 	kind := ceremonySignUp
 	if p != nil {
@@ -241,7 +241,7 @@ func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyI
 			return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "passkey_added", UserID: user.ID})
 		}
 		var err error
-		issued, err = s.startSession(tx, user, []string{amrPasskey}, now, proof, device)
+		issued, err = s.startSession(tx, user, []string{amrPasskey}, now, proof, from)
 		if err != nil {
 			return err
 		}
@@ -336,7 +336,7 @@ func (s *Server) handleLoginFinish(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.finishLogin(c.UserContext(), req.Ceremony, req.Credential, proof, deviceOf(c))
+	res, err := s.finishLogin(c.UserContext(), req.Ceremony, req.Credential, proof, s.signInClientOf(c))
 	s.metrics.ceremonies.WithLabelValues("login", outcome(err)).Inc()
 	if err != nil {
 		return err
@@ -346,7 +346,7 @@ func (s *Server) handleLoginFinish(c *fiber.Ctx) error {
 	return c.JSON(res)
 }
 
-func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []byte, proof *tokens.Proof, device string) (*tokenResponse, error) {
+func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []byte, proof *tokens.Proof, from signInClient) (*tokenResponse, error) {
 	now := s.now()
 	cer, err := s.takeCeremony(ctx, ceremonyID, ceremonyLogin, now)
 	if err != nil {
@@ -449,7 +449,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		if err != nil {
 			return err
 		}
-		if issued, err = s.startSession(tx, current, []string{amrPasskey}, now, proof, device); err != nil {
+		if issued, err = s.startSession(tx, current, []string{amrPasskey}, now, proof, from); err != nil {
 			return err
 		}
 		return tx.AppendAudit(signInEvent(now, issued))

@@ -451,7 +451,7 @@ func (s *Server) handleRecoveryRegisterFinish(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.finishRecovery(c.UserContext(), req, name, proof, deviceOf(c))
+	res, err := s.finishRecovery(c.UserContext(), req, name, proof, s.signInClientOf(c))
 	s.metrics.ceremonies.WithLabelValues("recovery", outcome(err)).Inc()
 	if err != nil {
 		return err
@@ -464,7 +464,7 @@ func (s *Server) handleRecoveryRegisterFinish(c *fiber.Ctx) error {
 // finishRecovery registers the new passkey of a recovery session and, in
 // the same transaction, spends the session and its codes, ends every other
 // session of the account and starts the new one.
-func (s *Server) finishRecovery(ctx context.Context, req recoveryFinishRequest, name string, proof *tokens.Proof, device string) (*registerFinishResponse, error) {
+func (s *Server) finishRecovery(ctx context.Context, req recoveryFinishRequest, name string, proof *tokens.Proof, from signInClient) (*registerFinishResponse, error) {
 	now := s.now()
 	parent := tokens.HashOpaque(req.RecoveryToken)
 	cer, err := s.takeCeremony(ctx, req.Ceremony, ceremonyRecoveryPasskey, now)
@@ -540,7 +540,7 @@ func (s *Server) finishRecovery(ctx context.Context, req recoveryFinishRequest, 
 		if err := tx.DeleteCeremony(parent); err != nil {
 			return err
 		}
-		if issued, err = s.startSession(tx, current, rs.AMR, now, proof, device); err != nil {
+		if issued, err = s.startSession(tx, current, rs.AMR, now, proof, from); err != nil {
 			return err
 		}
 		return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "account_recovered", UserID: current.ID, Detail: map[string]string{

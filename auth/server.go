@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,8 @@ type Server struct {
 	db      *store.DB
 	rp      *webauthn.RP
 	keys    *tokens.Keyring
+	// proxies are the trusted proxies (Config.TrustedProxies).
+	proxies []netip.Prefix
 	access  *tokens.AccessTokens
 	dpop    *tokens.DPoP
 	revoked *revocationList
@@ -105,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes"), refreshKey: deriveKey(kek, "latch refresh tokens"), providerKey: deriveKey(kek, "latch provider session")}
+	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes"), refreshKey: deriveKey(kek, "latch refresh tokens"), providerKey: deriveKey(kek, "latch provider session"), proxies: trustedPrefixes(cfg.TrustedProxies)}
 	s.recoveryFailures = newRateLimiter(recoveryFailureRate, recoveryMaxFailures, nil, s.now)
 	if err := s.init(); err != nil {
 		db.Close()

@@ -2,9 +2,13 @@ package auth
 
 import (
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -13,6 +17,52 @@ import (
 
 // maxDeviceLen bounds the device description kept with a session.
 const maxDeviceLen = 160
+
+// signInClient is what a session keeps of the client that signed in.
+type signInClient struct {
+	device, place string
+}
+
+func (s *Server) signInClientOf(c *fiber.Ctx) signInClient {
+	return signInClient{device: deviceOf(c), place: s.placeOf(c)}
+}
+
+// maxPlaceLen bounds the place kept with a session.
+const maxPlaceLen = 64
+
+// placeOf is the client's approximate place as a trusted proxy tells it in
+// the PlaceHeaders, joined with ", " ("Zurich, CH"), or "" when the request
+// did not come through a trusted proxy or it tells nothing: a client could
+// write these headers itself, and a forged place in a person's sessions
+// list would mislead them about a sign-in that was not theirs. Only
+// printable characters are kept.
+func (s *Server) placeOf(c *fiber.Ctx) string {
+	if len(s.cfg.PlaceHeaders) == 0 {
+		return ""
+	}
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	if !slices.ContainsFunc(s.proxies, func(p netip.Prefix) bool { return p.Contains(peer.Unmap()) }) {
+		return ""
+	}
+	var parts []string
+	for _, h := range s.cfg.PlaceHeaders {
+		v := strings.TrimSpace(strings.Map(func(r rune) rune {
+			if r == utf8.RuneError || !unicode.IsPrint(r) {
+				return -1
+			}
+			return r
+		}, string(c.Request().Header.Peek(h))))
+		if v != "" {
+			parts = append(parts, v)
+		}
+	}
+	place := strings.Join(parts, ", ")
+	for len(place) > maxPlaceLen {
+		_, size := utf8.DecodeLastRuneInString(place)
+		place = place[:len(place)-size]
+	}
+	return place
+}
 
 // deviceOf describes the client of a request for the sessions list: its
 // User-Agent reduced to printable ASCII and bounded, since it is
@@ -43,6 +93,12 @@ type sessionItem struct {
 	DeviceName string `json:"device_name"`
 	DPoPBound  bool   `json:"dpop_bound"`
 	Current    bool   `json:"current"`
+	// LastActiveAt is when the session was last seen in use: its last
+	// refresh, or its sign-in.
+	LastActiveAt time.Time `json:"last_active_at"`
+	// Place is where the sign-in came from, approximately, when a trusted
+	// proxy told (--place-headers); "" when unknown.
+	Place string `json:"place"`
 }
 
 // handleListSessions lists the caller's active login sessions ("where am I
@@ -71,6 +127,7 @@ func (s *Server) handleListSessions(c *fiber.Ctx) error {
 		out = append(out, sessionItem{
 			ID: sess.ID, CreatedAt: sess.CreatedAt.UTC(), AuthTime: sess.AuthTime.UTC(), ExpiresAt: sess.ExpiresAt.UTC(),
 			AMR: amr, Device: sess.Device, DeviceName: describeDevice(sess.Device), DPoPBound: sess.JKT != "", Current: sess.ID == p.claims.SessionID,
+			LastActiveAt: lastActive(sess).UTC(), Place: sess.Place,
 		})
 	}
 	noStore(c)
@@ -162,4 +219,13 @@ func endOtherSessions(tx *store.Tx, userID, keep string, now, until time.Time, l
 		ended = append(ended, sess.ID)
 	}
 	return ended, live, nil
+}
+
+// lastActive is when sess was last seen in use: its last refresh, or its
+// sign-in.
+func lastActive(sess *store.Session) time.Time {
+	if sess.LastActiveAt.After(sess.AuthTime) {
+		return sess.LastActiveAt
+	}
+	return sess.AuthTime
 }

@@ -179,3 +179,73 @@ func TestEndOtherSessions(t *testing.T) {
 		t.Fatalf("audit: %v", events)
 	}
 }
+
+// TestSessionsShowLastActivityAndPlace: a session's last activity is its
+// sign-in until a refresh moves it on; its place is what the trusted proxy
+// told in the configured headers at sign-in, and nothing when the request
+// did not come through a trusted proxy (a client can write any header).
+func TestSessionsShowLastActivityAndPlace(t *testing.T) {
+	place := map[string]string{"CF-IPCity": " Zürich\x07 ", "CF-IPCountry": "CH"}
+	list := func(u *user) []any {
+		r := u.call("GET", "/me/sessions", nil)
+		var items []any
+		if r.status != 200 || json.Unmarshal(r.raw, &items) != nil || len(items) == 0 {
+			t.Fatalf("sessions: %d %s", r.status, r.raw)
+		}
+		return items
+	}
+	field := func(item any, name string) any { return item.(map[string]any)[name] }
+	t.Run("through a trusted proxy", func(t *testing.T) {
+		e := newEnv(t, func(c *Config) {
+			c.TrustedProxies = []string{"0.0.0.0/32"} // in-process requests come from 0.0.0.0
+			c.PlaceHeaders = []string{"CF-IPCity", "CF-IPCountry", "CF-IPContinent"}
+		})
+		u := e.newUser("alice", true)
+		u.signUp()
+		r := e.request("POST", "/webauthn/login/finish", u.loginFinishBody("", webauthntest.Options{}),
+			merge(u.tokenHeaders("/webauthn/login/finish"), place))
+		if r.status != 200 {
+			t.Fatalf("sign-in: %d %s", r.status, r.raw)
+		}
+		u.access, u.refresh = r.str("access_token"), r.str("refresh_token")
+		signedIn := e.clock.Now().UTC().Format(time.RFC3339Nano)
+		first := list(u)[0]
+		if field(first, "place") != "Zürich, CH" || field(first, "last_active_at") != signedIn {
+			t.Fatalf("session %v: want place %q and last activity %s", first, "Zürich, CH", signedIn)
+		}
+		e.clock.Advance(3 * time.Minute)
+		if r := u.refreshTokens(); r.status != 200 {
+			t.Fatalf("refresh: %d %s", r.status, r.raw)
+		}
+		if got, want := field(list(u)[0], "last_active_at"), e.clock.Now().UTC().Format(time.RFC3339Nano); got != want {
+			t.Errorf("last activity after a refresh %v, want %s", got, want)
+		}
+	})
+	t.Run("without a trusted proxy", func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.PlaceHeaders = []string{"CF-IPCity", "CF-IPCountry"} })
+		u := e.newUser("alice", true)
+		u.signUp()
+		r := e.request("POST", "/webauthn/login/finish", u.loginFinishBody("", webauthntest.Options{}),
+			merge(u.tokenHeaders("/webauthn/login/finish"), place))
+		if r.status != 200 {
+			t.Fatalf("sign-in: %d %s", r.status, r.raw)
+		}
+		u.access = r.str("access_token")
+		for _, item := range list(u) {
+			if p := field(item, "place"); p != "" {
+				t.Errorf("a place written by the client was kept: %v", p)
+			}
+		}
+	})
+}
+
+func merge(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}

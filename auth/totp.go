@@ -237,7 +237,7 @@ func (s *Server) handleTOTPVerify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.verifyMFA(c.UserContext(), req, proof, deviceOf(c))
+	res, err := s.verifyMFA(c.UserContext(), req, proof, s.signInClientOf(c))
 	s.metrics.ceremonies.WithLabelValues("mfa", outcome(err)).Inc()
 	if err != nil {
 		return err
@@ -249,7 +249,7 @@ func (s *Server) handleTOTPVerify(c *fiber.Ctx) error {
 
 // verifyMFA completes a sign-in that needs a second factor. A wrong code
 // leaves the mfa_token usable; success, expiry or a lockout spend it.
-func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens.Proof, device string) (*tokenResponse, error) {
+func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens.Proof, from signInClient) (*tokenResponse, error) {
 	now := s.now()
 	id := tokens.HashOpaque(req.MFAToken)
 	var (
@@ -309,7 +309,7 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens
 		} else if err != nil {
 			return err
 		}
-		if issued, err = s.startSession(tx, user, amr, cer.AuthTime, proof, device); err != nil {
+		if issued, err = s.startSession(tx, user, amr, cer.AuthTime, proof, from); err != nil {
 			return err
 		}
 		return tx.AppendAudit(signInEvent(now, issued))

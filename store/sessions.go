@@ -38,6 +38,12 @@ type Session struct {
 	// (provider session) it was started from: the sid of its ID tokens
 	// and logout tokens. Empty for a login session itself.
 	LoginSID string `json:"login_sid,omitempty"`
+	// LastActiveAt is when the session was last seen in use (its last
+	// refresh), zero if never since its start. Place is where the sign-in
+	// came from, approximately, as a trusted proxy told ("Zurich, CH"), or
+	// "" when unknown.
+	LastActiveAt time.Time `json:"last_active_at,omitzero"`
+	Place        string    `json:"place,omitempty"`
 }
 
 // A user's sessions form a list, newest first: the account's head entry
@@ -110,6 +116,7 @@ func (tx *Tx) PutSession(s *Session) error {
 	rec.AuthTime = utc(rec.AuthTime)
 	rec.ExpiresAt = utc(rec.ExpiresAt)
 	rec.RevokedAt = utc(rec.RevokedAt)
+	rec.LastActiveAt = utc(rec.LastActiveAt)
 	var indexedBefore time.Time // the expiry index entry it has, if any
 	if found && !old.InLane {
 		indexedBefore = old.ExpiresAt
@@ -283,7 +290,8 @@ var errStopWalk = errors.New("store: stop")
 // the first as distances from its start, then the fields added since; from
 // version 4 its texts (device, client, scope, methods) are coded with
 // textPhrases (appendText), its start is a distance from the millisecond
-// its id names (idTime), and it carries InLane and LoginSID.
+// its id names (idTime), and it carries InLane, LoginSID, LastActiveAt and
+// Place.
 const sessionVersion = 4
 
 func (r *sessionRecord) binaryVersion() byte { return sessionVersion }
@@ -304,10 +312,19 @@ func (r *sessionRecord) appendBinary(b []byte) []byte {
 	b = appendBool(b, r.Listed)
 	b = appendID(b, r.Prev)
 	b = appendBool(b, r.InLane)
-	if s.LoginSID == "" {
-		return b // a login session's record ends here
+	// The fields from here on are often empty, and a record ends at its
+	// last field that is not: a reader takes the missing ones as empty.
+	end := len(b)
+	if b = appendID(b, s.LoginSID); s.LoginSID != "" {
+		end = len(b)
 	}
-	return appendID(b, s.LoginSID)
+	if b = appendTimeFrom(b, s.CreatedAt, s.LastActiveAt); !s.LastActiveAt.IsZero() {
+		end = len(b)
+	}
+	if b = appendText(b, s.Place); s.Place != "" {
+		end = len(b)
+	}
+	return b[:end]
 }
 
 func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
@@ -331,7 +348,7 @@ func (r *sessionRecord) decodeBinary(key []byte, d *reader) error {
 	s.AMR, s.JKT, s.RevokedAt, s.Device = texts(), d.id(), d.timeFrom(s.CreatedAt), text()
 	s.Refresh, s.ClientID, s.Scope = d.bytes(), text(), text()
 	r.Listed, r.Prev, r.InLane = d.bool(), d.id(), d.bool()
-	s.LoginSID = d.id()
+	s.LoginSID, s.LastActiveAt, s.Place = d.id(), d.timeFrom(s.CreatedAt), d.id()
 	return nil
 }
 

@@ -213,3 +213,30 @@ func TestSessionsIndexedBeforeTheListStillWork(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSessionTailFieldsRoundTripAndCostNothingEmpty: the fields added at
+// the end of a session record (login session, last activity, place) read
+// back as written, and a session that has none of them stores none of
+// their bytes.
+func TestSessionTailFieldsRoundTripAndCostNothingEmpty(t *testing.T) {
+	db := openTestDB(t)
+	bare := newLaneSession(t0, time.Hour)
+	full := newLaneSession(t0.Add(time.Second), time.Hour)
+	full.LoginSID, full.LastActiveAt, full.Place = bare.ID, t0.Add(time.Minute), "Zürich, CH"
+	mustUpdate(t, db, func(tx *Tx) error { return errors.Join(tx.PutSession(bare), tx.PutSession(full)) })
+	db.sessions = memo[sessionRecord]{} // read them as stored
+	mustView(t, db, func(tx *Tx) error {
+		for _, want := range []*Session{bare, full} {
+			got, err := tx.Session(want.ID)
+			if err != nil || got.LoginSID != want.LoginSID || !got.LastActiveAt.Equal(want.LastActiveAt) || got.Place != want.Place {
+				t.Errorf("read %+v (%v), want %+v", got, err, want)
+			}
+		}
+		key, _ := packSessionID(bare.ID)
+		v := tx.raw(bucketSessions, key)
+		if v[len(v)-1] != 1 { // ends with InLane
+			t.Errorf("a session without tail fields ends with % x", v[len(v)-4:])
+		}
+		return nil
+	})
+}

@@ -139,6 +139,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 	requireDPoP := boolean("require-dpop", "issue only DPoP-bound tokens")
 	requirePAR := boolean("require-par", "accept authorization requests only as pushed authorization requests (RFC 9126)")
 	proxies := str("trusted-proxies", "", "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is trusted")
+	placeHeaders := str("place-headers", "", "comma-separated headers in which a trusted proxy tells the client's place (e.g. CF-IPCity,CF-IPCountry), shown with its sessions")
 	keyAlg := str("key-alg", "ES256", "algorithm of new signing keys: ES256 or EdDSA")
 	keyRotation := str("key-rotation", "0", "rotate the signing key automatically at this age (0 = never)")
 	beginRate := str("begin-rate", "10", "ceremony begins per second per client address, burst 4 s worth (0 = lift every per-address limit)")
@@ -184,7 +185,7 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 		cfg := auth.Config{
 			RelatedOrigins: list(*related), AndroidApps: android, AppleApps: list(*appleApps),
 			Addr: *addr, DataDir: *data, Issuer: *issuer, RPID: *rpID, RPName: *rpName,
-			Origins: list(*origins), WebOrigins: webOrigins, Audience: *audience, TrustedProxies: list(*proxies), KeyAlg: *keyAlg,
+			Origins: list(*origins), WebOrigins: webOrigins, Audience: *audience, TrustedProxies: list(*proxies), PlaceHeaders: list(*placeHeaders), KeyAlg: *keyAlg,
 			AccessTTL: dur("access-ttl", *accessTTL), RefreshTTL: dur("refresh-ttl", *refreshTTL),
 			CredentialTTL: dur("credential-ttl", *credTTL), DPoPMaxAge: dur("dpop-max-age", *dpopMaxAge),
 			KeyRotation: dur("key-rotation", *keyRotation),
