@@ -32,9 +32,9 @@ type Server struct {
 	log *slog.Logger
 	now func() time.Time
 
-	db      *store.DB
-	rp      *webauthn.RP
-	keys    *tokens.Keyring
+	db   *store.DB
+	rp   *webauthn.RP
+	keys *tokens.Keyring
 	// proxies are the trusted proxies (Config.TrustedProxies).
 	proxies []netip.Prefix
 	access  *tokens.AccessTokens
