@@ -35,8 +35,8 @@ import (
 // Delivery bounds.
 const (
 	logoutTokenTTL      = 2 * time.Minute
-	logoutQueueSize     = 1024
-	logoutWorkers       = 3
+	logoutQueueSize     = 1024 // deliveries waiting, across clients
+	logoutWorkers       = 8    // each serves one client at a time
 	logoutTries         = 5
 	logoutRetryBase     = 3 * time.Second // then 6, 12, 24 s: the tries span about a minute
 	logoutTimeout       = 5 * time.Second
@@ -96,7 +96,8 @@ func (lt *logoutTargets) ended(tx *store.Tx, sess *store.Session) error {
 		lt.users[sess.UserID] = sessions
 	}
 	for i := range sessions {
-		if app := &sessions[i]; app.LoginSID == sess.ID && isAppSession(app) {
+		// An application session ended before was told then.
+		if app := &sessions[i]; app.LoginSID == sess.ID && isAppSession(app) && app.RevokedAt.IsZero() {
 			if err := lt.add(tx, app.ClientID, sess.UserID, sess.ID); err != nil {
 				return err
 			}
@@ -131,19 +132,31 @@ func (lt *logoutTargets) add(tx *store.Tx, clientID, sub, sid string) error {
 
 // logoutDelivery is one logout token on its way.
 type logoutDelivery struct {
-	notice logoutNotice
-	token  string
-	try    int
+	notice  logoutNotice
+	token   string
+	expires time.Time // the token's exp: past it, sending is pointless
+	try     int
 }
 
 // backchannel delivers logout tokens: a bounded queue, a few workers,
-// retries with exponential back-off.
+// retries with exponential back-off. A client has at most one request in
+// flight: a worker that takes a delivery for a client another worker is
+// sending to leaves it with that worker, which sends it next. So a client
+// that does not answer holds up its own logouts, never another client's
+// (a slow answer costs up to logoutTimeout a try, and 8 of them at once
+// would be needed to hold every worker).
 type backchannel struct {
 	log    *slog.Logger
+	now    func() time.Time // the server's clock, which the tokens' exp follows
 	queue  chan *logoutDelivery
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// mu guards busy (per client being sent to, what waits for it) and
+	// pending (deliveries queued or waiting, the bound of enqueue).
+	mu      sync.Mutex
+	busy    map[string][]*logoutDelivery
+	pending int
 	// public dials only public addresses; loopback only loopback ones,
 	// for URIs registered with a loopback host.
 	public, loopback *http.Client
@@ -151,10 +164,10 @@ type backchannel struct {
 	retryBase time.Duration
 }
 
-func newBackchannel(log *slog.Logger) *backchannel {
+func newBackchannel(log *slog.Logger, now func() time.Time) *backchannel {
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &backchannel{
-		log: log, queue: make(chan *logoutDelivery, logoutQueueSize), ctx: ctx, cancel: cancel,
+		log: log, now: now, queue: make(chan *logoutDelivery, logoutQueueSize), ctx: ctx, cancel: cancel, busy: map[string][]*logoutDelivery{},
 		public: logoutHTTPClient(false), loopback: logoutHTTPClient(true), retryBase: logoutRetryBase,
 	}
 	for range logoutWorkers {
@@ -178,25 +191,62 @@ func (b *backchannel) work() {
 		case <-b.ctx.Done():
 			return
 		case d := <-b.queue:
-			b.deliver(d)
+			b.serve(d)
 		}
 	}
 }
 
-// enqueue queues d without waiting: a full queue drops it.
+// serve sends d, and then whatever waits for d's client, unless another
+// worker is sending to that client: then d waits for that worker.
+func (b *backchannel) serve(d *logoutDelivery) {
+	client := d.notice.clientID
+	b.mu.Lock()
+	if waiting, sending := b.busy[client]; sending {
+		b.busy[client] = append(waiting, d)
+		b.mu.Unlock()
+		return
+	}
+	b.busy[client] = nil
+	b.mu.Unlock()
+	for d != nil {
+		b.deliver(d)
+		b.mu.Lock()
+		b.pending--
+		if waiting := b.busy[client]; len(waiting) > 0 && b.ctx.Err() == nil {
+			d, b.busy[client] = waiting[0], waiting[1:]
+		} else {
+			d = nil
+			delete(b.busy, client)
+		}
+		b.mu.Unlock()
+	}
+}
+
+// enqueue queues d without waiting: when logoutQueueSize deliveries are
+// already waiting, it drops d.
 func (b *backchannel) enqueue(d *logoutDelivery) {
 	if b.ctx.Err() != nil {
 		return
 	}
-	select {
-	case b.queue <- d:
-	default:
-		b.log.Warn("back-channel logout dropped: the delivery queue is full", "client", d.notice.clientID)
+	b.mu.Lock()
+	full := b.pending >= logoutQueueSize
+	if !full {
+		b.pending++
 	}
+	b.mu.Unlock()
+	if full {
+		b.log.Warn("back-channel logout dropped: the delivery queue is full", "client", d.notice.clientID)
+		return
+	}
+	b.queue <- d // never blocks: the channel holds logoutQueueSize
 }
 
 // deliver makes one try and schedules the next after a failure.
 func (b *backchannel) deliver(d *logoutDelivery) {
+	if !b.now().Before(d.expires) {
+		b.log.Warn("back-channel logout given up: the token expired before it could be delivered", "client", d.notice.clientID, "uri", logURI(d.notice.uri), "tries", d.try)
+		return
+	}
 	d.try++
 	err := b.post(d)
 	if err == nil {
@@ -204,12 +254,23 @@ func (b *backchannel) deliver(d *logoutDelivery) {
 	}
 	var final errFinal
 	if errors.As(err, &final) || d.try >= logoutTries {
-		b.log.Warn("back-channel logout failed; given up", "client", d.notice.clientID, "uri", d.notice.uri, "tries", d.try, "err", err)
+		b.log.Warn("back-channel logout failed; given up", "client", d.notice.clientID, "uri", logURI(d.notice.uri), "tries", d.try, "err", err)
 		return
 	}
-	b.log.Info("back-channel logout failed; will retry", "client", d.notice.clientID, "uri", d.notice.uri, "try", d.try, "err", err)
+	b.log.Info("back-channel logout failed; will retry", "client", d.notice.clientID, "uri", logURI(d.notice.uri), "try", d.try, "err", err)
 	delay := b.retryBase << (d.try - 1)
 	time.AfterFunc(delay, func() { b.enqueue(d) })
+}
+
+// logURI is a logout URI as logged: without its query, which may carry
+// something the client keeps secret.
+func logURI(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	u.RawQuery, u.ForceQuery = "", false
+	return u.String()
 }
 
 // errFinal is a failure that a retry would not mend: the client refused
@@ -298,7 +359,13 @@ var forbiddenPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("64:ff9b::/96"),
 	netip.MustParsePrefix("64:ff9b:1::/48"),
 	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("2001::/32"),     // Teredo
+	netip.MustParsePrefix("2001:db8::/32"), // documentation
 }
+
+// globalIPv6 is where every public IPv6 unicast address is (RFC 4291
+// section 2.4); IPv4-compatible and other legacy forms are outside it.
+var globalIPv6 = netip.MustParsePrefix("2000::/3")
 
 // checkDialAddress admits address (ip:port, as the dialer connects to
 // it): with loopback, only a loopback address; otherwise only a public
@@ -320,6 +387,9 @@ func checkDialAddress(address string, loopback bool) error {
 		return errForbiddenAddress
 	}
 	if !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.Zone() != "" {
+		return errForbiddenAddress
+	}
+	if ip.Is6() && !globalIPv6.Contains(ip) {
 		return errForbiddenAddress
 	}
 	for _, p := range forbiddenPrefixes {
@@ -359,6 +429,6 @@ func (s *Server) afterSessionsEnd(lt *logoutTargets) {
 			s.log.Warn("back-channel logout not sent", "client", n.clientID, "err", err)
 			continue
 		}
-		s.backchannel.enqueue(&logoutDelivery{notice: n, token: token})
+		s.backchannel.enqueue(&logoutDelivery{notice: n, token: token, expires: now.Add(logoutTokenTTL)})
 	}
 }

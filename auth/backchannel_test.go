@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -392,6 +393,13 @@ func TestBackchannelLogoutDialsOnlyAllowedAddresses(t *testing.T) {
 		{"[::ffff:127.0.0.1]:80", false, false},
 		{"[64:ff9b::a00:1]:80", false, false},
 		{"224.0.0.1:80", false, false},
+		{"[::a9fe:a9fe]:80", false, false},        // IPv4-compatible 169.254.169.254
+		{"[::7f00:1]:80", false, false},           // IPv4-compatible 127.0.0.1
+		{"[::ffff:0:a9fe:a9fe]:80", false, false}, // IPv4-translated
+		{"[fec0::1]:80", false, false},            // site-local
+		{"[2001::1]:80", false, false},            // Teredo
+		{"[2001:db8::1]:80", false, false},        // documentation
+		{"[100::1]:80", false, false},             // discard
 		{"127.0.0.1:8080", true, true},
 		{"[::1]:8080", true, true},
 		{"10.0.0.1:8080", true, false},
@@ -428,6 +436,9 @@ func TestBackchannelLogoutURIRegistration(t *testing.T) {
 		"/logout":                                               false,
 		"javascript:alert(1)":                                   false,
 		"https:///nohost":                                       false,
+		"https://:8443/bcl":                                     false,
+		"http://LOCALHOST:8080/bcl":                             true,
+		"http://localhost.:8080/bcl":                            true,
 		"https://app.example/" + strings.Repeat("a", maxURILen): false,
 	} {
 		_, err := RegisterClient(context.Background(), e.srv.db, ClientOptions{ID: "c" + randomID(4), RedirectURIs: []string{"https://app.example/cb"}, BackchannelLogoutURI: uri}, e.clock.Now())
@@ -539,6 +550,108 @@ func TestSigningOutOfLatchSignsOutOfTheApps(t *testing.T) {
 		t.Errorf("the offline application's access token: %d, want 200", s)
 	}
 	if r := refresh(offline); r.status != 200 {
+		t.Errorf("the offline application's refresh: %d %s", r.status, r.raw)
+	}
+}
+
+// TestBackchannelLogoutAnUnresponsiveClientHoldsUpNoOther: tokens queued
+// for an application that never answers take at most one worker; another
+// application's token queued after them arrives at once.
+func TestBackchannelLogoutAnUnresponsiveClientHoldsUpNoOther(t *testing.T) {
+	stall := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(stall)
+	arrived := make(chan struct{}, 1)
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { arrived <- struct{}{} }))
+	defer fast.Close()
+	b := newBackchannel(slog.New(slog.DiscardHandler), time.Now)
+	defer b.close()
+	expires := time.Now().Add(time.Minute)
+	for range 3 * logoutWorkers {
+		b.enqueue(&logoutDelivery{notice: logoutNotice{clientID: "down", uri: slow.URL + "/bcl"}, token: "t", expires: expires})
+	}
+	b.enqueue(&logoutDelivery{notice: logoutNotice{clientID: "healthy", uri: fast.URL + "/bcl"}, token: "t", expires: expires})
+	select {
+	case <-arrived:
+	case <-time.After(logoutTimeout / 2):
+		t.Fatal("a healthy application's token waited behind an unresponsive one's")
+	}
+}
+
+// TestBackchannelLogoutIsNotSentForAnExpiredToken: a token whose life
+// ended while it waited (a receiver down for minutes) is not sent.
+func TestBackchannelLogoutIsNotSentForAnExpiredToken(t *testing.T) {
+	recv := newReceiver(t)
+	b := newBackchannel(slog.New(slog.DiscardHandler), time.Now)
+	defer b.close()
+	b.enqueue(&logoutDelivery{notice: logoutNotice{clientID: "web", uri: recv.uri()}, token: "old", expires: time.Now().Add(-time.Second)})
+	b.enqueue(&logoutDelivery{notice: logoutNotice{clientID: "web", uri: recv.uri()}, token: "fresh", expires: time.Now().Add(time.Minute)})
+	if got := recv.wait(1, time.Second); got[0] != "fresh" {
+		t.Fatalf("sent %q", got[0])
+	}
+	select {
+	case <-recv.arrive:
+		t.Fatal("the expired token was sent too")
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestBackchannelLogoutIsSentOncePerSession: an application session ended
+// on its own, then the sign-in it came from: its application is told the
+// first time only.
+func TestBackchannelLogoutIsSentOncePerSession(t *testing.T) {
+	recv := newReceiver(t)
+	a := newBCLApp(t, recv, ClientOptions{FirstParty: true})
+	if r := a.alice.call("DELETE", "/me/sessions/"+a.appSID(t), nil); r.status != 204 {
+		t.Fatal(r.status)
+	}
+	recv.wait(1, 150*time.Millisecond)
+	if r := a.alice.call("POST", "/logout", nil); r.status != 204 {
+		t.Fatal(r.status)
+	}
+	select {
+	case <-recv.arrive:
+		t.Fatal("a second logout token for an application session ended before")
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestAppSessionsWithoutOfflineAccessEndWithTheirSignIn: an application
+// signed into late in a sign-in's life, without offline access, cannot
+// refresh past the sign-in's expiry; with offline access it can.
+func TestAppSessionsWithoutOfflineAccessEndWithTheirSignIn(t *testing.T) {
+	e := newEnv(t)
+	alice, b := e.newUser("alice", true), &browser{}
+	first := e.newRP(ClientOptions{ID: "first", FirstParty: true})
+	f := first.newFlow(nil)
+	if r := first.exchange(e.codeFor(first, alice, b, f), f, nil, nil); r.status != 200 {
+		t.Fatal(r.status)
+	}
+	ttl := e.srv.cfg.RefreshTTL
+	e.clock.Advance(ttl * 9 / 10)
+	signInto := func(id, scope string) (*rp, *flow, *response) {
+		app := e.newRP(ClientOptions{ID: id, FirstParty: true})
+		f := app.newFlow(url.Values{"scope": {scope}})
+		tok := app.exchange(e.codeFor(app, alice, b, f), f, nil, nil)
+		if tok.status != 200 || tok.str("refresh_token") == "" {
+			t.Fatalf("%s: %d %s", id, tok.status, tok.raw)
+		}
+		return app, f, tok
+	}
+	online, onlineFlow, onlineTok := signInto("web", "openid profile")
+	offline, offlineFlow, offlineTok := signInto("sync", "openid offline_access")
+	e.clock.Advance(ttl / 2) // the sign-in has expired
+	refresh := func(app *rp, f *flow, tok *response) *response {
+		return app.exchange("", f, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.str("refresh_token")}}, nil)
+	}
+	expectError(t, refresh(online, onlineFlow, onlineTok), 400, "invalid_grant")
+	if r := refresh(offline, offlineFlow, offlineTok); r.status != 200 {
 		t.Errorf("the offline application's refresh: %d %s", r.status, r.raw)
 	}
 }

@@ -285,6 +285,7 @@ func trustedPrefixes(list []string) []netip.Prefix {
 }
 
 func isLoopbackHost(h string) bool {
+	h = strings.TrimSuffix(strings.ToLower(h), ".") // DNS names: any case, maybe fully qualified
 	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
 		return true
 	}

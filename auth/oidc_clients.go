@@ -195,7 +195,7 @@ func checkBackchannelLogoutURI(raw string) error {
 		return errors.New("too long")
 	}
 	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" || u.Opaque != "" {
+	if err != nil || !u.IsAbs() || u.Hostname() == "" || u.Opaque != "" {
 		return errors.New("not an absolute URL")
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {

@@ -312,7 +312,7 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 		if err != nil {
 			return errGrant("the account is no longer enabled")
 		}
-		if issued, err = s.startGrantSession(tx, client, user, &grant, proof, now); err != nil {
+		if issued, err = s.startGrantSession(tx, client, user, &grant, login, proof, now); err != nil {
 			return err
 		}
 		grant.GrantSID = issued.session.ID
@@ -351,11 +351,18 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 // its own login session (shown among the account's sessions, ended on its
 // own), with the sign-in's time and methods, and a refresh token when the
 // application may have one (offline_access, or a first-party client).
-func (s *Server) startGrantSession(tx *store.Tx, client *store.Client, user *store.User, g *codeGrant, proof *tokens.Proof, now time.Time) (*issuedSession, error) {
-	withRefresh := client.FirstParty || slices.Contains(g.Scope, scopeOfflineAccess)
+// Without offline access it ends when login, the sign-in it came from,
+// would: an application's session outlives the person's sign-in only
+// where they granted that.
+func (s *Server) startGrantSession(tx *store.Tx, client *store.Client, user *store.User, g *codeGrant, login *store.Session, proof *tokens.Proof, now time.Time) (*issuedSession, error) {
+	offline := slices.Contains(g.Scope, scopeOfflineAccess)
+	withRefresh := client.FirstParty || offline
 	expires := now.Add(s.cfg.RefreshTTL)
 	if !withRefresh {
 		expires = now.Add(s.cfg.AccessTTL + time.Minute)
+	}
+	if !offline && login.ExpiresAt.Before(expires) {
+		expires = login.ExpiresAt
 	}
 	scope := strings.Join(g.Scope, " ")
 	sess := &store.Session{

@@ -149,7 +149,7 @@ func (s *Server) init() error {
 	}
 	s.metrics = newMetrics(s.db.Stats, s.db.WriteHealth)
 	s.app = s.newApp()
-	s.backchannel = newBackchannel(s.log)
+	s.backchannel = newBackchannel(s.log, s.now)
 	return nil
 }
 
