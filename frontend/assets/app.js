@@ -5,6 +5,7 @@
 
 import { Latch } from "/latch.js";
 import { busy, describe, fieldError, methodsText, show, showCodes, status } from "/ui.js";
+import { Autofill } from "/autofill.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
@@ -54,6 +55,7 @@ function onSubmit(form, action) {
 }
 
 onSubmit($("signup-form"), async () => {
+  if (await autofill.stop()) return;
   status("Follow your browser's prompt to create a passkey…");
   await latch.signUp($("signup-username").value.trim(), $("signup-display-name").value.trim());
   $("signup-form").reset();
@@ -93,11 +95,22 @@ async function offerRecoveryCodes() {
 }
 
 onSubmit($("signin-form"), async () => {
+  if (await autofill.stop()) return;
   status("Follow your browser's prompt to use your passkey…");
   const username = $("signin-username").value.trim();
-  const result = await latch.signIn(username ? { username } : {});
+  await afterSignIn(await latch.signIn(username ? { username } : {}));
+});
+
+// After a passkey sign-in, by the button or through autofill.
+async function afterSignIn(result) {
   if (result.mfaRequired) showMfa();
   else await showSignedIn("You are signed in.");
+}
+
+// Passkey autofill in the sign-in form's username field (autofill.js).
+const autofill = new Autofill(latch, {
+  signedIn: afterSignIn,
+  failed: (err) => status(describe(err), "error"),
 });
 
 async function afterMfa(verify) {
@@ -238,7 +251,10 @@ try {
   if (recoverToken) showRecoverLink(recoverToken);
   else if (location.pathname === "/recover") showRecover();
   else if (await latch.resume()) await showSignedIn();
-  else showSignedOut(latch.endedElsewhere ? signedOutElsewhere : undefined);
+  else {
+    showSignedOut(latch.endedElsewhere ? signedOutElsewhere : undefined);
+    autofill.start();
+  }
 } catch (err) {
   showSignedOut(describe(err), "error");
 }
