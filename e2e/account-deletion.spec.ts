@@ -4,7 +4,7 @@
 // authenticator no longer signs in, and the username is free again.
 
 import { expect, test } from "@playwright/test";
-import { addAuthenticator, signUpThroughPage, startSignIn, uniqueUsername } from "./support";
+import { addAuthenticator, signUpThroughPage, startSignIn, uniqueUsername, withoutAutofill } from "./support";
 
 test("an account deleted from the account page cannot sign in and frees its username", async ({ page }) => {
   await addAuthenticator(page);
@@ -47,7 +47,7 @@ test("an account deleted from the account page cannot sign in and frees its user
     return new Latch().isSignedIn();
   });
   expect(signedIn).toBe(false);
-  await page.goto("/");
+  await withoutAutofill(page, () => page.goto("/"));
   await expect(page.getByTestId("view-signed-out")).toBeVisible();
   await startSignIn(page);
   await expect(page.getByTestId("status")).toHaveText(/passkey was not accepted/i);

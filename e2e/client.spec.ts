@@ -428,7 +428,7 @@ test.describe("latch.js client", () => {
        return { result, pendingAfterSignIn, wrong, pendingAfterWrong, pendingAfterRight: latch.mfaPending, username: info.username };`,
     );
     expect(outcome).toEqual({
-      result: { mfaRequired: true },
+      result: { mfaRequired: true, authenticatorAttachment: "platform" },
       pendingAfterSignIn: true,
       wrong: "invalid_code",
       pendingAfterWrong: true,

@@ -32,6 +32,8 @@ async function servePages(page: Page): Promise<string[]> {
         return json([
           { id: "c1", name: hostileName, created_at: "2025-01-01T00:00:00Z", last_used_at: null, backup_state: true },
         ]);
+      case "/webauthn/login/begin": // the passkey autofill a signed-out page offers
+        return json({ ceremony: "stand-in", publicKey: { challenge: "c3RhbmQtaW4", rpId: "localhost", timeout: 300000, userVerification: "preferred" } });
       case "/me/recovery-codes":
         return json({ remaining: 3, created_at: "2025-01-01T00:00:00Z" });
       case "/me/sessions":

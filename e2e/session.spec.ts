@@ -12,6 +12,7 @@ import {
   signUpThroughPage,
   uniqueUsername,
   type TokenExchange,
+  withoutAutofill,
 } from "./support";
 
 // Successful refreshes; a service run with DPoP nonces may also have
@@ -106,6 +107,6 @@ test("a reload resumes the session with the stored key and every refresh rotates
   expect(replay.status).toBe(400);
   expect(replay.body?.error).toBe("invalid_grant");
   // ...so even the current refresh token no longer resumes it.
-  await page.reload();
+  await withoutAutofill(page, () => page.reload());
   await expect(page.getByTestId("view-signed-out")).toBeVisible();
 });

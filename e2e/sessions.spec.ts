@@ -2,7 +2,7 @@
 // sessions out.
 
 import { expect, test } from "@playwright/test";
-import { addAuthenticator, exportCredentials, importCredentials, signUpThroughPage, startSignIn, uniqueUsername } from "./support";
+import { addAuthenticator, exportCredentials, importCredentials, signUpThroughPage, startSignIn, uniqueUsername, withoutAutofill } from "./support";
 
 test("another session can be seen and signed out from the account page", async ({ page }) => {
   await addAuthenticator(page);
@@ -70,7 +70,7 @@ test("a browser signed out from another device says so on its next load", async 
     const laptopPage = await laptop.newPage();
     const laptopKey = await addAuthenticator(laptopPage);
     await importCredentials(laptopKey, await exportCredentials(phoneKey));
-    await laptopPage.goto("/");
+    await withoutAutofill(laptopPage, () => laptopPage.goto("/"));
     await startSignIn(laptopPage);
     await expect(laptopPage.getByTestId("whoami-username")).toHaveText(username);
 
@@ -81,7 +81,7 @@ test("a browser signed out from another device says so on its next load", async 
     await expect(laptopPage.getByTestId("status")).toHaveText("That session is signed out.");
 
     // The phone's next load tells the person why they see the sign-in form.
-    await phonePage.reload();
+    await withoutAutofill(phonePage, () => phonePage.reload());
     await expect(phonePage.getByTestId("view-signed-out")).toBeVisible();
     await expect(phonePage.getByTestId("status")).toHaveText(/You were signed out of this browser/);
     // A plain sign-out, by contrast, is not reported as one from elsewhere.
@@ -90,7 +90,7 @@ test("a browser signed out from another device says so on its next load", async 
     // The sign-out has finished (and latch.js forgotten the session) before
     // the reload, which would otherwise race it.
     await expect(laptopPage.getByTestId("view-signed-out")).toBeVisible();
-    await laptopPage.reload();
+    await withoutAutofill(laptopPage, () => laptopPage.reload());
     await expect(laptopPage.getByTestId("view-signed-out")).toBeVisible();
     await expect(laptopPage.getByTestId("status")).not.toHaveText(/another device/);
   } finally {

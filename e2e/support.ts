@@ -7,7 +7,7 @@ import { signOut, signUp } from "../frontend/testing/index.js";
 
 // The reusable parts live in the package apps use for their own tests
 // (frontend/testing); the specs take them from there.
-export { addAuthenticator, exportCredentials, importCredentials } from "../frontend/testing/index.js";
+export { addAuthenticator, exportCredentials, importCredentials, withoutAutofill } from "../frontend/testing/index.js";
 export type { Authenticator } from "../frontend/testing/index.js";
 export { base32Decode, timeStep, totp, unusedCode } from "../frontend/testing/totp.js";
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { addAuthenticator, exportCredentials, importCredentials, signIn, signInAtProvider, signOut, signUp, test, totpCode } from "../frontend/testing/index.js";
+import { addAuthenticator, exportCredentials, importCredentials, signIn, signInAtProvider, signOut, signUp, test, totpCode, withoutAutofill } from "../frontend/testing/index.js";
 import { readPasskeyFile, signInWithPasskeyFile } from "../frontend/testing/passkey.js";
 import { uniqueUsername } from "./support";
 
@@ -177,7 +177,7 @@ test("signInAtProvider completes an OpenID Connect sign-in on Latch's provider p
 
     // Signed out of the provider, a returning person signs in with the passkey.
     await page.context().clearCookies();
-    await page.goto(authorize({ prompt: "login" }));
+    await withoutAutofill(page, () => page.goto(authorize({ prompt: "login" })));
     await signInAtProvider(page);
     expect(new URL(page.url()).searchParams.get("code")).toBeTruthy();
   } finally {

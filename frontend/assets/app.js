@@ -5,6 +5,8 @@
 
 import { Latch } from "/latch.js";
 import { busy, describe, fieldError, methodsText, show, showCodes, status } from "/ui.js";
+import { Autofill } from "/autofill.js";
+import { PasskeyUpgrade, wanted as upgradeWanted } from "/passkey-upgrade.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
@@ -54,6 +56,7 @@ function onSubmit(form, action) {
 }
 
 onSubmit($("signup-form"), async () => {
+  if (await autofill.stop()) return;
   status("Follow your browser's prompt to create a passkey…");
   await latch.signUp($("signup-username").value.trim(), $("signup-display-name").value.trim());
   $("signup-form").reset();
@@ -93,11 +96,29 @@ async function offerRecoveryCodes() {
 }
 
 onSubmit($("signin-form"), async () => {
+  if (await autofill.stop()) return;
   status("Follow your browser's prompt to use your passkey…");
   const username = $("signin-username").value.trim();
-  const result = await latch.signIn(username ? { username } : {});
+  await afterSignIn(await latch.signIn(username ? { username } : {}));
+});
+
+// After a passkey sign-in, by the button or through autofill.
+async function afterSignIn(result) {
+  upgradeAfterMfa = result.mfaRequired && upgradeWanted(result);
   if (result.mfaRequired) showMfa();
   else await showSignedIn("You are signed in.");
+  if (!result.mfaRequired && upgradeWanted(result)) upgrade.offer();
+}
+
+// A passkey for this device after a sign-in that shows it has none
+// (passkey-upgrade.js); after the second step when there is one.
+const upgrade = new PasskeyUpgrade(latch);
+let upgradeAfterMfa = false;
+
+// Passkey autofill in the sign-in form's username field (autofill.js).
+const autofill = new Autofill(latch, {
+  signedIn: afterSignIn,
+  failed: (err) => status(describe(err), "error"),
 });
 
 async function afterMfa(verify) {
@@ -110,6 +131,8 @@ async function afterMfa(verify) {
   $("mfa-form").reset();
   $("recovery-form").reset();
   await showSignedIn("You are signed in.");
+  if (upgradeAfterMfa) upgrade.offer();
+  upgradeAfterMfa = false;
 }
 
 onSubmit($("mfa-form"), () => afterMfa(() => latch.verifyTotp($("mfa-code").value)));
@@ -151,6 +174,7 @@ async function recovered() {
   history.replaceState(null, "", "/");
   await showSignedIn("Your new passkey is ready and you are signed in. Every other device was signed out.");
   $("whoami-title").focus();
+  upgrade.offer();
 }
 
 $("recover-form").addEventListener("submit", async (event) => {
@@ -229,6 +253,7 @@ $("recover-link-submit").addEventListener("click", async () => {
 });
 
 $("signout").addEventListener("click", async () => {
+  upgrade.stop();
   await latch.signOut();
   showSignedOut("You are signed out.");
 });
@@ -238,7 +263,10 @@ try {
   if (recoverToken) showRecoverLink(recoverToken);
   else if (location.pathname === "/recover") showRecover();
   else if (await latch.resume()) await showSignedIn();
-  else showSignedOut(latch.endedElsewhere ? signedOutElsewhere : undefined);
+  else {
+    showSignedOut(latch.endedElsewhere ? signedOutElsewhere : undefined);
+    autofill.start();
+  }
 } catch (err) {
   showSignedOut(describe(err), "error");
 }

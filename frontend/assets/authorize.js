@@ -6,6 +6,7 @@
 
 import { Latch } from "/latch.js";
 import { busy, describe, show, status } from "/ui.js";
+import { Autofill } from "/autofill.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
@@ -36,16 +37,25 @@ function onSubmit(form, action) {
     try {
       await busy(form, action);
     } catch (err) {
-      const fresh = err.code === "insufficient_user_authentication";
-      status(fresh ? "The application asks you to sign in again with your passkey." : describe(err), "error");
+      failed(err);
     }
   });
 }
 
+function failed(err) {
+  const fresh = err.code === "insufficient_user_authentication";
+  status(fresh ? "The application asks you to sign in again with your passkey." : describe(err), "error");
+}
+
 onSubmit($("signin-form"), async () => {
+  if (await autofill.stop()) return;
   status("Follow your browser's prompt to use your passkey…");
   const username = $("signin-username").value.trim();
-  const result = await latch.signIn(username ? { username } : {});
+  await afterSignIn(await latch.signIn(username ? { username } : {}));
+});
+
+// After a passkey sign-in, by the button or through autofill.
+async function afterSignIn(result) {
   if (result.mfaRequired) {
     show(views, $("view-mfa"));
     status("Your account also needs a code from your authenticator app.");
@@ -53,9 +63,13 @@ onSubmit($("signin-form"), async () => {
     return;
   }
   await proceed();
-});
+}
+
+// Passkey autofill in the sign-in form's username field (autofill.js).
+const autofill = new Autofill(latch, { signedIn: afterSignIn, failed });
 
 onSubmit($("signup-form"), async () => {
+  if (await autofill.stop()) return;
   status("Follow your browser's prompt to create a passkey…");
   await latch.signUp($("signup-username").value.trim(), $("signup-display-name").value.trim());
   await proceed();
@@ -73,10 +87,15 @@ onSubmit($("recovery-form"), async () => {
 // Signed in to Latch already in this browser, and no fresh sign-in asked:
 // go on without a ceremony.
 if (main.dataset.create) $("signup-username").focus();
+let resumed = false;
 if (!main.dataset.fresh) {
   try {
-    if (await latch.resume()) await proceed();
+    resumed = await latch.resume();
+    if (resumed) await proceed();
   } catch {
     // Not signed in, or the session no longer does: the forms remain.
+    resumed = false;
   }
 }
+// The forms remain: offer the passkeys in the username field.
+if (!resumed) autofill.start();

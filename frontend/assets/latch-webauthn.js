@@ -57,3 +57,24 @@ export function credentialJSON(credential) {
   if (credential.authenticatorAttachment) json.authenticatorAttachment = credential.authenticatorAttachment;
   return json;
 }
+
+/** attachment returns a credential's authenticatorAttachment, or null when the browser does not say. */
+export function attachment(credential) {
+  const value = credential?.authenticatorAttachment;
+  return value === "platform" || value === "cross-platform" ? value : null;
+}
+
+/**
+ * conditionalCreateAvailable reports whether the browser can create a
+ * passkey without a prompt of its own (conditional create, WebAuthn Level 3
+ * getClientCapabilities).
+ */
+export async function conditionalCreateAvailable() {
+  try {
+    if (typeof PublicKeyCredential?.getClientCapabilities !== "function") return false;
+    const capabilities = await PublicKeyCredential.getClientCapabilities();
+    return capabilities?.conditionalCreate === true;
+  } catch {
+    return false;
+  }
+}

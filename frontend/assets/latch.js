@@ -37,7 +37,7 @@ import { createProof, generateKeyPair, publicJwk, thumbprint } from "./latch-dpo
 import { createPresentation, holderThumbprint } from "./latch-sdjwt.js";
 import { conditionalMediationAvailable, signalAccepted, signalDetails, signalUnknown } from "./latch-signal.js";
 import { SessionStore } from "./latch-store.js";
-import { creationOptions, credentialJSON, requestOptions } from "./latch-webauthn.js";
+import { attachment, conditionalCreateAvailable, creationOptions, credentialJSON, requestOptions } from "./latch-webauthn.js";
 
 export { LatchError } from "./latch-error.js";
 
@@ -212,6 +212,10 @@ export class Latch {
    * {mfaRequired: false} when signed in, or {mfaRequired: true} when the
    * account also needs a TOTP or recovery code (call verifyTotp or
    * verifyRecoveryCode next). `mediation` and `signal` go to credentials.get.
+   * The answer also carries the passkey's `authenticatorAttachment`
+   * ("platform", "cross-platform", or null when the browser does not say):
+   * "cross-platform" means a passkey from another device (a phone, a
+   * security key), so this one may be offered upgradeToPasskey.
    */
   async signIn({ username, mediation, signal } = {}) {
     const begin = await this.#postJSON("/webauthn/login/begin", username ? { username } : {});
@@ -236,7 +240,7 @@ export class Latch {
       if (err.code === "mfa_required" && typeof details?.mfa_token === "string") {
         this.#session.mfaToken = details.mfa_token;
         this.#session.signalAfterMfa = { rpId, userId: json.response?.userHandle };
-        return { mfaRequired: true };
+        return { mfaRequired: true, authenticatorAttachment: attachment(assertion) };
       }
       // A passkey no account here holds (deleted, or its account deleted):
       // the device may forget it, so it is not offered again.
@@ -245,7 +249,7 @@ export class Latch {
     }
     await this.#acceptTokens(tokens);
     await this.#signalSignedIn(rpId, json.response?.userHandle);
-    return { mfaRequired: false };
+    return { mfaRequired: false, authenticatorAttachment: attachment(assertion) };
   }
 
   /**
@@ -293,6 +297,37 @@ export class Latch {
     if (name) body.name = name;
     const out = await this.#authJSON("POST", "/webauthn/register/finish", body);
     return { credentialId: out.credential_id };
+  }
+
+  /**
+   * upgradeToPasskey lets the browser create a passkey for the signed-in
+   * account without a prompt of its own (conditional create), where
+   * PublicKeyCredential.getClientCapabilities() reports conditionalCreate:
+   * after an account recovery, or a sign-in with a passkey from another
+   * device, so that this device signs in by itself next time. The browser
+   * decides whether to make one (it answers NotAllowedError when it does
+   * not, which is normal), and a device that already holds one of the
+   * account's passkeys makes none. Like addPasskey it needs a recent
+   * sign-in, which one that has just finished is. It never rejects and
+   * never prompts: it resolves to {available: false} where the browser
+   * cannot, and otherwise to {available: true, credentialId} with the new
+   * passkey's id, or null when none was made. Abort it with `signal`.
+   */
+  async upgradeToPasskey({ signal } = {}) {
+    if (!(await conditionalCreateAvailable())) return { available: false, credentialId: null };
+    try {
+      const begin = await this.#authJSON("POST", "/webauthn/register/begin", {});
+      const options = { mediation: "conditional", publicKey: creationOptions(begin.publicKey) };
+      if (signal) options.signal = signal;
+      const credential = await navigator.credentials.create(options);
+      const out = await this.#authJSON("POST", "/webauthn/register/finish", {
+        ceremony: begin.ceremony,
+        credential: credentialJSON(credential),
+      });
+      return { available: true, credentialId: out.credential_id };
+    } catch {
+      return { available: true, credentialId: null };
+    }
   }
 
   /** listPasskeys returns the signed-in user's passkeys. */

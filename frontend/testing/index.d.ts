@@ -27,6 +27,14 @@ export function exportCredentials(authenticator: Authenticator): Promise<Virtual
 /** Adds passkeys from exportCredentials to another authenticator. */
 export function importCredentials(authenticator: Authenticator, credentials: VirtualCredential[]): Promise<void>;
 
+/**
+ * Runs `load` (a navigation to a Latch sign-in page) so that the passkey
+ * autofill the page offers waits instead of being answered at once by the
+ * virtual authenticator, which otherwise signs a signed-out page straight
+ * back in; presence simulation is back on for the ceremonies after it.
+ */
+export function withoutAutofill<T>(page: Page, load: () => Promise<T>, authenticator?: Authenticator): Promise<T>;
+
 /** Playwright's test with an `authenticator` fixture attached to `page`. */
 export const test: TestType<PlaywrightTestArgs & PlaywrightTestOptions & { authenticator: Authenticator }, PlaywrightWorkerArgs & PlaywrightWorkerOptions>;
 

@@ -29,7 +29,57 @@ export async function addAuthenticator(page, cdp) {
       automaticPresenceSimulation: true,
     },
   });
-  return { cdp: session, authenticatorId };
+  const authenticator = { cdp: session, authenticatorId };
+  authenticators.set(page, authenticator);
+  return authenticator;
+}
+
+// The authenticator last added to each page, for withoutAutofill.
+const authenticators = new WeakMap();
+
+function setPresence(authenticator, enabled) {
+  return authenticator.cdp.send("WebAuthn.setAutomaticPresenceSimulation", {
+    authenticatorId: authenticator.authenticatorId,
+    enabled,
+  });
+}
+
+/**
+ * withoutAutofill runs `load` (a navigation to one of Latch's sign-in
+ * pages: page.goto, page.reload, a click that leads there) so that the
+ * passkey autofill the page offers on load waits, like a person who has
+ * not picked a passkey from the username field's suggestions. Chromium's
+ * virtual authenticator answers a conditional (autofill) request at once
+ * when it holds a passkey for the site, so without this a signed-out page
+ * signs straight back in. It turns the authenticator's presence
+ * simulation off, loads, waits until the page has asked for its autofill
+ * request (which then waits until the page ends it, as when the sign-in
+ * button is pressed), and turns presence simulation back on for the
+ * ceremonies that follow. `authenticator` defaults to the one
+ * addAuthenticator last added to the page; without one, it only loads.
+ */
+export async function withoutAutofill(page, load, authenticator = authenticators.get(page)) {
+  if (!authenticator) return load();
+  await setPresence(authenticator, false);
+  try {
+    const begun = page
+      .waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname.endsWith("/webauthn/login/begin"), {
+        timeout: 5_000,
+      })
+      .catch(() => null);
+    const result = await load();
+    // No autofill where the browser has none: nothing to wait for.
+    const offered = await page
+      .evaluate(async () => (await globalThis.PublicKeyCredential?.isConditionalMediationAvailable?.()) === true)
+      .catch(() => true);
+    // The page passes the ceremony to the browser as soon as this answer
+    // arrives; presence stays off until that request has reached the
+    // authenticator, which reads it when the request comes in.
+    if (offered && (await begun)) await page.waitForTimeout(300);
+    return result;
+  } finally {
+    await setPresence(authenticator, true).catch(() => {});
+  }
 }
 
 /**
@@ -72,7 +122,7 @@ function home(latchURL) {
  */
 export async function signUp(page, { username, displayName = username, latchURL } = {}) {
   if (!username) throw new TypeError("signUp: username is required");
-  await page.goto(home(latchURL));
+  await withoutAutofill(page, () => page.goto(home(latchURL)));
   await expect(page.getByTestId("view-signed-out")).toBeVisible();
   await page.locator("#signup-username").fill(username);
   await page.locator("#signup-display-name").fill(displayName);
@@ -88,7 +138,7 @@ export async function signUp(page, { username, displayName = username, latchURL 
  * answers the second step and waits until signed in.
  */
 export async function signIn(page, { username = "", latchURL, totpSecret, code } = {}) {
-  await page.goto(home(latchURL));
+  await withoutAutofill(page, () => page.goto(home(latchURL)));
   await expect(page.getByTestId("view-signed-out")).toBeVisible();
   await page.locator("#signin-username").fill(username);
   await page.getByTestId("signin-submit").click();

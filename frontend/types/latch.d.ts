@@ -29,6 +29,18 @@ export interface SignInOptions {
   signal?: AbortSignal;
 }
 
+/** What a passkey sign-in resolves to. */
+export interface SignInResult {
+  /** verifyTotp or verifyRecoveryCode comes next. */
+  mfaRequired: boolean;
+  /**
+   * The passkey's authenticator attachment, as the browser reports it:
+   * "cross-platform" is a passkey from another device (a phone, a security
+   * key), a reason to offer upgradeToPasskey; null when the browser does not say.
+   */
+  authenticatorAttachment?: "platform" | "cross-platform" | null;
+}
+
 /** The answer of a second sign-in step callback: a TOTP code or a recovery code. */
 export type SecondStepAnswer = { code: string; recoveryCode?: undefined } | { recoveryCode: string; code?: undefined };
 
@@ -192,9 +204,18 @@ export class Latch {
    * mediation) and signs in when one is picked; `available: false` at once
    * where the browser cannot. Abort with `signal` before another ceremony.
    */
-  signInWithAutofill(options?: { signal?: AbortSignal }): Promise<{ available: boolean; mfaRequired: boolean }>;
+  signInWithAutofill(options?: { signal?: AbortSignal }): Promise<SignInResult & { available: boolean }>;
   /** Signs in with a passkey; `mfaRequired` means verifyTotp or verifyRecoveryCode comes next. */
-  signIn(options?: SignInOptions): Promise<{ mfaRequired: boolean }>;
+  signIn(options?: SignInOptions): Promise<SignInResult>;
+  /**
+   * Lets the browser create a passkey for the signed-in account without a
+   * prompt of its own (conditional create), where getClientCapabilities()
+   * reports conditionalCreate: after a recovery, or a sign-in with another
+   * device's passkey. Never rejects or prompts; `credentialId` is null when
+   * the browser made none (NotAllowedError is its usual answer) or the
+   * service refused it; `available: false` where the browser cannot.
+   */
+  upgradeToPasskey(options?: { signal?: AbortSignal }): Promise<{ available: boolean; credentialId: string | null }>;
   /** Registers another passkey for the signed-in user (needs a recent sign-in). */
   addPasskey(name?: string): Promise<{ credentialId: string }>;
   listPasskeys(): Promise<Passkey[]>;
