@@ -44,6 +44,10 @@ type beginResponse struct {
 type registerBeginRequest struct {
 	Username    string `json:"username"`
 	DisplayName string `json:"display_name"`
+	// Mediation "conditional" starts, for a signed-in person, the
+	// registration of a passkey the browser creates without a prompt
+	// (conditional create); "" is an ordinary registration.
+	Mediation string `json:"mediation"`
 }
 
 func (s *Server) handleRegisterBegin(c *fiber.Ctx) error {
@@ -55,8 +59,15 @@ func (s *Server) handleRegisterBegin(c *fiber.Ctx) error {
 		res *beginResponse
 		err error
 	)
-	if p := principalOf(c); p != nil {
-		res, err = s.beginAddPasskey(c.UserContext(), p.user.User)
+	p := principalOf(c)
+	switch {
+	case req.Mediation != "" && req.Mediation != "conditional":
+		return badRequest(`mediation must be "conditional" or absent`)
+	case req.Mediation != "" && p == nil:
+		return badRequest("mediation is for adding a passkey to a signed-in account")
+	}
+	if p != nil {
+		res, err = s.beginAddPasskey(c.UserContext(), p.user.User, req.Mediation == "conditional")
 	} else {
 		res, err = s.beginSignUp(c.UserContext(), req)
 	}
@@ -112,8 +123,9 @@ func (s *Server) beginSignUp(ctx context.Context, req registerBeginRequest) (*be
 }
 
 // beginAddPasskey starts adding a passkey to user, the enabled account the
-// request was authenticated as.
-func (s *Server) beginAddPasskey(ctx context.Context, user *store.User) (*beginResponse, error) {
+// request was authenticated as; conditional for one the browser creates
+// without a prompt.
+func (s *Server) beginAddPasskey(ctx context.Context, user *store.User, conditional bool) (*beginResponse, error) {
 	var creds []store.Credential
 	err := s.db.View(ctx, func(tx *store.Tx) error {
 		var err error
@@ -123,7 +135,11 @@ func (s *Server) beginAddPasskey(ctx context.Context, user *store.User) (*beginR
 	if err != nil {
 		return nil, err
 	}
-	opts, session, err := s.rp.BeginRegistration(waUser(user), waCredentials(creds))
+	begin := s.rp.BeginRegistration
+	if conditional {
+		begin = s.rp.BeginConditionalRegistration
+	}
+	opts, session, err := begin(waUser(user), waCredentials(creds))
 	if err != nil {
 		return nil, err
 	}

@@ -792,3 +792,31 @@ func TestUnknownPasskeysSayWhy(t *testing.T) {
 		t.Fatalf("never registered: %s", r.raw)
 	}
 }
+
+// TestPasskeyUpgradeTakesAPasskeyMadeWithoutPresence: a signed-in person's
+// conditional registration (the passkey upgrade) accepts a passkey the
+// browser made without a gesture (no UP flag); an ordinary one does not;
+// mediation is refused for a sign-up and when it is anything else.
+func TestPasskeyUpgradeTakesAPasskeyMadeWithoutPresence(t *testing.T) {
+	e := newEnv(t)
+	alice := e.newUser("alice", false)
+	alice.signUp()
+	auth := map[string]string{"Authorization": "Bearer " + alice.access}
+	add := func(body map[string]any) *response {
+		cer, opts := alice.begin("/webauthn/register/begin", body, auth)
+		cred, err := webauthntest.New("localhost", testOrigin).Create(opts, webauthntest.Options{NoUserPresent: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.request("POST", "/webauthn/register/finish", map[string]any{"ceremony": cer, "credential": json.RawMessage(cred)}, auth)
+	}
+	if r := add(map[string]any{"mediation": "conditional"}); r.status != 200 {
+		t.Fatalf("conditional registration without UP: %d %s", r.status, r.raw)
+	}
+	expectError(t, add(map[string]any{}), 400, "invalid_credential")
+	expectError(t, e.request("POST", "/webauthn/register/begin", map[string]any{"mediation": "silent"}, auth), 400, "invalid_request")
+	expectError(t, e.request("POST", "/webauthn/register/begin", map[string]any{"username": "bob", "mediation": "conditional"}, nil), 400, "invalid_request")
+	if r := alice.call("GET", "/me/credentials", nil); strings.Count(string(r.raw), `"id"`) != 2 {
+		t.Errorf("passkeys after the upgrade: %s", r.raw)
+	}
+}

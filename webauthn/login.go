@@ -137,7 +137,7 @@ func (rp *RP) FinishLogin(user User, creds []Credential, session []byte, a *Asse
 		}
 		return nil, fromLibrary(err)
 	}
-	if err := rp.checkFlags(a.parsed.Response.AuthenticatorData.Flags); err != nil {
+	if err := rp.checkFlags(a.parsed.Response.AuthenticatorData.Flags, false); err != nil {
 		return nil, err
 	}
 	if err := CheckCounter(rec.Authenticator.SignCount, a.parsed.Response.AuthenticatorData.Counter); err != nil {

@@ -27,6 +27,21 @@ var credentialParameters = []protocol.CredentialParameter{
 // "publicKey") and the session bytes to store server-side until
 // FinishRegistration.
 func (rp *RP) BeginRegistration(user User, exclude []Credential) (options json.RawMessage, session []byte, err error) {
+	return rp.beginRegistration(user, exclude, protocol.MediationDefault)
+}
+
+// BeginConditionalRegistration is BeginRegistration for a passkey the
+// browser creates without a prompt of its own (conditional create, the
+// "passkey upgrade" of a signed-in person). The browser makes such a
+// passkey without a gesture, so its authenticator data may lack the UP
+// flag, which FinishRegistration then accepts, as WebAuthn Level 3 section
+// 7.1 has it for conditional mediation; user verification stays as
+// configured.
+func (rp *RP) BeginConditionalRegistration(user User, exclude []Credential) (options json.RawMessage, session []byte, err error) {
+	return rp.beginRegistration(user, exclude, protocol.MediationConditional)
+}
+
+func (rp *RP) beginRegistration(user User, exclude []Credential, mediation protocol.CredentialMediationRequirement) (options json.RawMessage, session []byte, err error) {
 	if len(user.Handle) == 0 || len(user.Handle) > maxUserHandle {
 		return nil, nil, fmt.Errorf("webauthn: user handle must be 1 to %d bytes", maxUserHandle)
 	}
@@ -42,7 +57,7 @@ func (rp *RP) BeginRegistration(user User, exclude []Credential) (options json.R
 		RequireResidentKey: protocol.ResidentKeyRequired(),
 		UserVerification:   rp.uv,
 	}
-	creation, data, err := rp.lib.BeginRegistration(&libUser{user: user},
+	creation, data, err := rp.lib.BeginMediatedRegistration(&libUser{user: user}, mediation,
 		gowebauthn.WithCredentialParameters(credentialParameters),
 		gowebauthn.WithAuthenticatorSelection(selection),
 		gowebauthn.WithConveyancePreference(protocol.PreferNoAttestation),
@@ -83,11 +98,12 @@ func (rp *RP) FinishRegistration(user User, session []byte, response []byte) (*C
 		}
 		return nil, fromLibrary(err)
 	}
-	// The library checks UP always and UV when the session asked for it;
-	// checking the flags against our own configuration as well means a
-	// session that was altered or built by hand cannot switch UV off.
+	// The library checks UP (but for a conditional ceremony) and UV when
+	// the session asked for it; checking the flags against our own
+	// configuration as well means a session that was altered or built by
+	// hand cannot switch UV off.
 	flags := parsed.Response.AttestationObject.AuthData.Flags
-	if err := rp.checkFlags(flags); err != nil {
+	if err := rp.checkFlags(flags, data.Mediation == protocol.MediationConditional); err != nil {
 		return nil, err
 	}
 	if len(cred.ID) == 0 || len(cred.ID) > maxCredentialID {
@@ -100,10 +116,11 @@ func (rp *RP) FinishRegistration(user User, session []byte, response []byte) (*C
 	return rp.records.encode(cred)
 }
 
-// checkFlags enforces user presence and, when configured, user verification
-// on authenticator data flags.
-func (rp *RP) checkFlags(flags protocol.AuthenticatorFlags) error {
-	if !flags.HasUserPresent() {
+// checkFlags enforces user presence (unless conditional: a passkey the
+// browser created without a prompt) and, when configured, user
+// verification on authenticator data flags.
+func (rp *RP) checkFlags(flags protocol.AuthenticatorFlags, conditional bool) error {
+	if !flags.HasUserPresent() && !conditional {
 		return invalid("user presence required", "UP flag not set")
 	}
 	if rp.uv == protocol.VerificationRequired && !flags.HasUserVerified() {

@@ -278,3 +278,31 @@ func TestFinishRegistrationRecord(t *testing.T) {
 		t.Fatalf("record %+v", rec)
 	}
 }
+
+// TestConditionalRegistrationAcceptsAPasskeyMadeWithoutPresence: a
+// passkey the browser created without a prompt (conditional create) may
+// come without the UP flag; its ceremony accepts that, still requires UV
+// where it is configured, and a ceremony begun as an ordinary one does
+// not accept it.
+func TestConditionalRegistrationAcceptsAPasskeyMadeWithoutPresence(t *testing.T) {
+	rp := newTestRP(t, nil)
+	alice := newUser(t, "alice")
+	finish := func(begin func(User, []Credential) (json.RawMessage, []byte, error), o webauthntest.Options) (*Credential, error) {
+		options, session, err := begin(alice, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := webauthntest.New(testRPID, testOrigin).Create(options, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rp.FinishRegistration(alice, session, resp)
+	}
+	if cred, err := finish(rp.BeginConditionalRegistration, webauthntest.Options{NoUserPresent: true}); err != nil || cred == nil {
+		t.Fatalf("a conditional ceremony refused a passkey without UP: %v", err)
+	}
+	cred, err := finish(rp.BeginConditionalRegistration, webauthntest.Options{NoUserPresent: true, NoUserVerified: true})
+	assertReason(t, cred, err, "user verification required")
+	cred, err = finish(rp.BeginRegistration, webauthntest.Options{NoUserPresent: true})
+	assertReason(t, cred, err, "user presence required")
+}

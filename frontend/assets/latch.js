@@ -316,7 +316,7 @@ export class Latch {
   async upgradeToPasskey({ signal } = {}) {
     if (!(await conditionalCreateAvailable())) return { available: false, credentialId: null };
     try {
-      const begin = await this.#authJSON("POST", "/webauthn/register/begin", {});
+      const begin = await this.#authJSON("POST", "/webauthn/register/begin", { mediation: "conditional" });
       const options = { mediation: "conditional", publicKey: creationOptions(begin.publicKey) };
       if (signal) options.signal = signal;
       const credential = await navigator.credentials.create(options);
