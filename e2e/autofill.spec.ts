@@ -87,6 +87,8 @@ test("an autofill sign-in of an account with two-step verification asks for the 
   await signUpThroughPage(page, username, "Totp Autofill");
   await page.goto("/account");
   await page.getByTestId("totp-enroll").click();
+  // The key shows once the enrolment has answered.
+  await expect(page.getByTestId("totp-secret")).toHaveText(/[A-Z2-7]{4}/);
   const secret = base32Decode((await page.getByTestId("totp-secret").textContent()) ?? "");
   let { code, step } = await unusedCode(secret, -1);
   await page.locator("#totp-confirm-code").fill(code);
