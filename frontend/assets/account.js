@@ -358,6 +358,83 @@ function sessionItem(session) {
   return item;
 }
 
+// ---- apps with access ----------------------------------------------------
+
+// What each scope lets an application have, as the consent page says it.
+const scopeWords = {
+  openid: "know who you are",
+  profile: "see your username and display name",
+  offline_access: "stay signed in while you are away",
+  groups: "see the groups you are in",
+};
+
+function scopesText(scopes) {
+  const words = (Array.isArray(scopes) ? scopes : []).map((s) => scopeWords[s] ?? `use “${s}”`);
+  if (words.length === 0) return "";
+  const list = words.length === 1 ? words[0] : `${words.slice(0, -1).join(", ")} and ${words[words.length - 1]}`;
+  return `It can ${list}.`;
+}
+
+async function loadApps() {
+  const apps = await latch.listApps();
+  const all = Array.isArray(apps) ? apps : [];
+  $("app-list").replaceChildren(...all.map(appItem));
+  $("app-list").hidden = all.length === 0;
+  $("apps-empty").hidden = all.length > 0;
+}
+
+function appItem(app) {
+  const name = String(app.client_id ?? "");
+  const item = el("li", { dataset: { testid: "app-item", id: name } });
+  const granted = formatDate(app.granted_at);
+
+  const summary = () => {
+    const remove = el("button", { type: "button", class: "danger", text: "Remove access", dataset: { testid: "app-remove" } });
+    remove.setAttribute("aria-label", `Remove access for ${name}`);
+    remove.addEventListener("click", () => item.replaceChildren(...removeConfirm()));
+    return [
+      el("span", { class: "name", text: name, dataset: { testid: "app-name" } }),
+      el("span", { class: "meta", text: scopesText(app.scopes), dataset: { testid: "app-scopes" } }),
+      granted && el("span", { class: "meta", text: `Allowed ${granted}` }),
+      el("span", { class: "actions" }, remove),
+    ].filter(Boolean);
+  };
+
+  const removeConfirm = () => {
+    const confirm = el("button", { type: "button", class: "danger", text: "Yes, remove access", dataset: { testid: "app-remove-confirm" } });
+    const cancel = el("button", { type: "button", class: "secondary", text: "Cancel" });
+    cancel.addEventListener("click", () => {
+      item.replaceChildren(...summary());
+      item.querySelector("button")?.focus();
+    });
+    confirm.addEventListener("click", async () => {
+      confirm.disabled = true;
+      try {
+        await withStepUp("Removing an app’s access", () => latch.revokeApp(name));
+      } catch (err) {
+        if (err?.code !== "not_found") {
+          item.replaceChildren(...summary());
+          report(err);
+          return;
+        }
+        // Gone already (removed from another device): the list catches up.
+      }
+      await Promise.all([loadApps(), loadSessions()]).catch(() => {});
+      status(`${name} no longer has access. It signs you in again only if you allow it again.`);
+      $("apps-title").focus();
+    });
+    queueMicrotask(() => confirm.focus());
+    return [
+      el("span", { class: "name", text: `Remove access for ${name}?` }),
+      el("span", { class: "meta", text: "The app is signed out at once and has to ask you again." }),
+      el("span", { class: "actions" }, confirm, cancel),
+    ];
+  };
+
+  item.replaceChildren(...summary());
+  return item;
+}
+
 // ---- TOTP ----------------------------------------------------------------
 
 function renderTotp() {
@@ -528,7 +605,12 @@ try {
     const codes = loadRecoveryCodes().catch(() => {
       $("codes-state").textContent = "Your recovery codes could not be counted just now.";
     });
-    await Promise.all([loadPasskeys(), loadSessions(), codes]);
+    // Nor is the apps list: the rest of the page works without it.
+    const apps = loadApps().catch(() => {
+      $("apps-empty").textContent = "The apps with access could not be listed just now.";
+      $("apps-empty").hidden = false;
+    });
+    await Promise.all([loadPasskeys(), loadSessions(), codes, apps]);
     show(views, $("view-account"));
   } else {
     show(views, $("view-signed-out"));

@@ -337,6 +337,25 @@ export class Latch {
   }
 
   /**
+   * listApps returns the applications the user has allowed to sign them in
+   * (OpenID Connect clients they consented to): [{client_id, scopes,
+   * granted_at}].
+   */
+  listApps() {
+    return this.#authJSON("GET", "/me/apps");
+  }
+
+  /**
+   * revokeApp takes an application's access back: the consent goes (its
+   * next sign-in asks again) and so do its sessions, whose tokens stop
+   * working at once. Rejects with "not_found" when the application has
+   * neither.
+   */
+  async revokeApp(clientId) {
+    await this.#authJSON("DELETE", `/me/apps/${encodeURIComponent(clientId)}`);
+  }
+
+  /**
    * deleteAccount deletes the signed-in user's account and everything the
    * service keeps for it (passkeys, sessions, TOTP), then forgets this
    * browser's tokens and DPoP key. Needs a recent sign-in: otherwise it

@@ -80,6 +80,16 @@ export interface Session {
   current: boolean;
 }
 
+/** An application the signed-in account has allowed (GET /me/apps). */
+export interface AuthorizedApp {
+  /** The OpenID Connect client id: the application's name here. */
+  client_id: string;
+  /** The scopes allowed (openid, profile, offline_access, groups). */
+  scopes: string[];
+  /** When the person allowed it (RFC 3339). */
+  granted_at?: string;
+}
+
 /** GET /userinfo. */
 export interface UserInfo {
   sub: string;
@@ -206,6 +216,10 @@ export class Latch {
   endSession(id: string): Promise<void>;
   /** Signs out every session but this browser's; resolves to how many it ended. */
   endOtherSessions(): Promise<number>;
+  /** The applications the user has allowed to sign them in. */
+  listApps(): Promise<AuthorizedApp[]>;
+  /** Takes an application's access back: its consent and its sessions (the next sign-in asks again). */
+  revokeApp(clientId: string): Promise<void>;
 
   /**
    * Recovers an account with no passkey left: a username and a recovery code
