@@ -46,16 +46,19 @@ var pageTemplates = template.Must(template.New("page").Parse(`{{define "head"}}<
           <label for="signin-username">Username <span class="hint">(optional)</span></label>
           <input id="signin-username" name="username" autocomplete="username webauthn" autocapitalize="none" spellcheck="false" maxlength="64" value="{{.LoginHint}}">
           <button type="submit" id="signin-submit" data-testid="signin-submit">Sign in with a passkey</button>
+          <div id="signin-error" class="field-error" data-testid="signin-error" role="alert"></div>
         </form>
       </section>
       <section aria-labelledby="signup-title" class="card">
         <h2 id="signup-title">Create an account</h2>
-        <form id="signup-form" data-testid="signup-form">
+        <form id="signup-form" data-testid="signup-form" novalidate>
           <label for="signup-username">Username</label>
-          <input id="signup-username" name="username" required minlength="3" maxlength="64" autocomplete="username" autocapitalize="none" spellcheck="false">
+          <input id="signup-username" name="username" required maxlength="64" autocomplete="username" autocapitalize="none" spellcheck="false" aria-describedby="signup-username-hint">
+          <p id="signup-username-hint" class="hint" data-testid="signup-username-hint">3 to 64 characters: letters, digits and . _ - @, no spaces. Capital and small letters count as the same.</p>
           <label for="signup-display-name">Display name</label>
           <input id="signup-display-name" name="display_name" required maxlength="128" autocomplete="name">
-          <button type="submit" id="signup-submit" data-testid="signup-submit">Create account with a passkey</button>
+          <button type="submit" class="secondary" id="signup-submit" data-testid="signup-submit">Create account with a passkey</button>
+          <div id="signup-error" class="field-error" data-testid="signup-error" role="alert"></div>
         </form>
       </section>
     </div>

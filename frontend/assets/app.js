@@ -4,7 +4,7 @@
 // /recover#token=...), show who is signed in, sign out.
 
 import { Latch } from "/latch.js";
-import { busy, describe, fieldError, methodsText, show, showCodes, status } from "/ui.js";
+import { actionError, busy, describe, fieldError, methodsText, show, showCodes, status, usernameProblem } from "/ui.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
@@ -53,12 +53,42 @@ function onSubmit(form, action) {
   });
 }
 
-onSubmit($("signup-form"), async () => {
-  status("Follow your browser's prompt to create a passkey…");
-  await latch.signUp($("signup-username").value.trim(), $("signup-display-name").value.trim());
+// ---- sign-up and sign-in -------------------------------------------------
+
+// The sign-up form checks the username against the service's rules first
+// and shows every problem next to the field or the button it concerns.
+$("signup-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = $("signup-error");
+  fieldError(error, "");
+  const username = $("signup-username").value.trim();
+  const displayName = $("signup-display-name").value.trim();
+  const problem = usernameProblem(username);
+  if (problem) return fieldError(error, problem, $("signup-username"));
+  if (!displayName) return fieldError(error, "Enter the name to show for your account.", $("signup-display-name"));
+  try {
+    await busy($("signup-form"), async () => {
+      status("Follow your browser's prompt to create a passkey…");
+      await latch.signUp(username, displayName);
+    });
+  } catch (err) {
+    status("");
+    if (err?.code === "username_taken") return fieldError(error, describe(err), $("signup-username"));
+    if (err?.code === "invalid_request") {
+      const field = /display_name/.test(err.description ?? "") ? $("signup-display-name") : $("signup-username");
+      return fieldError(error, `That is not accepted: ${err.description || "check the rules below the field"}.`, field);
+    }
+    actionError(error, err, "sign-up");
+    $("signup-submit").focus();
+    return;
+  }
   $("signup-form").reset();
-  await showSignedIn("Account created. You are signed in.");
-  await offerRecoveryCodes();
+  try {
+    await showSignedIn("Account created. You are signed in.");
+    await offerRecoveryCodes();
+  } catch (err) {
+    status(describe(err), "error");
+  }
 });
 
 // ---- recovery codes, offered once at sign-up -----------------------------
@@ -92,12 +122,30 @@ async function offerRecoveryCodes() {
   );
 }
 
-onSubmit($("signin-form"), async () => {
-  status("Follow your browser's prompt to use your passkey…");
-  const username = $("signin-username").value.trim();
-  const result = await latch.signIn(username ? { username } : {});
-  if (result.mfaRequired) showMfa();
-  else await showSignedIn("You are signed in.");
+$("signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = $("signin-error");
+  actionError(error, null);
+  let result;
+  try {
+    result = await busy($("signin-form"), () => {
+      status("Follow your browser's prompt to use your passkey…");
+      const username = $("signin-username").value.trim();
+      return latch.signIn(username ? { username } : {});
+    });
+  } catch (err) {
+    status("");
+    actionError(error, err, "sign-in", { onCreate: () => $("signup-username").focus() });
+    $("signin-submit").focus();
+    return;
+  }
+  if (result.mfaRequired) return showMfa();
+  try {
+    await showSignedIn("You are signed in.");
+    $("whoami-title").focus();
+  } catch (err) {
+    status(describe(err), "error");
+  }
 });
 
 async function afterMfa(verify) {

@@ -5,7 +5,7 @@
 // application.
 
 import { Latch } from "/latch.js";
-import { busy, describe, show, status } from "/ui.js";
+import { actionError, busy, describe, fieldError, show, status, usernameProblem } from "/ui.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
@@ -42,7 +42,27 @@ function onSubmit(form, action) {
   });
 }
 
-onSubmit($("signin-form"), async () => {
+// A failed ceremony is explained next to its button, with what may help.
+function onCeremony(form, action, errorEl, run) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    fieldError(errorEl, "");
+    try {
+      await busy(form, run);
+    } catch (err) {
+      status("");
+      if (err?.field) return fieldError(errorEl, err.message, err.field);
+      if (err?.code === "insufficient_user_authentication") {
+        fieldError(errorEl, "The application asks you to sign in again with your passkey.");
+      } else {
+        actionError(errorEl, err, action, { onCreate: () => $("signup-username").focus() });
+      }
+      form.querySelector("button[type=submit]")?.focus();
+    }
+  });
+}
+
+onCeremony($("signin-form"), "sign-in", $("signin-error"), async () => {
   status("Follow your browser's prompt to use your passkey…");
   const username = $("signin-username").value.trim();
   const result = await latch.signIn(username ? { username } : {});
@@ -55,9 +75,23 @@ onSubmit($("signin-form"), async () => {
   await proceed();
 });
 
-onSubmit($("signup-form"), async () => {
+onCeremony($("signup-form"), "sign-up", $("signup-error"), async () => {
+  const username = $("signup-username").value.trim();
+  const displayName = $("signup-display-name").value.trim();
+  const problem = usernameProblem(username);
+  if (problem) throw Object.assign(new Error(problem), { field: $("signup-username") });
+  if (!displayName) throw Object.assign(new Error("Enter the name to show for your account."), { field: $("signup-display-name") });
   status("Follow your browser's prompt to create a passkey…");
-  await latch.signUp($("signup-username").value.trim(), $("signup-display-name").value.trim());
+  try {
+    await latch.signUp(username, displayName);
+  } catch (err) {
+    if (err?.code === "username_taken") throw Object.assign(new Error(describe(err)), { field: $("signup-username") });
+    if (err?.code === "invalid_request") {
+      const field = /display_name/.test(err.description ?? "") ? $("signup-display-name") : $("signup-username");
+      throw Object.assign(new Error(`That is not accepted: ${err.description || "check the rules below the field"}.`), { field });
+    }
+    throw err;
+  }
   await proceed();
 });
 

@@ -131,3 +131,83 @@ export function showCodes(list, codes, { copy, download, filename = "recovery-co
     download.removeEventListener("click", onDownload);
   };
 }
+
+// ---- passkey ceremonies: what went wrong, and what to do next -------------
+
+/**
+ * passkeyProblem says why a passkey sign-in ("sign-in") or sign-up
+ * ("sign-up") did not happen: {message, hints}, hints naming what may
+ * help ("create": make an account here, "other-device": a passkey on a
+ * phone or another device, "retry"), or null when the error is not the
+ * passkey's (describe covers those).
+ */
+export function passkeyProblem(err, action) {
+  if (err?.code === "ceremony_aborted") {
+    if (action === "sign-up") {
+      return { message: "Creating the passkey was cancelled, so no account was made. Try again when you are ready.", hints: [] };
+    }
+    if (err.reason === "no_passkey") {
+      return { message: "No passkey for this site was found on this device.", hints: ["create", "other-device", "retry"] };
+    }
+    return { message: "Sign-in cancelled: the passkey prompt was closed before a passkey was used. Try again when you are ready.", hints: ["other-device"] };
+  }
+  if (err?.code === "invalid_credential" && err.reason === "unknown_credential") {
+    return {
+      message: "This passkey belongs to no account here: its account was deleted, or the passkey was removed from it. Your device may now forget it.",
+      hints: ["create", "other-device"],
+    };
+  }
+  if (err?.code === "passkey_exists" && action === "sign-up") {
+    return { message: "This device already holds a passkey for that account. Sign in with it instead.", hints: [] };
+  }
+  return null;
+}
+
+/**
+ * actionError shows why an action failed in errorEl, an element with
+ * role="alert" next to the action: the message and, for a passkey problem,
+ * its hints, where "create" offers a button calling onCreate. An empty err
+ * clears it.
+ */
+export function actionError(errorEl, err, action, { onCreate } = {}) {
+  if (!err) {
+    errorEl.replaceChildren();
+    return;
+  }
+  const problem = passkeyProblem(err, action) ?? { message: describe(err), hints: [] };
+  const hints = problem.hints.map((hint) => {
+    if (hint === "create") {
+      const create = el("button", { type: "button", class: "link", text: "Create an account", dataset: { testid: "hint-create" } });
+      create.addEventListener("click", () => onCreate?.());
+      return el("li", {}, "New here? ", create, " with a passkey on this device.");
+    }
+    if (hint === "other-device") {
+      return el("li", {
+        text: "Is your passkey on your phone or another device? Sign in again and choose “Use a phone or tablet” (or your other device) in your browser’s prompt.",
+        dataset: { testid: "hint-other-device" },
+      });
+    }
+    return el("li", { text: "Closed the prompt by mistake? Just sign in again." });
+  });
+  errorEl.replaceChildren(el("p", { text: problem.message, dataset: { testid: "action-error-message" } }));
+  if (hints.length) errorEl.append(el("ul", { class: "hints" }, ...hints));
+  errorEl.scrollIntoView({ block: "nearest" });
+}
+
+// ---- usernames -----------------------------------------------------------
+
+// The service's rules (auth/username.go): 3 to 64 characters after NFC
+// normalisation and lower-casing; Unicode letters, digits (and the marks
+// that belong to letters) plus . _ - @.
+const usernameChars = /^[\p{L}\p{Nd}\p{M}._@-]+$/u;
+
+/** usernameProblem returns why a username would be refused, or "" when it follows the rules. */
+export function usernameProblem(raw) {
+  const name = String(raw ?? "").normalize("NFC").toLowerCase().normalize("NFC");
+  const length = [...name].length;
+  if (length === 0) return "Choose a username.";
+  if (length < 3) return "Your username needs at least 3 characters.";
+  if (length > 64) return "Your username can have at most 64 characters.";
+  if (!usernameChars.test(name)) return "Use only letters, digits and . _ - @ in your username: no spaces or other signs.";
+  return "";
+}

@@ -172,6 +172,14 @@ export class LatchError extends Error {
   maxAge?: number;
   /** On `insufficient_user_authentication`: sign-in methods the new sign-in must include (e.g. ["otp"]). */
   amrValues?: string[];
+  /**
+   * A finer cause, where there is one: the service's (`unknown_credential`:
+   * the passkey belongs to no account here; `session_ended`), or on
+   * `ceremony_aborted` the client's reading: `cancelled` (prompt closed or
+   * timed out) or `no_passkey` (a sign-in on a browser that never used a
+   * passkey with this service, so most likely it holds none for the site).
+   */
+  reason?: "unknown_credential" | "session_ended" | "cancelled" | "no_passkey" | (string & {});
 }
 
 /** Latch is a client for one Latch service. */
