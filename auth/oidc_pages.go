@@ -76,7 +76,7 @@ var pageTemplates = template.Must(template.New("page").Parse(`{{define "head"}}<
           <form id="recovery-form" data-testid="recovery-form">
             <label for="recovery-code">Recovery code</label>
             <input id="recovery-code" name="recovery_code" required maxlength="64" autocomplete="off" autocapitalize="none" spellcheck="false">
-            <button type="submit" id="recovery-submit" data-testid="recovery-submit">Use recovery code</button>
+            <button type="submit" class="secondary" id="recovery-submit" data-testid="recovery-submit">Use recovery code</button>
           </form>
         </details>
       </section>

@@ -5,7 +5,7 @@
 // them (step-up).
 
 import { Latch, LatchError } from "/latch.js";
-import { busy, describe, el, show, showCodes, status } from "/ui.js";
+import { busy, countdown, describe, el, fieldError, show, showCodes, status } from "/ui.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
@@ -228,7 +228,7 @@ function passkeyItem(passkey, only) {
   if (provider?.name && provider.name !== passkey.name) details.unshift(provider.name);
 
   const summary = () => {
-    const rename = el("button", { type: "button", text: "Rename", dataset: { testid: "passkey-rename" } });
+    const rename = el("button", { type: "button", class: "secondary", text: "Rename", dataset: { testid: "passkey-rename" } });
     rename.setAttribute("aria-label", `Rename ${label}`);
     rename.addEventListener("click", () => item.replaceChildren(...renameForm()));
     const actions = el("span", { class: "actions" }, rename);
@@ -441,9 +441,18 @@ function renderTotp() {
   $("totp-state").textContent = totpEnabled
     ? "On: signing in also needs a code from your authenticator app."
     : "Off: add an authenticator app to protect your account with a second step.";
-  $("totp-enroll").hidden = totpEnabled;
+  $("totp-enroll").hidden = totpEnabled || !$("totp-enrollment").hidden;
   $("totp-disable-form").hidden = !totpEnabled;
   if (totpEnabled) $("totp-enrollment").hidden = true;
+}
+
+function clearEnrollment() {
+  $("totp-confirm-form").reset();
+  fieldError($("totp-confirm-error"), "");
+  $("totp-secret").textContent = "";
+  $("totp-qr").removeAttribute("src");
+  $("totp-link").setAttribute("href", "#");
+  $("totp-enrollment").hidden = true;
 }
 
 $("totp-enroll").addEventListener("click", async () => {
@@ -456,9 +465,16 @@ $("totp-enroll").addEventListener("click", async () => {
     } else {
       $("totp-qr").hidden = true;
     }
+    // An authenticator app on this very device opens otpauth:// links; only
+    // that scheme becomes a link.
+    const uri = typeof enrollment.otpauth_uri === "string" && enrollment.otpauth_uri.startsWith("otpauth://totp/") ? enrollment.otpauth_uri : "";
+    $("totp-link").setAttribute("href", uri || "#");
+    $("totp-link-row").hidden = !uri;
     // Groups of four are easier to type; apps ignore the spaces.
     $("totp-secret").textContent = String(enrollment.secret ?? "").replace(/(.{4})(?=.)/g, "$1 ");
+    fieldError($("totp-confirm-error"), "");
     $("totp-enrollment").hidden = false;
+    $("totp-enroll").hidden = true;
     $("totp-confirm-code").value = "";
     $("totp-confirm-code").focus();
     status("Scan the QR code, then enter the code your app shows.");
@@ -467,23 +483,80 @@ $("totp-enroll").addEventListener("click", async () => {
   }
 });
 
-onSubmit($("totp-confirm-form"), async () => {
-  const code = $("totp-confirm-code").value;
-  const codes = await withStepUp("Turning on two-step verification", () => latch.confirmTotp(code));
+$("totp-cancel").addEventListener("click", () => {
+  stopLockout?.();
+  clearEnrollment();
+  renderTotp();
+  status("Two-step verification was not set up.");
+  $("totp-enroll").focus();
+});
+
+// While the service refuses codes after too many wrong ones, the confirm
+// button counts down and the form waits; stopLockout ends that early.
+let stopLockout = null;
+
+$("totp-confirm-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = $("totp-confirm-error");
+  const input = $("totp-confirm-code");
+  fieldError(error, "");
+  status("");
+  const code = input.value.trim();
+  if (!/^[0-9]{6}$/.test(code)) return fieldError(error, "Enter the 6-digit code your app shows.", input);
+  let codes;
+  try {
+    codes = await busy($("totp-confirm-form"), () => withStepUp("Turning on two-step verification", () => latch.confirmTotp(code)));
+  } catch (err) {
+    if (err?.code === "step_up_cancelled") return report(err);
+    if (err?.code === "rate_limited" && err.retryAfter > 0) {
+      status("");
+      fieldError(error, `Too many wrong codes. You can try again in ${waitText(err.retryAfter)}; the button counts down.`);
+      input.value = "";
+      error.focus();
+      stopLockout = countdown($("totp-confirm-form"), $("totp-confirm"), err.retryAfter, () => {
+        stopLockout = null;
+        fieldError(error, "You can try again now: enter the code your app shows.", input);
+      });
+      return;
+    }
+    status("");
+    fieldError(error, err?.code === "invalid_code" ? "That code is not right. Check your app and enter the code it shows now." : describe(err), input);
+    input.select();
+    return;
+  }
   totpEnabled = true;
-  $("totp-confirm-form").reset();
-  $("totp-secret").textContent = "";
-  $("totp-qr").removeAttribute("src");
-  $("recovery-code-list").replaceChildren(...(codes ?? []).map((code) => el("li", { text: code })));
-  $("recovery-codes").hidden = false;
+  clearEnrollment();
+  showTotpCodes(codes ?? []);
   renderTotp();
   loadRecoveryCodes().catch(() => {});
   status("Two-step verification is on. Save your recovery codes.");
 });
 
+function waitText(seconds) {
+  if (seconds < 60) return seconds === 1 ? "1 second" : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? "about a minute" : `about ${minutes} minutes`;
+}
+
+let forgetTotpCodes = null;
+
+function showTotpCodes(codes) {
+  forgetTotpCodes?.();
+  forgetTotpCodes = showCodes($("recovery-code-list"), codes, {
+    copy: $("recovery-codes-copy"),
+    download: $("recovery-codes-download"),
+    filename: "latch-recovery-codes.txt",
+    done: (message, kind) => status(message, kind),
+  });
+  $("recovery-codes").hidden = false;
+  $("recovery-codes-title").focus();
+}
+
 $("recovery-codes-done").addEventListener("click", () => {
-  $("recovery-code-list").replaceChildren();
+  forgetTotpCodes?.();
+  forgetTotpCodes = null;
   $("recovery-codes").hidden = true;
+  $("totp-state").focus();
 });
 
 onSubmit($("totp-disable-form"), async () => {
@@ -572,9 +645,7 @@ $("delete-account-confirm").addEventListener("click", async () => {
   confirm.disabled = true;
   try {
     await withStepUp("Deleting your account", () => latch.deleteAccount());
-    show(views, $("view-signed-out"));
-    $("account-user").textContent = "";
-    status("Your account has been deleted. Your passkey may still be listed on your device; you can remove it there.");
+    showSignedOut("Your account has been deleted. Your passkey may still be listed on your device; you can remove it there.");
   } catch (err) {
     report(err);
   } finally {
@@ -585,11 +656,19 @@ $("delete-account-confirm").addEventListener("click", async () => {
 // ---- session -------------------------------------------------------------
 
 $("signout").addEventListener("click", async () => {
+  $("signout").disabled = true;
   await latch.signOut();
+  showSignedOut("You are signed out.");
+});
+
+function showSignedOut(message, kind) {
   show(views, $("view-signed-out"));
   $("account-user").textContent = "";
-  status("You are signed out.");
-});
+  $("signout").hidden = true;
+  $("signout").disabled = false;
+  if (message) status(message, kind);
+  $("signed-out-title").focus();
+}
 
 // The signed-in user, as userinfo described them when the page loaded.
 let me = null;
@@ -612,6 +691,7 @@ try {
     });
     await Promise.all([loadPasskeys(), loadSessions(), codes, apps]);
     show(views, $("view-account"));
+    $("signout").hidden = false;
   } else {
     show(views, $("view-signed-out"));
     if (latch.endedElsewhere) {

@@ -211,3 +211,34 @@ export function usernameProblem(raw) {
   if (!usernameChars.test(name)) return "Use only letters, digits and . _ - @ in your username: no spaces or other signs.";
   return "";
 }
+
+/**
+ * countdown disables button and form's fields for `seconds` while button shows how
+ * long is left ("Try again in 42 s"), then restores them and calls onEnd.
+ * The button's label is not a live region: announce the wait once
+ * elsewhere. Returns a function that stops it early (without onEnd).
+ */
+export function countdown(form, button, seconds, onEnd) {
+  const label = button.textContent;
+  // The button and the fields wait; other buttons (Cancel) stay usable.
+  const controls = [button, ...form.querySelectorAll("input")];
+  for (const control of controls) control.disabled = true;
+  const until = Date.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left > 0) {
+      button.textContent = `Try again in ${left} s`;
+      return;
+    }
+    stop();
+    onEnd?.();
+  };
+  const timer = setInterval(tick, 250);
+  const stop = () => {
+    clearInterval(timer);
+    button.textContent = label;
+    for (const control of controls) control.disabled = false;
+  };
+  tick();
+  return stop;
+}
