@@ -30,6 +30,8 @@ async function showSignedIn(message) {
 const signedOutElsewhere = "You were signed out of this browser: from another device, the account page, or by an administrator. Sign in again to continue.";
 
 function showSignedOut(message, kind) {
+  // Nothing of the account stays in the page once signed out.
+  for (const id of ["whoami-username", "whoami-display-name", "whoami-amr"]) $(id).textContent = "";
   show(views, $("view-signed-out"));
   if (message) status(message, kind);
 }

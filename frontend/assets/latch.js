@@ -238,7 +238,7 @@ export class Latch {
       const usedBefore = Boolean(await this.#session.store.get(PASSKEY_USED_RECORD).catch(() => true));
       throw passkeyError(err, { usedBefore });
     }
-    await this.#passkeyUsed();
+    this.#passkeyUsed(); // in the background: the sign-in does not wait for it
     const json = credentialJSON(assertion);
     const body = JSON.stringify({ ceremony: begin.ceremony, credential: json });
     this.#session.mfaToken = null;
@@ -713,12 +713,12 @@ export class Latch {
     } catch (err) {
       throw passkeyError(err);
     }
-    await this.#passkeyUsed();
+    this.#passkeyUsed();
     return credential;
   }
 
-  async #passkeyUsed() {
-    await this.#session.store.put(PASSKEY_USED_RECORD, true).catch(() => {});
+  #passkeyUsed() {
+    this.#session.store.put(PASSKEY_USED_RECORD, true).catch(() => {});
   }
 
   // A request to a token-issuing endpoint, with a DPoP proof so the tokens
