@@ -4,7 +4,7 @@
 // /recover#token=...), show who is signed in, sign out.
 
 import { Latch } from "/latch.js";
-import { actionError, busy, describe, fieldError, methodsText, show, showCodes, status, usernameProblem } from "/ui.js";
+import { actionError, busy, describe, fieldError, methodsText, show, showCodes, status, t, usernameProblem } from "/ui.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
@@ -27,7 +27,7 @@ async function showSignedIn(message) {
 }
 
 // What a browser whose session the service ended is told on its next load.
-const signedOutElsewhere = "You were signed out of this browser: from another device, the account page, or by an administrator. Sign in again to continue.";
+const signedOutElsewhere = t("You were signed out of this browser: from another device, the account page, or by an administrator. Sign in again to continue.");
 
 function showSignedOut(message, kind) {
   // Nothing of the account stays in the page once signed out.
@@ -38,7 +38,7 @@ function showSignedOut(message, kind) {
 
 function showMfa() {
   show(views, $("view-mfa"));
-  status("Your account also needs a code from your authenticator app.");
+  status(t("Your account also needs a code from your authenticator app."));
   $("mfa-code").value = "";
   $("mfa-code").focus();
 }
@@ -67,10 +67,10 @@ $("signup-form").addEventListener("submit", async (event) => {
   const displayName = $("signup-display-name").value.trim();
   const problem = usernameProblem(username);
   if (problem) return fieldError(error, problem, $("signup-username"));
-  if (!displayName) return fieldError(error, "Enter the name to show for your account.", $("signup-display-name"));
+  if (!displayName) return fieldError(error, t("Enter the name to show for your account."), $("signup-display-name"));
   try {
     await busy($("signup-form"), async () => {
-      status("Follow your browser's prompt to create a passkey…");
+      status(t("Follow your browser's prompt to create a passkey…"));
       await latch.signUp(username, displayName);
     });
   } catch (err) {
@@ -78,7 +78,7 @@ $("signup-form").addEventListener("submit", async (event) => {
     if (err?.code === "username_taken") return fieldError(error, describe(err), $("signup-username"));
     if (err?.code === "invalid_request") {
       const field = /display_name/.test(err.description ?? "") ? $("signup-display-name") : $("signup-username");
-      return fieldError(error, `That is not accepted: ${err.description || "check the rules below the field"}.`, field);
+      return fieldError(error, t("That is not accepted: {reason}.", { reason: err.description || t("check the rules below the field") }), field);
     }
     actionError(error, err, "sign-up");
     $("signup-submit").focus();
@@ -86,7 +86,7 @@ $("signup-form").addEventListener("submit", async (event) => {
   }
   $("signup-form").reset();
   try {
-    await showSignedIn("Account created. You are signed in.");
+    await showSignedIn(t("Account created. You are signed in."));
     await offerRecoveryCodes();
   } catch (err) {
     status(describe(err), "error");
@@ -100,7 +100,7 @@ async function offerRecoveryCodes() {
   try {
     codes = await latch.createRecoveryCodes();
   } catch {
-    status("Account created. Make recovery codes on your account page, in case you lose your passkey.");
+    status(t("Account created. Make recovery codes on your account page, in case you lose your passkey."));
     return;
   }
   const forget = showCodes($("new-code-list"), codes, {
@@ -111,13 +111,13 @@ async function offerRecoveryCodes() {
   });
   $("new-codes").hidden = false;
   $("new-codes-title").focus();
-  status("Account created. Save your recovery codes.");
+  status(t("Account created. Save your recovery codes."));
   $("new-codes-done").addEventListener(
     "click",
     () => {
       forget();
       $("new-codes").hidden = true;
-      status("You are signed in.");
+      status(t("You are signed in."));
       $("whoami-title").focus();
     },
     { once: true },
@@ -131,7 +131,7 @@ $("signin-form").addEventListener("submit", async (event) => {
   let result;
   try {
     result = await busy($("signin-form"), () => {
-      status("Follow your browser's prompt to use your passkey…");
+      status(t("Follow your browser's prompt to use your passkey…"));
       const username = $("signin-username").value.trim();
       return latch.signIn(username ? { username } : {});
     });
@@ -143,7 +143,7 @@ $("signin-form").addEventListener("submit", async (event) => {
   }
   if (result.mfaRequired) return showMfa();
   try {
-    await showSignedIn("You are signed in.");
+    await showSignedIn(t("You are signed in."));
     $("whoami-title").focus();
   } catch (err) {
     status(describe(err), "error");
@@ -159,7 +159,7 @@ async function afterMfa(verify) {
   }
   $("mfa-form").reset();
   $("recovery-form").reset();
-  await showSignedIn("You are signed in.");
+  await showSignedIn(t("You are signed in."));
 }
 
 onSubmit($("mfa-form"), () => afterMfa(() => latch.verifyTotp($("mfa-code").value)));
@@ -167,7 +167,7 @@ onSubmit($("recovery-form"), () => afterMfa(() => latch.verifyRecoveryCode($("re
 
 $("mfa-cancel").addEventListener("click", () => {
   latch.cancelMfa();
-  showSignedOut("Sign-in cancelled.");
+  showSignedOut(t("Sign-in cancelled."));
 });
 
 // ---- recovery ------------------------------------------------------------
@@ -178,10 +178,10 @@ let secondIsCode = false;
 
 function setSecond(code) {
   secondIsCode = code;
-  $("recover-totp-label").textContent = code ? "Second recovery code" : "Code from your authenticator app";
+  $("recover-totp-label").textContent = code ? t("Second recovery code") : t("Code from your authenticator app");
   $("recover-totp").setAttribute("autocomplete", code ? "off" : "one-time-code");
   $("recover-totp").inputMode = code ? "text" : "numeric";
-  $("recover-second-switch").textContent = code ? "Use a code from your authenticator app instead" : "Use a second recovery code instead";
+  $("recover-second-switch").textContent = code ? t("Use a code from your authenticator app instead") : t("Use a second recovery code instead");
   $("recover-totp").value = "";
 }
 
@@ -199,7 +199,7 @@ function showRecover() {
 async function recovered() {
   // The address bar keeps no trace of the recovery.
   history.replaceState(null, "", "/");
-  await showSignedIn("Your new passkey is ready and you are signed in. Every other device was signed out.");
+  await showSignedIn(t("Your new passkey is ready and you are signed in. Every other device was signed out."));
   $("whoami-title").focus();
 }
 
@@ -209,15 +209,15 @@ $("recover-form").addEventListener("submit", async (event) => {
   fieldError(error, "");
   const username = $("recover-username").value.trim();
   const code = $("recover-code").value.trim();
-  if (!username) return fieldError(error, "Enter your username.", $("recover-username"));
-  if (!code) return fieldError(error, "Enter one of your recovery codes.", $("recover-code"));
+  if (!username) return fieldError(error, t("Enter your username."), $("recover-username"));
+  if (!code) return fieldError(error, t("Enter one of your recovery codes."), $("recover-code"));
   const second = $("recover-totp").value.trim();
   if (!$("recover-second").hidden && !second) {
-    return fieldError(error, secondIsCode ? "Enter a second recovery code." : "Enter the code your authenticator app shows.", $("recover-totp"));
+    return fieldError(error, secondIsCode ? t("Enter a second recovery code.") : t("Enter the code your authenticator app shows."), $("recover-totp"));
   }
   try {
     await busy($("recover-form"), async () => {
-      status("Follow your browser's prompt to create a new passkey…");
+      status(t("Follow your browser's prompt to create a new passkey…"));
       const extra = second ? (secondIsCode ? { secondCode: second } : { totp: second }) : {};
       await latch.recover({ username, code, ...extra });
     });
@@ -234,8 +234,8 @@ $("recover-form").addEventListener("submit", async (event) => {
     const message =
       err?.code === "invalid_code"
         ? second
-          ? "That code is not right. Check it and try again."
-          : "That username and recovery code do not match. Check them and try again."
+          ? t("That code is not right. Check it and try again.")
+          : t("That username and recovery code do not match. Check them and try again.")
         : describe(err);
     return fieldError(error, message, err?.code === "ceremony_aborted" ? $("recover-submit") : field);
   }
@@ -260,13 +260,13 @@ $("recover-link-submit").addEventListener("click", async () => {
   fieldError(error, "");
   button.disabled = true;
   try {
-    status("Follow your browser's prompt to create a new passkey…");
+    status(t("Follow your browser's prompt to create a new passkey…"));
     await latch.completeRecovery(linkToken);
   } catch (err) {
     status("");
     const message =
       err?.code === "invalid_grant"
-        ? "This recovery link has expired or was already used. Ask for a new one."
+        ? t("This recovery link has expired or was already used. Ask for a new one.")
         : describe(err);
     fieldError(error, message);
     button.disabled = false;
@@ -280,7 +280,7 @@ $("recover-link-submit").addEventListener("click", async () => {
 
 $("signout").addEventListener("click", async () => {
   await latch.signOut();
-  showSignedOut("You are signed out.");
+  showSignedOut(t("You are signed out."));
 });
 
 try {

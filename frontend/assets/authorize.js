@@ -5,7 +5,7 @@
 // application.
 
 import { Latch } from "/latch.js";
-import { actionError, busy, describe, fieldError, show, status, usernameProblem } from "/ui.js";
+import { actionError, busy, describe, fieldError, show, status, t, usernameProblem } from "/ui.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
@@ -22,7 +22,7 @@ async function proceed() {
   });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
-    throw Object.assign(new Error(body.error_description ?? "The sign-in could not continue."), {
+    throw Object.assign(new Error(body.error_description ?? t("The sign-in could not continue.")), {
       code: body.error,
       description: body.error_description,
     });
@@ -37,7 +37,7 @@ function onSubmit(form, action) {
       await busy(form, action);
     } catch (err) {
       const fresh = err.code === "insufficient_user_authentication";
-      status(fresh ? "The application asks you to sign in again with your passkey." : describe(err), "error");
+      status(fresh ? t("The application asks you to sign in again with your passkey.") : describe(err), "error");
     }
   });
 }
@@ -53,7 +53,7 @@ function onCeremony(form, action, errorEl, run) {
       status("");
       if (err?.field) return fieldError(errorEl, err.message, err.field);
       if (err?.code === "insufficient_user_authentication") {
-        fieldError(errorEl, "The application asks you to sign in again with your passkey.");
+        fieldError(errorEl, t("The application asks you to sign in again with your passkey."));
       } else {
         actionError(errorEl, err, action, { onCreate: () => $("signup-username").focus() });
       }
@@ -63,12 +63,12 @@ function onCeremony(form, action, errorEl, run) {
 }
 
 onCeremony($("signin-form"), "sign-in", $("signin-error"), async () => {
-  status("Follow your browser's prompt to use your passkey…");
+  status(t("Follow your browser's prompt to use your passkey…"));
   const username = $("signin-username").value.trim();
   const result = await latch.signIn(username ? { username } : {});
   if (result.mfaRequired) {
     show(views, $("view-mfa"));
-    status("Your account also needs a code from your authenticator app.");
+    status(t("Your account also needs a code from your authenticator app."));
     $("mfa-code").focus();
     return;
   }
@@ -80,15 +80,15 @@ onCeremony($("signup-form"), "sign-up", $("signup-error"), async () => {
   const displayName = $("signup-display-name").value.trim();
   const problem = usernameProblem(username);
   if (problem) throw Object.assign(new Error(problem), { field: $("signup-username") });
-  if (!displayName) throw Object.assign(new Error("Enter the name to show for your account."), { field: $("signup-display-name") });
-  status("Follow your browser's prompt to create a passkey…");
+  if (!displayName) throw Object.assign(new Error(t("Enter the name to show for your account.")), { field: $("signup-display-name") });
+  status(t("Follow your browser's prompt to create a passkey…"));
   try {
     await latch.signUp(username, displayName);
   } catch (err) {
     if (err?.code === "username_taken") throw Object.assign(new Error(describe(err)), { field: $("signup-username") });
     if (err?.code === "invalid_request") {
       const field = /display_name/.test(err.description ?? "") ? $("signup-display-name") : $("signup-username");
-      throw Object.assign(new Error(`That is not accepted: ${err.description || "check the rules below the field"}.`), { field });
+      throw Object.assign(new Error(t("That is not accepted: {reason}.", { reason: err.description || t("check the rules below the field") })), { field });
     }
     throw err;
   }
