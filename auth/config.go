@@ -64,6 +64,10 @@ type Config struct {
 	// trusted proxy's requests.
 	PlaceHeaders []string
 
+	// Brand is how the pages name and show the service (--brand-name,
+	// --brand-logo, --brand-color); the zero value is Latch's own look.
+	Brand Brand
+
 	KeyAlg      string        // signing algorithm of new keys: ES256 (default) or EdDSA
 	KeyRotation time.Duration // automatic key rotation period; 0 = manual only
 
@@ -188,6 +192,9 @@ func (c Config) Defaults() Config {
 // Validate reports the first configuration problem in words an operator can
 // act on.
 func (c Config) Validate() error {
+	if err := c.Brand.validate(); err != nil {
+		return err
+	}
 	iss, err := url.Parse(c.Issuer)
 	if err != nil || iss.Host == "" || (iss.Scheme != "http" && iss.Scheme != "https") {
 		return fmt.Errorf("config: --issuer %q must be an absolute http(s) URL", c.Issuer)

@@ -55,18 +55,21 @@ const parURNPrefix = "urn:ietf:params:oauth:request_uri:"
 
 // authzRequest is a checked authorization request.
 type authzRequest struct {
-	ClientID      string    `json:"client_id"`
-	RedirectURI   string    `json:"redirect_uri"`
-	Scope         []string  `json:"scope"`
-	State         string    `json:"state,omitempty"`
-	Nonce         string    `json:"nonce,omitempty"`
-	CodeChallenge string    `json:"code_challenge"`
-	ResponseMode  string    `json:"response_mode,omitempty"`
-	Prompt        []string  `json:"prompt,omitempty"`
-	MaxAge        int64     `json:"max_age"` // -1: none asked
-	LoginHint     string    `json:"login_hint,omitempty"`
-	DPoPJKT       string    `json:"dpop_jkt,omitempty"`
-	Created       time.Time `json:"created"`
+	ClientID      string   `json:"client_id"`
+	RedirectURI   string   `json:"redirect_uri"`
+	Scope         []string `json:"scope"`
+	State         string   `json:"state,omitempty"`
+	Nonce         string   `json:"nonce,omitempty"`
+	CodeChallenge string   `json:"code_challenge"`
+	ResponseMode  string   `json:"response_mode,omitempty"`
+	Prompt        []string `json:"prompt,omitempty"`
+	MaxAge        int64    `json:"max_age"` // -1: none asked
+	LoginHint     string   `json:"login_hint,omitempty"`
+	// UILocales is the ui_locales parameter: the languages the person
+	// prefers for the pages, in order.
+	UILocales string    `json:"ui_locales,omitempty"`
+	DPoPJKT   string    `json:"dpop_jkt,omitempty"`
+	Created   time.Time `json:"created"`
 }
 
 func (r *authzRequest) prompts(p string) bool { return slices.Contains(r.Prompt, p) }
@@ -285,6 +288,10 @@ func (s *Server) checkAuthzRequest(client *store.Client, p map[string]string, no
 			return fail(CodeInvalidRequest, "max_age must be a number of seconds")
 		}
 		r.MaxAge = n
+	}
+	r.UILocales = p["ui_locales"]
+	if len(r.UILocales) > maxLanguageHeader {
+		return fail(CodeInvalidRequest, "ui_locales is too long")
 	}
 	r.LoginHint = p["login_hint"]
 	if len(r.LoginHint) > 256 {

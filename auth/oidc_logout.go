@@ -85,7 +85,7 @@ func (s *Server) handleEndSessionRequest(c *fiber.Ctx) error {
 			fields["client_id"] = clientID
 		}
 		return s.renderPage(c, http.StatusOK, "message", pageData{
-			Title: "Sign out of Latch?", Page: "logout", Message: "You are signed in as " + ps.user.Username + ".",
+			Title: "Sign out of Latch?", Page: "logout", Message: "You are signed in as {user}.", Username: ps.user.Username,
 			Action: pathEndSession, Button: "Sign out", Fields: fields,
 		}, back)
 	}

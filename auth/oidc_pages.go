@@ -2,7 +2,6 @@ package auth
 
 import (
 	"bytes"
-	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,96 +17,8 @@ import (
 // not be framed (frame-ancestors 'none', X-Frame-Options DENY), which is
 // what stops clickjacking of "Allow".
 
-var pageTemplates = template.Must(template.New("page").Parse(`{{define "head"}}<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>{{.Title}} – Latch</title>
-  <link rel="stylesheet" href="/style.css">
-  {{if .Script}}<script type="module" src="{{.Script}}"></script>{{end}}
-</head>
-<body data-page="{{.Page}}">
-  <header>
-    <h1>Latch</h1>
-  </header>
-  <main{{if .Request}} data-request="{{.Request}}"{{end}}{{if .Create}} data-create="1"{{end}}{{if .Fresh}} data-fresh="1"{{end}}{{if .LoginHint}} data-login-hint="{{.LoginHint}}"{{end}}>
-{{end}}
-{{define "foot"}}  </main>
-</body>
-</html>
-{{end}}
-{{define "signin"}}{{template "head" .}}    <p id="status" data-testid="status" role="status" aria-live="polite"></p>
-    <p class="tagline"><strong>{{.Client}}</strong> asks you to sign in with Latch.</p>
-    <div id="view-signed-out" data-testid="view-signed-out">
-      <section aria-labelledby="signin-title" class="card">
-        <h2 id="signin-title">Sign in</h2>
-        <form id="signin-form" data-testid="signin-form">
-          <label for="signin-username">Username <span class="hint">(optional)</span></label>
-          <input id="signin-username" name="username" autocomplete="username webauthn" autocapitalize="none" spellcheck="false" maxlength="64" value="{{.LoginHint}}">
-          <button type="submit" id="signin-submit" data-testid="signin-submit">Sign in with a passkey</button>
-        </form>
-      </section>
-      <section aria-labelledby="signup-title" class="card">
-        <h2 id="signup-title">Create an account</h2>
-        <form id="signup-form" data-testid="signup-form">
-          <label for="signup-username">Username</label>
-          <input id="signup-username" name="username" required minlength="3" maxlength="64" autocomplete="username" autocapitalize="none" spellcheck="false">
-          <label for="signup-display-name">Display name</label>
-          <input id="signup-display-name" name="display_name" required maxlength="128" autocomplete="name">
-          <button type="submit" id="signup-submit" data-testid="signup-submit">Create account with a passkey</button>
-        </form>
-      </section>
-    </div>
-    <div id="view-mfa" data-testid="view-mfa" hidden>
-      <section aria-labelledby="mfa-title" class="card">
-        <h2 id="mfa-title">Two-step verification</h2>
-        <p>Enter the 6-digit code from your authenticator app.</p>
-        <form id="mfa-form" data-testid="mfa-form">
-          <label for="mfa-code">Authentication code</label>
-          <input id="mfa-code" name="code" required inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code">
-          <button type="submit" id="mfa-submit" data-testid="mfa-submit">Verify</button>
-        </form>
-        <details>
-          <summary>Use a recovery code instead</summary>
-          <form id="recovery-form" data-testid="recovery-form">
-            <label for="recovery-code">Recovery code</label>
-            <input id="recovery-code" name="recovery_code" required maxlength="64" autocomplete="off" autocapitalize="none" spellcheck="false">
-            <button type="submit" id="recovery-submit" data-testid="recovery-submit">Use recovery code</button>
-          </form>
-        </details>
-      </section>
-    </div>
-{{template "foot" .}}{{end}}
-{{define "consent"}}{{template "head" .}}    <section aria-labelledby="consent-title" class="card">
-      <h2 id="consent-title">Allow {{.Client}}?</h2>
-      <p>Signed in as <strong>{{.Username}}</strong>. <strong>{{.Client}}</strong> asks to:</p>
-      <ul data-testid="consent-scopes">{{range .Scopes}}
-        <li>{{.}}</li>{{end}}
-      </ul>
-      <form method="post" action="/authorize/consent" data-testid="consent-form">
-        <input type="hidden" name="request" value="{{.Request}}">
-        <input type="hidden" name="csrf" value="{{.CSRF}}">
-        <button type="submit" name="decision" value="allow" data-testid="consent-allow">Allow</button>
-        <button type="submit" name="decision" value="deny" class="link" data-testid="consent-deny">Deny</button>
-      </form>
-    </section>
-{{template "foot" .}}{{end}}
-{{define "formpost"}}{{template "head" .}}    <form method="post" action="{{.Action}}" id="form-post" data-testid="form-post">{{range $k, $v := .Fields}}
-      <input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
-      <p>Returning to the application…</p>
-      <button type="submit">Continue</button>
-    </form>
-{{template "foot" .}}{{end}}
-{{define "message"}}{{template "head" .}}    <section class="card" role="alert">
-      <h2>{{.Title}}</h2>
-      <p data-testid="message">{{.Message}}</p>
-      {{if .Action}}<form method="post" action="{{.Action}}">{{range $k, $v := .Fields}}
-        <input type="hidden" name="{{$k}}" value="{{$v}}">{{end}}
-        <button type="submit" data-testid="confirm">{{.Button}}</button>
-      </form>{{end}}
-    </section>
-{{template "foot" .}}{{end}}`))
+// The templates are frontend/templates/provider.html, translated into
+// each language the pages speak (see pageLanguages) before they are parsed.
 
 // pageData is what the templates read.
 type pageData struct {
@@ -120,6 +31,9 @@ type pageData struct {
 	Action, Button      string
 	Message             string
 	Fields              map[string]string
+	// UILocales is the authorization request's ui_locales, which choose
+	// the page's language before Accept-Language does.
+	UILocales string
 }
 
 // scopeWords says what each scope lets an application have.
@@ -135,10 +49,22 @@ var scopeWords = map[string]string{
 // form-action admits its origin (Chrome applies form-action to the
 // redirects after a form too).
 func (s *Server) renderPage(c *fiber.Ctx, status int, name string, d pageData, formTarget string) error {
+	lang := s.pages.choose(c, d.UILocales)
+	// The Go code's texts (titles, buttons, messages, scopes) in the
+	// page's language; a technical description with no translation stays
+	// as it is.
+	d.Title = strings.ReplaceAll(s.pages.T(lang, d.Title), "{client}", d.Client)
+	d.Message, d.Button = strings.ReplaceAll(s.pages.T(lang, d.Message), "{user}", d.Username), s.pages.T(lang, d.Button)
+	scopes := make([]string, len(d.Scopes))
+	for i, sc := range d.Scopes {
+		scopes[i] = s.pages.T(lang, sc)
+	}
+	d.Scopes = scopes
 	var buf bytes.Buffer
-	if err := pageTemplates.ExecuteTemplate(&buf, name, d); err != nil {
+	if err := s.pages.provider[lang].ExecuteTemplate(&buf, name, d); err != nil {
 		return err
 	}
+	pageHeaders(c, lang)
 	formAction := "'self'"
 	if src := cspSource(formTarget); src != "" {
 		formAction += " " + src
@@ -173,6 +99,7 @@ func (s *Server) signInPage(c *fiber.Ctx, client *store.Client, id string, req *
 	return s.renderPage(c, http.StatusOK, "signin", pageData{
 		Title: "Sign in", Page: "authorize", Script: "/authorize.js", Request: id, Client: client.ID,
 		Create: req.prompts("create"), Fresh: req.prompts("login") || req.MaxAge >= 0, LoginHint: req.LoginHint,
+		UILocales: req.UILocales,
 	}, req.RedirectURI)
 }
 
@@ -182,8 +109,8 @@ func (s *Server) consentPage(c *fiber.Ctx, client *store.Client, id string, req 
 		scopes = append(scopes, scopeWords[sc])
 	}
 	return s.renderPage(c, http.StatusOK, "consent", pageData{
-		Title: "Allow " + client.ID, Page: "consent", Request: id, Client: client.ID, Username: ps.user.Username,
-		Scopes: scopes, CSRF: s.consentToken(ps.session.ID, id),
+		Title: "Allow {client}", Page: "consent", Request: id, Client: client.ID, Username: ps.user.Username,
+		Scopes: scopes, CSRF: s.consentToken(ps.session.ID, id), UILocales: req.UILocales,
 	}, req.RedirectURI)
 }
 

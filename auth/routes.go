@@ -130,6 +130,22 @@ func (s *Server) staticRoutes(app *fiber.App) {
 			}
 		}
 		serve := serveWith("no-cache")
+		if path.Ext(p) == ".html" {
+			// Pages come in each language the pages speak.
+			variants := s.pages.page(p, body)
+			serve = func(c *fiber.Ctx) error {
+				lang := s.pages.choose(c, "")
+				v := variants[lang]
+				pageHeaders(c, lang)
+				c.Set(fiber.HeaderCacheControl, "no-cache")
+				c.Set(fiber.HeaderETag, v.etag)
+				if etagMatches(c.Get(fiber.HeaderIfNoneMatch), v.etag) {
+					return c.SendStatus(http.StatusNotModified)
+				}
+				c.Set(fiber.HeaderContentType, ctype)
+				return c.Status(http.StatusOK).Send(v.body)
+			}
+		}
 		route := "/" + p
 		app.Get(route, serve)
 		switch {
@@ -146,6 +162,45 @@ func (s *Server) staticRoutes(app *fiber.App) {
 			app.Get(versioned+p, serveWith("public, max-age=31536000, immutable"))
 		}
 		return nil
+	})
+	s.brandRoutes(app)
+}
+
+// brandRoutes serves the brand's style sheet (empty of rules without
+// --brand-color) and logo (404 without --brand-logo).
+func (s *Server) brandRoutes(app *fiber.App) {
+	css := s.cfg.Brand.css()
+	sum := sha256.Sum256(css)
+	cssTag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	app.Get("/brand.css", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderCacheControl, "no-cache")
+		c.Set(fiber.HeaderETag, cssTag)
+		if etagMatches(c.Get(fiber.HeaderIfNoneMatch), cssTag) {
+			return c.SendStatus(http.StatusNotModified)
+		}
+		c.Set(fiber.HeaderContentType, "text/css; charset=utf-8")
+		return c.Send(css)
+	})
+	logo, logoType := s.cfg.Brand.Logo, s.cfg.Brand.LogoType
+	if logoType == "" && len(logo) > 0 {
+		logoType, _ = BrandLogoType(logo)
+	}
+	sum = sha256.Sum256(logo)
+	logoTag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	app.Get("/brand-logo", func(c *fiber.Ctx) error {
+		if len(logo) == 0 {
+			return errNotFound("brand logo")
+		}
+		c.Set(fiber.HeaderCacheControl, "no-cache")
+		c.Set(fiber.HeaderETag, logoTag)
+		// An SVG is an image here, never a document that runs script.
+		c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+		c.Set("X-Content-Type-Options", "nosniff")
+		if etagMatches(c.Get(fiber.HeaderIfNoneMatch), logoTag) {
+			return c.SendStatus(http.StatusNotModified)
+		}
+		c.Set(fiber.HeaderContentType, logoType)
+		return c.Send(logo)
 	})
 }
 

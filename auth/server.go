@@ -29,8 +29,10 @@ import (
 // the signing keys and the HTTP application; cmd/latch never sees Fiber.
 type Server struct {
 	cfg Config
-	log *slog.Logger
-	now func() time.Time
+	// pages are the pages in every language they speak.
+	pages *pageLanguages
+	log   *slog.Logger
+	now   func() time.Time
 
 	db   *store.DB
 	rp   *webauthn.RP
@@ -108,7 +110,11 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes"), refreshKey: deriveKey(kek, "latch refresh tokens"), providerKey: deriveKey(kek, "latch provider session"), proxies: trustedPrefixes(cfg.TrustedProxies)}
+	pages, err := newPageLanguages(cfg.Brand)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{pages: pages, cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes"), refreshKey: deriveKey(kek, "latch refresh tokens"), providerKey: deriveKey(kek, "latch provider session"), proxies: trustedPrefixes(cfg.TrustedProxies)}
 	s.recoveryFailures = newRateLimiter(recoveryFailureRate, recoveryMaxFailures, nil, s.now)
 	if err := s.init(); err != nil {
 		db.Close()

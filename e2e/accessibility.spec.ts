@@ -19,6 +19,10 @@ for (const layout of layouts) {
       await page.goto("/");
       await expect(page.getByTestId("view-signed-out")).toBeVisible();
       await scan(page, state("sign-in"));
+      // No passkey on this device yet: the message and its hints.
+      await page.getByTestId("signin-submit").click();
+      await expect(page.getByTestId("hint-create")).toBeVisible();
+      await scan(page, state("sign-in-no-passkey"));
 
       await signUpThroughPage(page, uniqueUsername("axe"), "Axe Person");
       await expect(page.getByTestId("new-codes")).toBeVisible();
@@ -27,6 +31,15 @@ for (const layout of layouts) {
       await page.goto("/account");
       await expect(page.getByTestId("view-account")).toBeVisible();
       await scan(page, state("account"));
+
+      // Setting up an authenticator app, with a wrong code explained.
+      await page.getByTestId("totp-enroll").click();
+      await expect(page.getByTestId("totp-enrollment")).toBeVisible();
+      await page.locator("#totp-confirm-code").fill("12345");
+      await page.getByTestId("totp-confirm").click();
+      await expect(page.getByTestId("totp-confirm-error")).toBeVisible();
+      await scan(page, state("totp-enrolment"));
+      await page.getByTestId("totp-cancel").click();
 
       // The step-up dialog, as an aged sign-in opens it.
       await page.route("**/webauthn/register/begin", (route) =>

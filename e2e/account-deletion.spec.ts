@@ -50,7 +50,7 @@ test("an account deleted from the account page cannot sign in and frees its user
   await withoutAutofill(page, () => page.goto("/"));
   await expect(page.getByTestId("view-signed-out")).toBeVisible();
   await startSignIn(page);
-  await expect(page.getByTestId("status")).toHaveText(/passkey was not accepted/i);
+  await expect(page.getByTestId("signin-error")).toHaveText(/This passkey belongs to no account here/);
   await expect(page.getByTestId("view-signed-out")).toBeVisible();
 
   // The username can be taken again, with a new passkey.

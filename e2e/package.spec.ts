@@ -75,7 +75,7 @@ test("latch.d.ts declares exactly what latch.js exports", async () => {
   const module = await import(entry);
   const code = implemented(module, {
     // A sample error that carries every optional field the client sets.
-    LatchError: () => Object.assign(new module.LatchError("rate_limited", "slow down", 429, { retryAfter: 3 }), { maxAge: 300, amrValues: [] }),
+    LatchError: () => Object.assign(new module.LatchError("rate_limited", "slow down", 429, { retryAfter: 3 }), { maxAge: 300, amrValues: [], reason: "cancelled" }),
   });
   const decl = declared(types);
   expect(sorted(decl.values)).toEqual(sorted(code.values));

@@ -36,6 +36,8 @@ async function servePages(page: Page): Promise<string[]> {
         return json({ ceremony: "stand-in", publicKey: { challenge: "c3RhbmQtaW4", rpId: "localhost", timeout: 300000, userVerification: "preferred" } });
       case "/me/recovery-codes":
         return json({ remaining: 3, created_at: "2025-01-01T00:00:00Z" });
+      case "/me/apps":
+        return json([{ client_id: hostileName, scopes: ["openid", hostileName], granted_at: "2025-01-01T00:00:00Z" }]);
       case "/me/sessions":
         return json([
           { id: "s1", device: hostileName, created_at: "2025-01-01T00:00:00Z", amr: ["pop"], dpop_bound: true, current: true },
@@ -83,6 +85,9 @@ test("service-provided names are rendered as text on both pages", async ({ page 
   // Devices come from clients' User-Agent headers: text too.
   await expect(page.getByTestId("session-item")).toHaveCount(2);
   await expect(page.getByTestId("session-item").first()).toContainText(hostileName);
+  // Applications are named by their registration, and an unknown scope by itself: text too.
+  await expect(page.getByTestId("app-name")).toHaveText(hostileName);
+  await expect(page.getByTestId("app-scopes")).toContainText(hostileName);
   await expect(page.locator("[data-injected]")).toHaveCount(0);
   expect(problems).toEqual([]);
 });

@@ -75,7 +75,7 @@ test("the device is told which passkeys live, and which one is dead", async ({ p
   const stale = await addAuthenticator(page, second.cdp);
   await importCredentials(stale, firstCredentials);
   await page.getByTestId("signin-submit").click();
-  await expect(page.getByTestId("status")).toHaveAttribute("data-kind", "error");
+  await expect(page.getByTestId("signin-error")).toHaveText(/This passkey belongs to no account here/);
   await expect.poll(async () => (await calls(page)).filter((c) => c.fn === "signalUnknownCredential").map((c) => c.arg)).toEqual([
     { rpId: "localhost", credentialId: firstId },
   ]);

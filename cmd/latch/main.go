@@ -154,6 +154,9 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 		webOrigins = append(webOrigins, list(v)...)
 		return nil
 	})
+	brandName := str("brand-name", "", "the service's name on the pages, in place of Latch")
+	brandLogo := str("brand-logo", "", "image file (PNG, JPEG, WebP or SVG, at most 512 KiB) shown at the top of the pages")
+	brandColor := str("brand-color", "", "accent colour of the pages, #rgb or #rrggbb")
 	postRate := str("post-rate", "20", "other unauthenticated POSTs (finishes, /token, /totp/verify, /credentials/verify, /revoke, failed /introspect) per second per client address and endpoint, burst 4 s worth (0 = no limit)")
 	return func() (auth.Config, error) {
 		errs := envErrs
@@ -182,7 +185,19 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 			}
 			android = append(android, app)
 		}
+		brand := auth.Brand{Name: strings.TrimSpace(*brandName), Color: *brandColor}
+		if *brandLogo != "" {
+			logo, err := readBounded(*brandLogo, 512<<10)
+			if err == nil {
+				brand.LogoType, err = auth.BrandLogoType(logo)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("--brand-logo: %w", err))
+			}
+			brand.Logo = logo
+		}
 		cfg := auth.Config{
+			Brand:          brand,
 			RelatedOrigins: list(*related), AndroidApps: android, AppleApps: list(*appleApps),
 			Addr: *addr, DataDir: *data, Issuer: *issuer, RPID: *rpID, RPName: *rpName,
 			Origins: list(*origins), WebOrigins: webOrigins, Audience: *audience, TrustedProxies: list(*proxies), PlaceHeaders: list(*placeHeaders), KeyAlg: *keyAlg,
@@ -195,6 +210,23 @@ func configFlags(fs *flag.FlagSet) func() (auth.Config, error) {
 		}
 		return cfg, errors.Join(errs...)
 	}
+}
+
+// readBounded reads a file of at most limit bytes.
+func readBounded(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d KiB", name, limit>>10)
+	}
+	return b, nil
 }
 
 // multiFlag is a flag that may be repeated; each use adds a value.

@@ -657,3 +657,43 @@ func TestAuditVerifyFindsATamperedFile(t *testing.T) {
 		t.Fatal("audit verify changed the file")
 	}
 }
+
+func TestBrandFlags(t *testing.T) {
+	dir := t.TempDir()
+	logo := filepath.Join(dir, "logo.svg")
+	if err := os.WriteFile(logo, []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notImage := filepath.Join(dir, "logo.txt")
+	if err := os.WriteFile(notImage, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(args ...string) (auth.Config, error) {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		cfg := configFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return cfg()
+	}
+	got, err := parse("--brand-name", "Acme ID", "--brand-color", "#123abc", "--brand-logo", logo)
+	if err != nil || got.Brand.Name != "Acme ID" || got.Brand.Color != "#123abc" || got.Brand.LogoType != "image/svg+xml" || len(got.Brand.Logo) == 0 {
+		t.Fatalf("%+v %v", got.Brand, err)
+	}
+	if got, err := parse(); err != nil || got.Brand.Name != "" || got.Brand.Logo != nil {
+		t.Fatalf("defaults: %+v %v", got.Brand, err)
+	}
+	for _, args := range [][]string{
+		{"--brand-logo", notImage},
+		{"--brand-logo", filepath.Join(dir, "missing.png")},
+	} {
+		if _, err := parse(args...); err == nil || !strings.Contains(err.Error(), "--brand-logo") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	// A bad colour is refused when the service validates its configuration.
+	got, _ = parse("--brand-color", "red")
+	if err := got.Defaults().Validate(); err == nil || !strings.Contains(err.Error(), "--brand-color") {
+		t.Errorf("--brand-color red: %v", err)
+	}
+}

@@ -4,7 +4,7 @@
 // /recover#token=...), show who is signed in, sign out.
 
 import { Latch } from "/latch.js";
-import { busy, describe, fieldError, methodsText, show, showCodes, status } from "/ui.js";
+import { actionError, busy, describe, fieldError, methodsText, show, showCodes, status, t, usernameProblem } from "/ui.js";
 import { Autofill } from "/autofill.js";
 import { PasskeyUpgrade, wanted as upgradeWanted } from "/passkey-upgrade.js";
 
@@ -29,16 +29,18 @@ async function showSignedIn(message) {
 }
 
 // What a browser whose session the service ended is told on its next load.
-const signedOutElsewhere = "You were signed out of this browser: from another device, the account page, or by an administrator. Sign in again to continue.";
+const signedOutElsewhere = t("You were signed out of this browser: from another device, the account page, or by an administrator. Sign in again to continue.");
 
 function showSignedOut(message, kind) {
+  // Nothing of the account stays in the page once signed out.
+  for (const id of ["whoami-username", "whoami-display-name", "whoami-amr"]) $(id).textContent = "";
   show(views, $("view-signed-out"));
   if (message) status(message, kind);
 }
 
 function showMfa() {
   show(views, $("view-mfa"));
-  status("Your account also needs a code from your authenticator app.");
+  status(t("Your account also needs a code from your authenticator app."));
   $("mfa-code").value = "";
   $("mfa-code").focus();
 }
@@ -55,13 +57,43 @@ function onSubmit(form, action) {
   });
 }
 
-onSubmit($("signup-form"), async () => {
+// ---- sign-up and sign-in -------------------------------------------------
+
+// The sign-up form checks the username against the service's rules first
+// and shows every problem next to the field or the button it concerns.
+$("signup-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = $("signup-error");
+  fieldError(error, "");
+  const username = $("signup-username").value.trim();
+  const displayName = $("signup-display-name").value.trim();
+  const problem = usernameProblem(username);
+  if (problem) return fieldError(error, problem, $("signup-username"));
+  if (!displayName) return fieldError(error, t("Enter the name to show for your account."), $("signup-display-name"));
   if (await autofill.stop()) return;
-  status("Follow your browser's prompt to create a passkey…");
-  await latch.signUp($("signup-username").value.trim(), $("signup-display-name").value.trim());
+  try {
+    await busy($("signup-form"), async () => {
+      status(t("Follow your browser's prompt to create a passkey…"));
+      await latch.signUp(username, displayName);
+    });
+  } catch (err) {
+    status("");
+    if (err?.code === "username_taken") return fieldError(error, describe(err), $("signup-username"));
+    if (err?.code === "invalid_request") {
+      const field = /display_name/.test(err.description ?? "") ? $("signup-display-name") : $("signup-username");
+      return fieldError(error, t("That is not accepted: {reason}.", { reason: err.description || t("check the rules below the field") }), field);
+    }
+    actionError(error, err, "sign-up");
+    $("signup-submit").focus();
+    return;
+  }
   $("signup-form").reset();
-  await showSignedIn("Account created. You are signed in.");
-  await offerRecoveryCodes();
+  try {
+    await showSignedIn(t("Account created. You are signed in."));
+    await offerRecoveryCodes();
+  } catch (err) {
+    status(describe(err), "error");
+  }
 });
 
 // ---- recovery codes, offered once at sign-up -----------------------------
@@ -71,7 +103,7 @@ async function offerRecoveryCodes() {
   try {
     codes = await latch.createRecoveryCodes();
   } catch {
-    status("Account created. Make recovery codes on your account page, in case you lose your passkey.");
+    status(t("Account created. Make recovery codes on your account page, in case you lose your passkey."));
     return;
   }
   const forget = showCodes($("new-code-list"), codes, {
@@ -82,32 +114,52 @@ async function offerRecoveryCodes() {
   });
   $("new-codes").hidden = false;
   $("new-codes-title").focus();
-  status("Account created. Save your recovery codes.");
+  status(t("Account created. Save your recovery codes."));
   $("new-codes-done").addEventListener(
     "click",
     () => {
       forget();
       $("new-codes").hidden = true;
-      status("You are signed in.");
+      status(t("You are signed in."));
       $("whoami-title").focus();
     },
     { once: true },
   );
 }
 
-onSubmit($("signin-form"), async () => {
+$("signin-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const error = $("signin-error");
+  actionError(error, null);
   if (await autofill.stop()) return;
-  status("Follow your browser's prompt to use your passkey…");
-  const username = $("signin-username").value.trim();
-  await afterSignIn(await latch.signIn(username ? { username } : {}));
+  let result;
+  try {
+    result = await busy($("signin-form"), () => {
+      status(t("Follow your browser's prompt to use your passkey…"));
+      const username = $("signin-username").value.trim();
+      return latch.signIn(username ? { username } : {});
+    });
+  } catch (err) {
+    status("");
+    actionError(error, err, "sign-in", { onCreate: () => $("signup-username").focus() });
+    $("signin-submit").focus();
+    return;
+  }
+  await afterSignIn(result);
 });
 
 // After a passkey sign-in, by the button or through autofill.
 async function afterSignIn(result) {
   upgradeAfterMfa = result.mfaRequired && upgradeWanted(result);
-  if (result.mfaRequired) showMfa();
-  else await showSignedIn("You are signed in.");
-  if (!result.mfaRequired && upgradeWanted(result)) upgrade.offer();
+  if (result.mfaRequired) return showMfa();
+  try {
+    await showSignedIn(t("You are signed in."));
+    $("whoami-title").focus();
+  } catch (err) {
+    status(describe(err), "error");
+    return;
+  }
+  if (upgradeWanted(result)) upgrade.offer();
 }
 
 // A passkey for this device after a sign-in that shows it has none
@@ -115,10 +167,11 @@ async function afterSignIn(result) {
 const upgrade = new PasskeyUpgrade(latch);
 let upgradeAfterMfa = false;
 
-// Passkey autofill in the sign-in form's username field (autofill.js).
+// Passkey autofill in the sign-in form's username field (autofill.js); a
+// failure there is told as the button's would be.
 const autofill = new Autofill(latch, {
   signedIn: afterSignIn,
-  failed: (err) => status(describe(err), "error"),
+  failed: (err) => actionError($("signin-error"), err, "sign-in", { onCreate: () => $("signup-username").focus() }),
 });
 
 async function afterMfa(verify) {
@@ -130,7 +183,7 @@ async function afterMfa(verify) {
   }
   $("mfa-form").reset();
   $("recovery-form").reset();
-  await showSignedIn("You are signed in.");
+  await showSignedIn(t("You are signed in."));
   if (upgradeAfterMfa) upgrade.offer();
   upgradeAfterMfa = false;
 }
@@ -140,7 +193,7 @@ onSubmit($("recovery-form"), () => afterMfa(() => latch.verifyRecoveryCode($("re
 
 $("mfa-cancel").addEventListener("click", () => {
   latch.cancelMfa();
-  showSignedOut("Sign-in cancelled.");
+  showSignedOut(t("Sign-in cancelled."));
 });
 
 // ---- recovery ------------------------------------------------------------
@@ -151,10 +204,10 @@ let secondIsCode = false;
 
 function setSecond(code) {
   secondIsCode = code;
-  $("recover-totp-label").textContent = code ? "Second recovery code" : "Code from your authenticator app";
+  $("recover-totp-label").textContent = code ? t("Second recovery code") : t("Code from your authenticator app");
   $("recover-totp").setAttribute("autocomplete", code ? "off" : "one-time-code");
   $("recover-totp").inputMode = code ? "text" : "numeric";
-  $("recover-second-switch").textContent = code ? "Use a code from your authenticator app instead" : "Use a second recovery code instead";
+  $("recover-second-switch").textContent = code ? t("Use a code from your authenticator app instead") : t("Use a second recovery code instead");
   $("recover-totp").value = "";
 }
 
@@ -172,7 +225,7 @@ function showRecover() {
 async function recovered() {
   // The address bar keeps no trace of the recovery.
   history.replaceState(null, "", "/");
-  await showSignedIn("Your new passkey is ready and you are signed in. Every other device was signed out.");
+  await showSignedIn(t("Your new passkey is ready and you are signed in. Every other device was signed out."));
   $("whoami-title").focus();
   upgrade.offer();
 }
@@ -183,15 +236,15 @@ $("recover-form").addEventListener("submit", async (event) => {
   fieldError(error, "");
   const username = $("recover-username").value.trim();
   const code = $("recover-code").value.trim();
-  if (!username) return fieldError(error, "Enter your username.", $("recover-username"));
-  if (!code) return fieldError(error, "Enter one of your recovery codes.", $("recover-code"));
+  if (!username) return fieldError(error, t("Enter your username."), $("recover-username"));
+  if (!code) return fieldError(error, t("Enter one of your recovery codes."), $("recover-code"));
   const second = $("recover-totp").value.trim();
   if (!$("recover-second").hidden && !second) {
-    return fieldError(error, secondIsCode ? "Enter a second recovery code." : "Enter the code your authenticator app shows.", $("recover-totp"));
+    return fieldError(error, secondIsCode ? t("Enter a second recovery code.") : t("Enter the code your authenticator app shows."), $("recover-totp"));
   }
   try {
     await busy($("recover-form"), async () => {
-      status("Follow your browser's prompt to create a new passkey…");
+      status(t("Follow your browser's prompt to create a new passkey…"));
       const extra = second ? (secondIsCode ? { secondCode: second } : { totp: second }) : {};
       await latch.recover({ username, code, ...extra });
     });
@@ -208,8 +261,8 @@ $("recover-form").addEventListener("submit", async (event) => {
     const message =
       err?.code === "invalid_code"
         ? second
-          ? "That code is not right. Check it and try again."
-          : "That username and recovery code do not match. Check them and try again."
+          ? t("That code is not right. Check it and try again.")
+          : t("That username and recovery code do not match. Check them and try again.")
         : describe(err);
     return fieldError(error, message, err?.code === "ceremony_aborted" ? $("recover-submit") : field);
   }
@@ -234,13 +287,13 @@ $("recover-link-submit").addEventListener("click", async () => {
   fieldError(error, "");
   button.disabled = true;
   try {
-    status("Follow your browser's prompt to create a new passkey…");
+    status(t("Follow your browser's prompt to create a new passkey…"));
     await latch.completeRecovery(linkToken);
   } catch (err) {
     status("");
     const message =
       err?.code === "invalid_grant"
-        ? "This recovery link has expired or was already used. Ask for a new one."
+        ? t("This recovery link has expired or was already used. Ask for a new one.")
         : describe(err);
     fieldError(error, message);
     button.disabled = false;
@@ -255,7 +308,7 @@ $("recover-link-submit").addEventListener("click", async () => {
 $("signout").addEventListener("click", async () => {
   upgrade.stop();
   await latch.signOut();
-  showSignedOut("You are signed out.");
+  showSignedOut(t("You are signed out."));
 });
 
 try {

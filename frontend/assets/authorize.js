@@ -5,7 +5,7 @@
 // application.
 
 import { Latch } from "/latch.js";
-import { busy, describe, show, status } from "/ui.js";
+import { actionError, busy, describe, fieldError, show, status, t, usernameProblem } from "/ui.js";
 import { Autofill } from "/autofill.js";
 
 const latch = new Latch();
@@ -23,7 +23,7 @@ async function proceed() {
   });
   const body = await res.json().catch(() => ({}));
   if (!res.ok) {
-    throw Object.assign(new Error(body.error_description ?? "The sign-in could not continue."), {
+    throw Object.assign(new Error(body.error_description ?? t("The sign-in could not continue.")), {
       code: body.error,
       description: body.error_description,
     });
@@ -37,19 +37,35 @@ function onSubmit(form, action) {
     try {
       await busy(form, action);
     } catch (err) {
-      failed(err);
+      const fresh = err.code === "insufficient_user_authentication";
+      status(fresh ? t("The application asks you to sign in again with your passkey.") : describe(err), "error");
     }
   });
 }
 
-function failed(err) {
-  const fresh = err.code === "insufficient_user_authentication";
-  status(fresh ? "The application asks you to sign in again with your passkey." : describe(err), "error");
+// A failed ceremony is explained next to its button, with what may help.
+function onCeremony(form, action, errorEl, run) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    fieldError(errorEl, "");
+    try {
+      await busy(form, run);
+    } catch (err) {
+      status("");
+      if (err?.field) return fieldError(errorEl, err.message, err.field);
+      if (err?.code === "insufficient_user_authentication") {
+        fieldError(errorEl, t("The application asks you to sign in again with your passkey."));
+      } else {
+        actionError(errorEl, err, action, { onCreate: () => $("signup-username").focus() });
+      }
+      form.querySelector("button[type=submit]")?.focus();
+    }
+  });
 }
 
-onSubmit($("signin-form"), async () => {
+onCeremony($("signin-form"), "sign-in", $("signin-error"), async () => {
   if (await autofill.stop()) return;
-  status("Follow your browser's prompt to use your passkey…");
+  status(t("Follow your browser's prompt to use your passkey…"));
   const username = $("signin-username").value.trim();
   await afterSignIn(await latch.signIn(username ? { username } : {}));
 });
@@ -58,20 +74,38 @@ onSubmit($("signin-form"), async () => {
 async function afterSignIn(result) {
   if (result.mfaRequired) {
     show(views, $("view-mfa"));
-    status("Your account also needs a code from your authenticator app.");
+    status(t("Your account also needs a code from your authenticator app."));
     $("mfa-code").focus();
     return;
   }
   await proceed();
 }
 
-// Passkey autofill in the sign-in form's username field (autofill.js).
-const autofill = new Autofill(latch, { signedIn: afterSignIn, failed });
+// Passkey autofill in the sign-in form's username field (autofill.js); a
+// failure there is told as a button's would be.
+const autofill = new Autofill(latch, {
+  signedIn: afterSignIn,
+  failed: (err) => actionError($("signin-error"), err, "sign-in", { onCreate: () => $("signup-username").focus() }),
+});
 
-onSubmit($("signup-form"), async () => {
+onCeremony($("signup-form"), "sign-up", $("signup-error"), async () => {
+  const username = $("signup-username").value.trim();
+  const displayName = $("signup-display-name").value.trim();
+  const problem = usernameProblem(username);
+  if (problem) throw Object.assign(new Error(problem), { field: $("signup-username") });
+  if (!displayName) throw Object.assign(new Error(t("Enter the name to show for your account.")), { field: $("signup-display-name") });
   if (await autofill.stop()) return;
-  status("Follow your browser's prompt to create a passkey…");
-  await latch.signUp($("signup-username").value.trim(), $("signup-display-name").value.trim());
+  status(t("Follow your browser's prompt to create a passkey…"));
+  try {
+    await latch.signUp(username, displayName);
+  } catch (err) {
+    if (err?.code === "username_taken") throw Object.assign(new Error(describe(err)), { field: $("signup-username") });
+    if (err?.code === "invalid_request") {
+      const field = /display_name/.test(err.description ?? "") ? $("signup-display-name") : $("signup-username");
+      throw Object.assign(new Error(t("That is not accepted: {reason}.", { reason: err.description || t("check the rules below the field") })), { field });
+    }
+    throw err;
+  }
   await proceed();
 });
 

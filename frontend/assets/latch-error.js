@@ -11,7 +11,12 @@
  * more recent sign-in), `maxAge` is how recent, in seconds, and `amrValues`
  * lists the sign-in methods the new sign-in must include (["otp"] once the
  * account has TOTP on, else []); `reauthenticate()` then retrying satisfies
- * both.
+ * both. `reason` is a finer cause where there is one: the service's
+ * (`unknown_credential`: the passkey belongs to no account here;
+ * `session_ended`), or, on `ceremony_aborted`, the client's reading of the
+ * prompt's end: `cancelled` (the person closed it, or it timed out) or
+ * `no_passkey` (a sign-in on a browser that has never used a passkey with
+ * this service: most likely it holds none for the site).
  */
 export class LatchError extends Error {
   constructor(code, description = "", status = 0, { retryAfter, cause } = {}) {
@@ -70,6 +75,10 @@ export async function errorFromResponse(res) {
     const amr = isObject && typeof body.amr_values === "string" ? body.amr_values : challengeParam(header, "amr_values");
     err.amrValues = amr.split(" ").filter(Boolean);
   }
+  // The service's finer reason for some errors ("unknown_credential" on a
+  // sign-in with a passkey no account holds, "session_ended" on a refresh):
+  // a short machine word, safe to keep on the error itself.
+  if (isObject && typeof body.reason === "string" && /^[a-z_]{1,64}$/.test(body.reason)) err.reason = body.reason;
   if (isObject) bodies.set(err, body);
   return err;
 }

@@ -78,12 +78,25 @@ function withLock(name, task) {
   return locks ? locks.request(name, task) : task();
 }
 
+// Whether this browser has completed a passkey ceremony with the service
+// (a sign-up, sign-in, added passkey or recovery). Not secret and naming no
+// account, it outlives sign-out: it only tells a prompt the person closed
+// from one that found no passkey here (see passkeyError).
+const PASSKEY_USED_RECORD = "passkey_used";
+
 // Passkey prompts fail with DOMExceptions; give callers stable codes.
-function passkeyError(err) {
+// Browsers answer "the person closed the prompt" and "there is no passkey
+// for this site here" alike (NotAllowedError, so that a page cannot probe
+// for passkeys); `reason` is the client's best reading: a sign-in on a
+// browser that never used a passkey with this service most likely found
+// none.
+function passkeyError(err, { usedBefore = true } = {}) {
   if (err instanceof LatchError) return err;
   const name = err?.name ?? "";
   if (name === "NotAllowedError" || name === "AbortError") {
-    return new LatchError("ceremony_aborted", "The passkey prompt was cancelled or timed out.", 0, { cause: err });
+    const out = new LatchError("ceremony_aborted", "The passkey prompt was cancelled or timed out.", 0, { cause: err });
+    out.reason = name === "NotAllowedError" && !usedBefore ? "no_passkey" : "cancelled";
+    return out;
   }
   if (name === "InvalidStateError") {
     return new LatchError("passkey_exists", "This authenticator already holds a passkey for the account.", 0, {
@@ -226,8 +239,10 @@ export class Latch {
       if (signal) options.signal = signal;
       assertion = await navigator.credentials.get(options);
     } catch (err) {
-      throw passkeyError(err);
+      const usedBefore = Boolean(await this.#session.store.get(PASSKEY_USED_RECORD).catch(() => true));
+      throw passkeyError(err, { usedBefore });
     }
+    this.#passkeyUsed(); // in the background: the sign-in does not wait for it
     const json = credentialJSON(assertion);
     const body = JSON.stringify({ ceremony: begin.ceremony, credential: json });
     this.#session.mfaToken = null;
@@ -369,6 +384,25 @@ export class Latch {
   /** endOtherSessions signs out every session but this browser's; resolves to how many it ended. */
   async endOtherSessions() {
     return (await this.#authJSON("DELETE", "/me/sessions")).ended;
+  }
+
+  /**
+   * listApps returns the applications the user has allowed to sign them in
+   * (OpenID Connect clients they consented to): [{client_id, scopes,
+   * granted_at}].
+   */
+  listApps() {
+    return this.#authJSON("GET", "/me/apps");
+  }
+
+  /**
+   * revokeApp takes an application's access back: the consent goes (its
+   * next sign-in asks again) and so do its sessions, whose tokens stop
+   * working at once. Rejects with "not_found" when the application has
+   * neither.
+   */
+  async revokeApp(clientId) {
+    await this.#authJSON("DELETE", `/me/apps/${encodeURIComponent(clientId)}`);
   }
 
   /**
@@ -708,11 +742,18 @@ export class Latch {
   }
 
   async #create(publicKeyJSON) {
+    let credential;
     try {
-      return await navigator.credentials.create({ publicKey: creationOptions(publicKeyJSON) });
+      credential = await navigator.credentials.create({ publicKey: creationOptions(publicKeyJSON) });
     } catch (err) {
       throw passkeyError(err);
     }
+    this.#passkeyUsed();
+    return credential;
+  }
+
+  #passkeyUsed() {
+    this.#session.store.put(PASSKEY_USED_RECORD, true).catch(() => {});
   }
 
   // A request to a token-issuing endpoint, with a DPoP proof so the tokens

@@ -6,7 +6,7 @@
 import { Latch } from "/latch.js";
 import { errorFromResponse } from "/latch-error.js";
 import { credentialParts } from "/latch-sdjwt.js";
-import { describe, el, methodsText, show, status } from "/ui.js";
+import { describe, el, locale, methodsText, show, status, t } from "/ui.js";
 
 const latch = new Latch();
 const $ = (id) => document.getElementById(id);
@@ -14,21 +14,21 @@ const views = [$("view-loading"), $("view-signed-out"), $("view-share")];
 
 // Claim names in words; anything else is shown as the service named it.
 const claimNames = {
-  sub: "Account id",
-  username: "Username",
-  display_name: "Display name",
-  amr: "How you signed in",
-  created_at: "Account created",
-  groups: "Groups",
+  sub: t("Account id"),
+  username: t("Username"),
+  display_name: t("Display name"),
+  amr: t("How you signed in"),
+  created_at: t("Account created"),
+  groups: t("Groups"),
 };
 
 let credential = null; // kept in memory only: it is bound to this browser's key anyway
 let presentation = "";
 
 function claimText(name, value) {
-  if (name === "created_at" && typeof value === "number") return new Date(value * 1000).toLocaleDateString();
+  if (name === "created_at" && typeof value === "number") return new Date(value * 1000).toLocaleDateString(locale);
   if (name === "amr") return methodsText(value);
-  if (Array.isArray(value)) return value.length ? value.join(", ") : "none";
+  if (Array.isArray(value)) return value.length ? value.join(", ") : t("none");
   return String(value);
 }
 
@@ -58,7 +58,7 @@ function renderClaims() {
   $("claim-list").replaceChildren(...rows);
   $("claims").hidden = false;
   $("create-presentation").disabled = false;
-  $("get-credential").textContent = "Get a new credential";
+  $("get-credential").textContent = t("Get a new credential");
 }
 
 function verifier() {
@@ -66,7 +66,7 @@ function verifier() {
   const nonce = $("verifier-nonce").value.trim();
   if (!aud || !nonce) {
     const missing = !aud ? $("verifier-aud") : $("verifier-nonce");
-    status(!aud ? "Enter the address of the service you share with." : "Enter the one-time code the service gave you.", "error");
+    status(!aud ? t("Enter the address of the service you share with.") : t("Enter the one-time code the service gave you."), "error");
     missing.focus();
     return null;
   }
@@ -78,7 +78,7 @@ $("make-nonce").addEventListener("click", () => {
   $("verifier-nonce").value = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   if (!$("verifier-aud").value) $("verifier-aud").value = location.origin;
   resetPresentation();
-  status("A one-time code was made. A real service gives you its own.");
+  status(t("A one-time code was made. A real service gives you its own."));
 });
 for (const id of ["verifier-aud", "verifier-nonce"]) $(id).addEventListener("input", resetPresentation);
 
@@ -89,7 +89,7 @@ $("get-credential").addEventListener("click", async () => {
     credential = (await latch.issueCredential()).credential;
     resetPresentation();
     renderClaims();
-    status("Latch issued a credential for this browser. Choose what to show.");
+    status(t("Latch issued a credential for this browser. Choose what to show."));
     $("claims-title").focus();
   } catch (err) {
     status(describe(err), "error");
@@ -108,7 +108,7 @@ $("create-presentation").addEventListener("click", async () => {
     $("presentation-view").hidden = false;
     $("presentation-qr").hidden = true;
     $("verifier-answer").hidden = true;
-    status(reveal.length ? `The presentation shows ${reveal.length} of your details.` : "The presentation shows none of your details, only that Latch vouches for you.");
+    status(reveal.length ? t("The presentation shows {count} of your details.", { count: reveal.length }) : t("The presentation shows none of your details, only that Latch vouches for you."));
     $("present-title").focus();
   } catch (err) {
     status(describe(err), "error");
@@ -118,10 +118,10 @@ $("create-presentation").addEventListener("click", async () => {
 $("copy-presentation").addEventListener("click", async () => {
   try {
     await navigator.clipboard.writeText(presentation);
-    status("Copied. Paste it where the service asks for it.");
+    status(t("Copied. Paste it where the service asks for it."));
   } catch {
     $("presentation").select();
-    status("Select the text and copy it (the browser did not allow copying).", "error");
+    status(t("Select the text and copy it (the browser did not allow copying)."), "error");
   }
 });
 
@@ -131,7 +131,7 @@ $("show-qr").addEventListener("click", async () => {
     if (!res.ok) throw await errorFromResponse(res);
     $("presentation-qr").src = (await res.json()).png;
     $("presentation-qr").hidden = false;
-    status("Let the service scan the code.");
+    status(t("Let the service scan the code."));
   } catch (err) {
     status(describe(err), "error");
   }
@@ -150,15 +150,15 @@ $("check-presentation").addEventListener("click", async () => {
     const title = $("answer-title");
     const list = $("answer-claims");
     if (body.valid === true) {
-      title.textContent = "The service will accept it and see:";
+      title.textContent = t("The service will accept it and see:");
       const shown = Object.entries(body.claims ?? {}).filter(([name]) => name in claimNames);
       list.replaceChildren(
         ...(shown.length
           ? shown.flatMap(([name, value]) => [el("dt", { text: claimNames[name] }), el("dd", { text: claimText(name, value) })])
-          : [el("dt", { text: "Your details" }), el("dd", { text: "none" })]),
+          : [el("dt", { text: t("Your details") }), el("dd", { text: t("none") })]),
       );
     } else {
-      title.textContent = `The service will refuse it: ${body.error_description ?? "the presentation is not valid"}.`;
+      title.textContent = t("The service will refuse it: {reason}.", { reason: body.error_description ?? t("the presentation is not valid") });
       list.replaceChildren();
     }
     $("verifier-answer").hidden = false;

@@ -92,6 +92,16 @@ export interface Session {
   current: boolean;
 }
 
+/** An application the signed-in account has allowed (GET /me/apps). */
+export interface AuthorizedApp {
+  /** The OpenID Connect client id: the application's name here. */
+  client_id: string;
+  /** The scopes allowed (openid, profile, offline_access, groups). */
+  scopes: string[];
+  /** When the person allowed it (RFC 3339). */
+  granted_at?: string;
+}
+
 /** GET /userinfo. */
 export interface UserInfo {
   sub: string;
@@ -174,6 +184,14 @@ export class LatchError extends Error {
   maxAge?: number;
   /** On `insufficient_user_authentication`: sign-in methods the new sign-in must include (e.g. ["otp"]). */
   amrValues?: string[];
+  /**
+   * A finer cause, where there is one: the service's (`unknown_credential`:
+   * the passkey belongs to no account here; `session_ended`), or on
+   * `ceremony_aborted` the client's reading: `cancelled` (prompt closed or
+   * timed out) or `no_passkey` (a sign-in on a browser that never used a
+   * passkey with this service, so most likely it holds none for the site).
+   */
+  reason?: "unknown_credential" | "session_ended" | "cancelled" | "no_passkey" | (string & {});
 }
 
 /** Latch is a client for one Latch service. */
@@ -227,6 +245,10 @@ export class Latch {
   endSession(id: string): Promise<void>;
   /** Signs out every session but this browser's; resolves to how many it ended. */
   endOtherSessions(): Promise<number>;
+  /** The applications the user has allowed to sign them in. */
+  listApps(): Promise<AuthorizedApp[]>;
+  /** Takes an application's access back: its consent and its sessions (the next sign-in asks again). */
+  revokeApp(clientId: string): Promise<void>;
 
   /**
    * Recovers an account with no passkey left: a username and a recovery code
