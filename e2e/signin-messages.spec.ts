@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { expect, test, type Page } from "@playwright/test";
-import { addAuthenticator, signOutThroughPage, signUpThroughPage, uniqueUsername, type Authenticator } from "./support";
+import { addAuthenticator, signOutThroughPage, signUpThroughPage, uniqueUsername, withoutAutofill, type Authenticator } from "./support";
 
 async function setUserVerified(authenticator: Authenticator, verified: boolean) {
   await authenticator.cdp.send("WebAuthn.setUserVerified", { authenticatorId: authenticator.authenticatorId, isUserVerified: verified });
@@ -96,7 +96,9 @@ test("a passkey whose account was deleted is told apart, with hints", async ({ p
     const { Latch } = await import("/latch.js");
     await new Latch().deleteAccount();
   });
-  await page.goto("/");
+  // The button's answer: Chromium's test authenticator would otherwise
+  // answer the load's autofill request by itself, before the click.
+  await withoutAutofill(page, () => page.goto("/"));
   await page.getByTestId("signin-submit").click();
   await expect(signInError(page).getByTestId("action-error-message")).toHaveText(/^This passkey belongs to no account here/);
   await expect(signInError(page).getByTestId("hint-create")).toBeVisible();
