@@ -82,19 +82,47 @@ func (b Brand) validate() error {
 	return nil
 }
 
-// brandCSS is /brand.css: the accent colour and, for buttons filled with
-// it, black or white, whichever contrasts more.
+// css is /brand.css: the accent colour for each colour scheme, made
+// lighter (dark scheme) or darker (light scheme) where it would not read
+// as text on the pages' backgrounds (4.5:1, WCAG 1.4.3), and, for buttons
+// filled with it, black or white text, whichever contrasts more.
 func (b Brand) css() []byte {
 	if b.Color == "" {
 		return []byte("/* no brand colour configured */\n")
 	}
-	on := onColor(b.Color)
-	rule := fmt.Sprintf(":root { --accent: %s; --on-accent: %s; }", b.Color, on)
-	return []byte(rule + "\n@media (prefers-color-scheme: dark) { " + rule + " }\n")
+	c := parseHex(b.Color)
+	// The pages' backgrounds and cards (style.css), light and dark.
+	light := readableOn(c, [3]float64{0, 0, 0}, parseHex("#f6f7f9"), parseHex("#ffffff"))
+	dark := readableOn(c, [3]float64{255, 255, 255}, parseHex("#16181c"), parseHex("#202328"))
+	rule := func(c [3]float64) string {
+		return fmt.Sprintf(":root { --accent: %s; --on-accent: %s; }", hexOf(c), onColor(hexOf(c)))
+	}
+	return []byte(rule(light) + "\n@media (prefers-color-scheme: dark) { " + rule(dark) + " }\n")
 }
 
-// onColor picks the text colour for a background (WCAG relative luminance).
-func onColor(hex string) string {
+// readableOn mixes c towards toward until it has a contrast of 4.5:1 with
+// every background.
+func readableOn(c, toward [3]float64, backgrounds ...[3]float64) [3]float64 {
+	for step := 0; step <= 20; step++ {
+		f := float64(step) / 20
+		var m [3]float64
+		for i := range m {
+			m[i] = math.Round(c[i] + (toward[i]-c[i])*f)
+		}
+		ok := true
+		for _, bg := range backgrounds {
+			if contrast(m, bg) < 4.5 {
+				ok = false
+			}
+		}
+		if ok {
+			return m
+		}
+	}
+	return toward
+}
+
+func parseHex(hex string) [3]float64 {
 	h := strings.TrimPrefix(hex, "#")
 	if len(h) == 3 {
 		h = string([]byte{h[0], h[0], h[1], h[1], h[2], h[2]})
@@ -103,17 +131,37 @@ func onColor(hex string) string {
 	for i := range rgb {
 		var v int
 		fmt.Sscanf(h[2*i:2*i+2], "%02x", &v)
-		c := float64(v) / 255
-		if c <= 0.04045 {
-			c /= 12.92
-		} else {
-			c = math.Pow((c+0.055)/1.055, 2.4)
-		}
-		rgb[i] = c
+		rgb[i] = float64(v)
 	}
-	l := 0.2126*rgb[0] + 0.7152*rgb[1] + 0.0722*rgb[2]
-	// Contrast with white is 1.05/(l+0.05), with black (l+0.05)/0.05.
-	if 1.05/(l+0.05) >= (l+0.05)/0.05 {
+	return rgb
+}
+
+func hexOf(c [3]float64) string { return fmt.Sprintf("#%02x%02x%02x", int(c[0]), int(c[1]), int(c[2])) }
+
+// luminance is WCAG's relative luminance.
+func luminance(c [3]float64) float64 {
+	var l [3]float64
+	for i, v := range c {
+		v /= 255
+		if v <= 0.04045 {
+			l[i] = v / 12.92
+		} else {
+			l[i] = math.Pow((v+0.055)/1.055, 2.4)
+		}
+	}
+	return 0.2126*l[0] + 0.7152*l[1] + 0.0722*l[2]
+}
+
+func contrast(a, b [3]float64) float64 {
+	la, lb := luminance(a), luminance(b)
+	return (max(la, lb) + 0.05) / (min(la, lb) + 0.05)
+}
+
+// onColor picks the text colour for a background: black or white,
+// whichever contrasts more.
+func onColor(hex string) string {
+	c := parseHex(hex)
+	if contrast(c, [3]float64{255, 255, 255}) >= contrast(c, [3]float64{0, 0, 0}) {
 		return "#ffffff"
 	}
 	return "#000000"

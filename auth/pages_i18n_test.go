@@ -199,8 +199,20 @@ func TestBrandNamesColoursAndShowsTheService(t *testing.T) {
 		}
 	}
 	css := e.request("GET", "/brand.css", nil, nil)
-	if css.status != 200 || !strings.Contains(string(css.raw), "--accent: #ffcc00; --on-accent: #000000;") || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") {
+	// Yellow does not read on white: the light scheme gets it darker, the dark one as it is.
+	light, dark, _ := strings.Cut(string(css.raw), "@media (prefers-color-scheme: dark)")
+	if css.status != 200 || strings.Contains(light, "#ffcc00") || !strings.Contains(dark, "--accent: #ffcc00; --on-accent: #000000;") || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") {
 		t.Errorf("brand.css: %d %s", css.status, css.raw)
+	}
+	for _, c := range []string{"#ffcc00", "#0b6e4f", "#000", "#fff", "#2854c5"} {
+		for _, bg := range []string{"#ffffff", "#f6f7f9"} {
+			if got := readableOn(parseHex(c), [3]float64{}, parseHex(bg)); contrast(got, parseHex(bg)) < 4.5 {
+				t.Errorf("%s on %s: %s is not readable", c, bg, hexOf(got))
+			}
+		}
+		if got := readableOn(parseHex(c), [3]float64{255, 255, 255}, parseHex("#16181c")); contrast(got, parseHex("#16181c")) < 4.5 {
+			t.Errorf("%s on dark: %s is not readable", c, hexOf(got))
+		}
 	}
 	r := e.request("GET", "/brand-logo", nil, nil)
 	if r.status != 200 || r.header.Get("Content-Type") != "image/svg+xml" || !strings.Contains(r.header.Get("Content-Security-Policy"), "sandbox") || string(r.raw) != string(logo) {

@@ -78,3 +78,44 @@ test("an allowed app is listed, its access removed, and its next sign-in asks ag
     await new Promise<void>((resolve) => app.close(() => resolve()));
   }
 });
+
+test("a first-party app, which asks no consent, is listed by its sign-in and can be removed too", async ({ page }) => {
+  const client = `portal-${Date.now().toString(36)}`;
+  await promisify(execFile)("bin/latch", ["clients", "add", client, "--public", "--first-party", "--redirect-uri", redirect, "--data", dataDir()]);
+  const app = createServer((_, res) => res.writeHead(200, { "Content-Type": "text/plain" }).end("the app"));
+  await new Promise<void>((resolve) => app.listen(appPort, "127.0.0.1", resolve));
+  try {
+    await addAuthenticator(page);
+    const challenge = createHash("sha256").update("v".repeat(43)).digest("base64url");
+    await page.goto(
+      `/authorize?${new URLSearchParams({
+        client_id: client,
+        redirect_uri: redirect,
+        response_type: "code",
+        scope: "openid",
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+        prompt: "create",
+      })}`,
+    );
+    await signInAtProvider(page, { create: uniqueUsername("portal") });
+    const code = new URL(page.url()).searchParams.get("code")!;
+    // The app exchanges its code: now it holds tokens, in a session of its own.
+    const res = await page.request.post(`http://localhost:${latchPort}/token`, {
+      form: { grant_type: "authorization_code", code, redirect_uri: redirect, client_id: client, code_verifier: "v".repeat(43) },
+    });
+    expect(res.status()).toBe(200);
+
+    await page.goto(`http://localhost:${latchPort}/account`);
+    const item = page.getByTestId("app-item").filter({ hasText: client });
+    await expect(item.getByTestId("app-scopes")).toHaveText("It is signed in to your account.");
+    await expect(item).toContainText(/Signed in \w/);
+    await item.getByRole("button", { name: `Remove access for ${client}` }).click();
+    await item.getByTestId("app-remove-confirm").click();
+    await expect(page.getByTestId("status")).toHaveText(new RegExp(`^${client} no longer has access`));
+    await expect(page.getByTestId("app-item")).toHaveCount(0);
+    await expect(page.getByTestId("session-item").filter({ hasText: `app: ${client}` })).toHaveCount(0);
+  } finally {
+    await new Promise<void>((resolve) => app.close(() => resolve()));
+  }
+});

@@ -376,8 +376,16 @@ function scopesText(scopes) {
 }
 
 async function loadApps() {
-  const apps = await latch.listApps();
-  const all = Array.isArray(apps) ? apps : [];
+  const [apps, sessions] = await Promise.all([latch.listApps(), latch.listSessions().catch(() => [])]);
+  const all = Array.isArray(apps) ? [...apps] : [];
+  // An application that asks no consent (a first-party one) still holds
+  // a sign-in: its sessions are listed as "app: <client id>". Its access
+  // is taken back the same way. Oldest session first, for its date.
+  for (const session of (Array.isArray(sessions) ? sessions : []).toReversed()) {
+    const device = typeof session.device === "string" ? session.device : "";
+    const id = device.startsWith("app: ") ? device.slice(5) : "";
+    if (id && !all.some((app) => app.client_id === id)) all.push({ client_id: id, granted_at: session.created_at, signedInOnly: true });
+  }
   $("app-list").replaceChildren(...all.map(appItem));
   $("app-list").hidden = all.length === 0;
   $("apps-empty").hidden = all.length > 0;
@@ -394,8 +402,12 @@ function appItem(app) {
     remove.addEventListener("click", () => item.replaceChildren(...removeConfirm()));
     return [
       el("span", { class: "name", text: name, dataset: { testid: "app-name" } }),
-      el("span", { class: "meta", text: scopesText(app.scopes), dataset: { testid: "app-scopes" } }),
-      granted && el("span", { class: "meta", text: t("Allowed {date}", { date: granted }) }),
+      el("span", {
+        class: "meta",
+        text: app.signedInOnly ? t("It is signed in to your account.") : scopesText(app.scopes),
+        dataset: { testid: "app-scopes" },
+      }),
+      granted && el("span", { class: "meta", text: app.signedInOnly ? t("Signed in {date}", { date: granted }) : t("Allowed {date}", { date: granted }) }),
       el("span", { class: "actions" }, remove),
     ].filter(Boolean);
   };
