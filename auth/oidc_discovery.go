@@ -56,6 +56,7 @@ func (s *Server) serverMetadata() fiber.Map {
 		"scopes_supported":                                 append([]string{}, supportedScopes...),
 		"claims_supported":                                 []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr", "azp", "sid", "at_hash", "preferred_username", "name", "groups"},
 		"subject_types_supported":                          []string{"public"},
+		"ui_locales_supported":                             append([]string{}, s.pages.langs...),
 		"id_token_signing_alg_values_supported":            s.keys.IDTokenAlgs(),
 		"token_endpoint_auth_methods_supported":            []string{authSecretBasic, authSecretPost, authKeyJWT, authNone},
 		"token_endpoint_auth_signing_alg_values_supported": tokens.ClientAssertionAlgs(),

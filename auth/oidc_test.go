@@ -243,6 +243,7 @@ func TestOIDCDiscoveryDocumentsAgree(t *testing.T) {
 	has("scopes_supported", "openid", "profile", "offline_access")
 	has("claims_supported", "sub", "auth_time", "nonce", "amr", "acr", "sid", "at_hash", "preferred_username", "name")
 	has("subject_types_supported", "public")
+	has("ui_locales_supported", "en", "de")
 	has("id_token_signing_alg_values_supported", "ES256", "RS256")
 	has("token_endpoint_auth_methods_supported", "client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 	has("dpop_signing_alg_values_supported", "ES256", "EdDSA")
