@@ -98,3 +98,33 @@ test("a browser signed out from another device says so on its next load", async 
     await laptop.close();
   }
 });
+
+test("a session shows where it signed in and when it was last active, in English and German", async ({ browser }) => {
+  for (const [locale, place, active] of [
+    ["en-GB", "near Zürich, CH", "Last active"],
+    ["de-DE", "in der Nähe von Zürich, CH", "Zuletzt aktiv"],
+  ] as const) {
+    const context = await browser.newContext({ locale });
+    const page = await context.newPage();
+    await addAuthenticator(page);
+    await signUpThroughPage(page, uniqueUsername("place"), "Place Person");
+    // The service fills place only behind a trusted proxy that tells it,
+    // and last activity moves with refreshes (both tested in Go); here the
+    // page is shown what such a service answers for this very session.
+    await page.route("**/me/sessions", async (route) => {
+      if (route.request().method() !== "GET") return route.continue();
+      const res = await route.fetch();
+      const items = await res.json();
+      for (const s of items) {
+        s.place = "Zürich, CH";
+        s.last_active_at = new Date(Date.parse(s.auth_time) + 3 * 3600_000).toISOString();
+      }
+      await route.fulfill({ response: res, json: items });
+    });
+    await page.goto("/account");
+    const item = page.getByTestId("session-item").first();
+    await expect(item).toContainText(place);
+    await expect(item).toContainText(active);
+    await context.close();
+  }
+});

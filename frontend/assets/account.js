@@ -333,6 +333,12 @@ function sessionItem(session) {
   const details = [];
   const since = formatDate(session.created_at);
   if (since) details.push(t("Signed in {date}", { date: since }));
+  if (session.place) details.push(t("near {place}", { place: session.place }));
+  // Last activity, once it is later than the sign-in (by a refresh).
+  const active = formatDate(session.last_active_at);
+  if (active && new Date(session.last_active_at) - new Date(session.auth_time) >= 60_000) {
+    details.push(t("Last active {date}", { date: active }));
+  }
   if (session.dpop_bound) details.push(t("key-bound"));
   const parts = [
     el("span", { class: "name", text: session.current ? t("{name} (this browser)", { name: label }) : label, title: session.device || undefined }),
