@@ -548,7 +548,12 @@ func (s *Server) authzFail(c *fiber.Ctx, err error) error {
 	if ae.redirect != nil {
 		return s.authzRespond(c, ae.redirect, map[string]string{"error": ae.code, "error_description": ae.desc})
 	}
-	return s.messagePage(c, http.StatusBadRequest, "This sign-in request cannot be completed", ae.desc)
+	return s.renderPage(c, http.StatusBadRequest, "message", pageData{
+		Title: "This sign-in request cannot be completed", Page: "message", Message: ae.desc,
+		// What a person can do about a request that cannot even be sent
+		// back to its application.
+		Hint: "The app that sent you here made a request Latch cannot accept, so you were not sent back to it. Go back to the app and try again; if it keeps happening, tell the people who run the app. The details below are for them.",
+	}, "")
 }
 
 // handlePAR takes a pushed authorization request (RFC 9126): client

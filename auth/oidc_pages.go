@@ -30,7 +30,10 @@ type pageData struct {
 	CSRF                string
 	Action, Button      string
 	Message             string
-	Fields              map[string]string
+	// Hint tells a person what to do about Message, which may be a
+	// technical description meant for the application's developers.
+	Hint   string
+	Fields map[string]string
 	// UILocales is the authorization request's ui_locales, which choose
 	// the page's language before Accept-Language does.
 	UILocales string
@@ -55,6 +58,7 @@ func (s *Server) renderPage(c *fiber.Ctx, status int, name string, d pageData, f
 	// as it is.
 	d.Title = strings.ReplaceAll(s.pages.T(lang, d.Title), "{client}", d.Client)
 	d.Message, d.Button = strings.ReplaceAll(s.pages.T(lang, d.Message), "{user}", d.Username), s.pages.T(lang, d.Button)
+	d.Hint = s.pages.T(lang, d.Hint)
 	scopes := make([]string, len(d.Scopes))
 	for i, sc := range d.Scopes {
 		scopes[i] = s.pages.T(lang, sc)

@@ -43,7 +43,7 @@ func pageTexts(t *testing.T) []string {
 		add(words)
 	}
 	goFiles, _ := filepath.Glob("*.go")
-	literal := regexp.MustCompile(`(?s)(?:messagePage\(c, [^,]+, |Title: |Button: |Message: )"([^"]+)"(?:,\s*"([^"]+)")?`)
+	literal := regexp.MustCompile(`(?s)(?:messagePage\(c, [^,]+, |Title: |Button: |Message: |Hint: )"([^"]+)"(?:,\s*"([^"]+)")?`)
 	for _, f := range goFiles {
 		if strings.HasSuffix(f, "_test.go") {
 			continue

@@ -64,6 +64,8 @@ for (const layout of layouts) {
 
       await page.goto("/authorize?client_id=nobody&response_type=code");
       await expect(page.getByTestId("message")).toBeVisible();
+      // What to do comes first; the description is for the app's developers.
+      await expect(page.getByTestId("hint")).toContainText("Go back to the app");
       await scan(page, state("error"));
 
       await page.goto("/oidc/logout");
