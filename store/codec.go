@@ -262,7 +262,10 @@ func appendStrings(b []byte, list []string) []byte {
 	return b
 }
 
-func (r *reader) strings() []string {
+func (r *reader) strings() []string { return r.list(r.string) }
+
+// list reads a count and that many strings, each with read.
+func (r *reader) list(read func() string) []string {
 	n := r.uvarint()
 	if n == 0 || r.err != nil {
 		return nil
@@ -273,7 +276,7 @@ func (r *reader) strings() []string {
 	}
 	out := make([]string, 0, n)
 	for range n {
-		out = append(out, r.string())
+		out = append(out, read())
 	}
 	return out
 }

@@ -187,18 +187,4 @@ func appendTexts(b []byte, list []string) []byte {
 }
 
 // texts reads a list written by appendTexts.
-func (r *reader) texts() []string {
-	n := r.uvarint()
-	if n == 0 || r.err != nil {
-		return nil
-	}
-	if n > uint64(len(r.b)) { // each takes at least a byte
-		r.err, r.b = errShortRecord, nil
-		return nil
-	}
-	out := make([]string, 0, n)
-	for range n {
-		out = append(out, r.id())
-	}
-	return out
-}
+func (r *reader) texts() []string { return r.list(r.id) }
