@@ -11,6 +11,8 @@ import (
 
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
@@ -311,7 +313,7 @@ func hasDPoP(c *fiber.Ctx) bool {
 // 401 at protected ones.
 func (s *Server) dpopError(err error, status int) *Error {
 	code, desc := CodeInvalidDPoPProof, "invalid DPoP proof"
-	if te, ok := err.(*tokens.TokenError); ok {
+	if te, ok := err.(*jose.TokenError); ok {
 		desc = te.Description
 		if te.Code == CodeUseDPoPNonce {
 			code = CodeUseDPoPNonce
@@ -321,7 +323,7 @@ func (s *Server) dpopError(err error, status int) *Error {
 }
 
 func tokenErrorText(err error, fallback string) string {
-	if te, ok := err.(*tokens.TokenError); ok && te.Description != "" {
+	if te, ok := err.(*jose.TokenError); ok && te.Description != "" {
 		return te.Description
 	}
 	return fallback

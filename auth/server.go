@@ -23,6 +23,8 @@ import (
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
 	"github.com/latchid/latch/webauthn"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // Server is a running (or ready to run) Latch service. It owns the store,
@@ -36,7 +38,7 @@ type Server struct {
 
 	db   *store.DB
 	rp   *webauthn.RP
-	keys *tokens.Keyring
+	keys *jose.Keyring
 	// proxies are the trusted proxies (Config.TrustedProxies).
 	proxies []netip.Prefix
 	access  *tokens.AccessTokens

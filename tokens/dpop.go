@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // DPoPConfig configures DPoP proof verification (RFC 9449).
@@ -96,7 +98,7 @@ func NewDPoP(cfg DPoPConfig) *DPoP {
 		}
 	}
 	if len(algs) == 0 {
-		algs = []string{algES256, algEdDSA}
+		algs = []string{jose.AlgES256, jose.AlgEdDSA}
 	}
 	return &DPoP{
 		cfg:    cfg,
@@ -110,7 +112,7 @@ func NewDPoP(cfg DPoPConfig) *DPoP {
 
 func isProofAlg(a string) bool {
 	switch a {
-	case algES256, algEdDSA, algEd25519, algRS256, algPS256:
+	case jose.AlgES256, jose.AlgEdDSA, jose.AlgEd25519, jose.AlgRS256, jose.AlgPS256:
 		return true
 	}
 	return false
@@ -180,7 +182,7 @@ var (
 	errProofReplay     = invalidProof("The DPoP proof has already been used.")
 	errProofBusy       = invalidProof("The DPoP proof cannot be accepted right now; retry with a new proof.")
 	errProofKeyBusy    = invalidProof("Too many DPoP proofs from this key in the last minute; retry later.")
-	errProofNonce      = &TokenError{Code: CodeUseDPoPNonce, Description: "A DPoP nonce is required; use the one in the DPoP-Nonce header."}
+	errProofNonce      = &jose.TokenError{Code: jose.CodeUseDPoPNonce, Description: "A DPoP nonce is required; use the one in the DPoP-Nonce header."}
 )
 
 // proofHeader is the JOSE header of a proof; crit is captured so a proof
@@ -205,7 +207,7 @@ type proofClaims struct {
 
 // Verify runs every check of RFC 9449 sections 4.3 and 7 and records the
 // jti, so the proof cannot be used again. It is CheckOnly followed by
-// Commit. Errors are *TokenError with code "invalid_dpop_proof" or, when a
+// Commit. Errors are *jose.TokenError with code "invalid_dpop_proof" or, when a
 // server nonce is missing or stale, "use_dpop_nonce".
 func (d *DPoP) Verify(pc ProofCheck) (*Proof, error) {
 	return d.check(pc, true)
@@ -282,23 +284,23 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 	if strings.IndexByte(raw, ',') >= 0 {
 		return nil, errProofMultiple
 	}
-	j, err := splitCompact(raw)
+	j, err := jose.SplitCompact(raw)
 	if err != nil {
 		return nil, errProofMalformed
 	}
-	key, cached := d.keys.get(j.header)
+	key, cached := d.keys.get(j.Header)
 	if !cached {
-		if key, err = d.checkHeader(j.header); err != nil {
+		if key, err = d.checkHeader(j.Header); err != nil {
 			return nil, err
 		}
 	}
 
-	pb, err := decodeSegment(j.payload)
+	pb, err := decodeSegment(j.Payload)
 	if err != nil {
 		return nil, errProofMalformed
 	}
 	var c proofClaims
-	if !strictJOSE(pb) || json.Unmarshal(pb, &c) != nil {
+	if !jose.StrictJSON(pb) || json.Unmarshal(pb, &c) != nil {
 		return nil, errProofMalformed
 	}
 	if c.JTI == "" || len(c.JTI) > maxJTI {
@@ -327,21 +329,21 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 	if pc.AccessToken != "" {
 		// Compared as digests: strict base64url gives each digest one
 		// spelling, and nothing is encoded or copied per request.
-		want := sha256String(pc.AccessToken)
+		want := jose.SHA256String(pc.AccessToken)
 		var got [32]byte
 		if !decodeExact(got[:], c.ATH) || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			return nil, errProofATH
 		}
 	}
 
-	sig, err := decodeSegment(j.signature)
-	if err != nil || !verifySignature(key.alg, key.pub, j.signingInput, sig) {
+	sig, err := decodeSegment(j.Signature)
+	if err != nil || !jose.VerifySignature(key.alg, key.pub, j.SigningInput, sig) {
 		return nil, errProofSignature
 	}
 	if !cached {
 		// Only a header that signed a valid proof is remembered, and as a
-		// copy: j.header points into the whole proof string.
-		d.keys.put(strings.Clone(j.header), key)
+		// copy: j.Header points into the whole proof string.
+		d.keys.put(strings.Clone(j.Header), key)
 	}
 
 	// The nonce is checked only once the proof is otherwise sound, so
@@ -379,7 +381,7 @@ func (d *DPoP) checkHeader(encoded string) (*proofKey, error) {
 		return nil, errProofMalformed
 	}
 	var h proofHeader
-	if !strictJOSE(hb) || json.Unmarshal(hb, &h) != nil {
+	if !jose.StrictJSON(hb) || json.Unmarshal(hb, &h) != nil {
 		return nil, errProofMalformed
 	}
 	if !strings.EqualFold(h.Typ, typDPoP) {
@@ -394,17 +396,17 @@ func (d *DPoP) checkHeader(encoded string) (*proofKey, error) {
 	if len(h.JWK) == 0 || h.JWK[0] != '{' {
 		return nil, errProofJWK
 	}
-	pub, canonical, err := publicKeyFromJWK(h.JWK, h.Alg)
+	pub, canonical, err := jose.PublicKeyFromJWK(h.JWK, h.Alg)
 	switch err {
 	case nil:
-	case errJWKPrivate:
+	case jose.ErrJWKPrivate:
 		return nil, errProofPrivateJWK
-	case errJWKMismatch:
+	case jose.ErrJWKMismatch:
 		return nil, errProofKeyAlg
 	default:
 		return nil, errProofJWK
 	}
-	jkt := thumbprintOf(canonical)
+	jkt := jose.ThumbprintOf(canonical)
 	return &proofKey{alg: h.Alg, pub: pub, canonical: canonical, jkt: jkt, holder: d.replay.holder(jkt)}, nil
 }
 
@@ -425,4 +427,19 @@ func parseNumericDate(raw json.RawMessage) (time.Time, bool) {
 	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
+// invalidProof takes only fixed, client-safe descriptions: never pass it
+// library error text, which can echo untrusted input.
+func invalidProof(desc string) *jose.TokenError {
+	return &jose.TokenError{Code: jose.CodeInvalidDPoPProof, Description: desc}
+}
+
+// decodeExact decodes s into dst and requires it to fill dst exactly.
+func decodeExact(dst []byte, s string) bool {
+	if len(s) != b64.EncodedLen(len(dst)) {
+		return false
+	}
+	n, err := b64.Decode(dst, []byte(s))
+	return err == nil && n == len(dst)
 }

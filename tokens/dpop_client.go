@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // The client side of DPoP, for Go programs that call Latch or an API
@@ -46,7 +48,7 @@ func NewProof(key *ecdsa.PrivateKey, r ProofRequest) (string, error) {
 		now = time.Now()
 	}
 	header, err := json.Marshal(map[string]any{
-		"typ": "dpop+jwt", "alg": algES256,
+		"typ": "dpop+jwt", "alg": jose.AlgES256,
 		"jwk": map[string]string{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(pub[1:33]), "y": b64.EncodeToString(pub[33:65])},
 	})
 	if err != nil {
@@ -63,7 +65,7 @@ func NewProof(key *ecdsa.PrivateKey, r ProofRequest) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return sdSign(header, payload, key, algES256)
+	return jose.SignJWS(header, payload, key, jose.AlgES256)
 }
 
 // ProofKeyThumbprint returns the RFC 7638 thumbprint of a proof key's
@@ -73,5 +75,5 @@ func ProofKeyThumbprint(key *ecdsa.PublicKey) (string, error) {
 	if err != nil || key.Curve != elliptic.P256() {
 		return "", errors.New("dpop: the proof key must be a P-256 key")
 	}
-	return thumbprintOf(canonicalEC("P-256", b64.EncodeToString(pub[1:33]), b64.EncodeToString(pub[33:65]))), nil
+	return jose.ThumbprintOf(jose.CanonicalEC("P-256", b64.EncodeToString(pub[1:33]), b64.EncodeToString(pub[33:65]))), nil
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // keyIn makes an entry key that lands in shard: shards are chosen by the
@@ -237,5 +239,5 @@ func TestDPoPRecordIsIdempotentPerProof(t *testing.T) {
 	if _, err := d.CheckOnly(check); !errors.Is(err, errProofReplay) {
 		t.Fatalf("CheckOnly after Record: %v", err)
 	}
-	wantCode(t, d.Record(&Proof{JTI: "x"}), CodeInvalidDPoPProof)
+	wantCode(t, d.Record(&Proof{JTI: "x"}), jose.CodeInvalidDPoPProof)
 }

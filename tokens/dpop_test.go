@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // RFC 9449 example proofs (sections 4.1, 5 and 7.1). All three share one
@@ -55,7 +57,7 @@ func TestDPoPVerifiesRFC9449Examples(t *testing.T) {
 			if p.JKT != rfc9449JKT || p.JTI != tt.jti || p.IssuedAt.Unix() != tt.iat {
 				t.Fatalf("proof %+v", p)
 			}
-			if tp, err := Thumbprint(p.JWK); err != nil || tp != rfc9449JKT {
+			if tp, err := jose.Thumbprint(p.JWK); err != nil || tp != rfc9449JKT {
 				t.Fatalf("Proof.JWK %s thumbprint %q", p.JWK, tp)
 			}
 		})
@@ -123,7 +125,7 @@ func (f *proofFixture) proof(tb testing.TB, mut func(h, c map[string]any)) strin
 	if mut != nil {
 		mut(h, c)
 	}
-	return signTestJWS(tb, h, c, algES256, f.key)
+	return signTestJWS(tb, h, c, jose.AlgES256, f.key)
 }
 
 func copyJWK(m map[string]any, k string, v any) map[string]any {
@@ -178,7 +180,7 @@ func TestDPoPRejects(t *testing.T) {
 		one("not a compact JWS", "not-a-jwt", errProofMalformed),
 		one("two segments", parts[0]+"."+parts[1], errProofMalformed),
 		one("JSON-serialised JWS", `{"protected":"`+parts[0]+`","payload":"`+parts[1]+`","signature":"`+parts[2]+`"}`, errProofMultiple),
-		one("oversized proof", f.proof(t, func(h, c map[string]any) { c["pad"] = strings.Repeat("p", maxCompactJWS) }), errProofMalformed),
+		one("oversized proof", f.proof(t, func(h, c map[string]any) { c["pad"] = strings.Repeat("p", jose.MaxCompactJWS) }), errProofMalformed),
 		one("wrong typ", f.proof(t, func(h, c map[string]any) { h["typ"] = "JWT" }), errProofType),
 		one("access token typ", f.proof(t, func(h, c map[string]any) { h["typ"] = "at+jwt" }), errProofType),
 		one("missing typ", f.proof(t, func(h, c map[string]any) { delete(h, "typ") }), errProofType),
@@ -196,13 +198,13 @@ func TestDPoPRejects(t *testing.T) {
 			h, c := f.parts()
 			h["alg"] = "RS256"
 			h["jwk"] = map[string]any{"kty": "RSA", "n": b64.EncodeToString(rsaKey.N.Bytes()), "e": "AQAB"}
-			return signTestJWS(t, h, c, algRS256, rsaKey)
+			return signTestJWS(t, h, c, jose.AlgRS256, rsaKey)
 		}(), errProofAlg),
 		one("EdDSA header with an EC jwk", f.proof(t, func(h, c map[string]any) { h["alg"] = "EdDSA" }), errProofKeyAlg),
 		one("ES256 header with an OKP jwk", func() string {
 			h, c := f.parts()
 			h["jwk"] = edJWK
-			return signTestJWS(t, h, c, algEdDSA, edPriv)
+			return signTestJWS(t, h, c, jose.AlgEdDSA, edPriv)
 		}(), errProofKeyAlg),
 		one("private jwk with d", f.proof(t, func(h, c map[string]any) {
 			d, _ := f.key.Bytes()
@@ -216,7 +218,7 @@ func TestDPoPRejects(t *testing.T) {
 		}), errProofJWK),
 		one("critical header extension", f.proof(t, func(h, c map[string]any) { h["crit"] = []string{"exp"} }), errProofMalformed),
 		one("bad signature", parts[0]+"."+parts[1]+"."+string(badSig), errProofSignature),
-		one("signed by a key other than the jwk", func() string { h, c := f.parts(); return signTestJWS(t, h, c, algES256, other) }(), errProofSignature),
+		one("signed by a key other than the jwk", func() string { h, c := f.parts(); return signTestJWS(t, h, c, jose.AlgES256, other) }(), errProofSignature),
 		one("missing jti", f.proof(t, func(h, c map[string]any) { delete(c, "jti") }), errProofJTI),
 		one("oversized jti", f.proof(t, func(h, c map[string]any) { c["jti"] = strings.Repeat("j", maxJTI+1) }), errProofJTI),
 		one("htm mismatch", f.proof(t, func(h, c map[string]any) { c["htm"] = "GET" }), errProofHTM),
@@ -250,7 +252,7 @@ func TestDPoPRejects(t *testing.T) {
 			if p != nil || !errors.Is(err, tt.want) {
 				t.Fatalf("Verify = %+v, %v; want %v", p, err, tt.want)
 			}
-			wantCode(t, err, CodeInvalidDPoPProof)
+			wantCode(t, err, jose.CodeInvalidDPoPProof)
 		})
 	}
 }
@@ -283,19 +285,19 @@ func TestDPoPAccepts(t *testing.T) {
 			h, c := f.parts()
 			h["alg"] = "EdDSA"
 			h["jwk"] = map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64.EncodeToString(edPub)}
-			return signTestJWS(t, h, c, algEdDSA, edPriv)
+			return signTestJWS(t, h, c, jose.AlgEdDSA, edPriv)
 		}(), "", ""},
 		{"PS256 proof when allowed", func() string {
 			h, c := f.parts()
 			h["alg"] = "PS256"
 			h["jwk"] = rsaJWK
-			return signTestJWS(t, h, c, algPS256, rsaKey)
+			return signTestJWS(t, h, c, jose.AlgPS256, rsaKey)
 		}(), "", ""},
 		{"RS256 proof when allowed", func() string {
 			h, c := f.parts()
 			h["alg"] = "RS256"
 			h["jwk"] = rsaJWK
-			return signTestJWS(t, h, c, algRS256, rsaKey)
+			return signTestJWS(t, h, c, jose.AlgRS256, rsaKey)
 		}(), "", ""},
 	}
 	d := NewDPoP(DPoPConfig{Now: f.clock.Now, Algs: []string{"ES256", "EdDSA", "PS256", "RS256", "HS256", "none"}})
@@ -309,7 +311,7 @@ func TestDPoPAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tp, err := Thumbprint(p.JWK); err != nil || tp != p.JKT {
+			if tp, err := jose.Thumbprint(p.JWK); err != nil || tp != p.JKT {
 				t.Fatalf("JKT %q, thumbprint of JWK %q", p.JKT, tp)
 			}
 		})
@@ -396,7 +398,7 @@ func TestDPoPReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = d.Commit(b, rfcTokenURL)
-		wantCode(t, err, CodeInvalidDPoPProof)
+		wantCode(t, err, jose.CodeInvalidDPoPProof)
 		if !errors.Is(err, errProofReplay) {
 			t.Fatalf("second Commit: %v", err)
 		}
@@ -420,8 +422,8 @@ func TestDPoPReplay(t *testing.T) {
 		}
 	})
 	t.Run("Commit of a proof that was never checked is rejected", func(t *testing.T) {
-		wantCode(t, d.Commit(&Proof{JTI: "x"}, rfcTokenURL), CodeInvalidDPoPProof)
-		wantCode(t, d.Commit(nil, rfcTokenURL), CodeInvalidDPoPProof)
+		wantCode(t, d.Commit(&Proof{JTI: "x"}, rfcTokenURL), jose.CodeInvalidDPoPProof)
+		wantCode(t, d.Commit(nil, rfcTokenURL), jose.CodeInvalidDPoPProof)
 	})
 	t.Run("jti is forgotten after the acceptance window", func(t *testing.T) {
 		g := newProofFixture(t)
@@ -494,16 +496,16 @@ func TestDPoPNonce(t *testing.T) {
 		}
 	})
 	t.Run("missing nonce asks for one", func(t *testing.T) {
-		wantCode(t, verify(nil), CodeUseDPoPNonce)
+		wantCode(t, verify(nil), jose.CodeUseDPoPNonce)
 	})
 	t.Run("empty nonce asks for one", func(t *testing.T) {
-		wantCode(t, verify(""), CodeUseDPoPNonce)
+		wantCode(t, verify(""), jose.CodeUseDPoPNonce)
 	})
 	t.Run("nonce of another server asks for ours", func(t *testing.T) {
-		wantCode(t, verify(otherServer), CodeUseDPoPNonce)
+		wantCode(t, verify(otherServer), jose.CodeUseDPoPNonce)
 	})
 	t.Run("made-up nonce asks for ours", func(t *testing.T) {
-		wantCode(t, verify("eyJ7S_zG.eyJH0-Z.HX4w-7v"), CodeUseDPoPNonce)
+		wantCode(t, verify("eyJ7S_zG.eyJH0-Z.HX4w-7v"), jose.CodeUseDPoPNonce)
 	})
 	t.Run("previous window's nonce is still accepted", func(t *testing.T) {
 		f.clock.Advance(nonceWindow)
@@ -516,7 +518,7 @@ func TestDPoPNonce(t *testing.T) {
 	})
 	t.Run("stale nonce asks for a fresh one", func(t *testing.T) {
 		f.clock.Advance(2 * nonceWindow)
-		wantCode(t, verify(current), CodeUseDPoPNonce)
+		wantCode(t, verify(current), jose.CodeUseDPoPNonce)
 		if err := verify(d.Nonce()); err != nil {
 			t.Fatal(err)
 		}
@@ -525,7 +527,7 @@ func TestDPoPNonce(t *testing.T) {
 		const jti = "retried-with-nonce"
 		p := f.proof(t, func(h, c map[string]any) { c["jti"] = jti })
 		_, err := d.Verify(ProofCheck{Headers: []string{p}, Method: "POST", URL: rfcTokenURL})
-		wantCode(t, err, CodeUseDPoPNonce)
+		wantCode(t, err, jose.CodeUseDPoPNonce)
 		withNonce := f.proof(t, func(h, c map[string]any) { c["jti"] = jti; c["nonce"] = d.Nonce() })
 		if _, err := d.Verify(ProofCheck{Headers: []string{withNonce}, Method: "POST", URL: rfcTokenURL}); err != nil {
 			t.Fatal(err)
@@ -559,7 +561,7 @@ func TestDPoPHeaderCacheStillChecksEachProof(t *testing.T) {
 		"stale iat":          f.proof(t, func(h, c map[string]any) { c["iat"] = f.clock.Now().Add(-time.Hour).Unix() }),
 		"signed by another key under the same header": signTestJWS(t,
 			map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": f.jwk},
-			map[string]any{"jti": "other", "htm": "POST", "htu": rfcTokenURL, "iat": f.clock.Now().Unix()}, algES256, mustECKey(t)),
+			map[string]any{"jti": "other", "htm": "POST", "htu": rfcTokenURL, "iat": f.clock.Now().Unix()}, jose.AlgES256, mustECKey(t)),
 	}
 	for name, p := range cases {
 		if err := check(p); err == nil {

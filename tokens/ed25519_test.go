@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"filippo.io/edwards25519"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // smallOrderEd25519 are the canonical encodings of the eight points of the
@@ -76,20 +78,20 @@ func TestEd25519PublicKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub := good.Public().(ed25519.PublicKey)
-	if k, ok := ed25519PublicKey(pub); !ok || !k.Equal(pub) {
+	if k, ok := jose.Ed25519PublicKey(pub); !ok || !k.Equal(pub) {
 		t.Fatal("a generated key was refused")
 	}
 	for _, h := range smallOrderEd25519 {
-		if _, ok := ed25519PublicKey(mustHex(t, h)); ok {
+		if _, ok := jose.Ed25519PublicKey(mustHex(t, h)); ok {
 			t.Errorf("small-order key %s accepted", h)
 		}
 	}
 	for _, h := range nonCanonicalEd25519 {
-		if _, ok := ed25519PublicKey(mustHex(t, h)); ok {
+		if _, ok := jose.Ed25519PublicKey(mustHex(t, h)); ok {
 			t.Errorf("non-canonical key %s accepted", h)
 		}
 	}
-	if _, ok := ed25519PublicKey(pub[:31]); ok {
+	if _, ok := jose.Ed25519PublicKey(pub[:31]); ok {
 		t.Error("short key accepted")
 	}
 }
@@ -111,7 +113,7 @@ func TestPublicKeyFromJWKRefusesSmallOrderEd25519(t *testing.T) {
 	for name, x := range hostileEd25519Keys(t) {
 		t.Run(name, func(t *testing.T) {
 			raw := []byte(`{"kty":"OKP","crv":"Ed25519","x":"` + x + `"}`)
-			if _, _, err := publicKeyFromJWK(raw, algEdDSA); !errors.Is(err, errJWKMalformed) {
+			if _, _, err := jose.PublicKeyFromJWK(raw, jose.AlgEdDSA); !errors.Is(err, jose.ErrJWKMalformed) {
 				t.Fatalf("error %v, want malformed", err)
 			}
 		})

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"filippo.io/edwards25519"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 func FuzzDPoPProof(f *testing.F) {
@@ -31,16 +33,16 @@ func FuzzDPoPProof(f *testing.F) {
 			t.Fatalf("proof %v with error %v", p, err)
 		}
 		if err != nil {
-			if _, ok := err.(*TokenError); !ok {
-				t.Fatalf("error %T is not a *TokenError", err)
+			if _, ok := err.(*jose.TokenError); !ok {
+				t.Fatalf("error %T is not a *jose.TokenError", err)
 			}
 			return
 		}
-		if p.JKT != thumbprintOf(p.JWK) {
+		if p.JKT != jose.ThumbprintOf(p.JWK) {
 			t.Fatal("accepted proof with inconsistent thumbprint")
 		}
 		_, _ = NormalizeHTU(header)
-		_, _ = Thumbprint([]byte(header))
+		_, _ = jose.Thumbprint([]byte(header))
 	})
 }
 
@@ -66,7 +68,7 @@ func FuzzAccessToken(f *testing.F) {
 			t.Fatalf("a token we did not issue verified: %q", s)
 		}
 		if err != nil {
-			if te, ok := err.(*TokenError); !ok || te.Code != CodeInvalidToken {
+			if te, ok := err.(*jose.TokenError); !ok || te.Code != jose.CodeInvalidToken {
 				t.Fatalf("error %v", err)
 			}
 		}
@@ -82,7 +84,7 @@ func FuzzStrictJOSE(f *testing.F) {
 	f.Add([]byte("{\"\u017fub\":\"\xff\",\"s\":\"\\ud800\\udc00\"}"))
 	f.Add([]byte(`{"a":{"b":{"c":[1,2,{"d":null}]}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if !strictJOSE(data) {
+		if !jose.StrictJSON(data) {
 			return
 		}
 		if !utf8.Valid(data) || !json.Valid(data) {
@@ -118,7 +120,7 @@ func FuzzStrictJOSE(f *testing.F) {
 // FuzzJWKKey feeds arbitrary JWKs, and arbitrary 32-octet Ed25519 keys, to
 // every path from a JWK to a key. An accepted Ed25519 key is canonical and
 // not of small order, the DPoP and SD-JWT paths agree, and the canonical
-// form has the thumbprint Thumbprint computes for the input.
+// form has the thumbprint jose.Thumbprint computes for the input.
 func FuzzJWKKey(f *testing.F) {
 	for _, h := range append(append([]string{}, smallOrderEd25519...), nonCanonicalEd25519...) {
 		f.Add([]byte{}, mustHex(f, h))
@@ -127,24 +129,24 @@ func FuzzJWKKey(f *testing.F) {
 	f.Add([]byte(`{"kty":"OKP","crv":"Ed25519","x":"`+b64.EncodeToString(priv.Public().(ed25519.PublicKey))+`"}`), []byte(priv.Public().(ed25519.PublicKey)))
 	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs","y":"9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA"}`), []byte{})
 	f.Fuzz(func(t *testing.T, raw, x []byte) {
-		for _, alg := range []string{algES256, algEdDSA, algRS256} {
-			pub, canonical, err := publicKeyFromJWK(raw, alg)
+		for _, alg := range []string{jose.AlgES256, jose.AlgEdDSA, jose.AlgRS256} {
+			pub, canonical, err := jose.PublicKeyFromJWK(raw, alg)
 			if err != nil {
 				continue
 			}
 			if pub == nil {
 				t.Fatal("no key and no error")
 			}
-			if tp, err := Thumbprint(raw); err != nil || tp != thumbprintOf(canonical) {
+			if tp, err := jose.Thumbprint(raw); err != nil || tp != jose.ThumbprintOf(canonical) {
 				t.Fatalf("thumbprint %q (%v) of an accepted %s key differs from its canonical form's", tp, err, alg)
 			}
 		}
 		if len(x) != ed25519.PublicKeySize {
 			return
 		}
-		_, okKey := ed25519PublicKey(x)
+		_, okKey := jose.Ed25519PublicKey(x)
 		jwkJSON := []byte(`{"kty":"OKP","crv":"Ed25519","x":"` + b64.EncodeToString(x) + `"}`)
-		_, _, errDPoP := publicKeyFromJWK(jwkJSON, algEdDSA)
+		_, _, errDPoP := jose.PublicKeyFromJWK(jwkJSON, jose.AlgEdDSA)
 		_, errSD := sdParseHolderJWK(map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64.EncodeToString(x)})
 		if okKey != (errDPoP == nil) || okKey != (errSD == nil) {
 			t.Fatalf("key %x: check %v, DPoP %v, SD-JWT %v", x, okKey, errDPoP, errSD)

@@ -21,24 +21,26 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // oracleRing is a keyring with an active ES256 key and a retired EdDSA key
 // that is still published, as after a rotation.
-func oracleRing(tb testing.TB) (es, ed *SigningKey, ring *Keyring) {
+func oracleRing(tb testing.TB) (es, ed *jose.SigningKey, ring *jose.Keyring) {
 	tb.Helper()
-	es, err := GenerateSigningKey(algES256, accessT0)
+	es, err := jose.GenerateSigningKey(jose.AlgES256, accessT0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ed, err = GenerateSigningKey(algEdDSA, accessT0)
+	ed, err = jose.GenerateSigningKey(jose.AlgEdDSA, accessT0)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return es, ed, NewKeyring(es, KeyringEntry{Key: ed, PublishUntil: accessT0.Add(time.Hour)})
+	return es, ed, jose.NewKeyring(es, jose.KeyringEntry{Key: ed, PublishUntil: accessT0.Add(time.Hour)})
 }
 
-func oracleSet(tb testing.TB, ring *Keyring) jwk.Set {
+func oracleSet(tb testing.TB, ring *jose.Keyring) jwk.Set {
 	tb.Helper()
 	set, err := jwk.Parse(ring.JWKS(accessT0))
 	if err != nil {
@@ -64,7 +66,7 @@ func TestJWXVerifiesWhatLatchEmits(t *testing.T) {
 		if set.Len() != 2 {
 			t.Fatalf("jwx sees %d keys, want 2", set.Len())
 		}
-		for _, k := range []*SigningKey{es, ed} {
+		for _, k := range []*jose.SigningKey{es, ed} {
 			key, ok := set.LookupKeyID(k.ID)
 			if !ok {
 				t.Fatalf("kid %s missing for jwx", k.ID)
@@ -83,9 +85,9 @@ func TestJWXVerifiesWhatLatchEmits(t *testing.T) {
 			}
 		}
 	})
-	for _, signer := range []*SigningKey{es, ed} {
+	for _, signer := range []*jose.SigningKey{es, ed} {
 		t.Run("access tokens "+signer.Alg, func(t *testing.T) {
-			r := NewKeyring(signer, KeyringEntry{Key: es}, KeyringEntry{Key: ed})
+			r := jose.NewKeyring(signer, jose.KeyringEntry{Key: es}, jose.KeyringEntry{Key: ed})
 			at := NewAccessTokens(AccessConfig{Issuer: testIssuer, Audience: testAudience, TTL: 10 * time.Minute, Keys: r,
 				Now: func() time.Time { return accessT0 }})
 			for i := range 32 {
@@ -155,7 +157,7 @@ func TestJWXVerifiesWhatLatchEmits(t *testing.T) {
 func TestJWXAndLatchRefuseHostileAccessTokens(t *testing.T) {
 	f := newAccessFixture(t, 0)
 	set := oracleSet(t, f.ring)
-	priv := f.key.priv.(*ecdsa.PrivateKey)
+	priv := f.key.Signer().(*ecdsa.PrivateKey)
 	other := mustECKey(t)
 	sign := func(mutH, mutC func(map[string]any)) string {
 		h, c := validAccessParts(f)
@@ -165,10 +167,10 @@ func TestJWXAndLatchRefuseHostileAccessTokens(t *testing.T) {
 		if mutC != nil {
 			mutC(c)
 		}
-		return signTestJWS(t, h, c, algES256, priv)
+		return signTestJWS(t, h, c, jose.AlgES256, priv)
 	}
 	raw := func(header, payload string) string {
-		return signTestJWS(t, []byte(header), []byte(payload), algES256, priv)
+		return signTestJWS(t, []byte(header), []byte(payload), jose.AlgES256, priv)
 	}
 	h := `{"alg":"ES256","typ":"at+jwt","kid":"` + f.key.ID + `"}`
 	claims := `"iss":"` + testIssuer + `","aud":"` + testAudience + `","client_id":"web","exp":1790000600,"iat":1790000000,"jti":"j"`
@@ -191,12 +193,12 @@ func TestJWXAndLatchRefuseHostileAccessTokens(t *testing.T) {
 		{"HS256 keyed with the public JWK", func() string {
 			hh, c := validAccessParts(f)
 			hh["alg"] = "HS256"
-			return signTestJWS(t, hh, c, "HS256", f.key.jwkCanonical)
+			return signTestJWS(t, hh, c, "HS256", canonicalJWK(t, f.key))
 		}(), false},
 		{"tampered signature", tampered, false},
 		{"signed by another key under our kid", func() string {
 			hh, c := validAccessParts(f)
-			return signTestJWS(t, hh, c, algES256, other)
+			return signTestJWS(t, hh, c, jose.AlgES256, other)
 		}(), false},
 		{"unknown kid", sign(func(h map[string]any) { h["kid"] = "nope" }, nil), false},
 		{"expired", sign(nil, func(c map[string]any) { c["exp"] = accessT0.Add(-time.Hour).Unix() }), false},
@@ -294,7 +296,7 @@ func TestJWXAndLatchRefuseHostileProofs(t *testing.T) {
 		{"tampered signature", parts[0] + "." + parts[1] + "." + b64.EncodeToString(sig), false},
 		{"claims swapped under a valid signature", parts[0] + "." + b64.EncodeToString([]byte(`{"jti":"x","htm":"POST","htu":"`+rfcTokenURL+`","iat":1}`)) + "." + parts[2], false},
 		{"signed by another key than the jwk", signTestJWS(t, map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": f.jwk},
-			map[string]any{"jti": "o", "htm": "POST", "htu": rfcTokenURL, "iat": now.Unix()}, algES256, mustECKey(t)), false},
+			map[string]any{"jti": "o", "htm": "POST", "htu": rfcTokenURL, "iat": now.Unix()}, jose.AlgES256, mustECKey(t)), false},
 		{"alg none", signTestJWS(t, map[string]any{"typ": "dpop+jwt", "alg": "none", "jwk": f.jwk},
 			map[string]any{"jti": "n", "htm": "POST", "htu": rfcTokenURL, "iat": now.Unix()}, "none", nil), false},
 		{"iat in the future", proof(func(h, c map[string]any) { c["iat"] = iat(time.Minute) }), false},
@@ -311,9 +313,9 @@ func TestJWXAndLatchRefuseHostileProofs(t *testing.T) {
 		{"Ed25519 identity key with the universal signature", forgedProof(t, "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 			map[string]any{"jti": "forged", "htm": "POST", "htu": rfcTokenURL, "iat": now.Unix()}), true},
 		{"ES256 header over an Ed25519 jwk and signature", signTestJWS(t, map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": edJWK},
-			map[string]any{"jti": "m", "htm": "POST", "htu": rfcTokenURL, "iat": now.Unix()}, algEdDSA, edPriv), false},
-		{"duplicate htu", signTestJWS(t, []byte(header), []byte(`{"jti":"d","htm":"POST","htu":"https://evil.example/token","htu":"`+rfcTokenURL+`","iat":`+jsonInt(now.Unix())+`}`), algES256, f.key), true},
-		{"case-folded HTU", signTestJWS(t, []byte(header), []byte(`{"jti":"c","htm":"POST","HTU":"`+rfcTokenURL+`","htu":"`+rfcTokenURL+`","iat":`+jsonInt(now.Unix())+`}`), algES256, f.key), true},
+			map[string]any{"jti": "m", "htm": "POST", "htu": rfcTokenURL, "iat": now.Unix()}, jose.AlgEdDSA, edPriv), false},
+		{"duplicate htu", signTestJWS(t, []byte(header), []byte(`{"jti":"d","htm":"POST","htu":"https://evil.example/token","htu":"`+rfcTokenURL+`","iat":`+jsonInt(now.Unix())+`}`), jose.AlgES256, f.key), true},
+		{"case-folded HTU", signTestJWS(t, []byte(header), []byte(`{"jti":"c","htm":"POST","HTU":"`+rfcTokenURL+`","htu":"`+rfcTokenURL+`","iat":`+jsonInt(now.Unix())+`}`), jose.AlgES256, f.key), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,8 @@ package tokens
 import (
 	"strings"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // SDIssued is what revocation needs to know of a credential this service
@@ -40,7 +42,7 @@ func SDInspectIssued(credentialOrJWT, issuer string, keys SDKeyLookup, now time.
 	if err != nil {
 		return nil, err
 	}
-	jkt, err := Thumbprint(holder.canonical)
+	jkt, err := jose.Thumbprint(holder.canonical)
 	if err != nil {
 		return nil, err
 	}

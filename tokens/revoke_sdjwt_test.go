@@ -3,12 +3,14 @@ package tokens
 import (
 	"strings"
 	"testing"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 func TestSDInspectIssued(t *testing.T) {
 	fx := sdNewFixture(t)
 	cred := fx.issue(t, fx.claims())
-	wantJKT, err := Thumbprint(fx.holderJWK)
+	wantJKT, err := jose.Thumbprint(fx.holderJWK)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +55,7 @@ func TestSDInspectIssued(t *testing.T) {
 func FuzzSDInspectIssued(f *testing.F) {
 	fx := sdNewFixture(f)
 	cred := fx.issue(f, fx.claims())
-	jkt, _ := Thumbprint(fx.holderJWK)
+	jkt, _ := jose.Thumbprint(fx.holderJWK)
 	f.Add(cred.Compact[len(cred.IssuerJWT):])
 	f.Add("~WyJzYWx0IiwgInN1YiIsICJtYWxsb3J5Il0~")
 	f.Add("~~~")

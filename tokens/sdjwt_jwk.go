@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/json"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // sdHolderKey is a holder public key taken from a JWK: the key, the JWS alg
@@ -50,16 +52,16 @@ func sdParseHolderJWK(jwk map[string]any) (*sdHolderKey, error) {
 			return nil, sdFail("holder jwk is not a valid P-256 point")
 		}
 		// Strict base64url: the members as given are the canonical text.
-		return &sdHolderKey{pub: pub, alg: algES256, canonical: canonicalEC(crv, jwk["x"].(string), jwk["y"].(string))}, nil
+		return &sdHolderKey{pub: pub, alg: jose.AlgES256, canonical: jose.CanonicalEC(crv, jwk["x"].(string), jwk["y"].(string))}, nil
 	case kty == "OKP" && crv == "Ed25519":
 		if !okx {
 			return nil, sdFail("holder jwk coordinates malformed")
 		}
-		pub, ok := ed25519PublicKey(x)
+		pub, ok := jose.Ed25519PublicKey(x)
 		if !ok {
 			return nil, sdFail("holder jwk is not a usable Ed25519 key")
 		}
-		return &sdHolderKey{pub: pub, alg: algEdDSA, canonical: canonicalOKP(crv, jwk["x"].(string))}, nil
+		return &sdHolderKey{pub: pub, alg: jose.AlgEdDSA, canonical: jose.CanonicalOKP(crv, jwk["x"].(string))}, nil
 	}
 	return nil, sdFail("holder jwk must be EC P-256 or OKP Ed25519")
 }

@@ -5,11 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"errors"
-	"fmt"
 	"strings"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // Compact JWS for SD-JWT is done with the standard library: only two
@@ -20,10 +18,10 @@ import (
 // Anything outside the allow-list, "none" included, matches nothing.
 func sdKeyMatchesAlg(pub crypto.PublicKey, alg string) bool {
 	switch alg {
-	case algES256:
+	case jose.AlgES256:
 		k, ok := pub.(*ecdsa.PublicKey)
 		return ok && k.Curve == elliptic.P256()
-	case algEdDSA:
+	case jose.AlgEdDSA:
 		k, ok := pub.(ed25519.PublicKey)
 		return ok && len(k) == ed25519.PublicKeySize
 	}
@@ -32,28 +30,10 @@ func sdKeyMatchesAlg(pub crypto.PublicKey, alg string) bool {
 
 // sdSign returns the compact JWS of the given header and payload JSON.
 func sdSign(header, payload []byte, signer crypto.Signer, alg string) (string, error) {
-	input := b64.EncodeToString(header) + "." + b64.EncodeToString(payload)
-	var sig []byte
-	switch alg {
-	case algES256:
-		digest := sha256.Sum256([]byte(input))
-		der, err := signer.Sign(rand.Reader, digest[:], crypto.SHA256)
-		if err != nil {
-			return "", fmt.Errorf("sd-jwt: sign: %w", err)
-		}
-		if sig, err = decodeES256DER(der); err != nil {
-			return "", errors.New("sd-jwt: sign: malformed ecdsa signature")
-		}
-		lowS(sig)
-	case algEdDSA:
-		var err error
-		if sig, err = signer.Sign(rand.Reader, []byte(input), crypto.Hash(0)); err != nil {
-			return "", fmt.Errorf("sd-jwt: sign: %w", err)
-		}
-	default:
+	if alg != jose.AlgES256 && alg != jose.AlgEdDSA {
 		return "", sdFail("unsupported signing alg")
 	}
-	return input + "." + b64.EncodeToString(sig), nil
+	return jose.SignJWS(header, payload, signer, alg)
 }
 
 // sdJWS is a compact JWS whose header and payload were strictly decoded but
@@ -95,7 +75,7 @@ func parseTypedJWS(token, what, wantTyp string, max int, fail func(string) error
 		return nil, fail(what + " typ must be " + wantTyp)
 	}
 	alg, _ := header["alg"].(string)
-	if alg != algES256 && alg != algEdDSA {
+	if alg != jose.AlgES256 && alg != jose.AlgEdDSA {
 		return nil, fail(what + " alg not allowed")
 	}
 	if _, ok := header["crit"]; ok {
@@ -114,5 +94,5 @@ func (j *sdJWS) sdVerifySig(pub crypto.PublicKey) bool {
 	if !sdKeyMatchesAlg(pub, j.alg) {
 		return false
 	}
-	return verifySignature(j.alg, pub, j.input, j.sig)
+	return jose.VerifySignature(j.alg, pub, j.input, j.sig)
 }

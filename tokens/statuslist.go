@@ -5,6 +5,8 @@ import (
 	"compress/zlib"
 	"errors"
 	"io"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // Token Status List (draft-ietf-oauth-status-list): the status of many
@@ -122,7 +124,7 @@ func DecodeStatusList(bits int, lst string) (*StatusList, error) {
 	if !validStatusBits(bits) {
 		return nil, statusFail("bits must be 1, 2, 4 or 8")
 	}
-	if lst == "" || !isB64URL(lst) {
+	if lst == "" || !jose.IsB64URL(lst) {
 		return nil, statusFail("lst is not base64url")
 	}
 	// Compression never shrinks DEFLATE's input below about a thousandth;

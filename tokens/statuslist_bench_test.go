@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // benchStatusList is a full-size list (2^17 entries, Latch's default) with
@@ -21,7 +23,7 @@ func benchStatusList(b *testing.B) *StatusList {
 }
 
 func BenchmarkStatusListSign(b *testing.B) {
-	key, _ := GenerateSigningKey(algES256, sdTestNow)
+	key, _ := jose.GenerateSigningKey(jose.AlgES256, sdTestNow)
 	l := benchStatusList(b)
 	c := StatusListClaims{Subject: statusTestURI, IssuedAt: sdTestNow, ExpiresAt: sdTestNow.Add(time.Hour), TTL: time.Minute, List: l}
 	token, _ := SignStatusList(c, key)
@@ -35,7 +37,7 @@ func BenchmarkStatusListSign(b *testing.B) {
 }
 
 func BenchmarkStatusListVerify(b *testing.B) {
-	key, _ := GenerateSigningKey(algES256, sdTestNow)
+	key, _ := jose.GenerateSigningKey(jose.AlgES256, sdTestNow)
 	token, err := SignStatusList(StatusListClaims{Subject: statusTestURI, IssuedAt: sdTestNow, ExpiresAt: sdTestNow.Add(time.Hour), TTL: time.Minute, List: benchStatusList(b)}, key)
 	if err != nil {
 		b.Fatal(err)

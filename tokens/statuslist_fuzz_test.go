@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // FuzzStatusList feeds arbitrary "lst" values and bits to the list decoder
@@ -19,7 +21,7 @@ func FuzzStatusList(f *testing.F) {
 	}
 	f.Add(uint8(1), b64.EncodeToString(zlibOf(make([]byte, StatusListMaxBytes+1))))
 	f.Add(uint8(8), "eNoDAAAAAAE")
-	key, err := GenerateSigningKey(algES256, sdTestNow)
+	key, err := jose.GenerateSigningKey(jose.AlgES256, sdTestNow)
 	if err != nil {
 		f.Fatal(err)
 	}

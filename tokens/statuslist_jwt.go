@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // StatusListTyp is the JWT "typ" of a Status List Token; the HTTP media type
@@ -53,8 +55,8 @@ type statusListJSON struct {
 
 // SignStatusList returns the Status List Token (JWT, typ statuslist+jwt) of
 // c signed by key, with key's kid in the header.
-func SignStatusList(c StatusListClaims, key *SigningKey) (string, error) {
-	if key == nil || key.priv == nil {
+func SignStatusList(c StatusListClaims, key *jose.SigningKey) (string, error) {
+	if key == nil || key.Signer() == nil {
 		return "", statusFail("no signing key")
 	}
 	if c.Subject == "" || c.List == nil || c.IssuedAt.IsZero() {
@@ -85,7 +87,7 @@ func SignStatusList(c StatusListClaims, key *SigningKey) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	token, err := sdSign(hb, pb, key.priv, key.Alg)
+	token, err := sdSign(hb, pb, key.Signer(), key.Alg)
 	if err != nil {
 		return "", err
 	}

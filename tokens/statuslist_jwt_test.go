@@ -9,12 +9,14 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 const statusTestURI = "https://issuer.example.com/credentials/status/list-1"
 
 // statusTestToken signs a list with two revoked entries.
-func statusTestToken(t testing.TB, key *SigningKey, mod func(*StatusListClaims)) (string, *StatusList) {
+func statusTestToken(t testing.TB, key *jose.SigningKey, mod func(*StatusListClaims)) (string, *StatusList) {
 	t.Helper()
 	l, err := NewStatusList(1, 1<<17)
 	if err != nil {
@@ -36,7 +38,7 @@ func statusTestToken(t testing.TB, key *SigningKey, mod func(*StatusListClaims))
 	return token, l
 }
 
-func keyLookupOf(keys ...*SigningKey) SDKeyLookup {
+func keyLookupOf(keys ...*jose.SigningKey) SDKeyLookup {
 	return func(kid string) (crypto.PublicKey, string, bool) {
 		for _, k := range keys {
 			if k.ID == kid {
@@ -48,8 +50,8 @@ func keyLookupOf(keys ...*SigningKey) SDKeyLookup {
 }
 
 func TestStatusListTokenRoundTrip(t *testing.T) {
-	for _, alg := range []string{algES256, algEdDSA} {
-		key, err := GenerateSigningKey(alg, sdTestNow)
+	for _, alg := range []string{jose.AlgES256, jose.AlgEdDSA} {
+		key, err := jose.GenerateSigningKey(alg, sdTestNow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,8 +115,8 @@ func mustB64(t testing.TB, s string) []byte {
 }
 
 func TestVerifyStatusListTokenRejects(t *testing.T) {
-	key, _ := GenerateSigningKey(algES256, sdTestNow)
-	other, _ := GenerateSigningKey(algES256, sdTestNow)
+	key, _ := jose.GenerateSigningKey(jose.AlgES256, sdTestNow)
+	other, _ := jose.GenerateSigningKey(jose.AlgES256, sdTestNow)
 	good, _ := statusTestToken(t, key, nil)
 	noExp, _ := statusTestToken(t, key, func(c *StatusListClaims) { c.ExpiresAt = time.Time{} })
 	now := sdTestNow.Add(time.Minute)
@@ -192,7 +194,7 @@ func TestVerifyStatusListTokenRejects(t *testing.T) {
 func TestJWXVerifiesStatusListToken(t *testing.T) {
 	es, ed, ring := oracleRing(t)
 	set := oracleSet(t, ring)
-	for _, key := range []*SigningKey{es, ed} {
+	for _, key := range []*jose.SigningKey{es, ed} {
 		token, _ := statusTestToken(t, key, func(c *StatusListClaims) {
 			c.IssuedAt, c.ExpiresAt = accessT0, accessT0.Add(10*time.Minute)
 		})

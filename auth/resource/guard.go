@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // Config configures a Guard. Issuer and PublicURL are required; every
@@ -169,7 +171,7 @@ func New(cfg Config) (*Guard, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	g := &Guard{cfg: cfg, base: base}
-	g.keys = &keySet{cfg: &g.cfg, client: cfg.HTTPClient, keys: &tokens.Keyring{}}
+	g.keys = &keySet{cfg: &g.cfg, client: cfg.HTTPClient, keys: &jose.Keyring{}}
 	g.access = tokens.NewAccessTokens(tokens.AccessConfig{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Keys: g.keys.keys, Now: cfg.Now, CacheSize: cfg.TokenCacheSize,
 	})
@@ -329,7 +331,7 @@ func (g *Guard) Authenticate(ctx context.Context, r Request) (*Principal, error)
 			return nil, g.proofError(err)
 		}
 		if proof.JKT != claims.JKT {
-			return nil, g.proofError(&tokens.TokenError{Code: tokens.CodeInvalidDPoPProof, Description: "the proof key does not match the token's key"})
+			return nil, g.proofError(&jose.TokenError{Code: jose.CodeInvalidDPoPProof, Description: "the proof key does not match the token's key"})
 		}
 	}
 	if g.intro != nil {
@@ -355,7 +357,7 @@ func (g *Guard) Authenticate(ctx context.Context, r Request) (*Principal, error)
 
 // tokenErrorText returns a TokenError's fixed, client-safe description.
 func tokenErrorText(err error, fallback string) string {
-	var te *tokens.TokenError
+	var te *jose.TokenError
 	if errors.As(err, &te) && te.Description != "" {
 		return te.Description
 	}

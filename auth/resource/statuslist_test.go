@@ -13,13 +13,15 @@ import (
 	"time"
 
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // statusServer serves one signed list at /list and counts fetches.
 type statusServer struct {
 	t       *testing.T
 	srv     *httptest.Server
-	key     *tokens.SigningKey
+	key     *jose.SigningKey
 	mu      sync.Mutex
 	list    *tokens.StatusList
 	ttl     time.Duration
@@ -32,7 +34,7 @@ type statusServer struct {
 
 func newStatusServer(t *testing.T) *statusServer {
 	t.Helper()
-	key, err := tokens.GenerateSigningKey("ES256", time.Now())
+	key, err := jose.GenerateSigningKey("ES256", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +130,7 @@ func TestStatusListVerifierRefuses(t *testing.T) {
 		"HTTP 404":           {uri: func(s *statusServer) string { return s.srv.URL + "/other" }, want: "HTTP 404"},
 		"signature altered":  {prepare: func(s *statusServer) { s.mutate = func(tok string) string { return tok[:len(tok)-4] + "AAAA" } }, want: "signature invalid"},
 		"another issuer's key": {prepare: func(s *statusServer) {
-			other, _ := tokens.GenerateSigningKey("ES256", time.Now())
+			other, _ := jose.GenerateSigningKey("ES256", time.Now())
 			s.key = other
 		}, want: "key unknown"},
 		"expired":         {prepare: func(s *statusServer) { s.now = s.now.Add(-2 * time.Hour) }, want: "expired"},

@@ -1,4 +1,4 @@
-package tokens
+package jose
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"filippo.io/edwards25519"
 )
 
-// ed25519PublicKey turns the 32 octets of an RFC 8037 "x" member into a
+// Ed25519PublicKey turns the 32 octets of an RFC 8037 "x" member into a
 // public key, refusing the keys for which a signature proves nothing.
 // crypto/ed25519 verifies against any point it can decode, so with a key of
 // small order (the identity and the seven other points in the torsion
@@ -16,7 +16,7 @@ import (
 // is canonical (y below the field prime, no sign bit on x = 0: one key, one
 // spelling, so one thumbprint) and the point times the cofactor 8 is not
 // the identity, which excludes exactly the eight small-order points.
-func ed25519PublicKey(x []byte) (ed25519.PublicKey, bool) {
+func Ed25519PublicKey(x []byte) (ed25519.PublicKey, bool) {
 	if len(x) != ed25519.PublicKeySize {
 		return nil, false
 	}

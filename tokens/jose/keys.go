@@ -1,4 +1,4 @@
-package tokens
+package jose
 
 import (
 	"crypto"
@@ -9,20 +9,21 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // JWS algorithm names (RFC 7518, RFC 8037, RFC 9864).
 const (
-	algES256   = "ES256"
-	algEdDSA   = "EdDSA"
-	algEd25519 = "Ed25519"
-	algRS256   = "RS256"
-	algPS256   = "PS256"
+	AlgES256   = "ES256"
+	AlgEdDSA   = "EdDSA"
+	AlgEd25519 = "Ed25519"
+	AlgRS256   = "RS256"
+	AlgPS256   = "PS256"
 )
 
 // SigningKey is a private signing key with its key ID and JWS algorithm:
@@ -42,10 +43,32 @@ type SigningKey struct {
 	// the thumbprint and to cross-check the published JWK.
 	jwkCanonical []byte
 
-	// headerOnce builds headerB64, the encoded access-token JOSE header,
-	// on first use so Issue does not re-encode it per token.
-	headerOnce sync.Once
-	headerB64  string
+	// header caches the last header CompactHeader built, so issuing access
+	// tokens does not re-encode it per token.
+	header atomic.Pointer[cachedHeader]
+}
+
+// cachedHeader is one encoded JOSE header and the typ it was built for.
+type cachedHeader struct {
+	typ, b64 string
+}
+
+// CompactHeader returns the base64url-encoded JOSE header
+// {"alg":…,"kid":…,"typ":typ} of a token signed by k, for SignCompact. The
+// last header built is cached, so a key that signs one kind of token
+// encodes it once.
+func (k *SigningKey) CompactHeader(typ string) string {
+	if h := k.header.Load(); h != nil && h.typ == typ {
+		return h.b64
+	}
+	h, _ := json.Marshal(struct {
+		Alg string `json:"alg"`
+		KID string `json:"kid"`
+		Typ string `json:"typ"`
+	}{k.Alg, k.ID, typ})
+	c := &cachedHeader{typ: typ, b64: b64.EncodeToString(h)}
+	k.header.Store(c)
+	return c.b64
 }
 
 // GenerateSigningKey creates a new key for alg ("" means "ES256"). Its ID is
@@ -54,20 +77,20 @@ type SigningKey struct {
 func GenerateSigningKey(alg string, now time.Time) (*SigningKey, error) {
 	var priv crypto.Signer
 	switch alg {
-	case "", algES256:
-		alg = algES256
+	case "", AlgES256:
+		alg = AlgES256
 		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			return nil, fmt.Errorf("tokens: generate ES256 key: %w", err)
 		}
 		priv = k
-	case algEdDSA:
+	case AlgEdDSA:
 		_, k, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			return nil, fmt.Errorf("tokens: generate EdDSA key: %w", err)
 		}
 		priv = k
-	case algRS256:
+	case AlgRS256:
 		// Only for ID tokens of clients registered for RS256 (OpenID
 		// Connect Core section 15.1 requires it of every provider).
 		k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -90,22 +113,22 @@ func ParseSigningKey(id, alg string, createdAt time.Time, pkcs8 []byte) (*Signin
 		return nil, fmt.Errorf("tokens: parse signing key: %w", err)
 	}
 	if alg == "" {
-		alg = algES256
+		alg = AlgES256
 	}
 	var priv crypto.Signer
 	switch k := raw.(type) {
 	case *ecdsa.PrivateKey:
-		if alg != algES256 || k.Curve != elliptic.P256() {
+		if alg != AlgES256 || k.Curve != elliptic.P256() {
 			return nil, fmt.Errorf("tokens: key type does not match algorithm %q", alg)
 		}
 		priv = k
 	case ed25519.PrivateKey:
-		if alg != algEdDSA {
+		if alg != AlgEdDSA {
 			return nil, fmt.Errorf("tokens: key type does not match algorithm %q", alg)
 		}
 		priv = k
 	case *rsa.PrivateKey:
-		if alg != algRS256 || k.N.BitLen() < minRSABits {
+		if alg != AlgRS256 || k.N.BitLen() < minRSABits {
 			return nil, fmt.Errorf("tokens: key type does not match algorithm %q", alg)
 		}
 		priv = k
@@ -117,7 +140,7 @@ func ParseSigningKey(id, alg string, createdAt time.Time, pkcs8 []byte) (*Signin
 
 func newSigningKey(id, alg string, createdAt time.Time, priv crypto.Signer) (*SigningKey, error) {
 	k := &SigningKey{ID: id, Alg: alg, CreatedAt: createdAt, priv: priv, pub: priv.Public()}
-	canonical, err := canonicalPublicJWK(k.pub)
+	canonical, err := CanonicalPublicJWK(k.pub)
 	if err != nil {
 		return nil, err
 	}
@@ -138,8 +161,8 @@ func (k *SigningKey) MarshalPrivate() ([]byte, error) {
 	return x509.MarshalPKCS8PrivateKey(k.priv)
 }
 
-// Signer returns the private key, for signing JWS objects elsewhere in this
-// package (for example SD-JWT issuer signatures).
+// Signer returns the private key, for signing JWS objects with SignJWS
+// (for example SD-JWT issuer signatures).
 func (k *SigningKey) Signer() crypto.Signer { return k.priv }
 
 // Public returns the public key: *ecdsa.PublicKey or ed25519.PublicKey.
@@ -170,10 +193,10 @@ func (k *SigningKey) sign(signingInput []byte) ([]byte, error) {
 	return nil, errors.New("tokens: unsupported signing key")
 }
 
-// canonicalPublicJWK returns the RFC 7638 section 3.2 form of a public key:
+// CanonicalPublicJWK returns the RFC 7638 section 3.2 form of a public key:
 // the required members only, in lexicographic order, no whitespace. It is
 // both the thumbprint input and a minimal public JWK.
-func canonicalPublicJWK(pub crypto.PublicKey) ([]byte, error) {
+func CanonicalPublicJWK(pub crypto.PublicKey) ([]byte, error) {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		if k.Curve != elliptic.P256() {
@@ -183,9 +206,9 @@ func canonicalPublicJWK(pub crypto.PublicKey) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tokens: encode public key: %w", err)
 		}
-		return canonicalEC("P-256", b64.EncodeToString(point[1:33]), b64.EncodeToString(point[33:])), nil
+		return CanonicalEC("P-256", b64.EncodeToString(point[1:33]), b64.EncodeToString(point[33:])), nil
 	case ed25519.PublicKey:
-		return canonicalOKP("Ed25519", b64.EncodeToString(k)), nil
+		return CanonicalOKP("Ed25519", b64.EncodeToString(k)), nil
 	case *rsa.PublicKey:
 		return canonicalRSA(b64.EncodeToString(big.NewInt(int64(k.E)).Bytes()), b64.EncodeToString(k.N.Bytes())), nil
 	}

@@ -1,9 +1,10 @@
-package tokens
+package jose
 
 import (
 	"crypto"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -21,11 +22,13 @@ type KeyringEntry struct {
 // safe for concurrent use; Replace swaps the whole set atomically. The zero
 // value is an empty keyring.
 type Keyring struct {
-	state atomic.Pointer[keyringState]
+	state atomic.Pointer[KeyringSnapshot]
 }
 
-// keyringState is immutable once published; a Replace builds a new one.
-type keyringState struct {
+// KeyringSnapshot is the keyring's key set at one moment. It is immutable
+// once published; a Replace builds a new one, so a cache of verified tokens
+// that remembers the snapshot it checked against knows when keys changed.
+type KeyringSnapshot struct {
 	active  *SigningKey
 	entries []KeyringEntry // active first, then retired in the order given
 	byKID   map[string]*KeyringEntry
@@ -52,7 +55,7 @@ func NewKeyring(active *SigningKey, retired ...KeyringEntry) *Keyring {
 // either the old or the new keyring, never a mix. A retired entry with the
 // active key's kid, a nil key or a duplicate kid is dropped.
 func (r *Keyring) Replace(active *SigningKey, retired ...KeyringEntry) {
-	s := &keyringState{active: active, byKID: make(map[string]*KeyringEntry, len(retired)+1)}
+	s := &KeyringSnapshot{active: active, byKID: make(map[string]*KeyringEntry, len(retired)+1)}
 	s.entries = make([]KeyringEntry, 0, len(retired)+1)
 	if active != nil {
 		s.entries = append(s.entries, KeyringEntry{Key: active})
@@ -76,10 +79,10 @@ func (r *Keyring) Replace(active *SigningKey, retired ...KeyringEntry) {
 }
 
 // emptyKeyring stands in for a Keyring that was never given keys.
-var emptyKeyring = &keyringState{}
+var emptyKeyring = &KeyringSnapshot{}
 
-// load returns the current state, never nil.
-func (r *Keyring) load() *keyringState {
+// Snapshot returns the current key set, never nil.
+func (r *Keyring) Snapshot() *KeyringSnapshot {
 	if s := r.state.Load(); s != nil {
 		return s
 	}
@@ -88,21 +91,23 @@ func (r *Keyring) load() *keyringState {
 
 // Active returns the key new tokens are signed with, or nil if none is set.
 func (r *Keyring) Active() *SigningKey {
-	return r.load().active
+	return r.Snapshot().active
 }
 
 // Lookup returns the public key and algorithm for kid if that key is the
 // active key or a retired key still published at now. The kid is untrusted
 // input and is only ever used as a map key.
 func (r *Keyring) Lookup(kid string, now time.Time) (pub crypto.PublicKey, alg string, ok bool) {
-	e, ok := r.lookup(r.load(), kid, now)
+	e, ok := r.Snapshot().Lookup(kid, now)
 	if !ok {
 		return nil, "", false
 	}
 	return e.Key.pub, e.Key.Alg, true
 }
 
-func (r *Keyring) lookup(s *keyringState, kid string, now time.Time) (*KeyringEntry, bool) {
+// Lookup returns the entry for kid if that key is published at now. The
+// kid is untrusted input and is only ever used as a map key.
+func (s *KeyringSnapshot) Lookup(kid string, now time.Time) (*KeyringEntry, bool) {
 	e, ok := s.byKID[kid]
 	if !ok || !e.published(now) {
 		return nil, false
@@ -119,7 +124,7 @@ func (e *KeyringEntry) published(now time.Time) bool {
 // cached and rebuilt only when the keys change or a PublishUntil is crossed.
 // Callers must not modify the returned slice.
 func (r *Keyring) JWKS(now time.Time) []byte {
-	s := r.load()
+	s := r.Snapshot()
 	if c := s.jwks.Load(); c != nil && c.covers(now) {
 		return c.body
 	}
@@ -128,11 +133,37 @@ func (r *Keyring) JWKS(now time.Time) []byte {
 	return c.body
 }
 
+// IDSigner returns the key that signs ID tokens with alg: the active key
+// for "" or the active key's own algorithm, else a published key of alg
+// (the RSA key kept for RS256 clients). ok is false when there is none.
+func (r *Keyring) IDSigner(alg string) (key *SigningKey, ok bool) {
+	s := r.Snapshot()
+	if s.active != nil && (alg == "" || alg == s.active.Alg) {
+		return s.active, true
+	}
+	for i := range s.entries {
+		if e := &s.entries[i]; e.Key.Alg == alg && e.PublishUntil.IsZero() {
+			return e.Key, true
+		}
+	}
+	return nil, false
+}
+
+// IDTokenAlgs lists the algorithms ID tokens can be signed with: the
+// active key's and RS256 (OpenID Connect Core section 15.1).
+func (r *Keyring) IDTokenAlgs() []string {
+	algs := []string{AlgES256, AlgRS256}
+	if a := r.Active(); a != nil && !slices.Contains(algs, a.Alg) {
+		algs = append(algs, a.Alg)
+	}
+	return algs
+}
+
 func (c *jwksCache) covers(now time.Time) bool {
 	return (c.from.IsZero() || !now.Before(c.from)) && (c.until.IsZero() || now.Before(c.until))
 }
 
-func (s *keyringState) renderJWKS(now time.Time) *jwksCache {
+func (s *KeyringSnapshot) renderJWKS(now time.Time) *jwksCache {
 	c := &jwksCache{}
 	keys := make([]json.RawMessage, 0, len(s.entries))
 	for i := range s.entries {

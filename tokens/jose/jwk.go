@@ -1,4 +1,4 @@
-package tokens
+package jose
 
 import (
 	"crypto"
@@ -40,7 +40,9 @@ func (m *jwkMembers) hasPrivate() bool {
 }
 
 var (
-	errJWKMalformed   = errors.New("tokens: malformed JWK")
+	// ErrJWKMalformed rejects a JWK that is not well-formed JSON with valid
+	// members for its key type.
+	ErrJWKMalformed   = errors.New("tokens: malformed JWK")
 	errJWKUnsupported = errors.New("tokens: unsupported JWK key type")
 )
 
@@ -49,36 +51,36 @@ var (
 // accepts EC, OKP and RSA keys; private members are ignored because the
 // thumbprint covers only the required public members.
 func Thumbprint(jwkJSON []byte) (string, error) {
-	if len(jwkJSON) > maxCompactJWS {
-		return "", errJWKMalformed
+	if len(jwkJSON) > MaxCompactJWS {
+		return "", ErrJWKMalformed
 	}
 	var m jwkMembers
-	if !strictJOSE(jwkJSON) || json.Unmarshal(jwkJSON, &m) != nil {
-		return "", errJWKMalformed
+	if !StrictJSON(jwkJSON) || json.Unmarshal(jwkJSON, &m) != nil {
+		return "", ErrJWKMalformed
 	}
 	var canonical []byte
 	switch m.Kty {
 	case "EC":
 		size, ok := ecCoordinateSize[m.Crv]
 		if !ok || !isB64Len(m.X, size) || !isB64Len(m.Y, size) {
-			return "", errJWKMalformed
+			return "", ErrJWKMalformed
 		}
-		canonical = canonicalEC(m.Crv, m.X, m.Y)
+		canonical = CanonicalEC(m.Crv, m.X, m.Y)
 	case "OKP":
 		size, ok := okpKeySize[m.Crv]
 		if !ok || !isB64Len(m.X, size) {
-			return "", errJWKMalformed
+			return "", ErrJWKMalformed
 		}
-		canonical = canonicalOKP(m.Crv, m.X)
+		canonical = CanonicalOKP(m.Crv, m.X)
 	case "RSA":
 		if !isB64(m.N) || !isB64(m.E) {
-			return "", errJWKMalformed
+			return "", ErrJWKMalformed
 		}
 		canonical = canonicalRSA(m.E, m.N)
 	default:
 		return "", errJWKUnsupported
 	}
-	return thumbprintOf(canonical), nil
+	return ThumbprintOf(canonical), nil
 }
 
 // ecCoordinateSize and okpKeySize list the curves Thumbprint knows, with
@@ -98,14 +100,16 @@ func isB64Len(s string, n int) bool {
 // isB64 reports whether s is a non-empty strict base64url value, the only
 // form whose characters can go into canonical JSON unescaped.
 func isB64(s string) bool {
-	if s == "" || !isB64URL(s) {
+	if s == "" || !IsB64URL(s) {
 		return false
 	}
 	_, err := b64.DecodeString(s)
 	return err == nil
 }
 
-func thumbprintOf(canonical []byte) string {
+// ThumbprintOf returns the base64url SHA-256 of canonical RFC 7638 JSON, as
+// PublicKeyFromJWK and CanonicalPublicJWK return it.
+func ThumbprintOf(canonical []byte) string {
 	sum := sha256.Sum256(canonical)
 	return b64.EncodeToString(sum[:])
 }
@@ -114,7 +118,10 @@ func thumbprintOf(canonical []byte) string {
 // members only, sorted, no whitespace. Callers pass validated base64url and
 // known curve names, so no escaping is needed.
 
-func canonicalEC(crv, x, y string) []byte {
+// CanonicalEC returns the RFC 7638 JSON of an EC key with curve crv and
+// base64url coordinates x and y.
+
+func CanonicalEC(crv, x, y string) []byte {
 	b := make([]byte, 0, 40+len(crv)+len(x)+len(y))
 	b = append(b, `{"crv":"`...)
 	b = append(b, crv...)
@@ -125,7 +132,9 @@ func canonicalEC(crv, x, y string) []byte {
 	return append(b, `"}`...)
 }
 
-func canonicalOKP(crv, x string) []byte {
+// CanonicalOKP returns the RFC 7638 JSON of an OKP key with curve crv and
+// base64url public key x.
+func CanonicalOKP(crv, x string) []byte {
 	b := make([]byte, 0, 32+len(crv)+len(x))
 	b = append(b, `{"crv":"`...)
 	b = append(b, crv...)
@@ -150,55 +159,55 @@ const (
 	maxRSABits = 8192
 )
 
-// publicKeyFromJWK builds the public key for a DPoP proof whose header alg
+// PublicKeyFromJWK builds the public key for a DPoP proof whose header alg
 // is alg, requiring the key type and curve that alg implies (RFC 8725
 // section 3.1: the header never chooses a key type on its own). It returns
 // the key and its canonical RFC 7638 JSON. Any private or symmetric member
 // rejects the key (RFC 9449 section 4.3 step 7).
-func publicKeyFromJWK(raw []byte, alg string) (crypto.PublicKey, []byte, error) {
+func PublicKeyFromJWK(raw []byte, alg string) (crypto.PublicKey, []byte, error) {
 	var m jwkMembers
-	if !strictJOSE(raw) || json.Unmarshal(raw, &m) != nil {
-		return nil, nil, errJWKMalformed
+	if !StrictJSON(raw) || json.Unmarshal(raw, &m) != nil {
+		return nil, nil, ErrJWKMalformed
 	}
 	if m.hasPrivate() || m.Kty == "oct" {
-		return nil, nil, errJWKPrivate
+		return nil, nil, ErrJWKPrivate
 	}
 	if m.Alg != "" && m.Alg != alg {
-		return nil, nil, errJWKMismatch
+		return nil, nil, ErrJWKMismatch
 	}
 	switch alg {
-	case algES256:
+	case AlgES256:
 		if m.Kty != "EC" || m.Crv != "P-256" {
-			return nil, nil, errJWKMismatch
+			return nil, nil, ErrJWKMismatch
 		}
 		var point [65]byte
 		point[0] = 4
 		if !decodeExact(point[1:33], m.X) || !decodeExact(point[33:], m.Y) {
-			return nil, nil, errJWKMalformed
+			return nil, nil, ErrJWKMalformed
 		}
 		// ParseUncompressedPublicKey rejects points off the curve and the
 		// point at infinity (RFC 8725 section 3.4).
 		k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point[:])
 		if err != nil {
-			return nil, nil, errJWKMalformed
+			return nil, nil, ErrJWKMalformed
 		}
-		return k, canonicalEC(m.Crv, m.X, m.Y), nil
-	case algEdDSA, algEd25519:
+		return k, CanonicalEC(m.Crv, m.X, m.Y), nil
+	case AlgEdDSA, AlgEd25519:
 		if m.Kty != "OKP" || m.Crv != "Ed25519" {
-			return nil, nil, errJWKMismatch
+			return nil, nil, ErrJWKMismatch
 		}
 		var x [ed25519.PublicKeySize]byte
 		if !decodeExact(x[:], m.X) {
-			return nil, nil, errJWKMalformed
+			return nil, nil, ErrJWKMalformed
 		}
-		k, ok := ed25519PublicKey(x[:])
+		k, ok := Ed25519PublicKey(x[:])
 		if !ok {
-			return nil, nil, errJWKMalformed
+			return nil, nil, ErrJWKMalformed
 		}
-		return k, canonicalOKP(m.Crv, m.X), nil
-	case algRS256, algPS256:
+		return k, CanonicalOKP(m.Crv, m.X), nil
+	case AlgRS256, AlgPS256:
 		if m.Kty != "RSA" {
-			return nil, nil, errJWKMismatch
+			return nil, nil, ErrJWKMismatch
 		}
 		k, err := rsaPublicKey(m.N, m.E)
 		if err != nil {
@@ -206,12 +215,15 @@ func publicKeyFromJWK(raw []byte, alg string) (crypto.PublicKey, []byte, error) 
 		}
 		return k, canonicalRSA(m.E, m.N), nil
 	}
-	return nil, nil, errJWKMismatch
+	return nil, nil, ErrJWKMismatch
 }
 
 var (
-	errJWKPrivate  = errors.New("tokens: JWK carries private or symmetric key material")
-	errJWKMismatch = errors.New("tokens: JWK does not match the algorithm")
+	// ErrJWKPrivate rejects a JWK carrying private or symmetric material.
+	ErrJWKPrivate = errors.New("tokens: JWK carries private or symmetric key material")
+	// ErrJWKMismatch rejects a JWK whose type or curve is not the one the
+	// algorithm needs.
+	ErrJWKMismatch = errors.New("tokens: JWK does not match the algorithm")
 )
 
 // decodeExact decodes s into dst and requires it to fill dst exactly.
@@ -228,26 +240,26 @@ func decodeExact(dst []byte, s string) bool {
 // bounds and an odd exponent that fits an int.
 func rsaPublicKey(nB64, eB64 string) (*rsa.PublicKey, error) {
 	if len(nB64) > b64.EncodedLen(maxRSABits/8) || len(eB64) > b64.EncodedLen(4) {
-		return nil, errJWKMalformed
+		return nil, ErrJWKMalformed
 	}
 	n, err := b64.DecodeString(nB64)
 	if err != nil || len(n) == 0 || n[0] == 0 {
-		return nil, errJWKMalformed
+		return nil, ErrJWKMalformed
 	}
 	e, err := b64.DecodeString(eB64)
 	if err != nil || len(e) == 0 || e[0] == 0 {
-		return nil, errJWKMalformed
+		return nil, ErrJWKMalformed
 	}
 	var exp int64
 	for _, c := range e {
 		exp = exp<<8 | int64(c)
 	}
 	if exp < 3 || exp&1 == 0 || exp > 1<<31-1 {
-		return nil, errJWKMalformed
+		return nil, ErrJWKMalformed
 	}
 	mod := new(big.Int).SetBytes(n)
 	if bits := mod.BitLen(); bits < minRSABits || bits > maxRSABits || mod.Bit(0) == 0 {
-		return nil, errJWKMalformed
+		return nil, ErrJWKMalformed
 	}
 	return &rsa.PublicKey{N: mod, E: int(exp)}, nil
 }

@@ -1,4 +1,4 @@
-package tokens
+package jose
 
 import (
 	"bytes"
@@ -26,19 +26,19 @@ func TestSplitCompact(t *testing.T) {
 		{"line break inside a segment is rejected", "aGVh\nZA.cGF5bG9hZA.c2ln", false},
 		{"padding is rejected", "aGVhZA==.cGF5bG9hZA.c2ln", false},
 		{"standard base64 alphabet is rejected", "aGV+ZA.cGF5bG9hZA.c2ln", false},
-		{"oversized token is rejected", strings.Repeat("a", maxCompactJWS) + ".b.c", false},
+		{"oversized token is rejected", strings.Repeat("a", MaxCompactJWS) + ".b.c", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			j, err := splitCompact(tt.token)
+			j, err := SplitCompact(tt.token)
 			if (err == nil) != tt.ok {
-				t.Fatalf("splitCompact err = %v, want ok=%v", err, tt.ok)
+				t.Fatalf("SplitCompact err = %v, want ok=%v", err, tt.ok)
 			}
-			if tt.ok && j.header+"."+j.payload+"."+j.signature != tt.token {
+			if tt.ok && j.Header+"."+j.Payload+"."+j.Signature != tt.token {
 				t.Fatalf("segments %+v do not rebuild the token", j)
 			}
-			if tt.ok && j.signingInput != j.header+"."+j.payload {
-				t.Fatalf("signing input %q", j.signingInput)
+			if tt.ok && j.SigningInput != j.Header+"."+j.Payload {
+				t.Fatalf("signing input %q", j.SigningInput)
 			}
 		})
 	}
@@ -63,7 +63,7 @@ func TestES256SignatureEncodingRoundTrip(t *testing.T) {
 		if back := encodeES256DER(buf[:0], raw); !bytes.Equal(back, der) {
 			t.Fatalf("re-encoded DER differs:\n%x\n%x", back, der)
 		}
-		if !verifySignature(algES256, &key.PublicKey, string(msg), raw) {
+		if !VerifySignature(AlgES256, &key.PublicKey, string(msg), raw) {
 			t.Fatal("raw signature does not verify")
 		}
 	}
@@ -84,21 +84,21 @@ func TestVerifySignatureRejects(t *testing.T) {
 		sig  []byte
 		msg  string
 	}{
-		{"zero r and s", algES256, &ec.PublicKey, make([]byte, 64), msg},
-		{"ES256 signature in DER form", algES256, &ec.PublicKey, der, msg},
-		{"ES256 signature over other bytes", algES256, &ec.PublicKey, esSig, msg + "x"},
-		{"ES256 signature checked with an Ed25519 key", algES256, edPub, esSig, msg},
-		{"Ed25519 signature checked with an EC key", algEdDSA, &ec.PublicKey, edSig, msg},
-		{"truncated Ed25519 signature", algEdDSA, edPub, edSig[:63], msg},
+		{"zero r and s", AlgES256, &ec.PublicKey, make([]byte, 64), msg},
+		{"ES256 signature in DER form", AlgES256, &ec.PublicKey, der, msg},
+		{"ES256 signature over other bytes", AlgES256, &ec.PublicKey, esSig, msg + "x"},
+		{"ES256 signature checked with an Ed25519 key", AlgES256, edPub, esSig, msg},
+		{"Ed25519 signature checked with an EC key", AlgEdDSA, &ec.PublicKey, edSig, msg},
+		{"truncated Ed25519 signature", AlgEdDSA, edPub, edSig[:63], msg},
 		{"unknown algorithm", "HS256", &ec.PublicKey, esSig, msg},
 		{"none algorithm", "none", &ec.PublicKey, nil, msg},
 	}
-	if !verifySignature(algES256, &ec.PublicKey, msg, esSig) || !verifySignature(algEdDSA, edPub, msg, edSig) {
+	if !VerifySignature(AlgES256, &ec.PublicKey, msg, esSig) || !VerifySignature(AlgEdDSA, edPub, msg, edSig) {
 		t.Fatal("valid signatures must verify")
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if verifySignature(tt.alg, tt.pub, tt.msg, tt.sig) {
+			if VerifySignature(tt.alg, tt.pub, tt.msg, tt.sig) {
 				t.Fatal("signature verified")
 			}
 		})

@@ -1,42 +1,48 @@
-package tokens
+package jose
 
 import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 )
 
-// maxCompactJWS bounds every JWS this package parses. Our access tokens are
+// MaxCompactJWS bounds every JWS this package parses. Our access tokens are
 // well under 2 KiB and a DPoP proof with an RSA-4096 key under 2 KiB; the
 // bound keeps hostile input from costing more than a fixed amount of work.
-const maxCompactJWS = 8 << 10
+const MaxCompactJWS = 8 << 10
 
 // b64 is base64url without padding (RFC 7515 section 2). Strict rejects
 // non-zero trailing bits, so every value has exactly one accepted encoding.
 var b64 = base64.RawURLEncoding.Strict()
 
-// compactJWS is a compact JWS split into its segments. The strings point
+// CompactJWS is a compact JWS split into its segments. The strings point
 // into the original token; nothing is copied.
-type compactJWS struct {
-	header, payload, signature string
-	signingInput               string // header + "." + payload
+type CompactJWS struct {
+	// Header, Payload and Signature are the base64url segments.
+	Header, Payload, Signature string
+	// SigningInput is Header + "." + Payload, the bytes the signature covers.
+	SigningInput string
 }
 
 var errNotCompact = errors.New("not a compact JWS")
 
-// splitCompact accepts only the compact serialisation: exactly three
+// SplitCompact splits a compact JWS of at most MaxCompactJWS bytes. It
+// accepts only the compact serialisation: exactly three
 // non-empty segments of base64url characters. Checking the alphabet here
 // matters because the base64 decoder silently skips CR and LF, which would
 // let one token be spelled many ways.
-func splitCompact(token string) (compactJWS, error) {
-	var j compactJWS
-	if len(token) == 0 || len(token) > maxCompactJWS {
+func SplitCompact(token string) (CompactJWS, error) {
+	var j CompactJWS
+	if len(token) == 0 || len(token) > MaxCompactJWS {
 		return j, errNotCompact
 	}
 	first := strings.IndexByte(token, '.')
@@ -52,13 +58,13 @@ func splitCompact(token string) (compactJWS, error) {
 	if second == len(token)-1 {
 		return j, errNotCompact
 	}
-	if !isB64URL(token[:first]) || !isB64URL(token[first+1:second]) || !isB64URL(token[second+1:]) {
+	if !IsB64URL(token[:first]) || !IsB64URL(token[first+1:second]) || !IsB64URL(token[second+1:]) {
 		return j, errNotCompact
 	}
-	j.header = token[:first]
-	j.payload = token[first+1 : second]
-	j.signature = token[second+1:]
-	j.signingInput = token[:second]
+	j.Header = token[:first]
+	j.Payload = token[first+1 : second]
+	j.Signature = token[second+1:]
+	j.SigningInput = token[:second]
 	return j, nil
 }
 
@@ -71,8 +77,8 @@ var b64URLChars = func() (t [256]bool) {
 	return t
 }()
 
-// isB64URL reports whether every byte of s is in the base64url alphabet.
-func isB64URL(s string) bool {
+// IsB64URL reports whether every byte of s is in the base64url alphabet.
+func IsB64URL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if !b64URLChars[s[i]] {
 			return false
@@ -81,45 +87,88 @@ func isB64URL(s string) bool {
 	return true
 }
 
-// decodeSegment decodes one base64url segment into a new slice.
-func decodeSegment(s string) ([]byte, error) {
-	return b64.DecodeString(s)
+// SignCompact returns header.payload.signature signed by key, with the
+// header already base64url-encoded (see SigningKey.CompactHeader).
+func SignCompact(key *SigningKey, headerB64 string, payload []byte) (string, error) {
+	buf := make([]byte, 0, len(headerB64)+1+b64.EncodedLen(len(payload))+1+b64.EncodedLen(rawSigSize))
+	buf = append(buf, headerB64...)
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, payload)
+	sig, err := key.sign(buf)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, sig)
+	return string(buf), nil
 }
+
+// SignJWS returns the compact JWS of the given header and payload JSON,
+// signed by signer with alg, which must be ES256 or EdDSA (ES256
+// signatures in their low-s form).
+func SignJWS(header, payload []byte, signer crypto.Signer, alg string) (string, error) {
+	input := b64.EncodeToString(header) + "." + b64.EncodeToString(payload)
+	var sig []byte
+	switch alg {
+	case AlgES256:
+		digest := sha256.Sum256([]byte(input))
+		der, err := signer.Sign(rand.Reader, digest[:], crypto.SHA256)
+		if err != nil {
+			return "", fmt.Errorf("sd-jwt: sign: %w", err)
+		}
+		if sig, err = decodeES256DER(der); err != nil {
+			return "", errors.New("sd-jwt: sign: malformed ecdsa signature")
+		}
+		lowS(sig)
+	case AlgEdDSA:
+		var err error
+		if sig, err = signer.Sign(rand.Reader, []byte(input), crypto.Hash(0)); err != nil {
+			return "", fmt.Errorf("sd-jwt: sign: %w", err)
+		}
+	default:
+		return "", ErrUnsupportedAlg
+	}
+	return input + "." + b64.EncodeToString(sig), nil
+}
+
+// ErrUnsupportedAlg is SignJWS's error for an algorithm other than ES256
+// and EdDSA.
+var ErrUnsupportedAlg = errors.New("jose: unsupported signing alg")
 
 // rawSigSize is the size of an ES256 signature (r||s, RFC 7518 section
 // 3.4) and of an Ed25519 signature (RFC 8037 section 3.1).
 const rawSigSize = 64
 
-// verifySignature checks sig over signingInput with pub for the given JWS
+// VerifySignature checks sig over signingInput with pub for the given JWS
 // alg. The alg comes from our own key record or from an allow-list that has
 // already been matched against the key type, never from a header alone.
-func verifySignature(alg string, pub crypto.PublicKey, signingInput string, sig []byte) bool {
+func VerifySignature(alg string, pub crypto.PublicKey, signingInput string, sig []byte) bool {
 	switch alg {
-	case algES256:
+	case AlgES256:
 		k, ok := pub.(*ecdsa.PublicKey)
 		if !ok || len(sig) != rawSigSize {
 			return false
 		}
-		digest := sha256String(signingInput)
+		digest := SHA256String(signingInput)
 		var buf [2 + 2*(3+32)]byte
 		der := encodeES256DER(buf[:0], sig)
 		if der == nil {
 			return false
 		}
 		return ecdsa.VerifyASN1(k, digest[:], der)
-	case algEdDSA, algEd25519:
+	case AlgEdDSA, AlgEd25519:
 		k, ok := pub.(ed25519.PublicKey)
 		if !ok || len(k) != ed25519.PublicKeySize || len(sig) != ed25519.SignatureSize {
 			return false
 		}
 		return ed25519.Verify(k, []byte(signingInput), sig)
-	case algRS256, algPS256:
+	case AlgRS256, AlgPS256:
 		k, ok := pub.(*rsa.PublicKey)
 		if !ok {
 			return false
 		}
-		digest := sha256String(signingInput)
-		if alg == algRS256 {
+		digest := SHA256String(signingInput)
+		if alg == AlgRS256 {
 			return rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig) == nil
 		}
 		// RFC 7518 section 3.5: the salt is as long as the hash.

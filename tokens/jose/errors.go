@@ -1,4 +1,4 @@
-package tokens
+package jose
 
 // OAuth error codes carried by TokenError.
 const (
@@ -21,14 +21,4 @@ type TokenError struct {
 // Error returns the code and description.
 func (e *TokenError) Error() string {
 	return e.Code + ": " + e.Description
-}
-
-// invalidToken and invalidProof take only fixed, client-safe descriptions:
-// never pass them library error text, which can echo untrusted input.
-func invalidToken(desc string) *TokenError {
-	return &TokenError{Code: CodeInvalidToken, Description: desc}
-}
-
-func invalidProof(desc string) *TokenError {
-	return &TokenError{Code: CodeInvalidDPoPProof, Description: desc}
 }

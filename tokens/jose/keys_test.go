@@ -1,4 +1,4 @@
-package tokens
+package jose
 
 import (
 	"crypto/ecdsa"
@@ -9,7 +9,7 @@ import (
 )
 
 func TestAlgorithmNamesMatchRegistry(t *testing.T) {
-	for got, want := range map[string]string{algES256: "ES256", algEdDSA: "EdDSA", algEd25519: "Ed25519", algRS256: "RS256", algPS256: "PS256"} {
+	for got, want := range map[string]string{AlgES256: "ES256", AlgEdDSA: "EdDSA", AlgEd25519: "Ed25519", AlgRS256: "RS256", AlgPS256: "PS256"} {
 		if got != want {
 			t.Errorf("algorithm name %q, want %q", got, want)
 		}
@@ -21,9 +21,9 @@ func TestGenerateSigningKey(t *testing.T) {
 	tests := []struct {
 		name, alg, wantAlg string
 	}{
-		{"empty alg defaults to ES256", "", algES256},
-		{"ES256 key", algES256, algES256},
-		{"EdDSA key", algEdDSA, algEdDSA},
+		{"empty alg defaults to ES256", "", AlgES256},
+		{"ES256 key", AlgES256, AlgES256},
+		{"EdDSA key", AlgEdDSA, AlgEdDSA},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +44,7 @@ func TestGenerateSigningKey(t *testing.T) {
 			}
 			// A signature made by the key verifies with its public half.
 			sig, err := k.sign([]byte("a.b"))
-			if err != nil || !verifySignature(k.Alg, k.Public(), "a.b", sig) {
+			if err != nil || !VerifySignature(k.Alg, k.Public(), "a.b", sig) {
 				t.Fatalf("sign/verify failed: %v", err)
 			}
 			switch k.Public().(type) {
@@ -64,7 +64,7 @@ func TestGenerateSigningKey(t *testing.T) {
 
 func TestSigningKeyPKCS8RoundTrip(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	for _, alg := range []string{algES256, algEdDSA} {
+	for _, alg := range []string{AlgES256, AlgEdDSA} {
 		t.Run(alg+" key survives MarshalPrivate and ParseSigningKey", func(t *testing.T) {
 			k, err := GenerateSigningKey(alg, now)
 			if err != nil {
@@ -82,7 +82,7 @@ func TestSigningKeyPKCS8RoundTrip(t *testing.T) {
 				t.Fatalf("parsed key %+v", back)
 			}
 			sig, err := back.sign([]byte("x.y"))
-			if err != nil || !verifySignature(alg, k.Public(), "x.y", sig) {
+			if err != nil || !VerifySignature(alg, k.Public(), "x.y", sig) {
 				t.Fatal("parsed key does not sign for the original public key")
 			}
 			// An empty id is derived again from the key itself.
@@ -91,18 +91,18 @@ func TestSigningKeyPKCS8RoundTrip(t *testing.T) {
 			}
 		})
 	}
-	es, _ := GenerateSigningKey(algES256, now)
+	es, _ := GenerateSigningKey(AlgES256, now)
 	der, _ := es.MarshalPrivate()
-	if _, err := ParseSigningKey("k", algEdDSA, now, der); err == nil {
+	if _, err := ParseSigningKey("k", AlgEdDSA, now, der); err == nil {
 		t.Fatal("EC key accepted as EdDSA")
 	}
-	if _, err := ParseSigningKey("k", algES256, now, []byte("not a key")); err == nil {
+	if _, err := ParseSigningKey("k", AlgES256, now, []byte("not a key")); err == nil {
 		t.Fatal("garbage accepted as a key")
 	}
 }
 
 func TestPublicJWKHasNoPrivateMembers(t *testing.T) {
-	k, _ := GenerateSigningKey(algES256, time.Now())
+	k, _ := GenerateSigningKey(AlgES256, time.Now())
 	j, err := publicJWK(k)
 	if err != nil {
 		t.Fatal(err)

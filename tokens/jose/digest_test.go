@@ -1,4 +1,4 @@
-package tokens
+package jose
 
 import (
 	"crypto/sha256"
@@ -8,7 +8,7 @@ import (
 
 func TestSHA256StringMatchesSum256(t *testing.T) {
 	for _, s := range []string{"", "abc", strings.Repeat("x", 1000)} {
-		if sha256String(s) != sha256.Sum256([]byte(s)) {
+		if SHA256String(s) != sha256.Sum256([]byte(s)) {
 			t.Fatalf("digest of %d bytes differs", len(s))
 		}
 	}

@@ -1,4 +1,4 @@
-package tokens
+package jose
 
 import (
 	"crypto/ecdsa"
@@ -96,28 +96,28 @@ func TestPublicKeyFromJWK(t *testing.T) {
 		alg  string
 		want error
 	}{
-		{"EC P-256 key for ES256 is accepted", ecJWK, algES256, nil},
-		{"Ed25519 key for EdDSA is accepted", edJWK, algEdDSA, nil},
-		{"RSA 2048 key for PS256 is accepted", rsaJWK, algPS256, nil},
-		{"EC key under EdDSA is a mismatch", ecJWK, algEdDSA, errJWKMismatch},
-		{"OKP key under ES256 is a mismatch", edJWK, algES256, errJWKMismatch},
-		{"RSA key under ES256 is a mismatch", rsaJWK, algES256, errJWKMismatch},
-		{"P-384 curve under ES256 is a mismatch", with(ecJWK, "crv", "P-384"), algES256, errJWKMismatch},
-		{"jwk alg disagreeing with header alg is a mismatch", with(ecJWK, "alg", "ES384"), algES256, errJWKMismatch},
-		{"private d is rejected", with(ecJWK, "d", "AAAA"), algES256, errJWKPrivate},
-		{"null d still counts as a private member", with(ecJWK, "d", json.RawMessage("null")), algES256, errJWKPrivate},
-		{"oct key is rejected", map[string]any{"kty": "oct", "k": "c2VjcmV0"}, algES256, errJWKPrivate},
-		{"RSA private p is rejected", with(rsaJWK, "p", "AQAB"), algRS256, errJWKPrivate},
-		{"point off the curve is rejected", offCurve, algES256, errJWKMalformed},
-		{"missing y is rejected", with(ecJWK, "y", nil), algES256, errJWKMalformed},
-		{"RSA modulus below 2048 bits is rejected", with(rsaJWK, "n", b64.EncodeToString(small.N.Bytes())), algRS256, errJWKMalformed},
-		{"RSA exponent with leading zero is rejected", with(rsaJWK, "e", "AAEAAQ"), algRS256, errJWKMalformed},
-		{"RSA even exponent is rejected", with(rsaJWK, "e", "AQAC"), algRS256, errJWKMalformed},
-		{"unsupported alg is a mismatch", ecJWK, "ES384", errJWKMismatch},
+		{"EC P-256 key for ES256 is accepted", ecJWK, AlgES256, nil},
+		{"Ed25519 key for EdDSA is accepted", edJWK, AlgEdDSA, nil},
+		{"RSA 2048 key for PS256 is accepted", rsaJWK, AlgPS256, nil},
+		{"EC key under EdDSA is a mismatch", ecJWK, AlgEdDSA, ErrJWKMismatch},
+		{"OKP key under ES256 is a mismatch", edJWK, AlgES256, ErrJWKMismatch},
+		{"RSA key under ES256 is a mismatch", rsaJWK, AlgES256, ErrJWKMismatch},
+		{"P-384 curve under ES256 is a mismatch", with(ecJWK, "crv", "P-384"), AlgES256, ErrJWKMismatch},
+		{"jwk alg disagreeing with header alg is a mismatch", with(ecJWK, "alg", "ES384"), AlgES256, ErrJWKMismatch},
+		{"private d is rejected", with(ecJWK, "d", "AAAA"), AlgES256, ErrJWKPrivate},
+		{"null d still counts as a private member", with(ecJWK, "d", json.RawMessage("null")), AlgES256, ErrJWKPrivate},
+		{"oct key is rejected", map[string]any{"kty": "oct", "k": "c2VjcmV0"}, AlgES256, ErrJWKPrivate},
+		{"RSA private p is rejected", with(rsaJWK, "p", "AQAB"), AlgRS256, ErrJWKPrivate},
+		{"point off the curve is rejected", offCurve, AlgES256, ErrJWKMalformed},
+		{"missing y is rejected", with(ecJWK, "y", nil), AlgES256, ErrJWKMalformed},
+		{"RSA modulus below 2048 bits is rejected", with(rsaJWK, "n", b64.EncodeToString(small.N.Bytes())), AlgRS256, ErrJWKMalformed},
+		{"RSA exponent with leading zero is rejected", with(rsaJWK, "e", "AAEAAQ"), AlgRS256, ErrJWKMalformed},
+		{"RSA even exponent is rejected", with(rsaJWK, "e", "AQAC"), AlgRS256, ErrJWKMalformed},
+		{"unsupported alg is a mismatch", ecJWK, "ES384", ErrJWKMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pub, canonical, err := publicKeyFromJWK(mustJSON(t, tt.jwk), tt.alg)
+			pub, canonical, err := PublicKeyFromJWK(mustJSON(t, tt.jwk), tt.alg)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -130,12 +130,12 @@ func TestPublicKeyFromJWK(t *testing.T) {
 			// The canonical form hashes to the same thumbprint Thumbprint
 			// computes from the original JSON.
 			want, err := Thumbprint(mustJSON(t, tt.jwk))
-			if err != nil || thumbprintOf(canonical) != want {
-				t.Fatalf("thumbprint mismatch: %s vs %s (%v)", thumbprintOf(canonical), want, err)
+			if err != nil || ThumbprintOf(canonical) != want {
+				t.Fatalf("thumbprint mismatch: %s vs %s (%v)", ThumbprintOf(canonical), want, err)
 			}
 		})
 	}
-	if pub, _, err := publicKeyFromJWK(mustJSON(t, ecJWK), algES256); err != nil || !pub.(*ecdsa.PublicKey).Equal(&ec.PublicKey) {
+	if pub, _, err := PublicKeyFromJWK(mustJSON(t, ecJWK), AlgES256); err != nil || !pub.(*ecdsa.PublicKey).Equal(&ec.PublicKey) {
 		t.Fatalf("EC key did not round-trip: %v", err)
 	}
 }

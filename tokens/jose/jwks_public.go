@@ -1,4 +1,4 @@
-package tokens
+package jose
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 )
 
 // jwksKeyMeta holds the members of a published key that say what it is
-// for; the key material itself is read by publicKeyFromJWK.
+// for; the key material itself is read by PublicKeyFromJWK.
 type jwksKeyMeta struct {
 	KID string `json:"kid"`
 	Alg string `json:"alg"`
@@ -27,20 +27,20 @@ type jwksKeyMeta struct {
 // allows. A key carrying private members, or one whose material does not
 // match its alg, fails the whole set.
 func ParsePublicJWKS(data []byte) ([]KeyringEntry, error) {
-	raw, err := parseJWKS(data)
+	raw, err := ParseJWKS(data)
 	if err != nil {
 		return nil, err
 	}
 	var out []KeyringEntry
 	for _, k := range raw {
 		var m jwksKeyMeta
-		if !strictJOSE(k) || json.Unmarshal(k, &m) != nil {
-			return nil, errJWKMalformed
+		if !StrictJSON(k) || json.Unmarshal(k, &m) != nil {
+			return nil, ErrJWKMalformed
 		}
-		if m.KID == "" || (m.Use != "" && m.Use != "sig") || (m.Alg != algES256 && m.Alg != algEdDSA) {
+		if m.KID == "" || (m.Use != "" && m.Use != "sig") || (m.Alg != AlgES256 && m.Alg != AlgEdDSA) {
 			continue
 		}
-		pub, canonical, err := publicKeyFromJWK(k, m.Alg)
+		pub, canonical, err := PublicKeyFromJWK(k, m.Alg)
 		if err != nil {
 			return nil, err
 		}
@@ -52,7 +52,19 @@ func ParsePublicJWKS(data []byte) ([]KeyringEntry, error) {
 	return out, nil
 }
 
-// IsUnknownKey reports whether err is the access-token rejection for a kid
-// the keyring does not hold: a verifier working from a fetched JWKS then
-// knows to fetch it again.
-func IsUnknownKey(err error) bool { return err == errTokenKey }
+// maxJWKS bounds a JWK Set document.
+const maxJWKS = 64 << 10
+
+type jwkSet struct {
+	Keys []json.RawMessage `json:"keys"`
+}
+
+// ParseJWKS returns the keys of a {"keys":[...]} document of at most
+// 64 KiB holding 1 to 32 keys, each still to be checked.
+func ParseJWKS(data []byte) ([]json.RawMessage, error) {
+	var set jwkSet
+	if len(data) == 0 || len(data) > maxJWKS || json.Unmarshal(data, &set) != nil || len(set.Keys) == 0 || len(set.Keys) > 32 {
+		return nil, errors.New("tokens: not a JWK Set ({\"keys\":[...]}, 1 to 32 keys, at most 64 KiB)")
+	}
+	return set.Keys, nil
+}
