@@ -25,6 +25,8 @@ import (
 	"github.com/latchid/latch/webauthn"
 
 	"github.com/latchid/latch/tokens/jose"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // Server is a running (or ready to run) Latch service. It owns the store,
@@ -42,7 +44,7 @@ type Server struct {
 	// proxies are the trusted proxies (Config.TrustedProxies).
 	proxies []netip.Prefix
 	access  *tokens.AccessTokens
-	dpop    *tokens.DPoP
+	dpop    *dpop.DPoP
 	revoked *revocationList
 	users   userCache
 	// webOrigins are the --web-origin values, consulted by originAllowed.
@@ -151,7 +153,7 @@ func (s *Server) init() error {
 	s.access = tokens.NewAccessTokens(tokens.AccessConfig{
 		Issuer: s.cfg.Issuer, Audience: s.cfg.Audience, TTL: s.cfg.AccessTTL, Keys: s.keys, Now: s.now,
 	})
-	s.dpop = tokens.NewDPoP(tokens.DPoPConfig{MaxAge: s.cfg.DPoPMaxAge, Nonces: s.cfg.DPoPNonce, Now: s.now})
+	s.dpop = dpop.NewDPoP(dpop.DPoPConfig{MaxAge: s.cfg.DPoPMaxAge, Nonces: s.cfg.DPoPNonce, Now: s.now})
 	if s.revoked, err = loadRevocations(ctx, s.db, s.now()); err != nil {
 		return err
 	}

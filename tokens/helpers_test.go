@@ -107,17 +107,6 @@ func mustECKey(tb testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
-// ecPublicJWK returns the public JWK members of k as a map, ready to embed
-// in a proof header or to extend with hostile members.
-func ecPublicJWK(tb testing.TB, k *ecdsa.PublicKey) map[string]any {
-	tb.Helper()
-	point, err := k.Bytes()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return map[string]any{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(point[1:33]), "y": b64.EncodeToString(point[33:])}
-}
-
 // wantCode asserts err is a *jose.TokenError with the given code.
 func wantCode(tb testing.TB, err error, code string) {
 	tb.Helper()

@@ -1,10 +1,12 @@
-package tokens
+package dpop
 
 import (
 	"errors"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // maxHTU bounds the URLs NormalizeHTU accepts; a proof cannot carry a longer
@@ -188,4 +190,7 @@ func removeDotSegments(in string) string {
 
 // ATH returns the DPoP "ath" value for an access token: the base64url
 // SHA-256 of its ASCII bytes (RFC 9449 section 4.2).
-func ATH(accessToken string) string { return HashOpaque(accessToken) }
+func ATH(accessToken string) string {
+	sum := jose.SHA256String(accessToken)
+	return b64.EncodeToString(sum[:])
+}

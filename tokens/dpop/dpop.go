@@ -1,4 +1,4 @@
-package tokens
+package dpop
 
 import (
 	"crypto/subtle"
@@ -143,7 +143,7 @@ type ProofCheck struct {
 // Proof is a verified DPoP proof.
 type Proof struct {
 	// JKT is the RFC 7638 thumbprint of the proof key, to compare with the
-	// access token's cnf.jkt or to bind new tokens.
+	// access token's cnf.jkt or to bind new
 	JKT string
 	// JTI is the proof's unique identifier.
 	JTI string

@@ -1,4 +1,4 @@
-package tokens
+package dpop
 
 import (
 	"crypto/ecdsa"
