@@ -3,7 +3,6 @@ package tokens
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -105,38 +104,6 @@ func TestJWXVerifiesWhatLatchEmits(t *testing.T) {
 				}
 				if typ, _ := msg.Signatures()[0].ProtectedHeaders().Type(); typ != typAccessToken {
 					t.Fatalf("typ %q", typ)
-				}
-			}
-		})
-		t.Run("SD-JWT issuer JWTs "+signer.Alg, func(t *testing.T) {
-			holder := mustECKey(t)
-			for i := range 8 {
-				cred, err := SDIssue(SDIssueRequest{
-					Issuer: sdTestIssuer, VCT: sdTestVCT, IssuedAt: accessT0, ExpiresAt: accessT0.Add(time.Hour),
-					HolderJWK: sdTestECJWK(t, &holder.PublicKey), Claims: map[string]any{"given_name": "Ada", "n": i},
-				}, signer.Signer(), signer.Alg, signer.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				issuerJWT, _, _ := strings.Cut(cred.Compact, "~")
-				payload, err := jws.Verify([]byte(issuerJWT), jws.WithKeySet(set, jws.WithRequireKid(true)))
-				if err != nil {
-					t.Fatalf("jwx refuses issuer JWT %d: %v", i, err)
-				}
-				var p map[string]any
-				if err := json.Unmarshal(payload, &p); err != nil || p["iss"] != sdTestIssuer {
-					t.Fatalf("jwx payload %s (%v)", payload, err)
-				}
-				// The holder key in cnf is a public key jwx can use, the
-				// holder's own.
-				raw, _ := json.Marshal(p["cnf"].(map[string]any)["jwk"])
-				k, err := jwk.ParseKey(raw)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var pub ecdsa.PublicKey
-				if err := jwk.Export(k, &pub); err != nil || !pub.Equal(&holder.PublicKey) {
-					t.Fatalf("cnf.jwk is not the holder key for jwx (%v)", err)
 				}
 			}
 		})

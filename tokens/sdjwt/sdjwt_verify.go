@@ -1,4 +1,4 @@
-package tokens
+package sdjwt
 
 import (
 	"crypto/sha256"

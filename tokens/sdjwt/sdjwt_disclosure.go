@@ -1,4 +1,4 @@
-package tokens
+package sdjwt
 
 const (
 	// sdKeyDigests holds an object's digests (RFC 9901 §4.2.4.1).
