@@ -1,6 +1,7 @@
 // Package auth is the Latch service: the HTTP API on Fiber, the middleware
 // that authenticates requests, and the rules of accounts, sessions and
-// factors. It composes the webauthn, tokens and store packages.
+// factors. It composes the webauthn, token (tokens and its jose, dpop and
+// sdjwt subpackages) and store packages.
 package auth
 
 import (
