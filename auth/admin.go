@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/latchid/latch/store"
-	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // Admin performs operator tasks on the data directory of a stopped server.
@@ -307,7 +308,7 @@ func keyAlg(alg, configured string) (string, error) {
 	return alg, nil
 }
 
-func keySummary(k *tokens.SigningKey) KeySummary {
+func keySummary(k *jose.SigningKey) KeySummary {
 	return KeySummary{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt}
 }
 

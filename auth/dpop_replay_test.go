@@ -4,8 +4,9 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/latchid/latch/tokens"
 	"github.com/latchid/latch/webauthn/webauthntest"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // TestDPoPProofOfAFailedRequestIsNotSpent: a token-issuing request that
@@ -50,7 +51,7 @@ func TestDPoPProofOfAFailedRequestIsNotSpent(t *testing.T) {
 // shard, a key's bound 64 in all: 4 per shard), so a flood that would fill
 // the default one is quick to send.
 func smallReplayCache(e *env) {
-	e.srv.dpop = tokens.NewDPoP(tokens.DPoPConfig{MaxAge: e.srv.cfg.DPoPMaxAge, Now: e.srv.now, ReplayCacheSize: 1024, ReplayPerKey: 64})
+	e.srv.dpop = dpop.NewDPoP(dpop.DPoPConfig{MaxAge: e.srv.cfg.DPoPMaxAge, Now: e.srv.now, ReplayCacheSize: 1024, ReplayPerKey: 64})
 }
 
 // TestDPoPFloodOfFailingRequestsCannotStarveOthers is the attack of the

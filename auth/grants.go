@@ -13,6 +13,8 @@ import (
 
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // Defaults for tokens issued to the service's own clients.
@@ -49,7 +51,7 @@ type issuedSession struct {
 // recordProof in the transaction that issues the tokens, once the grant or
 // ceremony has been found good, so a request that fails costs the replay
 // cache nothing and a flood of failing requests cannot fill it.
-func (s *Server) tokenEndpointProof(c *fiber.Ctx) (*tokens.Proof, error) {
+func (s *Server) tokenEndpointProof(c *fiber.Ctx) (*dpop.Proof, error) {
 	if !hasDPoP(c) {
 		if s.cfg.RequireDPoP {
 			return nil, Errorf(http.StatusBadRequest, CodeInvalidDPoPProof, "this server requires a DPoP proof")
@@ -67,7 +69,7 @@ func (s *Server) tokenEndpointProof(c *fiber.Ctx) (*tokens.Proof, error) {
 // transaction that issues the tokens: a replay that raced this request, or a
 // key over its replay-cache bound, aborts the commit. Recording is
 // idempotent, as a store transaction function that may run twice needs.
-func (s *Server) recordProof(proof *tokens.Proof) error {
+func (s *Server) recordProof(proof *dpop.Proof) error {
 	if proof == nil {
 		return nil
 	}
@@ -96,7 +98,7 @@ func enabledUser(tx *store.Tx, userID string) (*store.User, error) {
 // startSession creates a login session and its first refresh token inside
 // the caller's transaction, for a user read in it (see enabledUser). The
 // session record keeps the token's state (see store.Session.Refresh).
-func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *tokens.Proof, from signInClient) (*issuedSession, error) {
+func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *dpop.Proof, from signInClient) (*issuedSession, error) {
 	now := s.now()
 	clientID := defaultClientID
 	sess := &store.Session{
@@ -246,7 +248,7 @@ func (s *Server) tokenGrant(c *fiber.Ctx, form map[string]string) (*tokenRespons
 //
 // A token of an application (a client other than the service's own) is
 // refreshed only by that client, authenticated (client, nil otherwise).
-func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *store.Client, proof *tokens.Proof) (*tokenResponse, error) {
+func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *store.Client, proof *dpop.Proof) (*tokenResponse, error) {
 	now := s.now()
 	var (
 		issued     *issuedSession
@@ -316,7 +318,7 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *
 // rotate issues the next refresh token of sess, a live session whose
 // current token was just presented: old, for a token kept as a record of
 // its own, or nil. The next token's state is kept in the session.
-func (s *Server) rotate(tx *store.Tx, sess *store.Session, old *store.RefreshToken, proof *tokens.Proof, now time.Time) (*issuedSession, error) {
+func (s *Server) rotate(tx *store.Tx, sess *store.Session, old *store.RefreshToken, proof *dpop.Proof, now time.Time) (*issuedSession, error) {
 	user, err := s.users.peek(tx, sess.UserID)
 	if err != nil {
 		return nil, errGrant("the account no longer exists")
@@ -365,7 +367,7 @@ func (s *Server) rotate(tx *store.Tx, sess *store.Session, old *store.RefreshTok
 // issued before sessions kept their token's state. Its rotation marks the
 // record rotated, so that its reuse is still recognised, and moves the
 // family into its session: the next token is kept there.
-func (s *Server) rotateRecord(tx *store.Tx, h *heldRefresh, clientID string, client *store.Client, proof *tokens.Proof, now time.Time,
+func (s *Server) rotateRecord(tx *store.Tx, h *heldRefresh, clientID string, client *store.Client, proof *dpop.Proof, now time.Time,
 	reused func(sid, userID string) error, issued **issuedSession) error {
 	rt, sess := h.rt, h.sess
 	if !rt.ExpiresAt.After(now) {

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/latchid/latch/store"
-	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // loadKeyring reads the signing keys from the store, creating the first one
 // on first start. The newest unretired key signs; retired keys stay published
 // until every token they signed has expired.
-func loadKeyring(ctx context.Context, db *store.DB, alg string, window time.Duration, now time.Time) (*tokens.Keyring, error) {
+func loadKeyring(ctx context.Context, db *store.DB, alg string, window time.Duration, now time.Time) (*jose.Keyring, error) {
 	active, retired, err := readKeys(ctx, db, window, now)
 	if err != nil {
 		return nil, err
@@ -22,13 +23,13 @@ func loadKeyring(ctx context.Context, db *store.DB, alg string, window time.Dura
 			return nil, err
 		}
 	}
-	return tokens.NewKeyring(active, retired...), nil
+	return jose.NewKeyring(active, retired...), nil
 }
 
 // readKeys loads the keys. A retired key stays published for at least
 // window after its retirement, whatever the rotation recorded: a rotation
 // made offline by the CLI may not know this server's token lifetimes.
-func readKeys(ctx context.Context, db *store.DB, window time.Duration, now time.Time) (*tokens.SigningKey, []tokens.KeyringEntry, error) {
+func readKeys(ctx context.Context, db *store.DB, window time.Duration, now time.Time) (*jose.SigningKey, []jose.KeyringEntry, error) {
 	var recs []store.SigningKey
 	if err := db.View(ctx, func(tx *store.Tx) error {
 		var err error
@@ -37,10 +38,10 @@ func readKeys(ctx context.Context, db *store.DB, window time.Duration, now time.
 	}); err != nil {
 		return nil, nil, fmt.Errorf("load signing keys: %w", err)
 	}
-	var active *tokens.SigningKey
-	var retired []tokens.KeyringEntry
+	var active *jose.SigningKey
+	var retired []jose.KeyringEntry
 	for _, r := range recs {
-		k, err := tokens.ParseSigningKey(r.ID, r.Alg, r.CreatedAt, r.Private)
+		k, err := jose.ParseSigningKey(r.ID, r.Alg, r.CreatedAt, r.Private)
 		if err != nil {
 			return nil, nil, fmt.Errorf("load signing key %s: %w", r.ID, err)
 		}
@@ -48,12 +49,12 @@ func readKeys(ctx context.Context, db *store.DB, window time.Duration, now time.
 		case r.Alg == rsaKeyAlg:
 			// The RSA key signs only ID tokens of RS256 clients: never the
 			// active key, published for as long as it is kept.
-			retired = append(retired, tokens.KeyringEntry{Key: k})
+			retired = append(retired, jose.KeyringEntry{Key: k})
 		case r.RetiredAt.IsZero():
 			if active != nil {
 				// Two unretired keys can only come from an interrupted
 				// rotation; the newer one wins, the older stays published.
-				retired = append(retired, tokens.KeyringEntry{Key: active, PublishUntil: now.Add(24 * time.Hour)})
+				retired = append(retired, jose.KeyringEntry{Key: active, PublishUntil: now.Add(24 * time.Hour)})
 			}
 			active = k
 		default:
@@ -62,15 +63,15 @@ func readKeys(ctx context.Context, db *store.DB, window time.Duration, now time.
 				until = min
 			}
 			if until.After(now) {
-				retired = append(retired, tokens.KeyringEntry{Key: k, PublishUntil: until})
+				retired = append(retired, jose.KeyringEntry{Key: k, PublishUntil: until})
 			}
 		}
 	}
 	return active, retired, nil
 }
 
-func createKey(ctx context.Context, db *store.DB, alg string, now time.Time) (*tokens.SigningKey, error) {
-	k, err := tokens.GenerateSigningKey(alg, now)
+func createKey(ctx context.Context, db *store.DB, alg string, now time.Time) (*jose.SigningKey, error) {
+	k, err := jose.GenerateSigningKey(alg, now)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func createKey(ctx context.Context, db *store.DB, alg string, now time.Time) (*t
 // RotateKeys creates a new signing key and retires the current one, which
 // stays published for publishFor (the longest lifetime of anything it signed).
 // It works on a store directly, so the CLI can use it on a stopped server.
-func RotateKeys(ctx context.Context, db *store.DB, alg string, publishFor time.Duration, now time.Time) (*tokens.SigningKey, error) {
+func RotateKeys(ctx context.Context, db *store.DB, alg string, publishFor time.Duration, now time.Time) (*jose.SigningKey, error) {
 	var recs []store.SigningKey
 	err := db.Update(ctx, func(tx *store.Tx) error {
 		var err error
@@ -136,7 +137,7 @@ func publishWindow(cfg Config) time.Duration {
 
 // RotateKeys rotates the signing key of a running server to a new key of
 // alg ("" = the configured algorithm), which signs from then on.
-func (s *Server) RotateKeys(ctx context.Context, alg string) (*tokens.SigningKey, error) {
+func (s *Server) RotateKeys(ctx context.Context, alg string) (*jose.SigningKey, error) {
 	alg, err := keyAlg(alg, s.cfg.KeyAlg)
 	if err != nil {
 		return nil, err
@@ -149,7 +150,7 @@ func (s *Server) RotateKeys(ctx context.Context, alg string) (*tokens.SigningKey
 	return s.reloadKeys(ctx)
 }
 
-func (s *Server) reloadKeys(ctx context.Context) (*tokens.SigningKey, error) {
+func (s *Server) reloadKeys(ctx context.Context) (*jose.SigningKey, error) {
 	active, retired, err := readKeys(ctx, s.db, publishWindow(s.cfg), s.now())
 	if err != nil {
 		return nil, err

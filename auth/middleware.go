@@ -11,6 +11,10 @@ import (
 
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/jose"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
@@ -58,8 +62,8 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 // principal is the authenticated caller of a protected request.
 type principal struct {
 	claims *tokens.AccessClaims
-	proof  *tokens.Proof // the request's DPoP proof when the token is bound
-	user   *profile      // the account, enabled when the request was authenticated
+	proof  *dpop.Proof // the request's DPoP proof when the token is bound
+	user   *profile    // the account, enabled when the request was authenticated
 }
 
 const principalKey = "latch.principal"
@@ -288,13 +292,13 @@ func (s *Server) challenge(c *fiber.Ctx, err error) error {
 
 // proofCheck describes the DPoP proof a request must carry; htu is built from
 // the configured issuer, never from Host or X-Forwarded-* headers.
-func (s *Server) proofCheck(c *fiber.Ctx, accessToken string) tokens.ProofCheck {
+func (s *Server) proofCheck(c *fiber.Ctx, accessToken string) dpop.ProofCheck {
 	raw := c.Request().Header.PeekAll("DPoP")
 	headers := make([]string, len(raw))
 	for i, h := range raw {
 		headers[i] = string(h)
 	}
-	return tokens.ProofCheck{
+	return dpop.ProofCheck{
 		Headers:     headers,
 		Method:      c.Method(),
 		URL:         s.cfg.Issuer + c.Path(),
@@ -311,7 +315,7 @@ func hasDPoP(c *fiber.Ctx) bool {
 // 401 at protected ones.
 func (s *Server) dpopError(err error, status int) *Error {
 	code, desc := CodeInvalidDPoPProof, "invalid DPoP proof"
-	if te, ok := err.(*tokens.TokenError); ok {
+	if te, ok := err.(*jose.TokenError); ok {
 		desc = te.Description
 		if te.Code == CodeUseDPoPNonce {
 			code = CodeUseDPoPNonce
@@ -321,7 +325,7 @@ func (s *Server) dpopError(err error, status int) *Error {
 }
 
 func tokenErrorText(err error, fallback string) string {
-	if te, ok := err.(*tokens.TokenError); ok && te.Description != "" {
+	if te, ok := err.(*jose.TokenError); ok && te.Description != "" {
 		return te.Description
 	}
 	return fallback

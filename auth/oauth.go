@@ -15,6 +15,8 @@ import (
 
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // handleResourceMetadata serves RFC 9728 protected-resource metadata for the
@@ -87,8 +89,8 @@ type revoker struct {
 	client bool // an authenticated introspection client
 
 	checked bool
-	proof   *tokens.Proof // the proof of the key the caller holds
-	holder  *principal    // set when the caller sent its DPoP-bound access token
+	proof   *dpop.Proof // the proof of the key the caller holds
+	holder  *principal  // set when the caller sent its DPoP-bound access token
 	err     error
 }
 

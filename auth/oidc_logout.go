@@ -13,6 +13,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/latchid/latch/store"
+
+	"github.com/latchid/latch/tokens"
 )
 
 // handleEndSessionRequest is RP-initiated logout (OpenID Connect
@@ -41,7 +43,7 @@ func (s *Server) handleEndSessionRequest(c *fiber.Ctx) error {
 	clientID := p["client_id"]
 	hintSub := ""
 	if hint := p["id_token_hint"]; hint != "" {
-		h, err := s.keys.VerifyIDTokenHint(hint, s.cfg.Issuer, now)
+		h, err := tokens.VerifyIDTokenHint(s.keys, hint, s.cfg.Issuer, now)
 		if err != nil {
 			return s.messagePage(c, http.StatusBadRequest, "Sign-out failed", "the id_token_hint is not an ID token of this server")
 		}

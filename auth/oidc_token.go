@@ -20,6 +20,8 @@ import (
 
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // idTokenTTL is how long an ID token is valid: it is read once, at the
@@ -354,7 +356,7 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 // Without offline access it ends when login, the sign-in it came from,
 // would: an application's session outlives the person's sign-in only
 // where they granted that.
-func (s *Server) startGrantSession(tx *store.Tx, client *store.Client, user *store.User, g *codeGrant, login *store.Session, proof *tokens.Proof, now time.Time) (*issuedSession, error) {
+func (s *Server) startGrantSession(tx *store.Tx, client *store.Client, user *store.User, g *codeGrant, login *store.Session, proof *dpop.Proof, now time.Time) (*issuedSession, error) {
 	offline := slices.Contains(g.Scope, scopeOfflineAccess)
 	withRefresh := client.FirstParty || offline
 	expires := now.Add(s.cfg.RefreshTTL)

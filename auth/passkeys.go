@@ -20,6 +20,8 @@ import (
 	"github.com/latchid/latch/tokens"
 	"github.com/latchid/latch/webauthn"
 	"github.com/latchid/latch/webauthn/aaguids"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // Ceremony kinds kept in the store.
@@ -195,7 +197,7 @@ func (s *Server) handleRegisterFinish(c *fiber.Ctx) error {
 		return err
 	}
 	p := principalOf(c)
-	var proof *tokens.Proof
+	var proof *dpop.Proof
 	if p == nil {
 		if proof, err = s.tokenEndpointProof(c); err != nil {
 			return err
@@ -214,7 +216,7 @@ func (s *Server) handleRegisterFinish(c *fiber.Ctx) error {
 	return c.JSON(res)
 }
 
-func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyID string, response []byte, name string, proof *tokens.Proof, from signInClient) (*registerFinishResponse, error) {
+func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyID string, response []byte, name string, proof *dpop.Proof, from signInClient) (*registerFinishResponse, error) {
 	now := s.now()
 	kind := ceremonySignUp
 	if p != nil {
@@ -362,7 +364,7 @@ func (s *Server) handleLoginFinish(c *fiber.Ctx) error {
 	return c.JSON(res)
 }
 
-func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []byte, proof *tokens.Proof, from signInClient) (*tokenResponse, error) {
+func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []byte, proof *dpop.Proof, from signInClient) (*tokenResponse, error) {
 	now := s.now()
 	cer, err := s.takeCeremony(ctx, ceremonyID, ceremonyLogin, now)
 	if err != nil {

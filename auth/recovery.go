@@ -15,6 +15,8 @@ import (
 
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // Account recovery. Every account can hold one set of single-use recovery
@@ -464,7 +466,7 @@ func (s *Server) handleRecoveryRegisterFinish(c *fiber.Ctx) error {
 // finishRecovery registers the new passkey of a recovery session and, in
 // the same transaction, spends the session and its codes, ends every other
 // session of the account and starts the new one.
-func (s *Server) finishRecovery(ctx context.Context, req recoveryFinishRequest, name string, proof *tokens.Proof, from signInClient) (*registerFinishResponse, error) {
+func (s *Server) finishRecovery(ctx context.Context, req recoveryFinishRequest, name string, proof *dpop.Proof, from signInClient) (*registerFinishResponse, error) {
 	now := s.now()
 	parent := tokens.HashOpaque(req.RecoveryToken)
 	cer, err := s.takeCeremony(ctx, req.Ceremony, ceremonyRecoveryPasskey, now)

@@ -13,7 +13,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/latchid/latch/store"
-	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/sdjwt"
 )
 
 // sdDisclosable lists the claims a holder may choose to reveal, in the order
@@ -68,7 +69,7 @@ func (s *Server) handleIssueSDJWT(c *fiber.Ctx) error {
 	}
 	now := s.now()
 	key := s.keys.Active()
-	cred, err := tokens.SDIssue(tokens.SDIssueRequest{
+	cred, err := sdjwt.SDIssue(sdjwt.SDIssueRequest{
 		Issuer: s.cfg.Issuer, VCT: s.cfg.Issuer + "/credentials/identity",
 		IssuedAt: now, ExpiresAt: now.Add(s.cfg.CredentialTTL),
 		HolderJWK: p.proof.JWK, Claims: claims, // Decoys 0: a random 2 to 5, so the count of claims does not show
@@ -100,13 +101,13 @@ func (s *Server) handleVerifySDJWT(c *fiber.Ctx) error {
 		return badRequest("aud or nonce is too long")
 	}
 	now := s.now()
-	pres, err := tokens.SDVerify(tokens.SDVerifyRequest{
+	pres, err := sdjwt.SDVerify(sdjwt.SDVerifyRequest{
 		Presentation: req.Presentation, Audience: req.Aud, Nonce: req.Nonce, Issuer: s.cfg.Issuer,
 		Now: now, MaxKBAge: s.cfg.KBMaxAge, Keys: s.keyLookup(now),
 		IsRevoked: func(issuerJWT string) bool { return s.revoked.has(revokedSDJWT(sdDigestOf(issuerJWT))) },
 	})
 	desc := "invalid presentation"
-	if se, ok := err.(*tokens.SDError); ok {
+	if se, ok := err.(*sdjwt.SDError); ok {
 		desc = se.Description
 	}
 	if err == nil {
@@ -129,7 +130,7 @@ func (s *Server) handleVerifySDJWT(c *fiber.Ctx) error {
 }
 
 // keyLookup adapts the keyring to the SD-JWT verifier.
-func (s *Server) keyLookup(now time.Time) tokens.SDKeyLookup {
+func (s *Server) keyLookup(now time.Time) sdjwt.SDKeyLookup {
 	return func(kid string) (crypto.PublicKey, string, bool) { return s.keys.Lookup(kid, now) }
 }
 
@@ -153,7 +154,7 @@ func sdDigestOf(issuerJWT string) string {
 // discloses (a holder whose key has changed since).
 func (s *Server) revokeSDJWT(ctx context.Context, token string, rv *revoker) error {
 	now := s.now()
-	cred, err := tokens.SDInspectIssued(token, s.cfg.Issuer, s.keyLookup(now), now)
+	cred, err := sdjwt.SDInspectIssued(token, s.cfg.Issuer, s.keyLookup(now), now)
 	if err != nil || !cred.ExpiresAt.After(now) {
 		return nil
 	}
@@ -184,7 +185,7 @@ func (s *Server) revokeSDJWT(ctx context.Context, token string, rv *revoker) err
 		}
 		// An entry this store never gave out changes nothing; the
 		// blacklist entry still holds.
-		if err := tx.SetStatus(listID, cred.Status.Index, tokens.StatusInvalid); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := tx.SetStatus(listID, cred.Status.Index, sdjwt.StatusInvalid); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		return nil

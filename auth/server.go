@@ -1,6 +1,7 @@
 // Package auth is the Latch service: the HTTP API on Fiber, the middleware
 // that authenticates requests, and the rules of accounts, sessions and
-// factors. It composes the webauthn, tokens and store packages.
+// factors. It composes the webauthn, token (tokens and its jose, dpop and
+// sdjwt subpackages) and store packages.
 package auth
 
 import (
@@ -23,6 +24,10 @@ import (
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
 	"github.com/latchid/latch/webauthn"
+
+	"github.com/latchid/latch/tokens/jose"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // Server is a running (or ready to run) Latch service. It owns the store,
@@ -36,11 +41,11 @@ type Server struct {
 
 	db   *store.DB
 	rp   *webauthn.RP
-	keys *tokens.Keyring
+	keys *jose.Keyring
 	// proxies are the trusted proxies (Config.TrustedProxies).
 	proxies []netip.Prefix
 	access  *tokens.AccessTokens
-	dpop    *tokens.DPoP
+	dpop    *dpop.DPoP
 	revoked *revocationList
 	users   userCache
 	// webOrigins are the --web-origin values, consulted by originAllowed.
@@ -149,7 +154,7 @@ func (s *Server) init() error {
 	s.access = tokens.NewAccessTokens(tokens.AccessConfig{
 		Issuer: s.cfg.Issuer, Audience: s.cfg.Audience, TTL: s.cfg.AccessTTL, Keys: s.keys, Now: s.now,
 	})
-	s.dpop = tokens.NewDPoP(tokens.DPoPConfig{MaxAge: s.cfg.DPoPMaxAge, Nonces: s.cfg.DPoPNonce, Now: s.now})
+	s.dpop = dpop.NewDPoP(dpop.DPoPConfig{MaxAge: s.cfg.DPoPMaxAge, Nonces: s.cfg.DPoPNonce, Now: s.now})
 	if s.revoked, err = loadRevocations(ctx, s.db, s.now()); err != nil {
 		return err
 	}

@@ -12,7 +12,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/latchid/latch/store"
-	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/sdjwt"
 )
 
 // Token Status Lists (draft-ietf-oauth-status-list) for the SD-JWT
@@ -56,7 +57,7 @@ type servedList struct {
 	token string
 	iat   time.Time
 	kid   string
-	list  *tokens.StatusList
+	list  *sdjwt.StatusList
 }
 
 func (s *Server) statusURI(listID string) string { return s.cfg.Issuer + statusPathPrefix + listID }
@@ -81,7 +82,7 @@ func validStatusListID(id string) bool {
 }
 
 // allocateStatus gives a new credential its entry.
-func (s *Server) allocateStatus(ctx context.Context) (*tokens.StatusRef, error) {
+func (s *Server) allocateStatus(ctx context.Context) (*sdjwt.StatusRef, error) {
 	var id string
 	var idx int
 	err := s.db.Update(ctx, func(tx *store.Tx) error {
@@ -92,7 +93,7 @@ func (s *Server) allocateStatus(ctx context.Context) (*tokens.StatusRef, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &tokens.StatusRef{Index: idx, URI: s.statusURI(id)}, nil
+	return &sdjwt.StatusRef{Index: idx, URI: s.statusURI(id)}, nil
 }
 
 // servedStatusList returns list id signed no longer than ttl/2 ago by the
@@ -119,7 +120,7 @@ func (s *Server) servedStatusList(ctx context.Context, id string) (*servedList, 
 	if err != nil {
 		return nil, err
 	}
-	list, err := tokens.NewStatusList(rec.Bits, rec.Size)
+	list, err := sdjwt.NewStatusList(rec.Bits, rec.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func (s *Server) servedStatusList(ctx context.Context, id string) (*servedList, 
 			return nil, err
 		}
 	}
-	token, err := tokens.SignStatusList(tokens.StatusListClaims{
+	token, err := sdjwt.SignStatusList(sdjwt.StatusListClaims{
 		Subject: s.statusURI(id), Issuer: s.cfg.Issuer,
 		IssuedAt: now, ExpiresAt: now.Add(statusListLifetime(s.cfg)), TTL: s.cfg.StatusListTTL, List: list,
 	}, key)
@@ -161,7 +162,7 @@ func (s *Server) statusListChanged(id string) {
 // verifier elsewhere would read it from the served list. A credential
 // without a status claim (issued before status lists) has only the
 // blacklist.
-func (s *Server) credentialStatus(ctx context.Context, ref *tokens.StatusRef) (string, error) {
+func (s *Server) credentialStatus(ctx context.Context, ref *sdjwt.StatusRef) (string, error) {
 	if ref == nil {
 		return "", nil
 	}
@@ -179,7 +180,7 @@ func (s *Server) credentialStatus(ctx context.Context, ref *tokens.StatusRef) (s
 	switch status, ok := e.list.Get(ref.Index); {
 	case !ok:
 		return "the credential's status index is outside its list", nil
-	case status != tokens.StatusValid:
+	case status != sdjwt.StatusValid:
 		return "credential revoked (status list)", nil
 	}
 	return "", nil
@@ -200,7 +201,7 @@ func (s *Server) handleStatusList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, "application/"+tokens.StatusListTyp)
+	c.Set(fiber.HeaderContentType, "application/"+sdjwt.StatusListTyp)
 	c.Set(fiber.HeaderCacheControl, "public, max-age="+strconv.Itoa(int(s.cfg.StatusListTTL/time.Second)))
 	c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
 	return c.Status(http.StatusOK).SendString(e.token)

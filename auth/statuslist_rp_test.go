@@ -11,7 +11,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/latchid/latch/auth/resource"
-	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/sdjwt"
 )
 
 // serverTransport sends a client's requests through the real app.
@@ -54,7 +55,7 @@ func TestRelyingPartySeesRevocationWithinTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := tokens.StatusRef{Index: idx, URI: uri}
+	ref := sdjwt.StatusRef{Index: idx, URI: uri}
 	ctx := context.Background()
 	if err := v.Check(ctx, ref); err != nil {
 		t.Fatalf("a valid credential: %v", err)

@@ -13,7 +13,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/latchid/latch/store"
-	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/sdjwt"
 )
 
 // issueCredential returns a credential of u and its status.status_list.
@@ -43,7 +44,7 @@ func (e *env) fetchStatus(t *testing.T, uri string, idx int) (byte, *response) {
 	if r.status != 200 {
 		t.Fatalf("GET %s: %d %s", uri, r.status, r.raw)
 	}
-	tok, err := tokens.VerifyStatusListToken(tokens.StatusListVerifyRequest{
+	tok, err := sdjwt.VerifyStatusListToken(sdjwt.StatusListVerifyRequest{
 		Token: string(r.raw), Subject: uri, Issuer: testIssuer, Keys: e.srv.keyLookup(e.clock.Now()), Now: e.clock.Now(),
 	})
 	if err != nil {
@@ -69,7 +70,7 @@ func TestStatusListServedAndRevocationShowsWithinTTL(t *testing.T) {
 	cred, idx, uri := issueCredential(t, alice)
 
 	status, r := e.fetchStatus(t, uri, idx)
-	if status != tokens.StatusValid {
+	if status != sdjwt.StatusValid {
 		t.Fatalf("a new credential's status is %d", status)
 	}
 	if ct := r.header.Get("Content-Type"); ct != "application/statuslist+jwt" {
@@ -95,11 +96,11 @@ func TestStatusListServedAndRevocationShowsWithinTTL(t *testing.T) {
 	if r := e.request("POST", "/revoke", url.Values{"token": {cred}}, alice.revokeProof()); r.status != 200 {
 		t.Fatalf("revoke: %d %s", r.status, r.raw)
 	}
-	if status, _ := e.fetchStatus(t, uri, idx); status != tokens.StatusInvalid {
+	if status, _ := e.fetchStatus(t, uri, idx); status != sdjwt.StatusInvalid {
 		t.Fatalf("revoked credential's status is %d on the served list", status)
 	}
 	e.restart()
-	if status, _ := e.fetchStatus(t, uri, idx); status != tokens.StatusInvalid {
+	if status, _ := e.fetchStatus(t, uri, idx); status != sdjwt.StatusInvalid {
 		t.Fatalf("after a restart the status is %d", status)
 	}
 	if v := e.verifyPresentation(t, alice, cred, "n-2"); v.status != 400 {
@@ -125,7 +126,7 @@ func TestVerifyChecksTheStatusList(t *testing.T) {
 		t.Fatalf("verify: %d %s", v.status, v.raw)
 	}
 	id := strings.TrimPrefix(uri, testIssuer+"/credentials/status/")
-	if err := e.srv.db.Update(context.Background(), func(tx *store.Tx) error { return tx.SetStatus(id, idx, tokens.StatusInvalid) }); err != nil {
+	if err := e.srv.db.Update(context.Background(), func(tx *store.Tx) error { return tx.SetStatus(id, idx, sdjwt.StatusInvalid) }); err != nil {
 		t.Fatal(err)
 	}
 	e.srv.statusListChanged(id)
@@ -181,7 +182,7 @@ func TestFullStatusListOpensTheNext(t *testing.T) {
 			t.Fatalf("full list %s has entries %v", uri, idxs)
 		}
 		for _, idx := range idxs {
-			if s, _ := e.fetchStatus(t, uri, idx); s != tokens.StatusValid {
+			if s, _ := e.fetchStatus(t, uri, idx); s != sdjwt.StatusValid {
 				t.Fatalf("entry %d of %s is %d", idx, uri, s)
 			}
 		}

@@ -23,6 +23,8 @@ import (
 
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // TOTP parameters: what every authenticator app supports (RFC 6238 defaults).
@@ -249,7 +251,7 @@ func (s *Server) handleTOTPVerify(c *fiber.Ctx) error {
 
 // verifyMFA completes a sign-in that needs a second factor. A wrong code
 // leaves the mfa_token usable; success, expiry or a lockout spend it.
-func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *tokens.Proof, from signInClient) (*tokenResponse, error) {
+func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *dpop.Proof, from signInClient) (*tokenResponse, error) {
 	now := s.now()
 	id := tokens.HashOpaque(req.MFAToken)
 	var (

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // AccessClaims are the claims of an RFC 9068 JWT access token.
@@ -45,7 +47,7 @@ type AccessConfig struct {
 	TTL time.Duration
 	// Keys signs new tokens with its active key and verifies with any
 	// published key.
-	Keys *Keyring
+	Keys *jose.Keyring
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// CacheSize bounds the verified-token cache; zero means 100000 and a
@@ -161,7 +163,7 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 // seconds). Subject and ClientID are required because RFC 9068 requires sub
 // and client_id.
 func (a *AccessTokens) Issue(c AccessClaims) (token string, issued AccessClaims, err error) {
-	var key *SigningKey
+	var key *jose.SigningKey
 	if a.cfg.Keys != nil {
 		key = a.cfg.Keys.Active()
 	}
@@ -202,45 +204,16 @@ func (a *AccessTokens) Issue(c AccessClaims) (token string, issued AccessClaims,
 	if err != nil {
 		return "", AccessClaims{}, fmt.Errorf("tokens: encode claims: %w", err)
 	}
-	token, err = signCompact(key, key.accessHeader(), payload)
+	token, err = jose.SignCompact(key, key.CompactHeader(typAccessToken), payload)
 	if err != nil {
 		return "", AccessClaims{}, err
 	}
 	return token, c, nil
 }
 
-// signCompact returns header.payload.signature with the header already
-// base64url-encoded.
-func signCompact(key *SigningKey, headerB64 string, payload []byte) (string, error) {
-	buf := make([]byte, 0, len(headerB64)+1+b64.EncodedLen(len(payload))+1+b64.EncodedLen(rawSigSize))
-	buf = append(buf, headerB64...)
-	buf = append(buf, '.')
-	buf = b64.AppendEncode(buf, payload)
-	sig, err := key.sign(buf)
-	if err != nil {
-		return "", err
-	}
-	buf = append(buf, '.')
-	buf = b64.AppendEncode(buf, sig)
-	return string(buf), nil
-}
-
-// accessHeader returns the encoded access-token header for k, built once.
-func (k *SigningKey) accessHeader() string {
-	k.headerOnce.Do(func() {
-		h, _ := json.Marshal(struct {
-			Alg string `json:"alg"`
-			KID string `json:"kid"`
-			Typ string `json:"typ"`
-		}{k.Alg, k.ID, typAccessToken})
-		k.headerB64 = b64.EncodeToString(h)
-	})
-	return k.headerB64
-}
-
 const typAccessToken = "at+jwt"
 
-// Verify checks an access token and returns its claims, or a *TokenError
+// Verify checks an access token and returns its claims, or a *jose.TokenError
 // with code "invalid_token". It accepts only a compact JWS of at most 8 KiB
 // with typ "at+jwt" (RFC 9068 section 4), signed by a published key of ours
 // with exactly that key's algorithm, with the configured iss, an aud that
@@ -249,7 +222,7 @@ const typAccessToken = "at+jwt"
 // SHA-256 of the token, until they expire or their key is withdrawn.
 // The returned claims are the caller's to keep or modify.
 func (a *AccessTokens) Verify(token string) (*AccessClaims, error) {
-	if len(token) == 0 || len(token) > maxCompactJWS {
+	if len(token) == 0 || len(token) > jose.MaxCompactJWS {
 		return nil, errTokenMalformed
 	}
 	now := a.cfg.Now()
@@ -257,10 +230,10 @@ func (a *AccessTokens) Verify(token string) (*AccessClaims, error) {
 	if keys == nil {
 		return nil, errTokenKey
 	}
-	state := keys.load()
+	state := keys.Snapshot()
 	var sum [32]byte
 	if a.cache != nil {
-		sum = sha256String(token)
+		sum = jose.SHA256String(token)
 		if c, ok := a.cache.get(&sum, state, now); ok {
 			return c, nil
 		}
@@ -291,20 +264,31 @@ var (
 	errTokenNotYet    = invalidToken("The access token is not yet valid.")
 )
 
+// IsUnknownKey reports whether err is the access-token rejection for a kid
+// the keyring does not hold: a verifier working from a fetched JWKS then
+// knows to fetch it again.
+func IsUnknownKey(err error) bool { return err == errTokenKey }
+
+// invalidToken takes only fixed, client-safe descriptions: never pass it
+// library error text, which can echo untrusted input.
+func invalidToken(desc string) *jose.TokenError {
+	return &jose.TokenError{Code: jose.CodeInvalidToken, Description: desc}
+}
+
 // verifyFull runs every check on a token not found in the cache. It
 // returns the claims and the instant until which the result may be cached:
 // the token's exp, or earlier if its key stops being published first.
-func (a *AccessTokens) verifyFull(token string, state *keyringState, now time.Time) (*AccessClaims, time.Time, error) {
-	j, err := splitCompact(token)
+func (a *AccessTokens) verifyFull(token string, state *jose.KeyringSnapshot, now time.Time) (*AccessClaims, time.Time, error) {
+	j, err := jose.SplitCompact(token)
 	if err != nil {
 		return nil, time.Time{}, errTokenMalformed
 	}
-	hb, err := decodeSegment(j.header)
+	hb, err := decodeSegment(j.Header)
 	if err != nil {
 		return nil, time.Time{}, errTokenMalformed
 	}
 	var h accessHeader
-	if !strictJOSE(hb) || json.Unmarshal(hb, &h) != nil {
+	if !jose.StrictJSON(hb) || json.Unmarshal(hb, &h) != nil {
 		return nil, time.Time{}, errTokenMalformed
 	}
 	if !isAccessTokenType(h.Typ) {
@@ -313,10 +297,10 @@ func (a *AccessTokens) verifyFull(token string, state *keyringState, now time.Ti
 	if h.Crit != nil {
 		return nil, time.Time{}, errTokenMalformed
 	}
-	if h.Alg != algES256 && h.Alg != algEdDSA {
+	if h.Alg != jose.AlgES256 && h.Alg != jose.AlgEdDSA {
 		return nil, time.Time{}, errTokenAlg
 	}
-	entry, ok := a.cfg.Keys.lookup(state, h.KID, now)
+	entry, ok := state.Lookup(h.KID, now)
 	if !ok {
 		return nil, time.Time{}, errTokenKey
 	}
@@ -324,19 +308,19 @@ func (a *AccessTokens) verifyFull(token string, state *keyringState, now time.Ti
 	if entry.Key.Alg != h.Alg {
 		return nil, time.Time{}, errTokenAlg
 	}
-	sig, err := decodeSegment(j.signature)
+	sig, err := decodeSegment(j.Signature)
 	if err != nil {
 		return nil, time.Time{}, errTokenSignature
 	}
-	if !verifySignature(entry.Key.Alg, entry.Key.pub, j.signingInput, sig) {
+	if !jose.VerifySignature(entry.Key.Alg, entry.Key.Public(), j.SigningInput, sig) {
 		return nil, time.Time{}, errTokenSignature
 	}
-	pb, err := decodeSegment(j.payload)
+	pb, err := decodeSegment(j.Payload)
 	if err != nil {
 		return nil, time.Time{}, errTokenMalformed
 	}
 	var p accessPayload
-	if !strictJOSE(pb) || json.Unmarshal(pb, &p) != nil {
+	if !jose.StrictJSON(pb) || json.Unmarshal(pb, &p) != nil {
 		return nil, time.Time{}, errTokenMalformed
 	}
 	if p.Iss == "" || p.Sub == "" || len(p.Aud) == 0 || p.Exp == 0 || p.Iat == 0 || p.Jti == "" || p.ClientID == "" {

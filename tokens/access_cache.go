@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // verifiedCache remembers access tokens that passed every check, so a
@@ -29,7 +31,7 @@ type cacheEntry struct {
 	// state is the keyring the token was verified against. Any Replace
 	// publishes a new state, which retires every entry at once: a key that
 	// was withdrawn must not keep vouching for cached tokens.
-	state *keyringState
+	state *jose.KeyringSnapshot
 	// until is min(exp, key PublishUntil) in Unix nanoseconds; an entry is
 	// never returned at or after it.
 	until int64
@@ -57,7 +59,7 @@ func newVerifiedCache(size int) *verifiedCache {
 
 // get returns a private copy of the cached claims for the token hash sum,
 // or false if there is no entry still valid at now under state.
-func (c *verifiedCache) get(sum *[32]byte, state *keyringState, now time.Time) (*AccessClaims, bool) {
+func (c *verifiedCache) get(sum *[32]byte, state *jose.KeyringSnapshot, now time.Time) (*AccessClaims, bool) {
 	s := &c.shards[sum[0]&c.mask]
 	s.mu.RLock()
 	e := s.m[*sum]
@@ -77,7 +79,7 @@ func (c *verifiedCache) get(sum *[32]byte, state *keyringState, now time.Time) (
 }
 
 // put stores claims, which the cache now owns, until the given instant.
-func (c *verifiedCache) put(sum *[32]byte, claims *AccessClaims, state *keyringState, until, now time.Time) {
+func (c *verifiedCache) put(sum *[32]byte, claims *AccessClaims, state *jose.KeyringSnapshot, until, now time.Time) {
 	if !now.Before(until) {
 		return
 	}

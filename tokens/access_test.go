@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 const (
@@ -20,8 +22,8 @@ var accessT0 = time.Unix(1_790_000_000, 0)
 
 type accessFixture struct {
 	clock *testClock
-	key   *SigningKey
-	ring  *Keyring
+	key   *jose.SigningKey
+	ring  *jose.Keyring
 	at    *AccessTokens
 }
 
@@ -29,10 +31,10 @@ func newAccessFixture(tb testing.TB, cacheSize int) *accessFixture {
 	tb.Helper()
 	f := &accessFixture{clock: newTestClock(accessT0)}
 	var err error
-	if f.key, err = GenerateSigningKey(algES256, accessT0); err != nil {
+	if f.key, err = jose.GenerateSigningKey(jose.AlgES256, accessT0); err != nil {
 		tb.Fatal(err)
 	}
-	f.ring = NewKeyring(f.key)
+	f.ring = jose.NewKeyring(f.key)
 	f.at = NewAccessTokens(AccessConfig{Issuer: testIssuer, Audience: testAudience, TTL: 10 * time.Minute, Keys: f.ring, Now: f.clock.Now, CacheSize: cacheSize})
 	return f
 }
@@ -59,10 +61,10 @@ func sameClaims(a, b *AccessClaims) bool {
 }
 
 func TestAccessIssueVerifyRoundTrip(t *testing.T) {
-	for _, alg := range []string{algES256, algEdDSA} {
+	for _, alg := range []string{jose.AlgES256, jose.AlgEdDSA} {
 		t.Run(alg+" token verifies to the issued claims", func(t *testing.T) {
 			f := newAccessFixture(t, 0)
-			k, _ := GenerateSigningKey(alg, accessT0)
+			k, _ := jose.GenerateSigningKey(alg, accessT0)
 			f.ring.Replace(k)
 			token, issued, err := f.at.Issue(sampleClaims())
 			if err != nil {
@@ -131,7 +133,7 @@ func TestAccessIssueRejectsIncompleteClaims(t *testing.T) {
 			t.Errorf("%s: token issued", name)
 		}
 	}
-	empty := NewAccessTokens(AccessConfig{Issuer: testIssuer, Keys: NewKeyring(nil)})
+	empty := NewAccessTokens(AccessConfig{Issuer: testIssuer, Keys: jose.NewKeyring(nil)})
 	if _, _, err := empty.Issue(sampleClaims()); err == nil {
 		t.Error("token issued without an active key")
 	}
@@ -150,8 +152,8 @@ func validAccessParts(f *accessFixture) (map[string]any, map[string]any) {
 
 func TestAccessVerifyRejects(t *testing.T) {
 	f := newAccessFixture(t, 0)
-	priv := f.key.priv.(*ecdsa.PrivateKey)
-	pubPoint, _ := f.key.pub.(*ecdsa.PublicKey).Bytes()
+	priv := f.key.Signer().(*ecdsa.PrivateKey)
+	pubPoint, _ := f.key.Public().(*ecdsa.PublicKey).Bytes()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +172,7 @@ func TestAccessVerifyRejects(t *testing.T) {
 	}
 	sign := func(mutH func(h map[string]any), mutC func(c map[string]any)) string {
 		h, c := edit(mutH, mutC)
-		return signTestJWS(t, h, c, algES256, priv)
+		return signTestJWS(t, h, c, jose.AlgES256, priv)
 	}
 	valid := sign(nil, nil)
 	parts := strings.Split(valid, ".")
@@ -191,7 +193,7 @@ func TestAccessVerifyRejects(t *testing.T) {
 		}()},
 		{"alg none with a signature", func() string {
 			h, c := edit(func(h map[string]any) { h["alg"] = "none" }, nil)
-			return signTestJWS(t, h, c, algES256, priv)
+			return signTestJWS(t, h, c, jose.AlgES256, priv)
 		}()},
 		{"HS256 signed with the public key bytes as the secret", func() string {
 			h, c := edit(func(h map[string]any) { h["alg"] = "HS256" }, nil)
@@ -199,11 +201,11 @@ func TestAccessVerifyRejects(t *testing.T) {
 		}()},
 		{"HS256 signed with the public JWK as the secret", func() string {
 			h, c := edit(func(h map[string]any) { h["alg"] = "HS256" }, nil)
-			return signTestJWS(t, h, c, "HS256", f.key.jwkCanonical)
+			return signTestJWS(t, h, c, "HS256", canonicalJWK(t, f.key))
 		}()},
 		{"RS256 header with an RSA signature", func() string {
 			h, c := edit(func(h map[string]any) { h["alg"] = "RS256" }, nil)
-			return signTestJWS(t, h, c, algRS256, rsaKey)
+			return signTestJWS(t, h, c, jose.AlgRS256, rsaKey)
 		}()},
 		{"EdDSA header on an ES256 key", sign(func(h map[string]any) { h["alg"] = "EdDSA" }, nil)},
 		{"wrong typ", sign(func(h map[string]any) { h["typ"] = "JWT" }, nil)},
@@ -211,7 +213,7 @@ func TestAccessVerifyRejects(t *testing.T) {
 		{"missing typ", sign(func(h map[string]any) { delete(h, "typ") }, nil)},
 		{"unknown kid", sign(func(h map[string]any) { h["kid"] = "unknown" }, nil)},
 		{"missing kid", sign(func(h map[string]any) { delete(h, "kid") }, nil)},
-		{"signed by another key under our kid", func() string { h, c := edit(nil, nil); return signTestJWS(t, h, c, algES256, other) }()},
+		{"signed by another key under our kid", func() string { h, c := edit(nil, nil); return signTestJWS(t, h, c, jose.AlgES256, other) }()},
 		{"critical header extension", sign(func(h map[string]any) { h["crit"] = []string{"b64"}; h["b64"] = false }, nil)},
 		{"wrong iss", sign(nil, func(c map[string]any) { c["iss"] = "https://evil.example" })},
 		{"wrong aud", sign(nil, func(c map[string]any) { c["aud"] = "https://other.example" })},
@@ -233,7 +235,7 @@ func TestAccessVerifyRejects(t *testing.T) {
 		{"signature stripped", parts[0] + "." + parts[1] + "."},
 		{"JSON-serialised JWS", `{"protected":"` + parts[0] + `","payload":"` + parts[1] + `","signature":"` + parts[2] + `"}`},
 		{"flattened with an extra segment", valid + "." + parts[2]},
-		{"oversized", sign(nil, func(c map[string]any) { c["scope"] = strings.Repeat("s", maxCompactJWS) })},
+		{"oversized", sign(nil, func(c map[string]any) { c["scope"] = strings.Repeat("s", jose.MaxCompactJWS) })},
 		{"empty", ""},
 		{"garbage header", "e30." + parts[1] + "." + parts[2]},
 	}
@@ -246,14 +248,14 @@ func TestAccessVerifyRejects(t *testing.T) {
 			if c != nil {
 				t.Fatalf("claims returned: %+v", c)
 			}
-			wantCode(t, err, CodeInvalidToken)
+			wantCode(t, err, jose.CodeInvalidToken)
 		})
 	}
 }
 
 func TestAccessVerifyAccepts(t *testing.T) {
 	f := newAccessFixture(t, 0)
-	priv := f.key.priv.(*ecdsa.PrivateKey)
+	priv := f.key.Signer().(*ecdsa.PrivateKey)
 	tests := []struct {
 		name       string
 		mutH, mutC func(map[string]any)
@@ -273,7 +275,7 @@ func TestAccessVerifyAccepts(t *testing.T) {
 			if tt.mutC != nil {
 				tt.mutC(c)
 			}
-			got, err := f.at.Verify(signTestJWS(t, h, c, algES256, priv))
+			got, err := f.at.Verify(signTestJWS(t, h, c, jose.AlgES256, priv))
 			if err != nil || got.Subject != "user-1" || got.Audience != testAudience {
 				t.Fatalf("Verify = %+v, %v", got, err)
 			}
@@ -290,9 +292,9 @@ func TestAccessKeyRotation(t *testing.T) {
 	if _, err := f.at.Verify(token); err != nil {
 		t.Fatal(err)
 	}
-	next, _ := GenerateSigningKey(algES256, accessT0)
+	next, _ := jose.GenerateSigningKey(jose.AlgES256, accessT0)
 	publishUntil := accessT0.Add(5 * time.Minute)
-	f.ring.Replace(next, KeyringEntry{Key: f.key, PublishUntil: publishUntil})
+	f.ring.Replace(next, jose.KeyringEntry{Key: f.key, PublishUntil: publishUntil})
 
 	newToken, _, err := f.at.Issue(sampleClaims())
 	if err != nil {
@@ -310,7 +312,7 @@ func TestAccessKeyRotation(t *testing.T) {
 		t.Fatal("retired key still published at PublishUntil")
 	}
 	_, err = f.at.Verify(token)
-	wantCode(t, err, CodeInvalidToken)
+	wantCode(t, err, jose.CodeInvalidToken)
 	if _, err := f.at.Verify(newToken); err != nil {
 		t.Fatalf("token of the active key rejected: %v", err)
 	}
@@ -322,10 +324,10 @@ func TestAccessWithdrawnKeyIsNotServedFromCache(t *testing.T) {
 	if _, err := f.at.Verify(token); err != nil {
 		t.Fatal(err)
 	}
-	next, _ := GenerateSigningKey(algES256, accessT0)
+	next, _ := jose.GenerateSigningKey(jose.AlgES256, accessT0)
 	f.ring.Replace(next) // the old key is withdrawn at once, e.g. after a compromise
 	_, err := f.at.Verify(token)
-	wantCode(t, err, CodeInvalidToken)
+	wantCode(t, err, jose.CodeInvalidToken)
 }
 
 func TestAccessCache(t *testing.T) {
@@ -352,7 +354,7 @@ func TestAccessCache(t *testing.T) {
 		if _, err := f.at.Verify(token); err != nil {
 			t.Fatal(err)
 		}
-		state := f.ring.state.Load()
+		state := f.ring.Snapshot()
 		sum := sha256Sum(token)
 		if _, ok := f.at.cache.get(&sum, state, issued.ExpiresAt.Add(-time.Nanosecond)); !ok {
 			t.Fatal("entry missing before exp")
@@ -362,7 +364,7 @@ func TestAccessCache(t *testing.T) {
 		}
 		f.clock.Set(issued.ExpiresAt.Add(accessSkew))
 		_, err := f.at.Verify(token)
-		wantCode(t, err, CodeInvalidToken)
+		wantCode(t, err, jose.CodeInvalidToken)
 	})
 	t.Run("size stays bounded and evicted tokens still verify", func(t *testing.T) {
 		f := newAccessFixture(t, 8)
@@ -429,5 +431,5 @@ func TestAccessDefaults(t *testing.T) {
 		t.Fatalf("defaults: ttl %v aud %q", a.TTL(), a.cfg.Audience)
 	}
 	_, err := a.Verify("a.b.c")
-	wantCode(t, err, CodeInvalidToken)
+	wantCode(t, err, jose.CodeInvalidToken)
 }

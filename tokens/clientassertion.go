@@ -6,27 +6,22 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // Client authentication with a signed JWT (private_key_jwt: RFC 7523
 // section 3 and OpenID Connect Core section 9).
-
-// maxJWKS bounds a client's JWK Set document.
-const maxJWKS = 64 << 10
 
 // maxAssertionLifetime bounds how far in the future a client assertion's
 // exp may lie, so its jti need only be remembered that long.
 const maxAssertionLifetime = 5 * time.Minute
 
 // clientAlgs are the JWS algorithms accepted for client assertions.
-var clientAlgs = []string{algES256, algEdDSA, algRS256, algPS256}
+var clientAlgs = []string{jose.AlgES256, jose.AlgEdDSA, jose.AlgRS256, jose.AlgPS256}
 
 // ClientAssertionAlgs lists the algorithms client assertions may use.
 func ClientAssertionAlgs() []string { return slices.Clone(clientAlgs) }
-
-type jwkSet struct {
-	Keys []json.RawMessage `json:"keys"`
-}
 
 type setKey struct {
 	Kid string `json:"kid"`
@@ -38,17 +33,17 @@ type setKey struct {
 // of at most 64 KiB whose every key is a public EC P-256, Ed25519 or RSA
 // key usable with one of the accepted algorithms.
 func CheckClientJWKS(data []byte) error {
-	keys, err := parseJWKS(data)
+	keys, err := jose.ParseJWKS(data)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
 		ok := false
 		for _, alg := range clientAlgs {
-			if _, _, err := publicKeyFromJWK(k, alg); err == nil {
+			if _, _, err := jose.PublicKeyFromJWK(k, alg); err == nil {
 				ok = true
 				break
-			} else if errors.Is(err, errJWKPrivate) {
+			} else if errors.Is(err, jose.ErrJWKPrivate) {
 				return errors.New("tokens: the JWK Set holds a private or symmetric key; register only public keys")
 			}
 		}
@@ -57,14 +52,6 @@ func CheckClientJWKS(data []byte) error {
 		}
 	}
 	return nil
-}
-
-func parseJWKS(data []byte) ([]json.RawMessage, error) {
-	var set jwkSet
-	if len(data) == 0 || len(data) > maxJWKS || json.Unmarshal(data, &set) != nil || len(set.Keys) == 0 || len(set.Keys) > 32 {
-		return nil, errors.New("tokens: not a JWK Set ({\"keys\":[...]}, 1 to 32 keys, at most 64 KiB)")
-	}
-	return set.Keys, nil
 }
 
 // ClientAssertion is a verified client assertion.
@@ -93,23 +80,23 @@ type assertionPayload struct {
 // no more than five minutes away, and a jti of at most 256 bytes. The
 // caller refuses a jti it has seen before the returned expiry.
 func VerifyClientAssertion(assertion string, jwks []byte, clientID string, audiences []string, now time.Time) (*ClientAssertion, error) {
-	j, err := splitCompact(assertion)
+	j, err := jose.SplitCompact(assertion)
 	if err != nil {
 		return nil, ErrClientAssertion
 	}
-	hb, err := decodeSegment(j.header)
+	hb, err := decodeSegment(j.Header)
 	if err != nil {
 		return nil, ErrClientAssertion
 	}
 	var h accessHeader
-	if !strictJOSE(hb) || json.Unmarshal(hb, &h) != nil || h.Crit != nil || !slices.Contains(clientAlgs, h.Alg) {
+	if !jose.StrictJSON(hb) || json.Unmarshal(hb, &h) != nil || h.Crit != nil || !slices.Contains(clientAlgs, h.Alg) {
 		return nil, ErrClientAssertion
 	}
-	keys, err := parseJWKS(jwks)
+	keys, err := jose.ParseJWKS(jwks)
 	if err != nil {
 		return nil, ErrClientAssertion
 	}
-	sig, err := decodeSegment(j.signature)
+	sig, err := decodeSegment(j.Signature)
 	if err != nil {
 		return nil, ErrClientAssertion
 	}
@@ -120,10 +107,10 @@ func VerifyClientAssertion(assertion string, jwks []byte, clientID string, audie
 			continue
 		}
 		var pub crypto.PublicKey
-		if pub, _, err = publicKeyFromJWK(raw, h.Alg); err != nil {
+		if pub, _, err = jose.PublicKeyFromJWK(raw, h.Alg); err != nil {
 			continue
 		}
-		if verifySignature(h.Alg, pub, j.signingInput, sig) {
+		if jose.VerifySignature(h.Alg, pub, j.SigningInput, sig) {
 			verified = true
 			break
 		}
@@ -131,12 +118,12 @@ func VerifyClientAssertion(assertion string, jwks []byte, clientID string, audie
 	if !verified {
 		return nil, ErrClientAssertion
 	}
-	pb, err := decodeSegment(j.payload)
+	pb, err := decodeSegment(j.Payload)
 	if err != nil {
 		return nil, ErrClientAssertion
 	}
 	var p assertionPayload
-	if !strictJOSE(pb) || json.Unmarshal(pb, &p) != nil {
+	if !jose.StrictJSON(pb) || json.Unmarshal(pb, &p) != nil {
 		return nil, ErrClientAssertion
 	}
 	if p.Iss != clientID || p.Sub != clientID || p.Jti == "" || len(p.Jti) > 256 || p.Exp == 0 {
@@ -163,18 +150,18 @@ func VerifyClientAssertion(assertion string, jwks []byte, clientID string, audie
 // it, so the caller can look up the client whose keys verify it; it
 // proves nothing on its own.
 func AssertionIssuer(assertion string) (string, bool) {
-	j, err := splitCompact(assertion)
+	j, err := jose.SplitCompact(assertion)
 	if err != nil {
 		return "", false
 	}
-	pb, err := decodeSegment(j.payload)
+	pb, err := decodeSegment(j.Payload)
 	if err != nil {
 		return "", false
 	}
 	var p struct {
 		Iss string `json:"iss"`
 	}
-	if !strictJOSE(pb) || json.Unmarshal(pb, &p) != nil || p.Iss == "" || len(p.Iss) > 128 {
+	if !jose.StrictJSON(pb) || json.Unmarshal(pb, &p) != nil || p.Iss == "" || len(p.Iss) > 128 {
 		return "", false
 	}
 	return p.Iss, true

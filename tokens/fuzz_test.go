@@ -1,48 +1,11 @@
 package tokens
 
 import (
-	"bytes"
-	"crypto/ed25519"
-	"encoding/json"
 	"strings"
 	"testing"
-	"time"
-	"unicode/utf8"
 
-	"filippo.io/edwards25519"
+	"github.com/latchid/latch/tokens/jose"
 )
-
-func FuzzDPoPProof(f *testing.F) {
-	f.Add(rfcTokenProof)
-	f.Add(rfcResourceProof)
-	f.Add(rfcTokenProof + "," + rfcTokenProof)
-	f.Add("e30.e30.AA")
-	f.Add(rfcProofHeader + ".eyJpYXQiOiIxIn0.AA")
-	// Strict JSON and key checks: duplicate and case-folded members, and
-	// the identity-key forgery.
-	f.Add(rfcProofHeader + "." + b64.EncodeToString([]byte(`{"jti":"a","htm":"POST","htu":"x","htu":"`+rfcTokenURL+`","iat":1562262616}`)) + ".AA")
-	f.Add(b64.EncodeToString([]byte(`{"TYP":"dpop+jwt","alg":"ES256","jwk":{}}`)) + ".e30.AA")
-	f.Add(forgedProof(f, "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", map[string]any{"jti": "f", "htm": "POST", "htu": rfcTokenURL, "iat": rfcTokenIAT}))
-	d := NewDPoP(DPoPConfig{Now: func() time.Time { return time.Unix(rfcTokenIAT, 0) }, Nonces: false,
-		Algs: []string{"ES256", "EdDSA", "RS256", "PS256"}})
-	f.Fuzz(func(t *testing.T, header string) {
-		p, err := d.CheckOnly(ProofCheck{Headers: []string{header}, Method: "POST", URL: rfcTokenURL, AccessToken: rfcAccessToken})
-		if (p == nil) == (err == nil) {
-			t.Fatalf("proof %v with error %v", p, err)
-		}
-		if err != nil {
-			if _, ok := err.(*TokenError); !ok {
-				t.Fatalf("error %T is not a *TokenError", err)
-			}
-			return
-		}
-		if p.JKT != thumbprintOf(p.JWK) {
-			t.Fatal("accepted proof with inconsistent thumbprint")
-		}
-		_, _ = NormalizeHTU(header)
-		_, _ = Thumbprint([]byte(header))
-	})
-}
 
 func FuzzAccessToken(f *testing.F) {
 	fx := newAccessFixture(f, 64)
@@ -66,98 +29,9 @@ func FuzzAccessToken(f *testing.F) {
 			t.Fatalf("a token we did not issue verified: %q", s)
 		}
 		if err != nil {
-			if te, ok := err.(*TokenError); !ok || te.Code != CodeInvalidToken {
+			if te, ok := err.(*jose.TokenError); !ok || te.Code != jose.CodeInvalidToken {
 				t.Fatalf("error %v", err)
 			}
-		}
-	})
-}
-
-// FuzzStrictJOSE checks the strict JOSE reader against encoding/json and the
-// SD-JWT decoder: whatever it accepts, every parser reads the same way.
-func FuzzStrictJOSE(f *testing.F) {
-	f.Add([]byte(`{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","crv":"P-256","x":"a","y":"b"}}`))
-	f.Add([]byte(`{"typ":"a","typ":"b"}`))
-	f.Add([]byte(`{"TYP":"a","\u0074yp":"b","a":[{"b":1,"b":2}]}`))
-	f.Add([]byte("{\"\u017fub\":\"\xff\",\"s\":\"\\ud800\\udc00\"}"))
-	f.Add([]byte(`{"a":{"b":{"c":[1,2,{"d":null}]}}}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		if !strictJOSE(data) {
-			return
-		}
-		if !utf8.Valid(data) || !json.Valid(data) {
-			t.Fatalf("accepted invalid JSON or UTF-8: %q", data)
-		}
-		// No duplicates at any depth: the exact-name strict decoder agrees.
-		obj, err := sdDecodeObject(data)
-		if err != nil {
-			t.Fatalf("accepted what the strict SD-JWT decoder refuses (%v): %q", err, data)
-		}
-		var loose map[string]json.RawMessage
-		if err := json.Unmarshal(data, &loose); err != nil || len(loose) != len(obj) {
-			t.Fatalf("encoding/json reads %d members, the strict decoder %d: %q", len(loose), len(obj), data)
-		}
-		// No member encoding/json would fold onto a name Latch reads.
-		for name := range obj {
-			for known := range joseMemberNames {
-				if name != known && strings.EqualFold(name, known) {
-					t.Fatalf("accepted %q, which encoding/json reads as %q", name, known)
-				}
-			}
-		}
-		// A struct decode sees exactly the members' values.
-		var h proofHeader
-		if err := json.Unmarshal(data, &h); err == nil {
-			if typ, ok := obj["typ"].(string); ok && typ != h.Typ {
-				t.Fatalf("typ %q read as %q", typ, h.Typ)
-			}
-		}
-	})
-}
-
-// FuzzJWKKey feeds arbitrary JWKs, and arbitrary 32-octet Ed25519 keys, to
-// every path from a JWK to a key. An accepted Ed25519 key is canonical and
-// not of small order, the DPoP and SD-JWT paths agree, and the canonical
-// form has the thumbprint Thumbprint computes for the input.
-func FuzzJWKKey(f *testing.F) {
-	for _, h := range append(append([]string{}, smallOrderEd25519...), nonCanonicalEd25519...) {
-		f.Add([]byte{}, mustHex(f, h))
-	}
-	_, priv, _ := ed25519.GenerateKey(nil)
-	f.Add([]byte(`{"kty":"OKP","crv":"Ed25519","x":"`+b64.EncodeToString(priv.Public().(ed25519.PublicKey))+`"}`), []byte(priv.Public().(ed25519.PublicKey)))
-	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs","y":"9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA"}`), []byte{})
-	f.Fuzz(func(t *testing.T, raw, x []byte) {
-		for _, alg := range []string{algES256, algEdDSA, algRS256} {
-			pub, canonical, err := publicKeyFromJWK(raw, alg)
-			if err != nil {
-				continue
-			}
-			if pub == nil {
-				t.Fatal("no key and no error")
-			}
-			if tp, err := Thumbprint(raw); err != nil || tp != thumbprintOf(canonical) {
-				t.Fatalf("thumbprint %q (%v) of an accepted %s key differs from its canonical form's", tp, err, alg)
-			}
-		}
-		if len(x) != ed25519.PublicKeySize {
-			return
-		}
-		_, okKey := ed25519PublicKey(x)
-		jwkJSON := []byte(`{"kty":"OKP","crv":"Ed25519","x":"` + b64.EncodeToString(x) + `"}`)
-		_, _, errDPoP := publicKeyFromJWK(jwkJSON, algEdDSA)
-		_, errSD := sdParseHolderJWK(map[string]any{"kty": "OKP", "crv": "Ed25519", "x": b64.EncodeToString(x)})
-		if okKey != (errDPoP == nil) || okKey != (errSD == nil) {
-			t.Fatalf("key %x: check %v, DPoP %v, SD-JWT %v", x, okKey, errDPoP, errSD)
-		}
-		if !okKey {
-			return
-		}
-		p, err := new(edwards25519.Point).SetBytes(x)
-		if err != nil || !bytes.Equal(p.Bytes(), x) {
-			t.Fatalf("accepted a non-canonical or invalid key %x", x)
-		}
-		if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
-			t.Fatalf("accepted a small-order key %x", x)
 		}
 	})
 }

@@ -11,9 +11,12 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // testClock is a settable clock for injecting time into the package.
@@ -51,19 +54,19 @@ func signTestJWS(tb testing.TB, header, claims any, alg string, key any) string 
 	switch k := key.(type) {
 	case *ecdsa.PrivateKey:
 		digest := sha256.Sum256([]byte(input))
-		der, err := ecdsa.SignASN1(rand.Reader, k, digest[:])
+		r, s, err := ecdsa.Sign(rand.Reader, k, digest[:])
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if sig, err = decodeES256DER(der); err != nil {
-			tb.Fatal(err)
-		}
+		sig = make([]byte, rawSigSize)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
 	case ed25519.PrivateKey:
 		sig = ed25519.Sign(k, []byte(input))
 	case *rsa.PrivateKey:
 		digest := sha256.Sum256([]byte(input))
 		var err error
-		if alg == algPS256 {
+		if alg == jose.AlgPS256 {
 			sig, err = rsa.SignPSS(rand.Reader, k, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 		} else {
 			sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
@@ -104,23 +107,12 @@ func mustECKey(tb testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
-// ecPublicJWK returns the public JWK members of k as a map, ready to embed
-// in a proof header or to extend with hostile members.
-func ecPublicJWK(tb testing.TB, k *ecdsa.PublicKey) map[string]any {
-	tb.Helper()
-	point, err := k.Bytes()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return map[string]any{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(point[1:33]), "y": b64.EncodeToString(point[33:])}
-}
-
-// wantCode asserts err is a *TokenError with the given code.
+// wantCode asserts err is a *jose.TokenError with the given code.
 func wantCode(tb testing.TB, err error, code string) {
 	tb.Helper()
-	var te *TokenError
+	var te *jose.TokenError
 	if !errors.As(err, &te) {
-		tb.Fatalf("error = %v, want *TokenError with code %q", err, code)
+		tb.Fatalf("error = %v, want *jose.TokenError with code %q", err, code)
 	}
 	if te.Code != code {
 		tb.Fatalf("code = %q (%s), want %q", te.Code, te.Description, code)
@@ -128,3 +120,27 @@ func wantCode(tb testing.TB, err error, code string) {
 }
 
 func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
+
+// rfc9449JKT is the thumbprint of the RFC 9449 example proof key.
+const rfc9449JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+
+// rawSigSize is the size of a raw ES256 signature (r||s).
+const rawSigSize = 64
+
+// p256Order is the order n of P-256; p256HalfOrder is (n-1)/2, the largest
+// s Latch emits.
+var (
+	p256Order     = elliptic.P256().Params().N
+	p256HalfOrder = new(big.Int).Rsh(p256Order, 1)
+)
+
+// canonicalJWK returns the RFC 7638 members of k's public key, which
+// alg-confusion tests use as an HMAC secret.
+func canonicalJWK(tb testing.TB, k *jose.SigningKey) []byte {
+	tb.Helper()
+	c, err := jose.CanonicalPublicJWK(k.Public())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // IDClaims are the claims of an OpenID Connect ID token (OpenID Connect
@@ -55,7 +56,7 @@ type idPayload struct {
 const typIDToken = "JWT"
 
 // SignIDToken signs an ID token for c with key (ES256, EdDSA or RS256).
-func SignIDToken(key *SigningKey, c IDClaims) (string, error) {
+func SignIDToken(key *jose.SigningKey, c IDClaims) (string, error) {
 	if key == nil {
 		return "", errors.New("tokens: no signing key for the ID token")
 	}
@@ -82,7 +83,7 @@ func SignIDToken(key *SigningKey, c IDClaims) (string, error) {
 		KID string `json:"kid"`
 		Typ string `json:"typ"`
 	}{key.Alg, key.ID, typIDToken})
-	return signCompact(key, b64.EncodeToString(h), payload)
+	return jose.SignCompact(key, b64.EncodeToString(h), payload)
 }
 
 // AtHash is the at_hash of an access token (OpenID Connect Core section
@@ -104,60 +105,34 @@ var errIDTokenHint = errors.New("tokens: id_token_hint is not an ID token of thi
 // with a key of r that is still published, and returns whom it names. An
 // expired token is accepted, as RP-initiated logout allows (OpenID Connect
 // RP-Initiated Logout 1.0 section 2): it only identifies, never authorises.
-func (r *Keyring) VerifyIDTokenHint(token, issuer string, now time.Time) (*IDTokenHint, error) {
-	j, err := splitCompact(token)
+func VerifyIDTokenHint(r *jose.Keyring, token, issuer string, now time.Time) (*IDTokenHint, error) {
+	j, err := jose.SplitCompact(token)
 	if err != nil {
 		return nil, errIDTokenHint
 	}
-	hb, err := decodeSegment(j.header)
+	hb, err := decodeSegment(j.Header)
 	if err != nil {
 		return nil, errIDTokenHint
 	}
 	var h accessHeader
-	if !strictJOSE(hb) || json.Unmarshal(hb, &h) != nil || h.Typ != typIDToken || h.Crit != nil {
+	if !jose.StrictJSON(hb) || json.Unmarshal(hb, &h) != nil || h.Typ != typIDToken || h.Crit != nil {
 		return nil, errIDTokenHint
 	}
-	entry, ok := r.lookup(r.load(), h.KID, now)
+	entry, ok := r.Snapshot().Lookup(h.KID, now)
 	if !ok || entry.Key.Alg != h.Alg {
 		return nil, errIDTokenHint
 	}
-	sig, err := decodeSegment(j.signature)
-	if err != nil || !verifySignature(entry.Key.Alg, entry.Key.pub, j.signingInput, sig) {
+	sig, err := decodeSegment(j.Signature)
+	if err != nil || !jose.VerifySignature(entry.Key.Alg, entry.Key.Public(), j.SigningInput, sig) {
 		return nil, errIDTokenHint
 	}
-	pb, err := decodeSegment(j.payload)
+	pb, err := decodeSegment(j.Payload)
 	if err != nil {
 		return nil, errIDTokenHint
 	}
 	var p idPayload
-	if !strictJOSE(pb) || json.Unmarshal(pb, &p) != nil || p.Iss != issuer || p.Sub == "" || p.Aud == "" {
+	if !jose.StrictJSON(pb) || json.Unmarshal(pb, &p) != nil || p.Iss != issuer || p.Sub == "" || p.Aud == "" {
 		return nil, errIDTokenHint
 	}
 	return &IDTokenHint{Subject: p.Sub, ClientID: p.Aud, SessionID: p.Sid}, nil
-}
-
-// IDSigner returns the key that signs ID tokens with alg: the active key
-// for "" or the active key's own algorithm, else a published key of alg
-// (the RSA key kept for RS256 clients). ok is false when there is none.
-func (r *Keyring) IDSigner(alg string) (key *SigningKey, ok bool) {
-	s := r.load()
-	if s.active != nil && (alg == "" || alg == s.active.Alg) {
-		return s.active, true
-	}
-	for i := range s.entries {
-		if e := &s.entries[i]; e.Key.Alg == alg && e.PublishUntil.IsZero() {
-			return e.Key, true
-		}
-	}
-	return nil, false
-}
-
-// IDTokenAlgs lists the algorithms ID tokens can be signed with: the
-// active key's and RS256 (OpenID Connect Core section 15.1).
-func (r *Keyring) IDTokenAlgs() []string {
-	algs := []string{algES256, algRS256}
-	if a := r.Active(); a != nil && !slices.Contains(algs, a.Alg) {
-		algs = append(algs, a.Alg)
-	}
-	return algs
 }

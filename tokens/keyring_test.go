@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 func jwksKIDs(t *testing.T, body []byte) []string {
@@ -30,10 +32,10 @@ func jwksKIDs(t *testing.T, body []byte) []string {
 
 func TestKeyringLookupAndJWKS(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
-	active, _ := GenerateSigningKey(algES256, t0)
-	retired, _ := GenerateSigningKey(algEdDSA, t0.Add(-time.Hour))
+	active, _ := jose.GenerateSigningKey(jose.AlgES256, t0)
+	retired, _ := jose.GenerateSigningKey(jose.AlgEdDSA, t0.Add(-time.Hour))
 	until := t0.Add(10 * time.Minute)
-	r := NewKeyring(active, KeyringEntry{Key: retired, PublishUntil: until})
+	r := jose.NewKeyring(active, jose.KeyringEntry{Key: retired, PublishUntil: until})
 
 	if r.Active() != active {
 		t.Fatal("Active is not the active key")
@@ -45,9 +47,9 @@ func TestKeyringLookupAndJWKS(t *testing.T) {
 		ok      bool
 		wantAlg string
 	}{
-		{"active key is found", active.ID, t0, true, algES256},
-		{"active key is found forever", active.ID, t0.Add(1000 * time.Hour), true, algES256},
-		{"retired key is found before PublishUntil", retired.ID, until.Add(-time.Second), true, algEdDSA},
+		{"active key is found", active.ID, t0, true, jose.AlgES256},
+		{"active key is found forever", active.ID, t0.Add(1000 * time.Hour), true, jose.AlgES256},
+		{"retired key is found before PublishUntil", retired.ID, until.Add(-time.Second), true, jose.AlgEdDSA},
 		{"retired key is gone at PublishUntil", retired.ID, until, false, ""},
 		{"unknown kid is not found", "nope", t0, false, ""},
 		{"empty kid is not found", "", t0, false, ""},
@@ -80,11 +82,11 @@ func TestKeyringLookupAndJWKS(t *testing.T) {
 
 func TestKeyringReplace(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
-	a, _ := GenerateSigningKey(algES256, t0)
-	b, _ := GenerateSigningKey(algES256, t0)
-	r := NewKeyring(a)
+	a, _ := jose.GenerateSigningKey(jose.AlgES256, t0)
+	b, _ := jose.GenerateSigningKey(jose.AlgES256, t0)
+	r := jose.NewKeyring(a)
 	old := r.JWKS(t0)
-	r.Replace(b, KeyringEntry{Key: a, PublishUntil: t0.Add(time.Hour)}, KeyringEntry{Key: nil}, KeyringEntry{Key: b})
+	r.Replace(b, jose.KeyringEntry{Key: a, PublishUntil: t0.Add(time.Hour)}, jose.KeyringEntry{Key: nil}, jose.KeyringEntry{Key: b})
 	if r.Active() != b {
 		t.Fatal("Replace did not install the new active key")
 	}
@@ -99,9 +101,9 @@ func TestKeyringReplace(t *testing.T) {
 
 func TestKeyringConcurrentUse(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
-	a, _ := GenerateSigningKey(algES256, t0)
-	b, _ := GenerateSigningKey(algEdDSA, t0)
-	r := NewKeyring(a)
+	a, _ := jose.GenerateSigningKey(jose.AlgES256, t0)
+	b, _ := jose.GenerateSigningKey(jose.AlgEdDSA, t0)
+	r := jose.NewKeyring(a)
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
@@ -109,7 +111,7 @@ func TestKeyringConcurrentUse(t *testing.T) {
 			defer wg.Done()
 			for j := 0; j < 200; j++ {
 				if i == 0 {
-					r.Replace(b, KeyringEntry{Key: a, PublishUntil: t0.Add(time.Duration(j) * time.Second)})
+					r.Replace(b, jose.KeyringEntry{Key: a, PublishUntil: t0.Add(time.Duration(j) * time.Second)})
 					continue
 				}
 				if body := r.JWKS(t0.Add(time.Duration(j) * time.Second)); !json.Valid(body) || len(body) < 20 {
@@ -124,7 +126,7 @@ func TestKeyringConcurrentUse(t *testing.T) {
 }
 
 func TestZeroKeyringIsEmpty(t *testing.T) {
-	var r Keyring
+	var r jose.Keyring
 	if r.Active() != nil {
 		t.Fatal("zero keyring has an active key")
 	}
@@ -136,5 +138,5 @@ func TestZeroKeyringIsEmpty(t *testing.T) {
 	}
 	a := NewAccessTokens(AccessConfig{Issuer: testIssuer, Keys: &r})
 	_, err := a.Verify("a.b.c")
-	wantCode(t, err, CodeInvalidToken)
+	wantCode(t, err, jose.CodeInvalidToken)
 }

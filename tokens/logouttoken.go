@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // LogoutClaims are the claims of a logout token (OpenID Connect
@@ -42,7 +44,7 @@ type logoutPayload struct {
 
 // SignLogoutToken signs a logout token for c with key and returns it with
 // its jti.
-func SignLogoutToken(key *SigningKey, c LogoutClaims) (token, jti string, err error) {
+func SignLogoutToken(key *jose.SigningKey, c LogoutClaims) (token, jti string, err error) {
 	if key == nil {
 		return "", "", errors.New("tokens: no signing key for the logout token")
 	}
@@ -65,6 +67,6 @@ func SignLogoutToken(key *SigningKey, c LogoutClaims) (token, jti string, err er
 		KID string `json:"kid"`
 		Typ string `json:"typ"`
 	}{key.Alg, key.ID, typLogoutToken})
-	token, err = signCompact(key, b64.EncodeToString(h), payload)
+	token, err = jose.SignCompact(key, b64.EncodeToString(h), payload)
 	return token, jti, err
 }

@@ -2,6 +2,8 @@ package tokens
 
 import (
 	"crypto/rand"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // opaqueBytes is the entropy of refresh tokens and similar bearer secrets:
@@ -24,6 +26,6 @@ func NewOpaque() (token string, hash string) {
 // token. The token has full entropy, so an unsalted fast hash is the right
 // tool: it is a lookup key, not a password hash.
 func HashOpaque(token string) string {
-	sum := sha256String(token)
+	sum := jose.SHA256String(token)
 	return b64.EncodeToString(sum[:])
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -34,33 +33,6 @@ func pairedRatio(b *testing.B, op func()) {
 	}
 	b.ReportMetric(float64(work)/float64(raw), "x-raw-verify")
 	b.ReportMetric(float64(work.Nanoseconds())/float64(b.N), "op-ns")
-}
-
-// BenchmarkPairedDPoPVerify is BenchmarkDPoPVerify (fresh proofs with ath,
-// each recorded in the replay cache) paired with a raw verify.
-func BenchmarkPairedDPoPVerify(b *testing.B) {
-	f := newProofFixture(b)
-	const n = 4096
-	proofs := make([]string, n)
-	for i := range proofs {
-		proofs[i] = f.proof(b, func(h, c map[string]any) {
-			c["jti"] = "bench-" + strconv.Itoa(i)
-			c["ath"] = ATH("access-token")
-		})
-	}
-	d := NewDPoP(DPoPConfig{Now: f.clock.Now})
-	pc := ProofCheck{Method: "POST", URL: rfcTokenURL, AccessToken: "access-token", Headers: make([]string, 1)}
-	i := 0
-	pairedRatio(b, func() {
-		if i == n {
-			d, i = NewDPoP(DPoPConfig{Now: f.clock.Now}), 0
-		}
-		pc.Headers[0] = proofs[i]
-		if _, err := d.Verify(pc); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	})
 }
 
 // BenchmarkPairedAccessVerifyMiss is a full access-token verify (cache off)

@@ -26,8 +26,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/latchid/latch/tokens"
 	"github.com/latchid/latch/webauthn/webauthntest"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // Config says which service to sign in to and with which passkey.
@@ -118,12 +119,12 @@ func (s *Session) AccessToken() string {
 }
 
 // Key returns the session's DPoP private key, for code that makes its own
-// proofs with tokens.NewProof.
+// proofs with dpop.NewProof.
 func (s *Session) Key() *ecdsa.PrivateKey { return s.key }
 
 // Thumbprint returns the DPoP key's thumbprint: the cnf.jkt of the tokens.
 func (s *Session) Thumbprint() string {
-	jkt, _ := tokens.ProofKeyThumbprint(&s.key.PublicKey)
+	jkt, _ := dpop.ProofKeyThumbprint(&s.key.PublicKey)
 	return jkt
 }
 
@@ -133,7 +134,7 @@ func (s *Session) Proof(method, rawURL string) (string, error) {
 	s.mu.Lock()
 	access, nonce := s.access, s.nonces[originOf(rawURL)]
 	s.mu.Unlock()
-	return tokens.NewProof(s.key, tokens.ProofRequest{Method: method, URL: rawURL, AccessToken: access, Nonce: nonce})
+	return dpop.NewProof(s.key, dpop.ProofRequest{Method: method, URL: rawURL, AccessToken: access, Nonce: nonce})
 }
 
 // Do sends req with `Authorization: DPoP <access token>` and a proof made
@@ -235,7 +236,7 @@ func (s *Session) post(ctx context.Context, path, ctype string, body []byte, wit
 		s.mu.Lock()
 		nonce := s.nonces[originOf(target)]
 		s.mu.Unlock()
-		proof, err := tokens.NewProof(s.key, tokens.ProofRequest{Method: "POST", URL: target, Nonce: nonce})
+		proof, err := dpop.NewProof(s.key, dpop.ProofRequest{Method: "POST", URL: target, Nonce: nonce})
 		if err != nil {
 			return err
 		}

@@ -16,8 +16,9 @@
 //
 // Use it through Guard.Middleware (net/http) or the fiberadapter
 // subpackage (Fiber), and read the caller with PrincipalFrom. The package
-// imports neither the Latch service nor its store: the JOSE and DPoP code
-// is the tokens package's, the same code Latch runs.
+// imports neither the Latch service nor its store: the JOSE, DPoP and
+// access-token code is that of packages tokens/jose, tokens/dpop and
+// tokens, the same code Latch runs.
 //
 // A verified token is remembered until it expires (or its key leaves the
 // JWK Set), so a request with a known token costs one signature check,

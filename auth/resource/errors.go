@@ -7,13 +7,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/latchid/latch/tokens"
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // Error codes an API answers with, the same as Latch's own.
 const (
 	codeInvalidRequest = "invalid_request"
-	codeInvalidToken   = tokens.CodeInvalidToken
+	codeInvalidToken   = jose.CodeInvalidToken
 	codeUnavailable    = "temporarily_unavailable"
 )
 
@@ -110,17 +110,17 @@ func (g *Guard) invalidToken(authorization, desc string) *Error {
 // proofError refuses the DPoP proof: invalid_dpop_proof, or use_dpop_nonce
 // with the nonce to retry with (RFC 9449 sections 7.1 and 9).
 func (g *Guard) proofError(err error) *Error {
-	code, desc := tokens.CodeInvalidDPoPProof, "invalid DPoP proof"
-	var te *tokens.TokenError
+	code, desc := jose.CodeInvalidDPoPProof, "invalid DPoP proof"
+	var te *jose.TokenError
 	if errors.As(err, &te) {
 		desc = te.Description
-		if te.Code == tokens.CodeUseDPoPNonce {
-			code = tokens.CodeUseDPoPNonce
+		if te.Code == jose.CodeUseDPoPNonce {
+			code = jose.CodeUseDPoPNonce
 		}
 	}
 	e := &Error{Status: http.StatusUnauthorized, Code: code, Description: desc}
 	e.challenges = []string{g.withMetadata(`DPoP error="` + code + `", error_description="` + quoted(desc) + `", algs="` + g.algs + `"`)}
-	if code == tokens.CodeUseDPoPNonce {
+	if code == jose.CodeUseDPoPNonce {
 		e.nonce = g.dpop.Nonce()
 	}
 	return e

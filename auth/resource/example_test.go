@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/latchid/latch/auth/resource"
-	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // Protecting a net/http API with one Guard. A stand-in issuer plays Latch
@@ -43,8 +44,8 @@ func Example() {
 }
 
 func exampleIssuer() *httptest.Server {
-	key, _ := tokens.GenerateSigningKey("", time.Now())
-	ring := tokens.NewKeyring(key)
+	key, _ := jose.GenerateSigningKey("", time.Now())
+	ring := jose.NewKeyring(key)
 	var ts *httptest.Server
 	ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -9,6 +9,8 @@ import (
 
 	"github.com/latchid/latch/auth/resource"
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // FuzzAuthenticateHeaders feeds arbitrary Authorization and DPoP values
@@ -16,8 +18,8 @@ import (
 // nothing may panic, and every answer is a refusal with the contract's
 // JSON body (no fuzzed input carries a valid signature).
 func FuzzAuthenticateHeaders(f *testing.F) {
-	key, _ := tokens.GenerateSigningKey("", time.Now())
-	ring := tokens.NewKeyring(key)
+	key, _ := jose.GenerateSigningKey("", time.Now())
+	ring := jose.NewKeyring(key)
 	var ts *httptest.Server
 	ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -71,12 +73,12 @@ func httpToken(s string) bool {
 // FuzzParsePublicJWKS checks that any JWK Set either parses into keys that
 // are public only or is refused, without panicking.
 func FuzzParsePublicJWKS(f *testing.F) {
-	key, _ := tokens.GenerateSigningKey("", time.Now())
-	f.Add(tokens.NewKeyring(key).JWKS(time.Now()))
+	key, _ := jose.GenerateSigningKey("", time.Now())
+	f.Add(jose.NewKeyring(key).JWKS(time.Now()))
 	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"a","alg":"EdDSA"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"","y":"","d":"x","kid":"a","alg":"ES256"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		entries, err := tokens.ParsePublicJWKS(data)
+		entries, err := jose.ParsePublicJWKS(data)
 		if err != nil {
 			return
 		}

@@ -14,6 +14,10 @@ import (
 	"time"
 
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/jose"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // Config configures a Guard. Issuer and PublicURL are required; every
@@ -47,7 +51,7 @@ type Config struct {
 	DPoPAlgs []string
 	// ReplayCacheSize caps the remembered proof jtis (default 1<<20) and
 	// ReplayPerKey those of one proof key under pressure (default an
-	// eighth); see tokens.DPoPConfig.
+	// eighth); see dpop.DPoPConfig.
 	ReplayCacheSize, ReplayPerKey int
 
 	// TokenCacheSize bounds the verified-token cache (default 100000;
@@ -103,7 +107,7 @@ type Guard struct {
 	base     string // PublicURL without a trailing slash
 	keys     *keySet
 	access   *tokens.AccessTokens
-	dpop     *tokens.DPoP
+	dpop     *dpop.DPoP
 	intro    *introspector
 	algs     string // the algs challenge parameter
 	metadata []byte
@@ -120,7 +124,7 @@ func New(cfg Config) (*Guard, error) {
 	if err := absoluteHTTP(base, "PublicURL"); err != nil {
 		return nil, err
 	}
-	if _, err := tokens.NormalizeHTU(base + "/"); err != nil {
+	if _, err := dpop.NormalizeHTU(base + "/"); err != nil {
 		return nil, fmt.Errorf("resource: PublicURL: %w", err)
 	}
 	if cfg.Audience == "" {
@@ -169,11 +173,11 @@ func New(cfg Config) (*Guard, error) {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	g := &Guard{cfg: cfg, base: base}
-	g.keys = &keySet{cfg: &g.cfg, client: cfg.HTTPClient, keys: &tokens.Keyring{}}
+	g.keys = &keySet{cfg: &g.cfg, client: cfg.HTTPClient, keys: &jose.Keyring{}}
 	g.access = tokens.NewAccessTokens(tokens.AccessConfig{
 		Issuer: cfg.Issuer, Audience: cfg.Audience, Keys: g.keys.keys, Now: cfg.Now, CacheSize: cfg.TokenCacheSize,
 	})
-	g.dpop = tokens.NewDPoP(tokens.DPoPConfig{
+	g.dpop = dpop.NewDPoP(dpop.DPoPConfig{
 		MaxAge: cfg.DPoPMaxAge, Algs: cfg.DPoPAlgs, Nonces: cfg.DPoPNonce, Now: cfg.Now,
 		ReplayCacheSize: cfg.ReplayCacheSize, ReplayPerKey: cfg.ReplayPerKey,
 	})
@@ -309,7 +313,7 @@ func (g *Guard) Authenticate(ctx context.Context, r Request) (*Principal, error)
 	if err != nil {
 		return nil, g.invalidToken(r.Authorization[0], tokenErrorText(err, "invalid access token"))
 	}
-	var proof *tokens.Proof
+	var proof *dpop.Proof
 	switch {
 	case claims.JKT != "" && !dpopScheme:
 		return nil, g.invalidToken(r.Authorization[0], "a DPoP-bound token must be sent with the DPoP scheme")
@@ -322,14 +326,14 @@ func (g *Guard) Authenticate(ctx context.Context, r Request) (*Principal, error)
 		if path == "" {
 			path = "/"
 		}
-		proof, err = g.dpop.CheckOnly(tokens.ProofCheck{
+		proof, err = g.dpop.CheckOnly(dpop.ProofCheck{
 			Headers: r.DPoP, Method: r.Method, URL: g.base + path, AccessToken: token,
 		})
 		if err != nil {
 			return nil, g.proofError(err)
 		}
 		if proof.JKT != claims.JKT {
-			return nil, g.proofError(&tokens.TokenError{Code: tokens.CodeInvalidDPoPProof, Description: "the proof key does not match the token's key"})
+			return nil, g.proofError(&jose.TokenError{Code: jose.CodeInvalidDPoPProof, Description: "the proof key does not match the token's key"})
 		}
 	}
 	if g.intro != nil {
@@ -355,7 +359,7 @@ func (g *Guard) Authenticate(ctx context.Context, r Request) (*Principal, error)
 
 // tokenErrorText returns a TokenError's fixed, client-safe description.
 func tokenErrorText(err error, fallback string) string {
-	var te *tokens.TokenError
+	var te *jose.TokenError
 	if errors.As(err, &te) && te.Description != "" {
 		return te.Description
 	}

@@ -224,7 +224,7 @@ func jwkOf(k *ecdsa.PrivateKey) map[string]any {
 	return map[string]any{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(pub[1:33]), "y": b64.EncodeToString(pub[33:])}
 }
 
-// thumbprint is RFC 7638's, computed independently of the tokens package.
+// thumbprint is RFC 7638's, computed independently of the token packages.
 func thumbprint(k *ecdsa.PrivateKey) string {
 	j := jwkOf(k)
 	sum := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"` + j["x"].(string) + `","y":"` + j["y"].(string) + `"}`))

@@ -15,11 +15,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/latchid/latch/tokens"
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // Bounds on what the issuer may send: its metadata is a few hundred bytes
-// and a JWK Set of Latch's holds a handful of keys (tokens.ParsePublicJWKS
+// and a JWK Set of Latch's holds a handful of keys (jose.ParsePublicJWKS
 // takes at most 64 KiB).
 const (
 	maxMetadata = 64 << 10
@@ -40,7 +40,7 @@ var errKeysUnavailable = errors.New("resource: the issuer's keys are not availab
 type keySet struct {
 	cfg    *Config
 	client *http.Client
-	keys   *tokens.Keyring
+	keys   *jose.Keyring
 
 	// mu serialises fetches and guards the fields below it.
 	mu          sync.Mutex
@@ -150,7 +150,7 @@ func (k *keySet) fetchLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	entries, err := tokens.ParsePublicJWKS(body)
+	entries, err := jose.ParsePublicJWKS(body)
 	if err != nil {
 		return fmt.Errorf("jwks_uri: %w", err)
 	}

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/latchid/latch/tokens"
+	"github.com/latchid/latch/tokens/sdjwt"
 )
 
 // Errors of StatusListVerifier.Check for a credential whose entry is not
@@ -58,7 +58,7 @@ type StatusListVerifier struct {
 }
 
 type cachedStatusList struct {
-	list       *tokens.StatusList
+	list       *sdjwt.StatusList
 	freshUntil time.Time
 }
 
@@ -110,19 +110,19 @@ func defaultAllowStatusURI(uri string) bool {
 // another error when no statement can be made (the list could not be
 // fetched or verified, or the index is outside it), in which case the
 // draft says to reject the credential. ref is the verified credential's
-// status.status_list claim (tokens.SDPresentation.Status); check the
+// status.status_list claim (sdjwt.SDPresentation.Status); check the
 // credential itself first.
-func (v *StatusListVerifier) Check(ctx context.Context, ref tokens.StatusRef) error {
+func (v *StatusListVerifier) Check(ctx context.Context, ref sdjwt.StatusRef) error {
 	status, err := v.Status(ctx, ref)
 	if err != nil {
 		return err
 	}
 	switch status {
-	case tokens.StatusValid:
+	case sdjwt.StatusValid:
 		return nil
-	case tokens.StatusInvalid:
+	case sdjwt.StatusInvalid:
 		return ErrStatusListRevoked
-	case tokens.StatusSuspended:
+	case sdjwt.StatusSuspended:
 		return ErrStatusListSuspended
 	}
 	return fmt.Errorf("resource: credential has status 0x%02x on its status list", status)
@@ -130,7 +130,7 @@ func (v *StatusListVerifier) Check(ctx context.Context, ref tokens.StatusRef) er
 
 // Status returns the credential's entry, from a cached list while that is
 // fresh, else from the list fetched again.
-func (v *StatusListVerifier) Status(ctx context.Context, ref tokens.StatusRef) (byte, error) {
+func (v *StatusListVerifier) Status(ctx context.Context, ref sdjwt.StatusRef) (byte, error) {
 	list, err := v.list(ctx, ref.URI)
 	if err != nil {
 		return 0, err
@@ -142,7 +142,7 @@ func (v *StatusListVerifier) Status(ctx context.Context, ref tokens.StatusRef) (
 	return status, nil
 }
 
-func (v *StatusListVerifier) list(ctx context.Context, uri string) (*tokens.StatusList, error) {
+func (v *StatusListVerifier) list(ctx context.Context, uri string) (*sdjwt.StatusList, error) {
 	now := v.cfg.Now()
 	v.mu.Lock()
 	if c := v.cache[uri]; c != nil && now.Before(c.freshUntil) {
@@ -181,7 +181,7 @@ func (v *StatusListVerifier) list(ctx context.Context, uri string) (*tokens.Stat
 }
 
 // fetch GETs and verifies the Status List Token at uri.
-func (v *StatusListVerifier) fetch(ctx context.Context, uri string) (*tokens.StatusListToken, error) {
+func (v *StatusListVerifier) fetch(ctx context.Context, uri string) (*sdjwt.StatusListToken, error) {
 	if !v.cfg.AllowURI(uri) {
 		return nil, errors.New("resource: status list uri not allowed")
 	}
@@ -189,7 +189,7 @@ func (v *StatusListVerifier) fetch(ctx context.Context, uri string) (*tokens.Sta
 	if err != nil {
 		return nil, fmt.Errorf("resource: status list request: %w", err)
 	}
-	req.Header.Set("Accept", "application/"+tokens.StatusListTyp)
+	req.Header.Set("Accept", "application/"+sdjwt.StatusListTyp)
 	client := *v.cfg.Client
 	client.CheckRedirect = func(r *http.Request, via []*http.Request) error {
 		if len(via) > 3 {
@@ -208,17 +208,17 @@ func (v *StatusListVerifier) fetch(ctx context.Context, uri string) (*tokens.Sta
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("resource: fetch status list: HTTP %d", res.StatusCode)
 	}
-	if mt, _, err := mime.ParseMediaType(res.Header.Get("Content-Type")); err != nil || mt != "application/"+tokens.StatusListTyp {
+	if mt, _, err := mime.ParseMediaType(res.Header.Get("Content-Type")); err != nil || mt != "application/"+sdjwt.StatusListTyp {
 		return nil, errors.New("resource: status list response is not application/statuslist+jwt")
 	}
-	body, err := io.ReadAll(io.LimitReader(res.Body, tokens.StatusListMaxToken+1))
+	body, err := io.ReadAll(io.LimitReader(res.Body, sdjwt.StatusListMaxToken+1))
 	if err != nil {
 		return nil, fmt.Errorf("resource: read status list: %w", err)
 	}
-	if len(body) > tokens.StatusListMaxToken {
+	if len(body) > sdjwt.StatusListMaxToken {
 		return nil, errors.New("resource: status list too large")
 	}
-	return tokens.VerifyStatusListToken(tokens.StatusListVerifyRequest{
+	return sdjwt.VerifyStatusListToken(sdjwt.StatusListVerifyRequest{
 		// A trailing newline some servers add is not part of the JWT.
 		Token: string(bytes.TrimRight(body, "\r\n")), Subject: uri, Issuer: v.cfg.Issuer, Now: v.cfg.Now(),
 		Keys: func(kid string) (crypto.PublicKey, string, bool) {

@@ -12,16 +12,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchid/latch/tokens"
+	"github.com/latchid/latch/tokens/jose"
+
+	"github.com/latchid/latch/tokens/sdjwt"
 )
 
 // statusServer serves one signed list at /list and counts fetches.
 type statusServer struct {
 	t       *testing.T
 	srv     *httptest.Server
-	key     *tokens.SigningKey
+	key     *jose.SigningKey
 	mu      sync.Mutex
-	list    *tokens.StatusList
+	list    *sdjwt.StatusList
 	ttl     time.Duration
 	ctype   string
 	now     time.Time
@@ -32,11 +34,11 @@ type statusServer struct {
 
 func newStatusServer(t *testing.T) *statusServer {
 	t.Helper()
-	key, err := tokens.GenerateSigningKey("ES256", time.Now())
+	key, err := jose.GenerateSigningKey("ES256", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, _ := tokens.NewStatusList(1, 1024)
+	list, _ := sdjwt.NewStatusList(1, 1024)
 	s := &statusServer{t: t, key: key, list: list, ttl: time.Minute, ctype: "application/statuslist+jwt", now: time.Unix(1_790_000_000, 0)}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fetches.Add(1)
@@ -50,7 +52,7 @@ func newStatusServer(t *testing.T) *statusServer {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		tok, err := tokens.SignStatusList(tokens.StatusListClaims{
+		tok, err := sdjwt.SignStatusList(sdjwt.StatusListClaims{
 			Subject: s.srv.URL + "/list", Issuer: "https://issuer.example", IssuedAt: s.now,
 			ExpiresAt: s.now.Add(time.Hour), TTL: s.ttl, List: s.list,
 		}, s.key)
@@ -91,11 +93,11 @@ func TestStatusListVerifier(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	ref := tokens.StatusRef{Index: 700, URI: s.srv.URL + "/list"}
+	ref := sdjwt.StatusRef{Index: 700, URI: s.srv.URL + "/list"}
 	if err := v.Check(ctx, ref); err != nil {
 		t.Fatalf("valid entry: %v", err)
 	}
-	s.set(700, tokens.StatusInvalid)
+	s.set(700, sdjwt.StatusInvalid)
 	// Cached for the ttl: the revocation shows once it has passed.
 	if err := v.Check(ctx, ref); err != nil || s.fetches.Load() != 1 {
 		t.Fatalf("within the ttl the cached list answers (%v, %d fetches)", err, s.fetches.Load())
@@ -104,15 +106,15 @@ func TestStatusListVerifier(t *testing.T) {
 	if err := v.Check(ctx, ref); !errors.Is(err, ErrStatusListRevoked) || s.fetches.Load() != 2 {
 		t.Fatalf("after the ttl: %v (%d fetches)", err, s.fetches.Load())
 	}
-	if err := v.Check(ctx, tokens.StatusRef{Index: 702, URI: ref.URI}); err != nil {
+	if err := v.Check(ctx, sdjwt.StatusRef{Index: 702, URI: ref.URI}); err != nil {
 		t.Fatalf("other entry: %v", err)
 	}
-	if err := v.Check(ctx, tokens.StatusRef{Index: 1024, URI: ref.URI}); err == nil || errors.Is(err, ErrStatusListRevoked) {
+	if err := v.Check(ctx, sdjwt.StatusRef{Index: 1024, URI: ref.URI}); err == nil || errors.Is(err, ErrStatusListRevoked) {
 		t.Fatalf("an index outside the list must be no statement: %v", err)
 	}
 	// A redirect within the allowed URIs is followed; the sub must still
 	// be the URI the credential named.
-	if err := v.Check(ctx, tokens.StatusRef{Index: 1, URI: s.srv.URL + "/moved"}); err == nil || !strings.Contains(err.Error(), "sub does not match") {
+	if err := v.Check(ctx, sdjwt.StatusRef{Index: 1, URI: s.srv.URL + "/moved"}); err == nil || !strings.Contains(err.Error(), "sub does not match") {
 		t.Fatalf("a list whose sub is another URI: %v", err)
 	}
 }
@@ -128,13 +130,13 @@ func TestStatusListVerifierRefuses(t *testing.T) {
 		"HTTP 404":           {uri: func(s *statusServer) string { return s.srv.URL + "/other" }, want: "HTTP 404"},
 		"signature altered":  {prepare: func(s *statusServer) { s.mutate = func(tok string) string { return tok[:len(tok)-4] + "AAAA" } }, want: "signature invalid"},
 		"another issuer's key": {prepare: func(s *statusServer) {
-			other, _ := tokens.GenerateSigningKey("ES256", time.Now())
+			other, _ := jose.GenerateSigningKey("ES256", time.Now())
 			s.key = other
 		}, want: "key unknown"},
 		"expired":         {prepare: func(s *statusServer) { s.now = s.now.Add(-2 * time.Hour) }, want: "expired"},
 		"uri not allowed": {allow: func(string) bool { return false }, want: "not allowed"},
 		"too large": {prepare: func(s *statusServer) {
-			s.mutate = func(string) string { return strings.Repeat("A", tokens.StatusListMaxToken+1) }
+			s.mutate = func(string) string { return strings.Repeat("A", sdjwt.StatusListMaxToken+1) }
 		}, want: "too large"},
 		"redirect elsewhere": {uri: func(s *statusServer) string { return s.srv.URL + "/moved" }, allow: func(u string) bool { return strings.HasSuffix(u, "/moved") }, want: "redirect target not allowed"},
 	}
@@ -157,7 +159,7 @@ func TestStatusListVerifierRefuses(t *testing.T) {
 				uri = c.uri(s)
 			}
 			v, _ := NewStatusListVerifier(StatusListConfig{Keys: keys, AllowURI: c.allow, Now: func() time.Time { return time.Unix(1_790_000_000, 0) }})
-			err := v.Check(context.Background(), tokens.StatusRef{Index: 1, URI: uri})
+			err := v.Check(context.Background(), sdjwt.StatusRef{Index: 1, URI: uri})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error about %q", err, c.want)
 			}
@@ -178,18 +180,18 @@ func TestStatusListVerifierRefuses(t *testing.T) {
 
 func TestStatusListVerifierTwoBitStatuses(t *testing.T) {
 	s := newStatusServer(t)
-	s.list, _ = tokens.NewStatusList(2, 64)
-	s.set(3, tokens.StatusSuspended)
-	s.set(4, tokens.StatusInvalid)
+	s.list, _ = sdjwt.NewStatusList(2, 64)
+	s.set(3, sdjwt.StatusSuspended)
+	s.set(4, sdjwt.StatusInvalid)
 	s.set(5, 3)
 	v, _ := NewStatusListVerifier(StatusListConfig{Keys: s.keys, Now: func() time.Time { return s.now }})
 	ctx := context.Background()
 	for idx, want := range map[int]error{3: ErrStatusListSuspended, 4: ErrStatusListRevoked, 6: nil} {
-		if err := v.Check(ctx, tokens.StatusRef{Index: idx, URI: s.srv.URL + "/list"}); !errors.Is(err, want) {
+		if err := v.Check(ctx, sdjwt.StatusRef{Index: idx, URI: s.srv.URL + "/list"}); !errors.Is(err, want) {
 			t.Fatalf("entry %d: %v, want %v", idx, err, want)
 		}
 	}
-	if err := v.Check(ctx, tokens.StatusRef{Index: 5, URI: s.srv.URL + "/list"}); err == nil || !strings.Contains(err.Error(), "0x03") {
+	if err := v.Check(ctx, sdjwt.StatusRef{Index: 5, URI: s.srv.URL + "/list"}); err == nil || !strings.Contains(err.Error(), "0x03") {
 		t.Fatalf("an application-specific status: %v", err)
 	}
 }

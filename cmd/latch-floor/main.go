@@ -32,6 +32,8 @@ import (
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/tokens"
 	"github.com/latchid/latch/webauthn"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 func main() {
@@ -92,7 +94,7 @@ func newFloor(issuer *url.URL, path string, durable bool) (*floor, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := tokens.GenerateSigningKey("ES256", time.Now())
+	key, err := jose.GenerateSigningKey("ES256", time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +104,7 @@ func newFloor(issuer *url.URL, path string, durable bool) (*floor, error) {
 	}
 	return &floor{
 		rp:         rp,
-		access:     tokens.NewAccessTokens(tokens.AccessConfig{Issuer: issuer.String(), Audience: issuer.String(), TTL: 10 * time.Minute, Keys: tokens.NewKeyring(key), Now: time.Now}),
+		access:     tokens.NewAccessTokens(tokens.AccessConfig{Issuer: issuer.String(), Audience: issuer.String(), TTL: 10 * time.Minute, Keys: jose.NewKeyring(key), Now: time.Now}),
 		db:         db,
 		durable:    durable,
 		ceremonies: map[string]ceremony{},

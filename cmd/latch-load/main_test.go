@@ -17,8 +17,9 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
-	"github.com/latchid/latch/tokens"
 	"github.com/latchid/latch/webauthn"
+
+	"github.com/latchid/latch/tokens/dpop"
 )
 
 // sameAsMarshal checks that b is byte for byte what json.Marshal writes
@@ -126,7 +127,7 @@ func TestProofVerifies(t *testing.T) {
 	const base = "http://localhost:8090"
 	ep := newEndpoints(base)
 	c := newClient(base, ep, nil)
-	d := tokens.NewDPoP(tokens.DPoPConfig{})
+	d := dpop.NewDPoP(dpop.DPoPConfig{})
 	jtis := map[any]bool{}
 	for _, tc := range []struct {
 		ep    *endpoint
@@ -137,7 +138,7 @@ func TestProofVerifies(t *testing.T) {
 			t.Fatal(err)
 		}
 		proof := string(p)
-		if _, err := d.Verify(tokens.ProofCheck{Headers: []string{proof}, Method: tc.ep.method, URL: tc.ep.url, AccessToken: tc.token}); err != nil {
+		if _, err := d.Verify(dpop.ProofCheck{Headers: []string{proof}, Method: tc.ep.method, URL: tc.ep.url, AccessToken: tc.token}); err != nil {
 			t.Fatalf("%s %s: %v", tc.ep.method, tc.ep.path, err)
 		}
 		parts := strings.Split(proof, ".")

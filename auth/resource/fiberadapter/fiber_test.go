@@ -19,6 +19,8 @@ import (
 	"github.com/latchid/latch/auth/resource"
 	"github.com/latchid/latch/auth/resource/fiberadapter"
 	"github.com/latchid/latch/tokens"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 var b64 = base64.RawURLEncoding
@@ -27,11 +29,11 @@ var b64 = base64.RawURLEncoding
 // tokens with the tokens package as Latch does; the real server is
 // exercised by the resource package's own tests.
 func issuer(t *testing.T) (*httptest.Server, *tokens.AccessTokens) {
-	key, err := tokens.GenerateSigningKey("", time.Now())
+	key, err := jose.GenerateSigningKey("", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ring := tokens.NewKeyring(key)
+	ring := jose.NewKeyring(key)
 	var ts *httptest.Server
 	ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

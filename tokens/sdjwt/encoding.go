@@ -1,0 +1,9 @@
+package sdjwt
+
+import (
+	"encoding/base64"
+)
+
+// b64 is base64url without padding (RFC 7515 section 2). Strict rejects
+// non-zero trailing bits, so every value has exactly one accepted encoding.
+var b64 = base64.RawURLEncoding.Strict()
