@@ -91,8 +91,13 @@ type sessionItem struct {
 	// DeviceName is the device as a person reads it ("Chrome on macOS"),
 	// or "" when the User-Agent names no known browser and system.
 	DeviceName string `json:"device_name"`
-	DPoPBound  bool   `json:"dpop_bound"`
-	Current    bool   `json:"current"`
+	// DeviceBrowser and DeviceSystem are DeviceName's parts ("Chrome",
+	// "macOS"; "App" for an iOS web view), for a page that says it in its
+	// own language; "" when DeviceName is.
+	DeviceBrowser string `json:"device_browser"`
+	DeviceSystem  string `json:"device_system"`
+	DPoPBound     bool   `json:"dpop_bound"`
+	Current       bool   `json:"current"`
 	// LastActiveAt is when the session was last seen in use: its last
 	// refresh, or its sign-in.
 	LastActiveAt time.Time `json:"last_active_at"`
@@ -129,6 +134,7 @@ func (s *Server) handleListSessions(c *fiber.Ctx) error {
 			AMR: amr, Device: sess.Device, DeviceName: describeDevice(sess.Device), DPoPBound: sess.JKT != "", Current: sess.ID == p.claims.SessionID,
 			LastActiveAt: lastActive(sess).UTC(), Place: sess.Place,
 		})
+		out[len(out)-1].DeviceBrowser, out[len(out)-1].DeviceSystem = deviceParts(sess.Device)
 	}
 	noStore(c)
 	return c.JSON(out)

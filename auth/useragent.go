@@ -10,10 +10,21 @@ import "strings"
 // every Chromium browser says "Chrome" and "Safari" too, and iPadOS claims
 // to be a Mac.
 func describeDevice(ua string) string {
-	if ua == "" || len(ua) > 1024 {
+	browser, system := deviceParts(ua)
+	if system == "" {
 		return ""
 	}
-	browser := firstMatch(ua, []match{
+	return browser + " on " + system
+}
+
+// deviceParts are the browser and the system describeDevice names, for a
+// page to put together in its own language: both "" when it names none,
+// and browser "App" for an iOS web view, which names no browser.
+func deviceParts(ua string) (browser, system string) {
+	if ua == "" || len(ua) > 1024 {
+		return "", ""
+	}
+	browser = firstMatch(ua, []match{
 		{"EdgA/", "Edge"}, {"EdgiOS/", "Edge"}, {"Edg/", "Edge"},
 		{"OPR/", "Opera"}, {"OPiOS/", "Opera"},
 		{"SamsungBrowser/", "Samsung Internet"},
@@ -23,7 +34,7 @@ func describeDevice(ua string) string {
 		{"CriOS/", "Chrome"}, {"HeadlessChrome/", "Chrome"}, {"Chromium/", "Chromium"}, {"Chrome/", "Chrome"},
 		{"Safari/", "Safari"},
 	})
-	system := firstMatch(ua, []match{
+	system = firstMatch(ua, []match{
 		{"iPhone", "iPhone"}, {"iPad", "iPad"}, {"iPod", "iPod"},
 		{"Android", "Android"},
 		{"CrOS", "ChromeOS"},
@@ -33,11 +44,11 @@ func describeDevice(ua string) string {
 	})
 	switch {
 	case browser != "" && system != "":
-		return browser + " on " + system
+		return browser, system
 	case system != "" && strings.Contains(ua, "Mobile/"):
-		return "App on " + system // an iOS web view: no browser token
+		return "App", system // an iOS web view: no browser token
 	}
-	return ""
+	return "", ""
 }
 
 type match struct{ token, name string }

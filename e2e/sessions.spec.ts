@@ -99,10 +99,10 @@ test("a browser signed out from another device says so on its next load", async 
   }
 });
 
-test("a session shows where it signed in and when it was last active, in English and German", async ({ browser }) => {
-  for (const [locale, place, active] of [
-    ["en-GB", "near Zürich, CH", "Last active"],
-    ["de-DE", "in der Nähe von Zürich, CH", "Zuletzt aktiv"],
+test("a session shows its device, where it signed in and when it was last active, in English and German", async ({ browser }) => {
+  for (const [locale, place, active, device] of [
+    ["en-GB", "near Zürich, CH", "Last active", "Chrome on Linux"],
+    ["de-DE", "in der Nähe von Zürich, CH", "Zuletzt aktiv", "Chrome auf Linux"],
   ] as const) {
     const context = await browser.newContext({ locale });
     const page = await context.newPage();
@@ -125,6 +125,7 @@ test("a session shows where it signed in and when it was last active, in English
     const item = page.getByTestId("session-item").first();
     await expect(item).toContainText(place);
     await expect(item).toContainText(active);
+    await expect(item).toContainText(device);
     await context.close();
   }
 });

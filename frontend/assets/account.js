@@ -325,11 +325,20 @@ $("end-other-sessions").addEventListener("click", async () => {
   }
 });
 
+// deviceLabel is a session's device in the page's language: "Chrome on
+// macOS" put together from its parts when the service recognised them.
+function deviceLabel(session) {
+  const { device_browser: browser, device_system: system } = session;
+  if (browser === "App" && system) return t("App on {system}", { system });
+  if (browser && system) return t("{browser} on {system}", { browser, system });
+  return session.device_name || session.device || t("Unknown device");
+}
+
 function sessionItem(session) {
   const item = el("li", { dataset: { testid: "session-item", id: session.id } });
   // The readable name when the service recognised the browser; the raw
   // User-Agent (shown in full on hover) otherwise.
-  const label = session.device_name || session.device || t("Unknown device");
+  const label = deviceLabel(session);
   const details = [];
   const since = formatDate(session.created_at);
   if (since) details.push(t("Signed in {date}", { date: since }));

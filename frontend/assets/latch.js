@@ -371,7 +371,7 @@ export class Latch {
     })().catch(() => {});
   }
 
-  /** listSessions returns where the user is signed in: [{id, created_at, auth_time, amr, device, device_name, dpop_bound, current}], newest first. */
+  /** listSessions returns where the user is signed in: [{id, created_at, auth_time, amr, device, device_name, device_browser, device_system, dpop_bound, current, last_active_at, place}], newest first. */
   listSessions() {
     return this.#authJSON("GET", "/me/sessions");
   }

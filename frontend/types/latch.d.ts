@@ -88,8 +88,17 @@ export interface Session {
   expires_at?: string;
   amr: string[];
   device: string;
+  /** The device as a person reads it ("Chrome on macOS"), or "" when unknown. */
+  device_name?: string;
+  /** device_name's parts ("Chrome", "macOS"; browser "App" for an iOS web view), for other languages. */
+  device_browser?: string;
+  device_system?: string;
   dpop_bound: boolean;
   current: boolean;
+  /** When the session was last seen in use: its last refresh, else its sign-in (RFC 3339). */
+  last_active_at?: string;
+  /** Where the sign-in came from, approximately, when a trusted proxy told; "" when unknown. */
+  place?: string;
 }
 
 /** An application the signed-in account has allowed (GET /me/apps). */
