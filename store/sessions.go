@@ -102,8 +102,7 @@ func (tx *Tx) PutSession(s *Session) error {
 	if err := checkKey("user id", len(s.UserID)); err != nil {
 		return err
 	}
-	key := tx.sessionKey(s.ID)
-	old, err := memoGet(tx, &tx.db.sessions, bucketSessions, key)
+	key, old, err := tx.sessionAt(s.ID)
 	found := err == nil
 	if err != nil && !notFound(err) {
 		return err
@@ -158,7 +157,7 @@ func (tx *Tx) PutSession(s *Session) error {
 // Session returns the session with the given id, or ErrNotFound. Expiry
 // and revocation are the caller's to judge.
 func (tx *Tx) Session(id string) (*Session, error) {
-	rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, tx.sessionKey(id))
+	_, rec, err := tx.sessionAt(id)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +175,7 @@ func (tx *Tx) eachSession(userID string, fn func(rec *sessionRecord) error) erro
 	seen := map[string]bool{}
 	for id := tx.sessionHead(userID); id != "" && !seen[id]; {
 		seen[id] = true
-		rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, tx.sessionKey(id))
+		_, rec, err := tx.sessionAt(id)
 		if notFound(err) {
 			break // the rest of the list was deleted
 		}
@@ -200,7 +199,7 @@ func (tx *Tx) eachSession(userID string, fn func(rec *sessionRecord) error) erro
 		return err
 	}
 	for _, id := range legacy {
-		rec, err := memoGet(tx, &tx.db.sessions, bucketSessions, tx.sessionKey(id))
+		_, rec, err := tx.sessionAt(id)
 		if err != nil {
 			return err
 		}
@@ -384,20 +383,41 @@ func sessionIDOf(key []byte) string {
 }
 
 // sessionKey returns the key of the session id: where it is stored, or
-// where a new one goes. An id that starts with a zero byte is no session's
-// (it could spell a packed key): nil, which finds nothing.
+// where a new one goes, without reading the record (sessionAt does both).
 func (tx *Tx) sessionKey(id string) []byte {
+	key := tx.newSessionKey(id)
+	if len(key) == packedSessionKeyLen && tx.raw(bucketSessions, key) == nil && tx.raw(bucketSessions, []byte(id)) != nil {
+		return []byte(id) // stored before ids were packed
+	}
+	return key
+}
+
+// sessionAt reads the session id where it is stored: under its packed key,
+// or under the id itself for one stored before ids were packed. key is
+// where it is, or where a new one goes (nil for an id no session can
+// have), with ErrNotFound.
+func (tx *Tx) sessionAt(id string) (key []byte, rec sessionRecord, err error) {
+	key = tx.newSessionKey(id)
+	rec, err = memoGet(tx, &tx.db.sessions, bucketSessions, key)
+	if notFound(err) && len(key) == packedSessionKeyLen {
+		if legacy, lerr := memoGet(tx, &tx.db.sessions, bucketSessions, []byte(id)); lerr == nil {
+			return []byte(id), legacy, nil
+		}
+	}
+	return key, rec, err
+}
+
+// newSessionKey is the key a new session of id is stored under. An id that
+// starts with a zero byte is no session's (it could spell a packed key):
+// nil, which finds nothing.
+func (tx *Tx) newSessionKey(id string) []byte {
 	if len(id) > 0 && id[0] == 0 {
 		return nil
 	}
-	packed, ok := packSessionID(id)
-	if !ok {
-		return []byte(id)
+	if packed, ok := packSessionID(id); ok {
+		return packed
 	}
-	if tx.raw(bucketSessions, packed) == nil && tx.raw(bucketSessions, []byte(id)) != nil {
-		return []byte(id) // stored before ids were packed
-	}
-	return packed
+	return []byte(id)
 }
 
 // idTime is the millisecond a time-ordered session id names, which a
