@@ -24,9 +24,6 @@ func wantCode(tb testing.TB, err error, code string) {
 
 func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
 
-// rawSigSize is the size of a raw ES256 signature (r||s).
-const rawSigSize = 64
-
 // canonicalJWK returns the RFC 7638 members of k's public key, which
 // alg-confusion tests use as an HMAC secret.
 func canonicalJWK(tb testing.TB, k *jose.SigningKey) []byte {
@@ -45,7 +42,6 @@ var (
 	newTestClock  = tokentest.NewClock
 	signTestJWS   = tokentest.SignJWS
 	mustECKey     = tokentest.MustECKey
-	p256Order     = tokentest.P256Order
 	p256HalfOrder = tokentest.P256HalfOrder
 )
 

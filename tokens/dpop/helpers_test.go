@@ -21,9 +21,6 @@ func wantCode(tb testing.TB, err error, code string) {
 	}
 }
 
-// rawSigSize is the size of a raw ES256 signature (r||s).
-const rawSigSize = 64
-
 // The helpers the token packages' tests share (tokentest).
 type testClock = tokentest.Clock
 
@@ -32,7 +29,6 @@ var (
 	signTestJWS   = tokentest.SignJWS
 	mustJSON      = tokentest.MustJSON
 	mustECKey     = tokentest.MustECKey
-	p256Order     = tokentest.P256Order
 	p256HalfOrder = tokentest.P256HalfOrder
 	ecPublicJWK   = tokentest.ECPublicJWK
 )

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchid/latch/tokens/internal/tokentest"
 	"github.com/latchid/latch/tokens/jose"
 )
 
@@ -68,26 +69,8 @@ func TestHighSIsAcceptedAndIsTheSameProof(t *testing.T) {
 	}
 }
 
-// sigS returns s of a compact ES256 JWS.
-func sigS(tb testing.TB, token string) *big.Int {
-	tb.Helper()
-	j, err := jose.SplitCompact(token)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sig, err := decodeSegment(j.Signature)
-	if err != nil || len(sig) != rawSigSize {
-		tb.Fatalf("signature of %q", token)
-	}
-	return new(big.Int).SetBytes(sig[32:])
-}
-
-// withHighS returns token with its ES256 signature (r, s) replaced by the
-// other valid form, (r, n-s).
-func withHighS(tb testing.TB, token string) string {
-	tb.Helper()
-	j, _ := jose.SplitCompact(token)
-	sig, _ := decodeSegment(j.Signature)
-	new(big.Int).Sub(p256Order, new(big.Int).SetBytes(sig[32:])).FillBytes(sig[32:])
-	return j.SigningInput + "." + b64.EncodeToString(sig)
-}
+// ES256 signature forms, shared with the other token packages (tokentest).
+var (
+	sigS      = tokentest.SigS
+	withHighS = tokentest.WithHighS
+)

@@ -1,26 +1,11 @@
 package sdjwt
 
 import (
-	"math/big"
 	"strings"
 	"testing"
 
-	"github.com/latchid/latch/tokens/jose"
+	"github.com/latchid/latch/tokens/internal/tokentest"
 )
-
-// sigS returns s of a compact ES256 JWS.
-func sigS(tb testing.TB, token string) *big.Int {
-	tb.Helper()
-	j, err := jose.SplitCompact(token)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sig, err := decodeSegment(j.Signature)
-	if err != nil || len(sig) != rawSigSize {
-		tb.Fatalf("signature of %q", token)
-	}
-	return new(big.Int).SetBytes(sig[32:])
-}
 
 func TestEmittedSDJWTSignaturesAreLowS(t *testing.T) {
 	sd := sdNewFixture(t)
@@ -32,3 +17,8 @@ func TestEmittedSDJWTSignaturesAreLowS(t *testing.T) {
 		}
 	}
 }
+
+// ES256 signature forms, shared with the other token packages (tokentest).
+var (
+	sigS = tokentest.SigS
+)

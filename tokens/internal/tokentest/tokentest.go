@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -186,4 +187,33 @@ func HostileEd25519Keys(tb testing.TB) map[string]string {
 		out["non-canonical "+h[:8]+"…"+h[60:]] = b64.EncodeToString(MustHex(tb, h))
 	}
 	return out
+}
+
+// SigS returns s of a compact ES256 JWS's raw r||s signature.
+func SigS(tb testing.TB, token string) *big.Int {
+	tb.Helper()
+	sig := es256Signature(tb, token)
+	return new(big.Int).SetBytes(sig[32:])
+}
+
+// WithHighS returns token with its ES256 signature (r, s) replaced by the
+// other valid form, (r, n-s).
+func WithHighS(tb testing.TB, token string) string {
+	tb.Helper()
+	sig := es256Signature(tb, token)
+	new(big.Int).Sub(P256Order, new(big.Int).SetBytes(sig[32:])).FillBytes(sig[32:])
+	return token[:strings.LastIndexByte(token, '.')] + "." + b64.EncodeToString(sig)
+}
+
+func es256Signature(tb testing.TB, token string) []byte {
+	tb.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		tb.Fatalf("not a compact JWS: %q", token)
+	}
+	sig, err := b64.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		tb.Fatalf("signature of %q", token)
+	}
+	return sig
 }
