@@ -95,6 +95,9 @@ function confirmIdentity(what, err) {
     : t("{what} needs a sign-in from the last {minutes} minutes. Confirm with your passkey to continue.", { what, minutes });
   setRecoveryMode(false);
   dialogMessage("");
+  // The page's own instruction ("follow your browser's prompt") no longer
+  // holds while the dialog asks first.
+  status("");
   return new Promise((resolve, reject) => {
     stepUp = { resolve, reject, abort: new AbortController(), code: null };
     dialog.showModal();
