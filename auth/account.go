@@ -45,13 +45,13 @@ func (uc *userCache) cached(id string) (p *profile, gen uint64) {
 	return uc.m[id], uc.gen
 }
 
-func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile, error) {
+func (uc *userCache) get(ctx context.Context, db store.Store, id string) (*profile, error) {
 	p, gen := uc.cached(id)
 	if p != nil {
 		return p, nil
 	}
 	p = &profile{}
-	err := db.View(ctx, func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx store.Tx) error {
 		var err error
 		if p.User, err = tx.User(id); err != nil {
 			return err
@@ -80,7 +80,7 @@ func (uc *userCache) get(ctx context.Context, db *store.DB, id string) (*profile
 // peek returns the user from the cache, or reads it in the caller's
 // transaction without caching it (a write transaction must not start a
 // read of its own).
-func (uc *userCache) peek(tx *store.Tx, id string) (*store.User, error) {
+func (uc *userCache) peek(tx store.Tx, id string) (*store.User, error) {
 	if p, _ := uc.cached(id); p != nil {
 		return p.User, nil
 	}
@@ -198,7 +198,7 @@ func (s *Server) handleProviderIcon(c *fiber.Ctx) error {
 func (s *Server) handleListCredentials(c *fiber.Ctx) error {
 	sub := principalOf(c).claims.Subject
 	var creds []store.Credential
-	if err := s.db.View(c.UserContext(), func(tx *store.Tx) error {
+	if err := s.db.View(c.UserContext(), func(tx store.Tx) error {
 		var err error
 		creds, err = tx.CredentialsByUser(sub)
 		return err
@@ -250,7 +250,7 @@ func (s *Server) handleRenameCredential(c *fiber.Ctx) error {
 	// A blank name goes back to the default: the provider's name.
 	sub := principalOf(c).claims.Subject
 	var updated *store.Credential
-	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err = s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		cred, err := tx.Credential(id)
 		if err != nil || cred.UserID != sub {
 			return errNotFound("credential")
@@ -273,7 +273,7 @@ func (s *Server) handleDeleteCredential(c *fiber.Ctx) error {
 	}
 	sub := principalOf(c).claims.Subject
 	now := s.now()
-	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err = s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		cred, err := tx.Credential(id)
 		if err != nil || cred.UserID != sub {
 			return errNotFound("credential")

@@ -22,7 +22,7 @@ import (
 // go through the server (AdminClient).
 type Admin struct {
 	cfg Config
-	db  *store.DB
+	db  store.Store
 }
 
 // ErrStoreInUse is returned by OpenAdmin while a server holds the store.
@@ -102,9 +102,9 @@ type UserSummary struct {
 // Users lists every account.
 func (a *Admin) Users(ctx context.Context) ([]UserSummary, error) { return listUsers(ctx, a.db) }
 
-func listUsers(ctx context.Context, db *store.DB) ([]UserSummary, error) {
+func listUsers(ctx context.Context, db store.Store) ([]UserSummary, error) {
 	var out []UserSummary
-	err := db.View(ctx, func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx store.Tx) error {
 		users, err := tx.Users()
 		if err != nil {
 			return err
@@ -143,7 +143,7 @@ func offlineBlacklistUntil(now time.Time) time.Time { return now.Add(maxAccessTT
 
 // userNamed finds the account an operator named, with the errors an
 // operator should see.
-func userNamed(tx *store.Tx, username string) (*store.User, error) {
+func userNamed(tx store.Tx, username string) (*store.User, error) {
 	name, err := NormalizeUsername(username)
 	if err != nil {
 		return nil, badRequest("invalid username %q", username)
@@ -159,8 +159,8 @@ func userNamed(tx *store.Tx, username string) (*store.User, error) {
 // disabling, ends its live sessions, blacklisted until until. It returns
 // the account's id, the ids of the sessions it ended and the back-channel
 // logouts they call for.
-func setDisabled(ctx context.Context, db *store.DB, username string, disabled bool, now, until time.Time) (userID string, ended []string, lt *logoutTargets, err error) {
-	err = db.Update(ctx, func(tx *store.Tx) error {
+func setDisabled(ctx context.Context, db store.Store, username string, disabled bool, now, until time.Time) (userID string, ended []string, lt *logoutTargets, err error) {
+	err = db.Update(ctx, func(tx store.Tx) error {
 		userID, ended, lt = "", nil, newLogoutTargets()
 		u, err := userNamed(tx, username)
 		if err != nil {
@@ -208,8 +208,8 @@ func (a *Admin) DeleteUser(ctx context.Context, username string) error {
 }
 
 // userIDByName resolves an operator's username argument to an account id.
-func userIDByName(ctx context.Context, db *store.DB, username string) (id string, err error) {
-	err = db.View(ctx, func(tx *store.Tx) error {
+func userIDByName(ctx context.Context, db store.Store, username string) (id string, err error) {
+	err = db.View(ctx, func(tx store.Tx) error {
 		u, err := userNamed(tx, username)
 		if err == nil {
 			id = u.ID
@@ -223,8 +223,8 @@ func userIDByName(ctx context.Context, db *store.DB, username string) (id string
 // sessions are blacklisted until until, then the account and everything
 // under it is removed and the deletion audited. It returns the ids of the
 // sessions it ended and the back-channel logouts they call for.
-func deleteUser(ctx context.Context, db *store.DB, userID string, now, until time.Time) (ended []string, lt *logoutTargets, err error) {
-	err = db.Update(ctx, func(tx *store.Tx) error {
+func deleteUser(ctx context.Context, db store.Store, userID string, now, until time.Time) (ended []string, lt *logoutTargets, err error) {
+	err = db.Update(ctx, func(tx store.Tx) error {
 		ended, lt = nil, newLogoutTargets()
 		sessions, err := tx.SessionsByUser(userID)
 		if err != nil {
@@ -270,9 +270,9 @@ type KeySummary struct {
 // Keys lists the signing keys, oldest first.
 func (a *Admin) Keys(ctx context.Context) ([]KeySummary, error) { return listKeys(ctx, a.db) }
 
-func listKeys(ctx context.Context, db *store.DB) ([]KeySummary, error) {
+func listKeys(ctx context.Context, db store.Store) ([]KeySummary, error) {
 	var out []KeySummary
-	err := db.View(ctx, func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx store.Tx) error {
 		keys, err := tx.SigningKeys()
 		for _, k := range keys {
 			out = append(out, KeySummary{ID: k.ID, Alg: k.Alg, CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, PublishUntil: k.PublishUntil})
@@ -313,7 +313,13 @@ func keySummary(k *jose.SigningKey) KeySummary {
 }
 
 // Backup writes a consistent copy of the store to path (which must not exist).
-func (a *Admin) Backup(path string) error { return a.db.BackupFile(path) }
+func (a *Admin) Backup(path string) error {
+	b, ok := a.db.(store.Backuper)
+	if !ok {
+		return store.ErrNoBackup
+	}
+	return b.BackupFile(path)
+}
 
 // ClientSummary is one line of `latch clients list`; the secret is never
 // shown again.
@@ -328,9 +334,9 @@ type ClientSummary struct {
 // Clients lists the introspection clients by id.
 func (a *Admin) Clients(ctx context.Context) ([]ClientSummary, error) { return listClients(ctx, a.db) }
 
-func listClients(ctx context.Context, db *store.DB) ([]ClientSummary, error) {
+func listClients(ctx context.Context, db store.Store) ([]ClientSummary, error) {
 	var out []ClientSummary
-	err := db.View(ctx, func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx store.Tx) error {
 		clients, err := tx.Clients()
 		for _, c := range clients {
 			out = append(out, ClientSummary{ID: c.ID, CreatedAt: c.CreatedAt, RotatedAt: c.RotatedAt, Kind: clientKind(&c)})
@@ -346,8 +352,8 @@ func (a *Admin) DeleteClient(ctx context.Context, id string) error {
 	return deleteClient(ctx, a.db, id, time.Now())
 }
 
-func deleteClient(ctx context.Context, db *store.DB, id string, now time.Time) error {
-	return db.Update(ctx, func(tx *store.Tx) error {
+func deleteClient(ctx context.Context, db store.Store, id string, now time.Time) error {
+	return db.Update(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteClient(id); errors.Is(err, store.ErrNotFound) {
 			return errNoClient(id)
 		} else if err != nil {
@@ -363,9 +369,9 @@ func (a *Admin) RotateClientSecret(ctx context.Context, id string) (string, erro
 	return rotateClientSecret(ctx, a.db, id, time.Now())
 }
 
-func rotateClientSecret(ctx context.Context, db *store.DB, id string, now time.Time) (string, error) {
+func rotateClientSecret(ctx context.Context, db store.Store, id string, now time.Time) (string, error) {
 	secret, hash := newClientSecret()
-	err := db.Update(ctx, func(tx *store.Tx) error {
+	err := db.Update(ctx, func(tx store.Tx) error {
 		c, err := tx.Client(id)
 		if errors.Is(err, store.ErrNotFound) {
 			return errNoClient(id)

@@ -210,8 +210,13 @@ func (s *Server) adminHandler() http.Handler {
 		s.adminReply(w, report, err)
 	})
 	mux.HandleFunc("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
+		b, ok := s.db.(store.Backuper)
+		if !ok {
+			s.adminReply(w, nil, badRequest("%s", store.ErrNoBackup.Error()))
+			return
+		}
 		started := false
-		err := s.db.BackupSized(func(size int64) io.Writer {
+		err := b.BackupSized(func(size int64) io.Writer {
 			started = true
 			w.Header().Set("Content-Type", "application/octet-stream")
 			w.Header().Set("Content-Length", strconv.FormatInt(size, 10))

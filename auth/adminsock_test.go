@@ -179,7 +179,7 @@ func TestAdminThroughRunningServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.View(ctx, func(tx *store.Tx) error {
+	err = db.View(ctx, func(tx store.Tx) error {
 		users, err := tx.Users()
 		if err == nil && len(users) != 2 {
 			t.Errorf("%d users in the backup, want 2", len(users))

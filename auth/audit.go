@@ -113,7 +113,7 @@ func (s *Server) flushFailures(ctx context.Context) error {
 	if e == nil {
 		return nil
 	}
-	if err := s.db.Update(ctx, func(tx *store.Tx) error { return tx.AppendAudit(e) }); err != nil {
+	if err := s.db.Update(ctx, func(tx store.Tx) error { return tx.AppendAudit(e) }); err != nil {
 		return err
 	}
 	s.failures.written(unknown, over, now)
@@ -163,7 +163,7 @@ func (s *Server) auditSignInFailure(ctx context.Context, userID, reason string) 
 	if !s.failures.allow(now) {
 		return
 	}
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
+	err := s.db.Update(ctx, func(tx store.Tx) error {
 		return tx.AppendAudit(signInFailedEvent(now, userID, "passkey", reason))
 	})
 	if err != nil && ctx.Err() == nil {
@@ -192,8 +192,8 @@ type AuditFilter struct {
 
 // auditEntries calls fn with each event f selects, oldest first, inside
 // one read transaction.
-func auditEntries(ctx context.Context, db *store.DB, f AuditFilter, fn func(*AuditEntry) error) error {
-	return db.View(ctx, func(tx *store.Tx) error {
+func auditEntries(ctx context.Context, db store.Store, f AuditFilter, fn func(*AuditEntry) error) error {
+	return db.View(ctx, func(tx store.Tx) error {
 		userID := f.User
 		if f.User != "" {
 			if name, err := NormalizeUsername(f.User); err == nil {
@@ -231,9 +231,9 @@ type AuditReport struct {
 	Problem           string `json:",omitempty"`
 }
 
-func verifyAudit(ctx context.Context, db *store.DB) (AuditReport, error) {
+func verifyAudit(ctx context.Context, db store.Store) (AuditReport, error) {
 	var r AuditReport
-	err := db.View(ctx, func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx store.Tx) error {
 		c, err := tx.VerifyAudit()
 		if err != nil {
 			return err

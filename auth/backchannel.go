@@ -77,7 +77,7 @@ func isAppSession(sess *store.Session) bool {
 // is told, with the sid of the ID tokens it got (the login session it
 // started from), and so is every application that a login session signed
 // into, with that session's id as sid.
-func (lt *logoutTargets) ended(tx *store.Tx, sess *store.Session) error {
+func (lt *logoutTargets) ended(tx store.Tx, sess *store.Session) error {
 	if lt == nil {
 		return nil
 	}
@@ -106,7 +106,7 @@ func (lt *logoutTargets) ended(tx *store.Tx, sess *store.Session) error {
 	return nil
 }
 
-func (lt *logoutTargets) add(tx *store.Tx, clientID, sub, sid string) error {
+func (lt *logoutTargets) add(tx store.Tx, clientID, sub, sid string) error {
 	key := clientID + "\x00" + sub + "\x00" + sid
 	if lt.seen[key] {
 		return nil

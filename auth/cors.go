@@ -95,7 +95,7 @@ func clientOriginsOf(c *store.Client) []string {
 // the next start.
 func (s *Server) loadClientOrigins(ctx context.Context) error {
 	set := map[string]struct{}{}
-	err := s.db.View(ctx, func(tx *store.Tx) error {
+	err := s.db.View(ctx, func(tx store.Tx) error {
 		clients, err := tx.Clients()
 		for i := range clients {
 			for _, o := range clientOriginsOf(&clients[i]) {

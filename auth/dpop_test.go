@@ -194,7 +194,7 @@ func TestReuseOfAnOldRotatedTokenRevokesTheSession(t *testing.T) {
 			t.Fatalf("rotation: %d %s", r.status, r.raw)
 		}
 	}
-	err := e.srv.db.View(t.Context(), func(tx *store.Tx) error {
+	err := e.srv.db.View(t.Context(), func(tx store.Tx) error {
 		_, err := tx.RefreshToken(tokens.OrderedOpaqueKey(oldest))
 		return err
 	})

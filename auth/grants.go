@@ -84,7 +84,7 @@ func (s *Server) recordProof(proof *dpop.Proof) error {
 // disabled one: an account disabled through the admin socket in an earlier
 // commit, or earlier in this one, must not get a session that its disable,
 // having ended the sessions it found, would never end.
-func enabledUser(tx *store.Tx, userID string) (*store.User, error) {
+func enabledUser(tx store.Tx, userID string) (*store.User, error) {
 	user, err := tx.User(userID)
 	if err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func enabledUser(tx *store.Tx, userID string) (*store.User, error) {
 // startSession creates a login session and its first refresh token inside
 // the caller's transaction, for a user read in it (see enabledUser). The
 // session record keeps the token's state (see store.Session.Refresh).
-func (s *Server) startSession(tx *store.Tx, user *store.User, amr []string, authTime time.Time, proof *dpop.Proof, from signInClient) (*issuedSession, error) {
+func (s *Server) startSession(tx store.Tx, user *store.User, amr []string, authTime time.Time, proof *dpop.Proof, from signInClient) (*issuedSession, error) {
 	now := s.now()
 	clientID := defaultClientID
 	sess := &store.Session{
@@ -133,7 +133,7 @@ type heldRefresh struct {
 // lookupRefresh finds a refresh token in tx: through the session its MAC
 // names, or through its record for a token issued before. ErrNotFound for
 // a token not issued here, or whose session is gone.
-func (s *Server) lookupRefresh(tx *store.Tx, token string) (*heldRefresh, error) {
+func (s *Server) lookupRefresh(tx store.Tx, token string) (*heldRefresh, error) {
 	sid, signed := tokens.RefreshSession(token, s.refreshKey)
 	var sess *store.Session
 	if signed {
@@ -255,7 +255,7 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *
 		revokedSID string
 		lt         *logoutTargets
 	)
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
+	err := s.db.Update(ctx, func(tx store.Tx) error {
 		issued, revokedSID, lt = nil, "", newLogoutTargets()
 		// reused revokes the session of a rotated token presented again.
 		reused := func(sid, userID string) error {
@@ -318,7 +318,7 @@ func (s *Server) refresh(ctx context.Context, refresh, clientID string, client *
 // rotate issues the next refresh token of sess, a live session whose
 // current token was just presented: old, for a token kept as a record of
 // its own, or nil. The next token's state is kept in the session.
-func (s *Server) rotate(tx *store.Tx, sess *store.Session, old *store.RefreshToken, proof *dpop.Proof, now time.Time) (*issuedSession, error) {
+func (s *Server) rotate(tx store.Tx, sess *store.Session, old *store.RefreshToken, proof *dpop.Proof, now time.Time) (*issuedSession, error) {
 	user, err := s.users.peek(tx, sess.UserID)
 	if err != nil {
 		return nil, errGrant("the account no longer exists")
@@ -367,7 +367,7 @@ func (s *Server) rotate(tx *store.Tx, sess *store.Session, old *store.RefreshTok
 // issued before sessions kept their token's state. Its rotation marks the
 // record rotated, so that its reuse is still recognised, and moves the
 // family into its session: the next token is kept there.
-func (s *Server) rotateRecord(tx *store.Tx, h *heldRefresh, clientID string, client *store.Client, proof *dpop.Proof, now time.Time,
+func (s *Server) rotateRecord(tx store.Tx, h *heldRefresh, clientID string, client *store.Client, proof *dpop.Proof, now time.Time,
 	reused func(sid, userID string) error, issued **issuedSession) error {
 	rt, sess := h.rt, h.sess
 	if !rt.ExpiresAt.After(now) {
@@ -410,7 +410,7 @@ func appClientAuthenticated(tokenClient string, client *store.Client) error {
 // revokeSessionTx ends the login session sid inside a transaction, as
 // endSessionTx does; a sid with no session left is still blacklisted. The
 // caller mirrors the blacklist entry in memory after the commit.
-func (s *Server) revokeSessionTx(tx *store.Tx, sid string, now time.Time, lt *logoutTargets) error {
+func (s *Server) revokeSessionTx(tx store.Tx, sid string, now time.Time, lt *logoutTargets) error {
 	sess, err := tx.Session(sid)
 	switch {
 	case err == nil:
@@ -424,7 +424,7 @@ func (s *Server) revokeSessionTx(tx *store.Tx, sid string, now time.Time, lt *lo
 // endSessionTx marks sess revoked, which every refresh checks, and
 // blacklists its sid until until, by when none of its access tokens can
 // still be live. A session it ends joins lt's back-channel logouts.
-func endSessionTx(tx *store.Tx, sess *store.Session, now, until time.Time, lt *logoutTargets) error {
+func endSessionTx(tx store.Tx, sess *store.Session, now, until time.Time, lt *logoutTargets) error {
 	if sess.RevokedAt.IsZero() {
 		sess.RevokedAt = now
 		if err := tx.PutSession(sess); err != nil {
@@ -448,7 +448,7 @@ func endSessionTx(tx *store.Tx, sess *store.Session, now, until time.Time, lt *l
 // (single logout), while offline access outlives it, as OpenID Connect
 // Back-Channel Logout 1.0 section 2.7 has it for refresh tokens. The
 // sessions ended go into lt, whose caller mirrors them in memory.
-func endAppSessionsOf(tx *store.Tx, login *store.Session, now, until time.Time, lt *logoutTargets) error {
+func endAppSessionsOf(tx store.Tx, login *store.Session, now, until time.Time, lt *logoutTargets) error {
 	sessions, err := tx.SessionsByUser(login.UserID)
 	if err != nil {
 		return err
@@ -486,7 +486,7 @@ func (s *Server) mirrorSessionRevocation(sid string, now time.Time) {
 func (s *Server) revokeSession(ctx context.Context, sid string) error {
 	now := s.now()
 	var lt *logoutTargets
-	if err := s.db.Update(ctx, func(tx *store.Tx) error {
+	if err := s.db.Update(ctx, func(tx store.Tx) error {
 		lt = newLogoutTargets()
 		return s.revokeSessionTx(tx, sid, now, lt)
 	}); err != nil {

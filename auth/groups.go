@@ -55,7 +55,7 @@ type GroupChange struct {
 // changeGroups applies c and returns the account's id and groups after it.
 // Adding a group the account has, or removing one it lacks, changes nothing
 // and is not an error (scripts may repeat themselves).
-func changeGroups(ctx context.Context, db *store.DB, c GroupChange, now time.Time) (userID string, groups []string, err error) {
+func changeGroups(ctx context.Context, db store.Store, c GroupChange, now time.Time) (userID string, groups []string, err error) {
 	if c.Action != "list" {
 		if c.Action != "add" && c.Action != "remove" {
 			return "", nil, badRequest("action %q is not add, remove or list", truncate(c.Action, 16))
@@ -68,7 +68,7 @@ func changeGroups(ctx context.Context, db *store.DB, c GroupChange, now time.Tim
 	if c.Action == "list" {
 		update = db.View
 	}
-	err = update(ctx, func(tx *store.Tx) error {
+	err = update(ctx, func(tx store.Tx) error {
 		u, err := userNamed(tx, c.Username)
 		if err != nil {
 			return err

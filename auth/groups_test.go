@@ -86,7 +86,7 @@ func TestGroupsReachTokensUserinfoAndCredentials(t *testing.T) {
 
 	// Each change is audited; listing and repeating change nothing.
 	var types []string
-	_ = e.srv.db.View(context.Background(), func(tx *store.Tx) error {
+	_ = e.srv.db.View(context.Background(), func(tx store.Tx) error {
 		return tx.ScanAudit(func(ev *store.AuditEvent) error {
 			if strings.HasPrefix(ev.Type, "group_") {
 				types = append(types, ev.Type+":"+ev.Detail["group"])

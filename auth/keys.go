@@ -13,7 +13,7 @@ import (
 // loadKeyring reads the signing keys from the store, creating the first one
 // on first start. The newest unretired key signs; retired keys stay published
 // until every token they signed has expired.
-func loadKeyring(ctx context.Context, db *store.DB, alg string, window time.Duration, now time.Time) (*jose.Keyring, error) {
+func loadKeyring(ctx context.Context, db store.Store, alg string, window time.Duration, now time.Time) (*jose.Keyring, error) {
 	active, retired, err := readKeys(ctx, db, window, now)
 	if err != nil {
 		return nil, err
@@ -29,9 +29,9 @@ func loadKeyring(ctx context.Context, db *store.DB, alg string, window time.Dura
 // readKeys loads the keys. A retired key stays published for at least
 // window after its retirement, whatever the rotation recorded: a rotation
 // made offline by the CLI may not know this server's token lifetimes.
-func readKeys(ctx context.Context, db *store.DB, window time.Duration, now time.Time) (*jose.SigningKey, []jose.KeyringEntry, error) {
+func readKeys(ctx context.Context, db store.Store, window time.Duration, now time.Time) (*jose.SigningKey, []jose.KeyringEntry, error) {
 	var recs []store.SigningKey
-	if err := db.View(ctx, func(tx *store.Tx) error {
+	if err := db.View(ctx, func(tx store.Tx) error {
 		var err error
 		recs, err = tx.SigningKeys()
 		return err
@@ -70,7 +70,7 @@ func readKeys(ctx context.Context, db *store.DB, window time.Duration, now time.
 	return active, retired, nil
 }
 
-func createKey(ctx context.Context, db *store.DB, alg string, now time.Time) (*jose.SigningKey, error) {
+func createKey(ctx context.Context, db store.Store, alg string, now time.Time) (*jose.SigningKey, error) {
 	k, err := jose.GenerateSigningKey(alg, now)
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func createKey(ctx context.Context, db *store.DB, alg string, now time.Time) (*j
 	if err != nil {
 		return nil, err
 	}
-	err = db.Update(ctx, func(tx *store.Tx) error {
+	err = db.Update(ctx, func(tx store.Tx) error {
 		return tx.PutSigningKey(&store.SigningKey{ID: k.ID, Alg: k.Alg, Private: der, CreatedAt: now})
 	})
 	if err != nil {
@@ -91,9 +91,9 @@ func createKey(ctx context.Context, db *store.DB, alg string, now time.Time) (*j
 // RotateKeys creates a new signing key and retires the current one, which
 // stays published for publishFor (the longest lifetime of anything it signed).
 // It works on a store directly, so the CLI can use it on a stopped server.
-func RotateKeys(ctx context.Context, db *store.DB, alg string, publishFor time.Duration, now time.Time) (*jose.SigningKey, error) {
+func RotateKeys(ctx context.Context, db store.Store, alg string, publishFor time.Duration, now time.Time) (*jose.SigningKey, error) {
 	var recs []store.SigningKey
-	err := db.Update(ctx, func(tx *store.Tx) error {
+	err := db.Update(ctx, func(tx store.Tx) error {
 		var err error
 		recs, err = tx.SigningKeys()
 		if err != nil {
@@ -193,9 +193,9 @@ func (s *Server) rotateIfDue(ctx context.Context) {
 const rsaKeyAlg = "RS256"
 
 // ensureRSAKey creates the RSA signing key unless the store has one.
-func ensureRSAKey(ctx context.Context, db *store.DB, now time.Time) error {
+func ensureRSAKey(ctx context.Context, db store.Store, now time.Time) error {
 	has := false
-	if err := db.View(ctx, func(tx *store.Tx) error {
+	if err := db.View(ctx, func(tx store.Tx) error {
 		recs, err := tx.SigningKeys()
 		for _, r := range recs {
 			has = has || r.Alg == rsaKeyAlg

@@ -174,7 +174,7 @@ func (s *Server) revokeToken(ctx context.Context, token string, rv *revoker) err
 		return s.revoke(ctx, map[string]time.Time{revokedJTI(claims.ID): claims.ExpiresAt.Add(time.Minute)})
 	default:
 		var sid, jkt string
-		err := s.db.View(ctx, func(tx *store.Tx) error {
+		err := s.db.View(ctx, func(tx store.Tx) error {
 			// Any token issued for a session, current or rotated, ends it.
 			h, err := s.lookupRefresh(tx, token)
 			switch {
@@ -249,7 +249,7 @@ func (s *Server) introspect(ctx context.Context, token string) fiber.Map {
 		return out
 	}
 	var out fiber.Map
-	_ = s.db.View(ctx, func(tx *store.Tx) error {
+	_ = s.db.View(ctx, func(tx store.Tx) error {
 		h, err := s.lookupRefresh(tx, token)
 		if err != nil || !h.current || h.sess == nil || !h.sess.RevokedAt.IsZero() {
 			return nil
@@ -304,7 +304,7 @@ func (s *Server) authenticateClient(c *fiber.Ctx) error {
 	// RFC 6749 section 2.3.1: both parts are form-urlencoded.
 	id, secret = formUnescape(id), formUnescape(secret)
 	var client *store.Client
-	err = s.db.View(c.UserContext(), func(tx *store.Tx) error {
+	err = s.db.View(c.UserContext(), func(tx store.Tx) error {
 		var err error
 		client, err = tx.Client(id)
 		return err
@@ -336,7 +336,7 @@ func formUnescape(s string) string {
 
 // CreateClient registers an introspection client and returns its secret,
 // which is shown once and stored only as a hash.
-func CreateClient(ctx context.Context, db *store.DB, id string, now time.Time) (string, error) {
+func CreateClient(ctx context.Context, db store.Store, id string, now time.Time) (string, error) {
 	return RegisterClient(ctx, db, ClientOptions{ID: id}, now)
 }
 

@@ -214,7 +214,7 @@ func TestDisabledAccountIsRefusedEvenWithoutBlacklist(t *testing.T) {
 	// Disable the account behind the server's back, without revoking
 	// sessions, as an older tool or a restored backup might.
 	e.whileStopped(func(a *Admin) error {
-		return a.db.Update(context.Background(), func(tx *store.Tx) error {
+		return a.db.Update(context.Background(), func(tx store.Tx) error {
 			u, err := tx.UserByUsername("alice")
 			if err != nil {
 				return err

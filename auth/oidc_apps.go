@@ -27,7 +27,7 @@ func appDevice(clientID string) string { return "app: " + clientID }
 func (s *Server) handleListApps(c *fiber.Ctx) error {
 	sub := principalOf(c).claims.Subject
 	var consents []store.Consent
-	if err := s.db.View(c.UserContext(), func(tx *store.Tx) error {
+	if err := s.db.View(c.UserContext(), func(tx store.Tx) error {
 		var err error
 		consents, err = tx.Consents(sub)
 		return err
@@ -56,7 +56,7 @@ func (s *Server) handleRevokeApp(c *fiber.Ctx) error {
 		ended []string
 		lt    *logoutTargets
 	)
-	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err := s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		ended, lt = nil, newLogoutTargets()
 		_, cerr := tx.Consent(sub, clientID)
 		sessions, err := tx.SessionsByUser(sub)

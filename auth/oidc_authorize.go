@@ -135,7 +135,7 @@ func (s *Server) clientFor(ctx context.Context, id string) (*store.Client, error
 		return nil, nil
 	}
 	var client *store.Client
-	err := s.db.View(ctx, func(tx *store.Tx) error {
+	err := s.db.View(ctx, func(tx store.Tx) error {
 		c, err := tx.Client(id)
 		if err == nil && len(c.RedirectURIs) > 0 {
 			client = c
@@ -372,7 +372,7 @@ func (s *Server) saveAuthzRequest(ctx context.Context, req *authzRequest, parKey
 		return "", err
 	}
 	id := tokens.NewOrderedID(now)
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
+	err = s.db.Update(ctx, func(tx store.Tx) error {
 		if err := spendPAR(tx, parKey, now); err != nil {
 			return err
 		}
@@ -383,7 +383,7 @@ func (s *Server) saveAuthzRequest(ctx context.Context, req *authzRequest, parKey
 
 // spendPAR deletes the pushed request parKey ("" for none) inside the
 // transaction that uses it, or fails if another request used it first.
-func spendPAR(tx *store.Tx, parKey string, now time.Time) error {
+func spendPAR(tx store.Tx, parKey string, now time.Time) error {
 	if parKey == "" {
 		return nil
 	}
@@ -399,7 +399,7 @@ func (s *Server) loadAuthzRequest(ctx context.Context, id string, now time.Time)
 		return nil, nil
 	}
 	var req *authzRequest
-	err := s.db.View(ctx, func(tx *store.Tx) error {
+	err := s.db.View(ctx, func(tx store.Tx) error {
 		cer, err := tx.Ceremony(id, now)
 		if errors.Is(err, store.ErrNotFound) || err == nil && cer.Kind != kindAuthzRequest {
 			return nil
@@ -463,7 +463,7 @@ func (s *Server) continueAuthorize(c *fiber.Ctx, client *store.Client, p pending
 // hasConsent reports whether the user has allowed the client every scope.
 func (s *Server) hasConsent(ctx context.Context, userID, clientID string, scopes []string) (bool, error) {
 	ok := false
-	err := s.db.View(ctx, func(tx *store.Tx) error {
+	err := s.db.View(ctx, func(tx store.Tx) error {
 		c, err := tx.Consent(userID, clientID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -492,7 +492,7 @@ func (s *Server) issueCode(c *fiber.Ctx, p pending, req *authzRequest, ps *provi
 	if err != nil {
 		return err
 	}
-	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err = s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		if err := spendPAR(tx, p.par, now); err != nil {
 			return err
 		}
@@ -604,7 +604,7 @@ func (s *Server) handlePAR(c *fiber.Ctx) error {
 		return err
 	}
 	ref, hash := tokens.NewOpaque()
-	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err = s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		return tx.PutCeremony(&store.Ceremony{ID: hash, Kind: kindPAR, Session: body, ExpiresAt: now.Add(parTTL)})
 	})
 	if err != nil {
@@ -623,7 +623,7 @@ func (s *Server) readPAR(ctx context.Context, client *store.Client, requestURI s
 	}
 	hash := tokens.HashOpaque(ref)
 	var req *authzRequest
-	err := s.db.View(ctx, func(tx *store.Tx) error {
+	err := s.db.View(ctx, func(tx store.Tx) error {
 		cer, err := tx.Ceremony(hash, now)
 		if errors.Is(err, store.ErrNotFound) || err == nil && cer.Kind != kindPAR {
 			return errorPage("the request_uri is unknown, used or expired (it is good for one use within 60 seconds)")
@@ -702,7 +702,7 @@ func (s *Server) providerSession(c *fiber.Ctx, now time.Time) (*providerSession,
 	}
 	sid = strings.Clone(sid)
 	var ps *providerSession
-	err := s.db.View(c.UserContext(), func(tx *store.Tx) error {
+	err := s.db.View(c.UserContext(), func(tx store.Tx) error {
 		sess, err := tx.Session(sid)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -750,7 +750,7 @@ func (s *Server) handleAuthorizeSession(c *fiber.Ctx) error {
 		return errNotFound("sign-in request")
 	}
 	var sess *store.Session
-	if err := s.db.View(c.UserContext(), func(tx *store.Tx) error {
+	if err := s.db.View(c.UserContext(), func(tx store.Tx) error {
 		var err error
 		sess, err = tx.Session(p.claims.SessionID)
 		return err
@@ -856,14 +856,14 @@ func (s *Server) handleAuthorizeConsent(c *fiber.Ctx) error {
 	switch form["decision"] {
 	case "allow":
 	case "deny":
-		if err := s.db.Update(c.UserContext(), func(tx *store.Tx) error { return tx.DeleteCeremony(id) }); err != nil {
+		if err := s.db.Update(c.UserContext(), func(tx store.Tx) error { return tx.DeleteCeremony(id) }); err != nil {
 			return err
 		}
 		return s.authzFail(c, &authzError{code: "access_denied", desc: "the person did not allow the application", redirect: req})
 	default:
 		return s.authzFail(c, errorPage("choose Allow or Deny"))
 	}
-	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err = s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		if err := tx.PutConsent(&store.Consent{UserID: ps.user.ID, ClientID: client.ID, Scopes: req.Scope, GrantedAt: now}); err != nil {
 			return err
 		}

@@ -232,7 +232,7 @@ func checkWebOrigin(raw string) (string, error) {
 // secret, shown once and stored only as a hash; a public client and one
 // authenticating with private_key_jwt get none (""). A client whose ID
 // tokens are RS256 makes sure the store has an RSA signing key.
-func RegisterClient(ctx context.Context, db *store.DB, o ClientOptions, now time.Time) (string, error) {
+func RegisterClient(ctx context.Context, db store.Store, o ClientOptions, now time.Time) (string, error) {
 	c, err := o.validate()
 	if err != nil {
 		return "", err
@@ -242,7 +242,7 @@ func RegisterClient(ctx context.Context, db *store.DB, o ClientOptions, now time
 		secret, c.SecretHash = newClientSecret()
 	}
 	c.CreatedAt = now
-	err = db.Update(ctx, func(tx *store.Tx) error {
+	err = db.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Client(c.ID); err == nil {
 			return Errorf(http.StatusConflict, CodeInvalidRequest, "a client with this id already exists")
 		}
@@ -300,9 +300,9 @@ func clientInfo(c *store.Client) ClientInfo {
 	return info
 }
 
-func showClient(ctx context.Context, db *store.DB, id string) (ClientInfo, error) {
+func showClient(ctx context.Context, db store.Store, id string) (ClientInfo, error) {
 	var info ClientInfo
-	err := db.View(ctx, func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx store.Tx) error {
 		c, err := tx.Client(id)
 		if errors.Is(err, store.ErrNotFound) {
 			return errNoClient(id)

@@ -112,7 +112,7 @@ func (s *Server) handleEndSessionRequest(c *fiber.Ctx) error {
 // endProviderSession ends the login session behind the provider cookie.
 func (s *Server) endProviderSession(c *fiber.Ctx, ps *providerSession, now time.Time) error {
 	var lt *logoutTargets
-	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err := s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		lt = newLogoutTargets()
 		sess, err := tx.Session(ps.session.ID)
 		if err != nil {

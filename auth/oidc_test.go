@@ -436,7 +436,7 @@ func TestOIDCConsent(t *testing.T) {
 		t.Fatalf("prompt=none without consent: %v", q)
 	}
 	// The consent is stored per user and client.
-	e.srv.db.View(context.Background(), func(tx *store.Tx) error {
+	e.srv.db.View(context.Background(), func(tx store.Tx) error {
 		c, err := tx.Consent(jwtPart(t, alice.access, 1)["sub"].(string), "thirdparty")
 		if err != nil || !slices.Contains(c.Scopes, "openid") {
 			t.Errorf("stored consent: %+v %v", c, err)
@@ -552,7 +552,7 @@ func TestOIDCCodeAttacks(t *testing.T) {
 
 	// Refresh tokens only with offline_access for a third-party client.
 	tp := e.newRP(ClientOptions{ID: "tp", Public: true})
-	e.srv.db.Update(context.Background(), func(tx *store.Tx) error {
+	e.srv.db.Update(context.Background(), func(tx store.Tx) error {
 		return tx.PutConsent(&store.Consent{UserID: jwtPart(t, alice.access, 1)["sub"].(string), ClientID: "tp", Scopes: supportedScopes, GrantedAt: e.clock.Now()})
 	})
 	f = tp.newFlow(nil)

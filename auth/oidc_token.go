@@ -89,7 +89,7 @@ func (s *Server) authenticateTokenClient(c *fiber.Ctx, form map[string]string) (
 		return nil, invalidClient(c, basic)
 	}
 	var client *store.Client
-	err := s.db.View(c.UserContext(), func(tx *store.Tx) error {
+	err := s.db.View(c.UserContext(), func(tx store.Tx) error {
 		var err error
 		client, err = tx.Client(id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -163,7 +163,7 @@ func (s *Server) checkClientAssertion(ctx context.Context, client *store.Client,
 	}
 	sum := sha256.Sum256([]byte(client.ID + "\x00" + a.JTI))
 	key := "jti." + hex.EncodeToString(sum[:])
-	return s.db.Update(ctx, func(tx *store.Tx) error {
+	return s.db.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Ceremony(key, now); err == nil {
 			return Errorf(http.StatusUnauthorized, CodeInvalidClient, "client authentication failed: the client assertion was used before")
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -265,7 +265,7 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 		revokedSID string
 		lt         *logoutTargets
 	)
-	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err = s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		issued, revokedSID, lt = nil, "", newLogoutTargets()
 		cer, err := tx.Ceremony(hash, now)
 		if errors.Is(err, store.ErrNotFound) {
@@ -356,7 +356,7 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 // Without offline access it ends when login, the sign-in it came from,
 // would: an application's session outlives the person's sign-in only
 // where they granted that.
-func (s *Server) startGrantSession(tx *store.Tx, client *store.Client, user *store.User, g *codeGrant, login *store.Session, proof *dpop.Proof, now time.Time) (*issuedSession, error) {
+func (s *Server) startGrantSession(tx store.Tx, client *store.Client, user *store.User, g *codeGrant, login *store.Session, proof *dpop.Proof, now time.Time) (*issuedSession, error) {
 	offline := slices.Contains(g.Scope, scopeOfflineAccess)
 	withRefresh := client.FirstParty || offline
 	expires := now.Add(s.cfg.RefreshTTL)

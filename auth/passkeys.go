@@ -99,7 +99,7 @@ func (s *Server) beginSignUp(ctx context.Context, req registerBeginRequest) (*be
 	if err != nil {
 		return nil, err
 	}
-	err = s.db.View(ctx, func(tx *store.Tx) error {
+	err = s.db.View(ctx, func(tx store.Tx) error {
 		_, err := tx.UserByUsername(username)
 		return err
 	})
@@ -129,7 +129,7 @@ func (s *Server) beginSignUp(ctx context.Context, req registerBeginRequest) (*be
 // without a prompt.
 func (s *Server) beginAddPasskey(ctx context.Context, user *store.User, conditional bool) (*beginResponse, error) {
 	var creds []store.Credential
-	err := s.db.View(ctx, func(tx *store.Tx) error {
+	err := s.db.View(ctx, func(tx store.Tx) error {
 		var err error
 		creds, err = tx.CredentialsByUser(user.ID)
 		return err
@@ -243,7 +243,7 @@ func (s *Server) finishRegistration(ctx context.Context, p *principal, ceremonyI
 		SignCount: wc.SignCount, Record: wc.Record,
 	}
 	var issued *issuedSession
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
+	err = s.db.Update(ctx, func(tx store.Tx) error {
 		issued = nil
 		if p == nil {
 			if err := tx.PutUser(user); err != nil {
@@ -314,7 +314,7 @@ func (s *Server) beginLogin(ctx context.Context, rawUsername string) (*beginResp
 		// alike: every passkey here is discoverable, and an allow list
 		// would tell who has an account and how many passkeys. The name is
 		// remembered and enforced when the ceremony finishes.
-		err = s.db.View(ctx, func(tx *store.Tx) error {
+		err = s.db.View(ctx, func(tx store.Tx) error {
 			u, err := tx.UserByUsername(username)
 			switch {
 			case err == nil:
@@ -379,7 +379,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		user  *store.User
 		creds []store.Credential
 	)
-	err = s.db.View(ctx, func(tx *store.Tx) error {
+	err = s.db.View(ctx, func(tx store.Tx) error {
 		var err error
 		switch {
 		case len(assertion.UserHandle) > 0:
@@ -430,7 +430,7 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		mfaToken string
 		failure  error
 	)
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
+	err = s.db.Update(ctx, func(tx store.Tx) error {
 		issued, mfaToken, failure = nil, "", nil
 		// Re-read: a concurrent sign-in may have moved the counter and a
 		// rename may have changed the name since the read above.

@@ -284,12 +284,12 @@ type finished struct {
 // ceremony and verifies against the last commit before any of them can
 // write. Then it runs then in the held transaction, releases the writer
 // and returns the answers in the order they came.
-func (e *env) finishLoginsBehindWriter(t *testing.T, bodies []map[string]any, then func(*store.Tx) error) []finished {
+func (e *env) finishLoginsBehindWriter(t *testing.T, bodies []map[string]any, then func(store.Tx) error) []finished {
 	t.Helper()
 	started, release, held := make(chan struct{}), make(chan struct{}), make(chan error, 1)
 	var once sync.Once
 	go func() {
-		held <- e.srv.db.Update(context.Background(), func(tx *store.Tx) error {
+		held <- e.srv.db.Update(context.Background(), func(tx store.Tx) error {
 			once.Do(func() { close(started) })
 			<-release
 			return then(tx)
@@ -346,7 +346,7 @@ func TestSameCounterTwiceAtOnce(t *testing.T) {
 		alice.loginFinishBody("", webauthntest.Options{Counter: &seven}),
 	}
 	got := map[int]int{}
-	for _, a := range e.finishLoginsBehindWriter(t, bodies, func(*store.Tx) error { return nil }) {
+	for _, a := range e.finishLoginsBehindWriter(t, bodies, func(store.Tx) error { return nil }) {
 		got[a.status]++
 	}
 	if got[200] != 1 || got[400] != 1 {
@@ -370,7 +370,7 @@ func TestDisableBetweenVerifyAndCommit(t *testing.T) {
 	body := alice.loginFinishBody("", webauthntest.Options{})
 	// The held writer disables alice once released; the finish has read
 	// the account from the last commit and queued behind it.
-	answers := e.finishLoginsBehindWriter(t, []map[string]any{body}, func(tx *store.Tx) error {
+	answers := e.finishLoginsBehindWriter(t, []map[string]any{body}, func(tx store.Tx) error {
 		u, err := tx.UserByUsername("alice")
 		if err != nil {
 			return err
@@ -381,7 +381,7 @@ func TestDisableBetweenVerifyAndCommit(t *testing.T) {
 	if a := answers[0]; a.status != 403 || !strings.Contains(a.body, "account_disabled") {
 		t.Fatalf("sign-in racing a disable: %d %s", a.status, a.body)
 	}
-	e.srv.db.View(context.Background(), func(tx *store.Tx) error {
+	e.srv.db.View(context.Background(), func(tx store.Tx) error {
 		u, _ := tx.UserByUsername("alice")
 		sessions, err := tx.SessionsByUser(u.ID)
 		if err != nil || len(sessions) != 1 {

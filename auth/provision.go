@@ -34,7 +34,7 @@ const softwarePasskeyName = "software passkey (latch users add)"
 
 // addUserWithPasskey creates an account holding one software passkey and
 // returns the passkey's file.
-func addUserWithPasskey(ctx context.Context, db *store.DB, rp *webauthn.RP, cfg Config, username, displayName string, now time.Time) (*webauthntest.PasskeyFile, error) {
+func addUserWithPasskey(ctx context.Context, db store.Store, rp *webauthn.RP, cfg Config, username, displayName string, now time.Time) (*webauthntest.PasskeyFile, error) {
 	if err := checkLen("username", username, 1024); err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func addUserWithPasskey(ctx context.Context, db *store.DB, rp *webauthn.RP, cfg 
 		Transports: wc.Transports, AAGUID: wc.AAGUID, BackupEligible: wc.BackupEligible, BackupState: wc.BackupState,
 		SignCount: wc.SignCount, Record: wc.Record,
 	}
-	err = db.Update(ctx, func(tx *store.Tx) error {
+	err = db.Update(ctx, func(tx store.Tx) error {
 		if err := tx.PutUser(user); err != nil {
 			return err
 		}

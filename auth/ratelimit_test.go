@@ -270,7 +270,7 @@ func TestFailedSignInsAreLimitedPerAccountAcrossRestarts(t *testing.T) {
 		t.Fatalf("alice during the lockout: %d %s", r.status, r.raw)
 	}
 	expectError(t, fail(1), 400, "invalid_credential")
-	err := e.srv.db.View(t.Context(), func(tx *store.Tx) error {
+	err := e.srv.db.View(t.Context(), func(tx store.Tx) error {
 		f, err := tx.SignInFailures(alice.userID(t))
 		if err == nil && (f.Failures != 1 || f.Lockouts != 0 || !f.LockedUntil.IsZero()) {
 			t.Errorf("state after a success and one failure: %+v", f)

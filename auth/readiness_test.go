@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/webauthn/webauthntest"
 )
 
@@ -23,7 +24,7 @@ func TestAFailingStoreAnswers503AndReadinessFollowsIt(t *testing.T) {
 		t.Fatalf("readyz before the fault: %d %s", r.status, r.raw)
 	}
 	full := errors.New("write latch.db: no space left on device")
-	e.srv.db.InjectCommitFault(func() error { return full })
+	e.srv.db.(*store.DB).InjectCommitFault(func() error { return full })
 
 	unavailable := func(what string, r *response) {
 		t.Helper()
@@ -53,7 +54,7 @@ func TestAFailingStoreAnswers503AndReadinessFollowsIt(t *testing.T) {
 		t.Fatalf("write health %+v: the probe made no commit", h)
 	}
 
-	e.srv.db.InjectCommitFault(nil)
+	e.srv.db.(*store.DB).InjectCommitFault(nil)
 	e.clock.Advance(2 * probeEvery)
 	// The probe succeeds, but a commit failed moments ago: still not
 	// ready, so readiness does not flap while only some commits pass.

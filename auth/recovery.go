@@ -76,7 +76,7 @@ func (s *Server) newRecoveryCodes(userID string) ([]string, *store.RecoveryCodes
 
 // accountRecoveryCodes returns the account's recovery codes, or nil when
 // it has none.
-func accountRecoveryCodes(tx *store.Tx, userID string) (*store.RecoveryCodes, error) {
+func accountRecoveryCodes(tx store.Tx, userID string) (*store.RecoveryCodes, error) {
 	codes, err := tx.RecoveryCodes(userID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -121,7 +121,7 @@ type recoveryCodesStatus struct {
 func (s *Server) handleRecoveryCodesStatus(c *fiber.Ctx) error {
 	sub := principalOf(c).claims.Subject
 	var out recoveryCodesStatus
-	err := s.db.View(c.UserContext(), func(tx *store.Tx) error {
+	err := s.db.View(c.UserContext(), func(tx store.Tx) error {
 		codes, err := accountRecoveryCodes(tx, sub)
 		if codes != nil {
 			t := codes.CreatedAt.UTC()
@@ -144,7 +144,7 @@ func (s *Server) handleNewRecoveryCodes(c *fiber.Ctx) error {
 	}
 	sub := principalOf(c).claims.Subject
 	codes, set := s.newRecoveryCodes(sub)
-	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err := s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		if err := tx.PutRecoveryCodes(set); errors.Is(err, store.ErrNotFound) {
 			return errNotFound("account")
 		} else if err != nil {
@@ -217,7 +217,7 @@ func (s *Server) startRecovery(ctx context.Context, username string, req recover
 	// The first code is checked in a read: the same work whether or not
 	// the name exists.
 	var userID string
-	err := s.db.View(ctx, func(tx *store.Tx) error {
+	err := s.db.View(ctx, func(tx store.Tx) error {
 		u, err := tx.UserByUsername(username)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -243,7 +243,7 @@ func (s *Server) startRecovery(ctx context.Context, username string, req recover
 		token   string
 		failure error
 	)
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
+	err = s.db.Update(ctx, func(tx store.Tx) error {
 		token, failure = "", nil
 		user, err := tx.User(userID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -369,7 +369,7 @@ func checkRecoveryToken(token string) error {
 
 // recoverySession returns the live recovery session of token and its
 // account, which must be enabled.
-func (s *Server) recoverySession(tx *store.Tx, token string, now time.Time) (*store.Ceremony, *store.User, error) {
+func (s *Server) recoverySession(tx store.Tx, token string, now time.Time) (*store.Ceremony, *store.User, error) {
 	cer, err := tx.Ceremony(tokens.HashOpaque(token), now)
 	if err != nil || cer.Kind != ceremonyRecovery {
 		return nil, nil, errRecoveryToken()
@@ -399,7 +399,7 @@ func (s *Server) handleRecoveryRegisterBegin(c *fiber.Ctx) error {
 		user  *store.User
 		creds []store.Credential
 	)
-	err := s.db.View(c.UserContext(), func(tx *store.Tx) error {
+	err := s.db.View(c.UserContext(), func(tx store.Tx) error {
 		var err error
 		if _, user, err = s.recoverySession(tx, req.RecoveryToken, now); err != nil {
 			return err
@@ -477,7 +477,7 @@ func (s *Server) finishRecovery(ctx context.Context, req recoveryFinishRequest, 
 		return nil, errCeremony()
 	}
 	var user *store.User
-	err = s.db.View(ctx, func(tx *store.Tx) error {
+	err = s.db.View(ctx, func(tx store.Tx) error {
 		var err error
 		_, user, err = s.recoverySession(tx, req.RecoveryToken, now)
 		return err
@@ -500,7 +500,7 @@ func (s *Server) finishRecovery(ctx context.Context, req recoveryFinishRequest, 
 		failure error
 		lt      *logoutTargets
 	)
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
+	err = s.db.Update(ctx, func(tx store.Tx) error {
 		issued, ended, failure, lt = nil, nil, nil, newLogoutTargets()
 		rs, current, err := s.recoverySession(tx, req.RecoveryToken, now)
 		if err != nil {
@@ -578,10 +578,10 @@ type RecoveryLink struct {
 // username, without codes, and returns its link: {issuer}/recover#token=…
 // (a fragment, so the token reaches no server log on the way). Only the
 // token's hash is stored; it works once, for recoveryLinkTTL.
-func issueRecoveryLink(ctx context.Context, db *store.DB, issuer, username string, now time.Time) (*RecoveryLink, error) {
+func issueRecoveryLink(ctx context.Context, db store.Store, issuer, username string, now time.Time) (*RecoveryLink, error) {
 	token, hash := tokens.NewOpaque()
 	expires := now.Add(recoveryLinkTTL)
-	err := db.Update(ctx, func(tx *store.Tx) error {
+	err := db.Update(ctx, func(tx store.Tx) error {
 		u, err := userNamed(tx, username)
 		if err != nil {
 			return err

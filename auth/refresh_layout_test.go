@@ -31,7 +31,7 @@ func TestASignInWritesNoRefreshTokenRecord(t *testing.T) {
 	if r := introspect(first); r.body["active"] != false {
 		t.Fatalf("introspect a rotated token: %s", r.raw)
 	}
-	mustViewDB(t, e, func(tx *store.Tx) error {
+	mustViewDB(t, e, func(tx store.Tx) error {
 		for _, tok := range []string{first, alice.refresh} {
 			if _, err := tx.RefreshToken(tokens.OrderedOpaqueKey(tok)); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("a token record was written: %v", err)
@@ -62,7 +62,7 @@ func TestRefreshTokensKeptAsRecordsStillWork(t *testing.T) {
 	sid := jwtPart(t, alice.access, 1)["sid"].(string)
 	// The layout before: a session without token state, a token record.
 	var legacy string
-	mustUpdateDB(t, e, func(tx *store.Tx) error {
+	mustUpdateDB(t, e, func(tx store.Tx) error {
 		sess, err := tx.Session(sid)
 		if err != nil {
 			return err
@@ -89,7 +89,7 @@ func TestRefreshTokensKeptAsRecordsStillWork(t *testing.T) {
 	if r := alice.refreshTokens(); r.status != 200 {
 		t.Fatalf("refresh after the move into the session: %d %s", r.status, r.raw)
 	}
-	mustViewDB(t, e, func(tx *store.Tx) error {
+	mustViewDB(t, e, func(tx store.Tx) error {
 		rt, err := tx.RefreshToken(tokens.OrderedOpaqueKey(legacy))
 		if err != nil || rt.RotatedAt.IsZero() {
 			t.Errorf("the old token record is not kept rotated: %+v %v", rt, err)
@@ -113,7 +113,7 @@ func TestRefreshTokensKeptAsRecordsStillWork(t *testing.T) {
 	bob := e.newUser("bob", true)
 	bob.signUp()
 	old := "an-id-from-before-ordered-ids"
-	mustUpdateDB(t, e, func(tx *store.Tx) error {
+	mustUpdateDB(t, e, func(tx store.Tx) error {
 		sess, err := tx.Session(jwtPart(t, bob.access, 1)["sid"].(string))
 		if err != nil {
 			return err
@@ -148,14 +148,14 @@ func TestRefreshTokensKeptAsRecordsStillWork(t *testing.T) {
 	expectError(t, bob.refreshTokens(), 400, "invalid_grant")
 }
 
-func mustViewDB(t *testing.T, e *env, fn func(tx *store.Tx) error) {
+func mustViewDB(t *testing.T, e *env, fn func(tx store.Tx) error) {
 	t.Helper()
 	if err := e.srv.db.View(t.Context(), fn); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func mustUpdateDB(t *testing.T, e *env, fn func(tx *store.Tx) error) {
+func mustUpdateDB(t *testing.T, e *env, fn func(tx store.Tx) error) {
 	t.Helper()
 	if err := e.srv.db.Update(t.Context(), fn); err != nil {
 		t.Fatal(err)

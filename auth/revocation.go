@@ -17,9 +17,9 @@ type revocationList struct {
 	entries map[string]time.Time
 }
 
-func loadRevocations(ctx context.Context, db *store.DB, now time.Time) (*revocationList, error) {
+func loadRevocations(ctx context.Context, db store.Store, now time.Time) (*revocationList, error) {
 	r := &revocationList{}
-	err := db.View(ctx, func(tx *store.Tx) error {
+	err := db.View(ctx, func(tx store.Tx) error {
 		m, err := tx.Revoked(now)
 		r.entries = m
 		return err
@@ -95,7 +95,7 @@ func (r *revocationList) run(ctx context.Context, every time.Duration, now func(
 
 // revoke persists blacklist entries and, once committed, mirrors them.
 func (s *Server) revoke(ctx context.Context, entries map[string]time.Time) error {
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
+	err := s.db.Update(ctx, func(tx store.Tx) error {
 		for k, until := range entries {
 			if err := tx.PutRevoked(k, until); err != nil {
 				return err

@@ -176,7 +176,7 @@ func (s *Server) revokeSDJWT(ctx context.Context, token string, rv *revoker) err
 	if cred.Status != nil {
 		listID, onList = s.statusListID(cred.Status.URI)
 	}
-	err = s.db.Update(ctx, func(tx *store.Tx) error {
+	err = s.db.Update(ctx, func(tx store.Tx) error {
 		if err := tx.PutRevoked(key, cred.ExpiresAt); err != nil {
 			return err
 		}

@@ -39,7 +39,7 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	db   *store.DB
+	db   store.Store
 	rp   *webauthn.RP
 	keys *jose.Keyring
 	// proxies are the trusted proxies (Config.TrustedProxies).

@@ -112,7 +112,7 @@ func (s *Server) handleListSessions(c *fiber.Ctx) error {
 	p := principalOf(c)
 	now := s.now()
 	var sessions []store.Session
-	if err := s.db.View(c.UserContext(), func(tx *store.Tx) error {
+	if err := s.db.View(c.UserContext(), func(tx store.Tx) error {
 		var err error
 		sessions, err = tx.SessionsByUser(p.claims.Subject)
 		return err
@@ -151,7 +151,7 @@ func (s *Server) handleEndSession(c *fiber.Ctx) error {
 	sub := principalOf(c).claims.Subject
 	now := s.now()
 	var lt *logoutTargets
-	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err := s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		lt = newLogoutTargets()
 		sess, err := tx.Session(id)
 		if err != nil || sess.UserID != sub || !sess.RevokedAt.IsZero() || !sess.ExpiresAt.After(now) {
@@ -180,7 +180,7 @@ func (s *Server) handleEndOtherSessions(c *fiber.Ctx) error {
 		live  int
 		lt    *logoutTargets
 	)
-	err := s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err := s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		var err error
 		lt = newLogoutTargets()
 		ended, live, err = endOtherSessions(tx, p.claims.Subject, p.claims.SessionID, now, s.sessionBlacklistUntil(now), lt)
@@ -206,7 +206,7 @@ func (s *Server) handleEndOtherSessions(c *fiber.Ctx) error {
 // of them were live. Sessions past their expiry are ended too: an access
 // token issued in a session's last minutes outlives it. The sessions it
 // ends join lt's back-channel logouts.
-func endOtherSessions(tx *store.Tx, userID, keep string, now, until time.Time, lt *logoutTargets) (ended []string, live int, err error) {
+func endOtherSessions(tx store.Tx, userID, keep string, now, until time.Time, lt *logoutTargets) (ended []string, live int, err error) {
 	sessions, err := tx.SessionsByUser(userID)
 	if err != nil {
 		return nil, 0, err

@@ -167,7 +167,7 @@ func TestEndOtherSessions(t *testing.T) {
 		t.Fatalf("again: %d %s", r.status, r.raw)
 	}
 	var events []string
-	_ = e.srv.db.View(context.Background(), func(tx *store.Tx) error {
+	_ = e.srv.db.View(context.Background(), func(tx store.Tx) error {
 		return tx.ScanAudit(func(ev *store.AuditEvent) error {
 			if ev.Type == "other_sessions_ended" {
 				events = append(events, ev.Detail["count"])

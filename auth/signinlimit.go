@@ -40,7 +40,7 @@ func (s *Server) signInFailed(ctx context.Context, userID, reason string, failur
 	now := s.now()
 	audit := reason != "" && s.failures.allow(now)
 	var answer error
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
+	err := s.db.Update(ctx, func(tx store.Tx) error {
 		answer = failure
 		f, err := tx.SignInFailures(userID)
 		if err != nil {
@@ -78,7 +78,7 @@ func (s *Server) signInFailed(ctx context.Context, userID, reason string, failur
 
 // signInSucceeded clears the account's throttling state inside the
 // transaction of a successful finish; an account with none costs a read.
-func signInSucceeded(tx *store.Tx, userID string) error {
+func signInSucceeded(tx store.Tx, userID string) error {
 	f, err := tx.SignInFailures(userID)
 	if err != nil || f.Failures == 0 && f.Lockouts == 0 && f.LockedUntil.IsZero() {
 		return err

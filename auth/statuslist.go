@@ -85,7 +85,7 @@ func validStatusListID(id string) bool {
 func (s *Server) allocateStatus(ctx context.Context) (*sdjwt.StatusRef, error) {
 	var id string
 	var idx int
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
+	err := s.db.Update(ctx, func(tx store.Tx) error {
 		var err error
 		id, idx, err = tx.AllocateStatus(s.now(), s.cfg.StatusListSize)
 		return err
@@ -112,7 +112,7 @@ func (s *Server) servedStatusList(ctx context.Context, id string) (*servedList, 
 		return e, nil
 	}
 	var rec *store.StatusList
-	err := s.db.View(ctx, func(tx *store.Tx) error {
+	err := s.db.View(ctx, func(tx store.Tx) error {
 		var err error
 		rec, err = tx.StatusList(id)
 		return err

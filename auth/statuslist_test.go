@@ -126,7 +126,7 @@ func TestVerifyChecksTheStatusList(t *testing.T) {
 		t.Fatalf("verify: %d %s", v.status, v.raw)
 	}
 	id := strings.TrimPrefix(uri, testIssuer+"/credentials/status/")
-	if err := e.srv.db.Update(context.Background(), func(tx *store.Tx) error { return tx.SetStatus(id, idx, sdjwt.StatusInvalid) }); err != nil {
+	if err := e.srv.db.Update(context.Background(), func(tx store.Tx) error { return tx.SetStatus(id, idx, sdjwt.StatusInvalid) }); err != nil {
 		t.Fatal(err)
 	}
 	e.srv.statusListChanged(id)

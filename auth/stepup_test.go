@@ -86,7 +86,7 @@ func (u *stepUpUser) passkeyCount(t *testing.T) int {
 func (u *stepUpUser) totpState(t *testing.T) string {
 	t.Helper()
 	state := "none"
-	err := u.e.srv.db.View(context.Background(), func(tx *store.Tx) error {
+	err := u.e.srv.db.View(context.Background(), func(tx store.Tx) error {
 		rec, err := tx.TOTP(u.sub)
 		switch {
 		case errors.Is(err, store.ErrNotFound):

@@ -128,7 +128,7 @@ func (s *Server) handleTOTPEnroll(c *fiber.Ctx) error {
 		return err
 	}
 	now := s.now()
-	err = s.db.Update(c.UserContext(), func(tx *store.Tx) error {
+	err = s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		rec, err := tx.TOTP(sub)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -172,7 +172,7 @@ func (s *Server) handleTOTPConfirm(c *fiber.Ctx) error {
 	// The account has one set of recovery codes, for this second step and
 	// for recovering the account alike; turning TOTP on replaces it, so the
 	// codes the person saves now are the only ones that work.
-	err := s.withTOTP(c.UserContext(), sub, func(tx *store.Tx, rec *store.TOTP) (totpAction, error) {
+	err := s.withTOTP(c.UserContext(), sub, func(tx store.Tx, rec *store.TOTP) (totpAction, error) {
 		if rec.Confirmed {
 			return keepTOTP, Errorf(http.StatusConflict, "totp_already_enabled", "TOTP is already active")
 		}
@@ -199,7 +199,7 @@ func (s *Server) handleTOTPDelete(c *fiber.Ctx) error {
 		return err
 	}
 	sub := principalOf(c).claims.Subject
-	err := s.withTOTP(c.UserContext(), sub, func(_ *store.Tx, rec *store.TOTP) (totpAction, error) {
+	err := s.withTOTP(c.UserContext(), sub, func(_ store.Tx, rec *store.TOTP) (totpAction, error) {
 		if !rec.Confirmed {
 			return keepTOTP, errNotFound("active TOTP factor")
 		}
@@ -258,7 +258,7 @@ func (s *Server) verifyMFA(ctx context.Context, req verifyRequest, proof *dpop.P
 		issued  *issuedSession
 		failure error
 	)
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
+	err := s.db.Update(ctx, func(tx store.Tx) error {
 		issued, failure = nil, nil
 		cer, err := tx.Ceremony(id, now)
 		if err != nil || cer.Kind != ceremonyMFA {
@@ -349,9 +349,9 @@ func mfaLockouts(state []byte) int {
 // withTOTP runs fn on the user's TOTP record in one transaction and then
 // keeps, saves or deletes the record as fn says. The record is saved even
 // when fn fails (failure counters must stick), and fn's error is returned.
-func (s *Server) withTOTP(ctx context.Context, userID string, fn func(tx *store.Tx, rec *store.TOTP) (totpAction, error)) error {
+func (s *Server) withTOTP(ctx context.Context, userID string, fn func(tx store.Tx, rec *store.TOTP) (totpAction, error)) error {
 	var failure error
-	err := s.db.Update(ctx, func(tx *store.Tx) error {
+	err := s.db.Update(ctx, func(tx store.Tx) error {
 		failure = nil
 		rec, err := tx.TOTP(userID)
 		if errors.Is(err, store.ErrNotFound) {

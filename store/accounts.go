@@ -61,7 +61,7 @@ func splitAccountKey(key []byte) (userID string, rest []byte, ok bool) {
 // eachEntry calls fn with the member id and value of every entry of the
 // given kind in userID's account, in key order. Both slices are only valid
 // during the call.
-func (tx *Tx) eachEntry(userID string, kind byte, fn func(key, member, value []byte) error) error {
+func (tx *boltTx) eachEntry(userID string, kind byte, fn func(key, member, value []byte) error) error {
 	prefix := append(accountKey(userID), kind)
 	c := tx.btx.Bucket(bucketAccounts).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {

@@ -161,7 +161,7 @@ func auditMAC(key []byte, seq uint64, prev []byte, e *AuditEvent) []byte {
 	return m.Sum(nil)
 }
 
-func (tx *Tx) auditHead() (auditHead, bool) {
+func (tx *boltTx) auditHead() (auditHead, bool) {
 	v := tx.btx.Bucket(bucketMeta).Get(auditHeadName)
 	if len(v) != 16+sha256.Size {
 		return auditHead{}, false
@@ -176,7 +176,7 @@ func (tx *Tx) auditHead() (auditHead, bool) {
 // AppendAudit appends e to the audit log, chained to the event before it.
 // Events appended in one transaction, by one caller or by several sharing
 // a commit, chain in the order they are appended.
-func (tx *Tx) AppendAudit(e *AuditEvent) error {
+func (tx *boltTx) AppendAudit(e *AuditEvent) error {
 	if e.Type == "" {
 		return fmt.Errorf("store: audit event has no type")
 	}
@@ -209,7 +209,7 @@ func auditEntryKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil
 
 // AuditEvents returns up to limit events, newest first; limit <= 0 means
 // all of them.
-func (tx *Tx) AuditEvents(limit int) ([]AuditEvent, error) {
+func (tx *boltTx) AuditEvents(limit int) ([]AuditEvent, error) {
 	var events []AuditEvent
 	c := tx.btx.Bucket(bucketAudit).Cursor()
 	for k, v := c.Last(); k != nil && (limit <= 0 || len(events) < limit); k, v = c.Prev() {
@@ -225,7 +225,7 @@ func (tx *Tx) AuditEvents(limit int) ([]AuditEvent, error) {
 
 // ScanAudit calls fn with every event, oldest first, until fn returns an
 // error, which ScanAudit returns.
-func (tx *Tx) ScanAudit(fn func(e *AuditEvent) error) error {
+func (tx *boltTx) ScanAudit(fn func(e *AuditEvent) error) error {
 	c := tx.btx.Bucket(bucketAudit).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		var rec auditRecord
@@ -268,7 +268,7 @@ type AuditBreak struct {
 }
 
 // VerifyAudit walks the whole log and checks the chain against the head.
-func (tx *Tx) VerifyAudit() (AuditCheck, error) {
+func (tx *boltTx) VerifyAudit() (AuditCheck, error) {
 	var check AuditCheck
 	head, chained := tx.auditHead()
 	if chained {

@@ -16,7 +16,7 @@ import (
 
 func TestAuditEventsNewestFirst(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for i := range 5 {
 			e := AuditEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: fmt.Sprint("e", i), UserID: "u",
 				Detail: map[string]string{"n": fmt.Sprint(i)}}
@@ -37,7 +37,7 @@ func TestAuditEventsNewestFirst(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mustView(t, db, func(tx *Tx) error {
+			mustView(t, db, func(tx *boltTx) error {
 				events, err := tx.AuditEvents(tt.limit)
 				if err != nil {
 					return err
@@ -53,7 +53,7 @@ func TestAuditEventsNewestFirst(t *testing.T) {
 			})
 		})
 	}
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		events, err := tx.AuditEvents(1)
 		if err != nil {
 			return err
@@ -68,7 +68,7 @@ func TestAuditEventsNewestFirst(t *testing.T) {
 
 func TestAppendAuditWithoutTypeIsRefused(t *testing.T) {
 	db := openTestDB(t)
-	if err := db.Update(t.Context(), func(tx *Tx) error { return tx.AppendAudit(&AuditEvent{Time: t0}) }); err == nil {
+	if err := db.Update(t.Context(), func(tx Tx) error { return tx.AppendAudit(&AuditEvent{Time: t0}) }); err == nil {
 		t.Fatal("AppendAudit accepted an event without type")
 	}
 }
@@ -77,7 +77,7 @@ func TestAppendAuditWithoutTypeIsRefused(t *testing.T) {
 func appendEvents(t *testing.T, db *DB, n int) {
 	t.Helper()
 	for i := range n {
-		mustUpdate(t, db, func(tx *Tx) error {
+		mustUpdate(t, db, func(tx *boltTx) error {
 			return tx.AppendAudit(&AuditEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: "signin", UserID: fmt.Sprint("u", i),
 				Detail: map[string]string{"amr": "passkey", "n": fmt.Sprint(i)}})
 		})
@@ -87,7 +87,7 @@ func appendEvents(t *testing.T, db *DB, n int) {
 func verifyAudit(t *testing.T, db *DB) AuditCheck {
 	t.Helper()
 	var check AuditCheck
-	mustView(t, db, func(tx *Tx) (err error) {
+	mustView(t, db, func(tx *boltTx) (err error) {
 		check, err = tx.VerifyAudit()
 		return err
 	})
@@ -96,7 +96,7 @@ func verifyAudit(t *testing.T, db *DB) AuditCheck {
 
 // rawAudit changes the stored log directly, as someone writing the file
 // would.
-func rawAudit(t *testing.T, db *DB, fn func(tx *Tx) error) {
+func rawAudit(t *testing.T, db *DB, fn func(tx *boltTx) error) {
 	t.Helper()
 	mustUpdate(t, db, fn)
 }
@@ -124,10 +124,10 @@ func TestAuditChainHolds(t *testing.T) {
 }
 
 func TestAuditChainFindsTheFirstBreak(t *testing.T) {
-	put := func(tx *Tx, seq uint64, rec *auditRecord) error {
+	put := func(tx *boltTx, seq uint64, rec *auditRecord) error {
 		return tx.put(bucketAudit, auditEntryKey(seq), rec)
 	}
-	get := func(tx *Tx, seq uint64) *auditRecord {
+	get := func(tx *boltTx, seq uint64) *auditRecord {
 		var rec auditRecord
 		if err := tx.get(bucketAudit, auditEntryKey(seq), &rec); err != nil {
 			t.Fatal(err)
@@ -136,16 +136,16 @@ func TestAuditChainFindsTheFirstBreak(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		tamper func(tx *Tx) error
+		tamper func(tx *boltTx) error
 		at     uint64
 		reason string
 	}{
-		{"an altered detail", func(tx *Tx) error {
+		{"an altered detail", func(tx *boltTx) error {
 			rec := get(tx, 3)
 			rec.Detail["amr"] = "otp"
 			return put(tx, 3, rec)
 		}, 3, "altered"},
-		{"altered bytes", func(tx *Tx) error {
+		{"altered bytes", func(tx *boltTx) error {
 			v := bytes.Clone(tx.raw(bucketAudit, auditEntryKey(4)))
 			i := bytes.Index(v, []byte("u3"))
 			if i < 0 {
@@ -154,33 +154,33 @@ func TestAuditChainFindsTheFirstBreak(t *testing.T) {
 			v[i+1] = '9'
 			return tx.btx.Bucket(bucketAudit).Put(auditEntryKey(4), v)
 		}, 4, "altered"},
-		{"an event removed", func(tx *Tx) error { return tx.del(bucketAudit, auditEntryKey(3)) }, 3, "missing"},
-		{"the first event removed", func(tx *Tx) error { return tx.del(bucketAudit, auditEntryKey(1)) }, 1, "missing"},
-		{"the last event removed", func(tx *Tx) error { return tx.del(bucketAudit, auditEntryKey(6)) }, 6, "missing"},
-		{"an event replaced by another's copy", func(tx *Tx) error {
+		{"an event removed", func(tx *boltTx) error { return tx.del(bucketAudit, auditEntryKey(3)) }, 3, "missing"},
+		{"the first event removed", func(tx *boltTx) error { return tx.del(bucketAudit, auditEntryKey(1)) }, 1, "missing"},
+		{"the last event removed", func(tx *boltTx) error { return tx.del(bucketAudit, auditEntryKey(6)) }, 6, "missing"},
+		{"an event replaced by another's copy", func(tx *boltTx) error {
 			return put(tx, 3, get(tx, 2))
 		}, 3, "altered"},
-		{"an event re-chained with another key", func(tx *Tx) error {
+		{"an event re-chained with another key", func(tx *boltTx) error {
 			rec := get(tx, 2)
 			rec.Type = "forged"
 			rec.MAC = auditMAC(auditChainKey(make([]byte, KeySize)), 2, rec.Prev, &rec.AuditEvent)
 			return put(tx, 2, rec)
 		}, 2, "altered"},
-		{"two events swapped", func(tx *Tx) error {
+		{"two events swapped", func(tx *boltTx) error {
 			a, b := get(tx, 2), get(tx, 3)
 			return errors.Join(put(tx, 2, b), put(tx, 3, a))
 		}, 2, "altered"},
-		{"its MAC cut shorter", func(tx *Tx) error {
+		{"its MAC cut shorter", func(tx *boltTx) error {
 			rec := get(tx, 4)
 			rec.MAC = rec.MAC[:8]
 			return put(tx, 4, rec)
 		}, 4, "altered"},
-		{"its MAC stripped", func(tx *Tx) error {
+		{"its MAC stripped", func(tx *boltTx) error {
 			rec := get(tx, 5)
 			rec.MAC, rec.Prev = nil, nil
 			return put(tx, 5, rec)
 		}, 5, "no chain MAC"},
-		{"an event added behind the chain's back", func(tx *Tx) error {
+		{"an event added behind the chain's back", func(tx *boltTx) error {
 			// Even with a valid MAC: the head was not moved.
 			head, _ := tx.auditHead() // the whole MAC of event 6
 			rec := &auditRecord{header: current(), AuditEvent: AuditEvent{Time: t0, Type: "forged"}, Prev: head.mac}
@@ -206,7 +206,7 @@ func TestAuditChainFindsTheFirstBreak(t *testing.T) {
 // chain starts at the first event appended after.
 func TestAuditChainBeginsAfterAnUpgrade(t *testing.T) {
 	db := openTestDB(t)
-	rawAudit(t, db, func(tx *Tx) error {
+	rawAudit(t, db, func(tx *boltTx) error {
 		for i := range 3 {
 			seq, err := tx.btx.Bucket(bucketAudit).NextSequence()
 			if err != nil {
@@ -229,7 +229,7 @@ func TestAuditChainBeginsAfterAnUpgrade(t *testing.T) {
 		t.Fatalf("after the upgrade: %+v %+v", c, c.Break)
 	}
 	var types []string
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		return tx.ScanAudit(func(e *AuditEvent) error {
 			types = append(types, fmt.Sprint(e.Seq, e.Type))
 			return nil
@@ -239,7 +239,7 @@ func TestAuditChainBeginsAfterAnUpgrade(t *testing.T) {
 		t.Fatalf("scan = %v, want %v", types, want)
 	}
 	// The genesis event removed is a break, not a longer unchained prefix.
-	rawAudit(t, db, func(tx *Tx) error { return tx.del(bucketAudit, auditEntryKey(4)) })
+	rawAudit(t, db, func(tx *boltTx) error { return tx.del(bucketAudit, auditEntryKey(4)) })
 	if c := verifyAudit(t, db); c.Break == nil || c.Break.Seq != 4 {
 		t.Fatalf("genesis removed: %+v", c.Break)
 	}
@@ -257,7 +257,7 @@ func TestAuditChainUnderGroupCommit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := db.Update(context.Background(), func(tx *Tx) error {
+			err := db.Update(context.Background(), func(tx Tx) error {
 				for j := range 2 {
 					if err := tx.AppendAudit(&AuditEvent{Time: t0, Type: "e", Detail: map[string]string{"w": fmt.Sprint(i, "/", j)}}); err != nil {
 						return err
@@ -293,7 +293,7 @@ func BenchmarkAppendAudit(b *testing.B) {
 	db := openTestDB(b)
 	e := AuditEvent{Time: t0, Type: "signin", UserID: "AAAAAAAAAAAAAAAAAAAAAA", Detail: map[string]string{"amr": "pop", "sid": "0123456789abcdefghijkl"}}
 	b.ReportAllocs()
-	mustUpdate(b, db, func(tx *Tx) error {
+	mustUpdate(b, db, func(tx *boltTx) error {
 		for b.Loop() {
 			if err := tx.AppendAudit(&e); err != nil {
 				return err
@@ -311,7 +311,7 @@ func TestAuditJSONEventsStillVerify(t *testing.T) {
 	db := openTestDB(t)
 	appendEvents(t, db, 3)
 	// Rewrite the three as JSON, as the earlier version stored them.
-	rawAudit(t, db, func(tx *Tx) error {
+	rawAudit(t, db, func(tx *boltTx) error {
 		prev := make([]byte, 32)
 		for seq := uint64(1); seq <= 3; seq++ {
 			var rec auditRecord
@@ -334,7 +334,7 @@ func TestAuditJSONEventsStillVerify(t *testing.T) {
 	})
 	appendEvents(t, db, 2)
 	var raw [][]byte
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		for seq := uint64(1); seq <= 5; seq++ {
 			raw = append(raw, bytes.Clone(tx.raw(bucketAudit, auditEntryKey(seq))))
 		}
@@ -350,11 +350,11 @@ func TestAuditJSONEventsStillVerify(t *testing.T) {
 		t.Fatalf("verify: %+v %+v", c, c.Break)
 	}
 	var events []AuditEvent
-	mustView(t, db, func(tx *Tx) (err error) { events, err = tx.AuditEvents(0); return err })
+	mustView(t, db, func(tx *boltTx) (err error) { events, err = tx.AuditEvents(0); return err })
 	if len(events) != 5 || events[4].Detail["n"] != "0" || events[0].Detail["n"] != "1" || events[0].UserID != "u1" {
 		t.Fatalf("events = %+v", events)
 	}
-	rawAudit(t, db, func(tx *Tx) error {
+	rawAudit(t, db, func(tx *boltTx) error {
 		v := bytes.Replace(bytes.Clone(tx.raw(bucketAudit, auditEntryKey(2))), []byte(`"u1"`), []byte(`"u9"`), 1)
 		return tx.btx.Bucket(bucketAudit).Put(auditEntryKey(2), v)
 	})
@@ -372,7 +372,7 @@ func TestAuditEventsOfVersion2AndVersion3FormOneChain(t *testing.T) {
 		return &AuditEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: "signin_failed", UserID: "AAAAAAAAAAAAAAAAAAAAAA",
 			Detail: map[string]string{"reason": "wrong code \xff", "sid": testOrderedID(t0), "amr": "pop"}}
 	}
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for i := range 3 {
 			if err := tx.AppendAudit(event(i)); err != nil {
 				return err
@@ -401,7 +401,7 @@ func TestAuditEventsOfVersion2AndVersion3FormOneChain(t *testing.T) {
 		}
 		return nil
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		if v := tx.raw(bucketAudit, auditEntryKey(1)); v[0] != binaryVersion {
 			t.Fatalf("event 1 is of version %d, want 2", v[0])
 		}

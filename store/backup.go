@@ -129,7 +129,7 @@ func (db *DB) Check(ctx context.Context) error {
 		if len(errs) > 0 {
 			return fmt.Errorf("store: check: %w: %w", errDamaged, errors.Join(errs...))
 		}
-		tx := &Tx{btx: btx, db: db}
+		tx := &boltTx{btx: btx, db: db}
 		if btx.Bucket(bucketSigningKeys) != nil {
 			if _, err := tx.SigningKeys(); err != nil {
 				return fmt.Errorf("store: check: %w", err)

@@ -12,7 +12,7 @@ import (
 
 func TestBackupFileOpensWithTheData(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if err := tx.PutUser(&User{ID: "u1", Handle: []byte("h"), Username: "alice"}); err != nil {
 			return err
 		}
@@ -35,7 +35,7 @@ func TestBackupFileOpensWithTheData(t *testing.T) {
 		t.Fatalf("open backup: %v", err)
 	}
 	defer restored.Close()
-	mustView(t, restored, func(tx *Tx) error {
+	mustView(t, restored, func(tx *boltTx) error {
 		if _, err := tx.UserByUsername("alice"); err != nil {
 			t.Errorf("user missing from backup: %v", err)
 		}
@@ -66,7 +66,7 @@ func TestBackupFileRefusesToOverwrite(t *testing.T) {
 
 func TestBackupStreamIsABoltFile(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutClient(&Client{ID: "c"}) })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutClient(&Client{ID: "c"}) })
 	var buf bytes.Buffer
 	if err := db.Backup(&buf); err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ func TestBackupStreamIsABoltFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer restored.Close()
-	mustView(t, restored, func(tx *Tx) error { _, err := tx.Client("c"); return err })
+	mustView(t, restored, func(tx *boltTx) error { _, err := tx.Client("c"); return err })
 }
 
 // backupOf writes a backup of a store holding one user, one signing key
@@ -89,7 +89,7 @@ func backupOf(t *testing.T) string {
 	t.Helper()
 	db := openTestDB(t)
 	putTestUsers(t, db, "u1")
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if err := tx.PutTOTP(&TOTP{UserID: "u1", Secret: []byte("seed")}); err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func TestRestoreFileInstallsAVerifiedCopy(t *testing.T) {
 		t.Fatalf("files left beside the store: %v", names)
 	}
 	db := openAt(t, dst)
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		_, err := tx.TOTP("u1")
 		return err
 	})
@@ -142,7 +142,7 @@ func TestRestoreFileKeepsAReplacedStore(t *testing.T) {
 	dir := t.TempDir()
 	dst := filepath.Join(dir, "latch.db")
 	old := openAt(t, dst)
-	mustUpdate(t, old, func(tx *Tx) error { return tx.PutClient(&Client{ID: "only-in-old"}) })
+	mustUpdate(t, old, func(tx *boltTx) error { return tx.PutClient(&Client{ID: "only-in-old"}) })
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestRestoreFileKeepsAReplacedStore(t *testing.T) {
 		t.Fatal("the replaced store was not kept as it was")
 	}
 	db := openAt(t, dst)
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		if _, err := tx.Client("only-in-old"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("the old store is still in place: %v", err)
 		}
@@ -219,7 +219,7 @@ func TestRestoreFileRefusesAStoreInUse(t *testing.T) {
 
 func TestCheckFindsADamagedPage(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for i := range 2000 {
 			if err := tx.PutClient(&Client{ID: fmt.Sprintf("client-%05d", i), SecretHash: bytes.Repeat([]byte{1}, 32)}); err != nil {
 				return err

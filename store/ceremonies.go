@@ -59,7 +59,7 @@ func (r *ceremonyRecord) decodeBinary(key []byte, d *reader) error {
 
 // PutCeremony inserts or replaces c. ExpiresAt is required: a ceremony that
 // never expires would be a challenge that can be answered forever.
-func (tx *Tx) PutCeremony(c *Ceremony) error {
+func (tx *boltTx) PutCeremony(c *Ceremony) error {
 	if err := checkKey("ceremony id", len(c.ID)); err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (tx *Tx) PutCeremony(c *Ceremony) error {
 
 // Ceremony returns the ceremony with the given id, or ErrNotFound if it is
 // missing or expired at now (a ceremony not yet swept is still refused).
-func (tx *Tx) Ceremony(id string, now time.Time) (*Ceremony, error) {
+func (tx *boltTx) Ceremony(id string, now time.Time) (*Ceremony, error) {
 	var rec ceremonyRecord
 	if err := tx.get(bucketCeremonies, []byte(id), &rec); err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func (r *ceremonyExpiry) decodeBinary(_ []byte, d *reader) error {
 
 // DeleteCeremony removes the ceremony; a missing one is not an error, so a
 // ceremony can be consumed whether or not it was already swept.
-func (tx *Tx) DeleteCeremony(id string) error {
+func (tx *boltTx) DeleteCeremony(id string) error {
 	key := []byte(id)
 	var rec ceremonyExpiry
 	if err := tx.get(bucketCeremonies, key, &rec); err != nil {
@@ -131,7 +131,7 @@ func (tx *Tx) DeleteCeremony(id string) error {
 // ceremony is missing or expired at now, and deletes and returns it
 // otherwise. Of two concurrent finishes of a parked ceremony, only one
 // gets it.
-func (tx *Tx) takeCeremony(id string, now time.Time) (*Ceremony, error) {
+func (tx *boltTx) takeCeremony(id string, now time.Time) (*Ceremony, error) {
 	c, err := tx.Ceremony(id, now)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func (tx *Tx) takeCeremony(id string, now time.Time) (*Ceremony, error) {
 	return c, tx.deleteCeremony([]byte(id), c.ExpiresAt)
 }
 
-func (tx *Tx) deleteCeremony(key []byte, expires time.Time) error {
+func (tx *boltTx) deleteCeremony(key []byte, expires time.Time) error {
 	if err := tx.reindexExpiry(bucketCeremonyExpiry, key, expires, time.Time{}); err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ func TestCeremonyRoundTripAndExpiry(t *testing.T) {
 		Handle: []byte("h"), Session: []byte(`{"challenge":"abc"}`), AMR: []string{"hwk"},
 		AuthTime: t0.Add(-time.Minute), ExpiresAt: t0,
 	}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutCeremony(&want) })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutCeremony(&want) })
 	tests := []struct {
 		name    string
 		now     time.Time
@@ -27,7 +27,7 @@ func TestCeremonyRoundTripAndExpiry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mustView(t, db, func(tx *Tx) error {
+			mustView(t, db, func(tx *boltTx) error {
 				got, err := tx.Ceremony("cer1", tt.now)
 				if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
 					t.Fatalf("err = %v, want %v", err, tt.wantErr)
@@ -43,7 +43,7 @@ func TestCeremonyRoundTripAndExpiry(t *testing.T) {
 
 func TestCeremonyWithoutExpiryIsRefused(t *testing.T) {
 	db := openTestDB(t)
-	err := db.Update(t.Context(), func(tx *Tx) error { return tx.PutCeremony(&Ceremony{ID: "c"}) })
+	err := db.Update(t.Context(), func(tx Tx) error { return tx.PutCeremony(&Ceremony{ID: "c"}) })
 	if err == nil {
 		t.Fatal("PutCeremony accepted a ceremony without expiry")
 	}
@@ -51,13 +51,13 @@ func TestCeremonyWithoutExpiryIsRefused(t *testing.T) {
 
 func TestDeleteCeremonyIsIdempotent(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutCeremony(&Ceremony{ID: "c", ExpiresAt: t0}) })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutCeremony(&Ceremony{ID: "c", ExpiresAt: t0}) })
 	for _, name := range []string{"existing ceremony is deleted", "missing ceremony is not an error"} {
 		t.Run(name, func(t *testing.T) {
-			mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteCeremony("c") })
+			mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteCeremony("c") })
 		})
 	}
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		if _, err := tx.Ceremony("c", t0.Add(-time.Hour)); !errors.Is(err, ErrNotFound) {
 			t.Errorf("deleted ceremony found: %v", err)
 		}
@@ -70,11 +70,11 @@ func TestDeleteCeremonyIsIdempotent(t *testing.T) {
 
 func TestCeremonyNewExpiryReplacesIndexEntry(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutCeremony(&Ceremony{ID: "c", ExpiresAt: t0}) })
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutCeremony(&Ceremony{ID: "c", ExpiresAt: t0}) })
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutCeremony(&Ceremony{ID: "c", ExpiresAt: t0.Add(time.Hour)})
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		if n := tx.btx.Bucket(bucketCeremonyExpiry).Stats().KeyN; n != 1 {
 			t.Errorf("expiry index has %d entries, want 1", n)
 		}
@@ -84,7 +84,7 @@ func TestCeremonyNewExpiryReplacesIndexEntry(t *testing.T) {
 	if _, err := db.Sweep(t.Context(), t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		_, err := tx.Ceremony("c", t0.Add(time.Minute))
 		return err
 	})
@@ -93,13 +93,13 @@ func TestCeremonyNewExpiryReplacesIndexEntry(t *testing.T) {
 func TestTakeCeremony(t *testing.T) {
 	db := openTestDB(t)
 	now := time.Now()
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if err := tx.PutCeremony(&Ceremony{ID: "live", Kind: "login", Session: []byte("state"), ExpiresAt: now.Add(time.Minute)}); err != nil {
 			return err
 		}
 		return tx.PutCeremony(&Ceremony{ID: "old", Kind: "login", ExpiresAt: now.Add(time.Second)})
 	})
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if _, err := tx.takeCeremony("live", now); err != nil {
 			t.Errorf("take live: %v", err)
 		}
@@ -128,19 +128,19 @@ func TestCeremoniesInJSONStillRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return errors.Join(tx.btx.Bucket(bucketCeremonies).Put([]byte(want.ID), legacy),
 			tx.putIndex(bucketCeremonyExpiry, expiryKey(want.ExpiresAt, []byte(want.ID))))
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.Ceremony(want.ID, t0)
 		if err != nil || !reflect.DeepEqual(*got, want) {
 			t.Errorf("read %+v (%v)\nwant %+v", got, err, want)
 		}
 		return nil
 	})
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutCeremony(&want) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutCeremony(&want) })
+	mustView(t, db, func(tx *boltTx) error {
 		v := tx.raw(bucketCeremonies, []byte(want.ID))
 		if v[0] != binaryVersion || len(v) >= len(legacy)/2 {
 			t.Errorf("rewritten as %q (%d bytes, JSON %d)", v[:1], len(v), len(legacy))
@@ -154,8 +154,8 @@ func TestCeremoniesInJSONStillRead(t *testing.T) {
 		}
 		return nil
 	})
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteCeremony(want.ID) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteCeremony(want.ID) })
+	mustView(t, db, func(tx *boltTx) error {
 		if n := tx.btx.Bucket(bucketCeremonyExpiry).Stats().KeyN; n != 0 || tx.raw(bucketCeremonies, []byte(want.ID)) != nil {
 			t.Errorf("deleted ceremony left %d index entries", n)
 		}

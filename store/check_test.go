@@ -16,7 +16,7 @@ func damagedStoreFile(t *testing.T) (string, int64) {
 	path := filepath.Join(t.TempDir(), DBFile)
 	db := openAt(t, path)
 	for batch := range 4 {
-		mustUpdate(t, db, func(tx *Tx) error {
+		mustUpdate(t, db, func(tx *boltTx) error {
 			for i := range 500 {
 				id := fmt.Sprintf("user-%d-%04d", batch, i)
 				if err := tx.PutUser(&User{ID: id, Handle: []byte(id), Username: "name-" + id, DisplayName: strings.Repeat("x", 200)}); err != nil {
@@ -157,7 +157,7 @@ func TestFreelistIsWrittenAtCloseOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	db = openAt(t, path)
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		for err := range tx.btx.Check() {
 			t.Errorf("consistency: %v", err)
 		}

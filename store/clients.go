@@ -59,7 +59,7 @@ func (r clientRecord) clone() clientRecord {
 }
 
 // PutClient inserts or updates c.
-func (tx *Tx) PutClient(c *Client) error {
+func (tx *boltTx) PutClient(c *Client) error {
 	if err := checkKey("client id", len(c.ID)); err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (tx *Tx) PutClient(c *Client) error {
 
 // DeleteClient removes the client with the given id, or returns
 // ErrNotFound.
-func (tx *Tx) DeleteClient(id string) error {
+func (tx *boltTx) DeleteClient(id string) error {
 	key := []byte(id)
 	if tx.raw(bucketClients, key) == nil {
 		return ErrNotFound
@@ -80,7 +80,7 @@ func (tx *Tx) DeleteClient(id string) error {
 }
 
 // Client returns the client with the given id, or ErrNotFound.
-func (tx *Tx) Client(id string) (*Client, error) {
+func (tx *boltTx) Client(id string) (*Client, error) {
 	rec, err := memoGet(tx, &tx.db.clients, bucketClients, []byte(id))
 	if err != nil {
 		return nil, err
@@ -89,7 +89,7 @@ func (tx *Tx) Client(id string) (*Client, error) {
 }
 
 // Clients returns every client ordered by id.
-func (tx *Tx) Clients() ([]Client, error) {
+func (tx *boltTx) Clients() ([]Client, error) {
 	var clients []Client
 	c := tx.btx.Bucket(bucketClients).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {

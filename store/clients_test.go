@@ -12,7 +12,7 @@ func TestClientRoundTripAndListing(t *testing.T) {
 		{ID: "api", SecretHash: []byte("hash-a"), CreatedAt: t0},
 		{ID: "billing", SecretHash: []byte("hash-b"), CreatedAt: t0},
 	}
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for _, c := range []Client{want[1], want[0]} {
 			if err := tx.PutClient(&c); err != nil {
 				return err
@@ -20,7 +20,7 @@ func TestClientRoundTripAndListing(t *testing.T) {
 		}
 		return nil
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.Client("api")
 		if err != nil {
 			return err
@@ -44,7 +44,7 @@ func TestClientRoundTripAndListing(t *testing.T) {
 
 func TestDeleteClient(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for _, id := range []string{"api", "billing"} {
 			if err := tx.PutClient(&Client{ID: id, SecretHash: []byte(id)}); err != nil {
 				return err
@@ -52,14 +52,14 @@ func TestDeleteClient(t *testing.T) {
 		}
 		return nil
 	})
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteClient("api") })
-	if err := db.Update(t.Context(), func(tx *Tx) error { return tx.DeleteClient("api") }); !errors.Is(err, ErrNotFound) {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteClient("api") })
+	if err := db.Update(t.Context(), func(tx Tx) error { return tx.DeleteClient("api") }); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleting a deleted client: %v", err)
 	}
-	if err := db.Update(t.Context(), func(tx *Tx) error { return tx.DeleteClient("") }); !errors.Is(err, ErrNotFound) {
+	if err := db.Update(t.Context(), func(tx Tx) error { return tx.DeleteClient("") }); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleting an empty id: %v", err)
 	}
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		all, err := tx.Clients()
 		if err != nil {
 			return err
@@ -76,8 +76,8 @@ func TestDeleteClient(t *testing.T) {
 func TestClientRecordFromBeforeOIDCReads(t *testing.T) {
 	db := openTestDB(t)
 	old := []byte(`{"v":1,"id":"api","secret_hash":"aGFzaA==","created_at":"2026-01-02T03:04:05Z"}`)
-	mustUpdate(t, db, func(tx *Tx) error { return tx.btx.Bucket(bucketClients).Put([]byte("api"), old) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.btx.Bucket(bucketClients).Put([]byte("api"), old) })
+	mustView(t, db, func(tx *boltTx) error {
 		c, err := tx.Client("api")
 		if err != nil {
 			return err
@@ -90,8 +90,8 @@ func TestClientRecordFromBeforeOIDCReads(t *testing.T) {
 	full := Client{ID: "web", SecretHash: []byte("h"), CreatedAt: t0, RedirectURIs: []string{"https://app.example/cb"},
 		FirstParty: true, PostLogoutRedirectURIs: []string{"https://app.example/"}, WebOrigins: []string{"https://app.example"},
 		IDTokenAlg: "RS256", JWKS: []byte(`{"keys":[]}`)}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutClient(&full) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutClient(&full) })
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.Client("web")
 		if err != nil {
 			return err

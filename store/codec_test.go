@@ -39,7 +39,7 @@ func TestRecordsInTheJSONEncodingStillRead(t *testing.T) {
 		{bucketSessions, []byte(sess.ID), sessionRecord{header: current(), Session: sess}},
 		{bucketRefreshTokens, []byte(rt.Hash), refreshTokenRecord{header: current(), RefreshToken: rt}},
 	}
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for _, l := range legacy {
 			data, err := json.Marshal(l.rec) // the version 1 encoding
 			if err != nil {
@@ -53,7 +53,7 @@ func TestRecordsInTheJSONEncodingStillRead(t *testing.T) {
 	})
 	check := func(stage string) {
 		t.Helper()
-		mustView(t, db, func(tx *Tx) error {
+		mustView(t, db, func(tx *boltTx) error {
 			for _, want := range []User{user, own} {
 				if got, err := tx.User(want.ID); err != nil || !reflect.DeepEqual(*got, want) {
 					t.Errorf("%s: user %+v, %v; want %+v", stage, got, err, want)
@@ -72,10 +72,10 @@ func TestRecordsInTheJSONEncodingStillRead(t *testing.T) {
 		})
 	}
 	check("JSON")
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return errorsJoin(tx.PutUser(&user), tx.PutUser(&own), tx.PutCredential(&cred), tx.PutSession(&sess), tx.PutRefreshToken(&rt))
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		for _, l := range legacy {
 			if v := tx.btx.Bucket(l.bucket).Get(l.key); len(v) == 0 || v[0] < binaryVersion || v[0] == '{' {
 				t.Errorf("%s %q was rewritten as %q, not in the binary encoding", l.bucket, l.key, v)
@@ -180,14 +180,14 @@ func TestSessionsOfVersion2StillRead(t *testing.T) {
 	v2 = appendTime(appendTime(appendTime(v2, want.CreatedAt), want.AuthTime), want.ExpiresAt)
 	v2 = appendString(appendStrings(v2, want.AMR), want.JKT)
 	v2 = appendString(appendTime(v2, want.RevokedAt), want.Device)
-	mustUpdate(t, db, func(tx *Tx) error { return tx.btx.Bucket(bucketSessions).Put([]byte(want.ID), v2) })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.btx.Bucket(bucketSessions).Put([]byte(want.ID), v2) })
 	var got *Session
-	mustView(t, db, func(tx *Tx) (err error) { got, err = tx.Session(want.ID); return err })
+	mustView(t, db, func(tx *boltTx) (err error) { got, err = tx.Session(want.ID); return err })
 	if !reflect.DeepEqual(*got, want) {
 		t.Fatalf("read %+v\nwant %+v", *got, want)
 	}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutSession(got) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutSession(got) })
+	mustView(t, db, func(tx *boltTx) error {
 		v := tx.raw(bucketSessions, []byte(want.ID))
 		if v[0] != sessionVersion || len(v) >= len(v2)-20 {
 			t.Errorf("rewritten as version %d in %d bytes (version 2: %d)", v[0], len(v), len(v2))

@@ -22,7 +22,7 @@ const (
 )
 
 type writeRequest struct {
-	fn    func(*Tx) error
+	fn    func(*boltTx) error
 	state atomic.Int32
 	done  chan error // buffered: the writer never blocks on a departed caller
 }
@@ -90,7 +90,7 @@ func (db *DB) WriteHealth() WriteHealth {
 // failed finds out whether it can write again without waiting for a
 // client's write. It returns the commit's error.
 func (db *DB) ProbeWrite(ctx context.Context, now time.Time) error {
-	return db.Update(ctx, func(tx *Tx) error {
+	return db.update(ctx, func(tx *boltTx) error {
 		return tx.btx.Bucket(bucketMeta).Put(writeProbeName, binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano())))
 	})
 }
@@ -131,7 +131,12 @@ func (db *DB) InjectCommitFault(fn func() error) {
 // while fn is still queued, Update returns ctx.Err() and fn never runs;
 // once fn has started, Update waits for the commit. After Close, Update
 // returns ErrClosed; on a store opened ReadOnly, ErrReadOnly.
-func (db *DB) Update(ctx context.Context, fn func(tx *Tx) error) error {
+func (db *DB) Update(ctx context.Context, fn func(tx Tx) error) error {
+	return db.update(ctx, func(tx *boltTx) error { return fn(tx) })
+}
+
+// update is Update for the store's own writes, which reach into bbolt.
+func (db *DB) update(ctx context.Context, fn func(tx *boltTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -239,7 +244,7 @@ func (db *DB) commitBatch(batch []*writeRequest) {
 
 // callSafely runs fn, turning a panic into an error so that one faulty
 // caller cannot take down the writer or the other callers in its batch.
-func callSafely(fn func(*Tx) error, tx *Tx) (err error) {
+func callSafely[T Tx](fn func(T) error, tx T) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("store: transaction function panicked: %v", r)

@@ -21,7 +21,7 @@ type consentRecord struct {
 }
 
 // PutConsent records or replaces c.
-func (tx *Tx) PutConsent(c *Consent) error {
+func (tx *boltTx) PutConsent(c *Consent) error {
 	if err := checkKey("user id", len(c.UserID)); err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func (tx *Tx) PutConsent(c *Consent) error {
 }
 
 // Consent returns the user's consent for the client, or ErrNotFound.
-func (tx *Tx) Consent(userID, clientID string) (*Consent, error) {
+func (tx *boltTx) Consent(userID, clientID string) (*Consent, error) {
 	if len(userID) == 0 || len(userID) > maxKeyLen || len(clientID) == 0 || len(clientID) > maxKeyLen {
 		return nil, ErrNotFound
 	}
@@ -47,7 +47,7 @@ func (tx *Tx) Consent(userID, clientID string) (*Consent, error) {
 }
 
 // Consents returns the user's consents ordered by client id.
-func (tx *Tx) Consents(userID string) ([]Consent, error) {
+func (tx *boltTx) Consents(userID string) ([]Consent, error) {
 	var out []Consent
 	err := tx.eachEntry(userID, entryConsent, func(_, member, value []byte) error {
 		var rec consentRecord
@@ -63,7 +63,7 @@ func (tx *Tx) Consents(userID string) ([]Consent, error) {
 
 // DeleteConsent withdraws the user's consent for the client; a missing one
 // is not an error.
-func (tx *Tx) DeleteConsent(userID, clientID string) error {
+func (tx *boltTx) DeleteConsent(userID, clientID string) error {
 	if len(userID) == 0 || len(userID) > maxKeyLen || len(clientID) == 0 || len(clientID) > maxKeyLen {
 		return nil
 	}

@@ -8,7 +8,7 @@ import (
 func TestConsentsAreKeptPerUserAndClientAndGoWithTheAccount(t *testing.T) {
 	db := openTestDB(t)
 	u := &User{ID: "u1", Handle: []byte("u1"), Username: "alice", CreatedAt: t0}
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if err := tx.PutUser(u); err != nil {
 			return err
 		}
@@ -19,7 +19,7 @@ func TestConsentsAreKeptPerUserAndClientAndGoWithTheAccount(t *testing.T) {
 		}
 		return nil
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		c, err := tx.Consent("u1", "web")
 		if err != nil || c.ClientID != "web" || len(c.Scopes) != 2 || c.Scopes[1] != "web" || !c.GrantedAt.Equal(t0) {
 			t.Fatalf("Consent = %+v %v", c, err)
@@ -36,9 +36,9 @@ func TestConsentsAreKeptPerUserAndClientAndGoWithTheAccount(t *testing.T) {
 		}
 		return nil
 	})
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteConsent("u1", "app") })
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteUser("u1") })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteConsent("u1", "app") })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteUser("u1") })
+	mustView(t, db, func(tx *boltTx) error {
 		if _, err := tx.Consent("u1", "web"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("a consent outlived its account: %v", err)
 		}

@@ -30,7 +30,7 @@ type credentialRecord struct {
 }
 
 // Credential returns the credential with the given raw ID, or ErrNotFound.
-func (tx *Tx) Credential(id []byte) (*Credential, error) {
+func (tx *boltTx) Credential(id []byte) (*Credential, error) {
 	owner, err := tx.lookupIndex(bucketCredentialOwners, id)
 	if err != nil {
 		return nil, err
@@ -52,7 +52,7 @@ func (r credentialRecord) clone() credentialRecord {
 }
 
 // CredentialsByUser returns the user's credentials, oldest first.
-func (tx *Tx) CredentialsByUser(userID string) ([]Credential, error) {
+func (tx *boltTx) CredentialsByUser(userID string) ([]Credential, error) {
 	var creds []Credential
 	err := tx.eachEntry(userID, entryCredential, func(key, _, value []byte) error {
 		rec, err := memoDecode(&tx.db.credentials, key, value)
@@ -71,7 +71,7 @@ func (tx *Tx) CredentialsByUser(userID string) ([]Credential, error) {
 // PutCredential inserts or updates c. It returns ErrCredentialExists if the
 // credential ID is registered to another user: WebAuthn asks relying
 // parties to refuse a credential ID that is already in use.
-func (tx *Tx) PutCredential(c *Credential) error {
+func (tx *boltTx) PutCredential(c *Credential) error {
 	if err := checkKey("credential id", len(c.ID)); err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (tx *Tx) PutCredential(c *Credential) error {
 }
 
 // DeleteCredential removes the credential, or returns ErrNotFound.
-func (tx *Tx) DeleteCredential(id []byte) error {
+func (tx *boltTx) DeleteCredential(id []byte) error {
 	c, err := tx.Credential(id)
 	if err != nil {
 		return err

@@ -17,8 +17,8 @@ func TestCredentialRoundTrip(t *testing.T) {
 		Transports: []string{"internal", "hybrid"}, AAGUID: make([]byte, 16),
 		BackupEligible: true, BackupState: true, SignCount: 42, Record: []byte(`{"opaque":true}`),
 	}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutCredential(&want) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutCredential(&want) })
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.Credential([]byte{0xde, 0xad})
 		if err != nil {
 			return err
@@ -33,7 +33,7 @@ func TestCredentialRoundTrip(t *testing.T) {
 func TestCredentialsByUserAreOwnedAndOrdered(t *testing.T) {
 	db := openTestDB(t)
 	putTestUsers(t, db, "u1", "u10", "u")
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for _, c := range []Credential{
 			{ID: []byte("c"), UserID: "u1", CreatedAt: t0.Add(2 * time.Minute)},
 			{ID: []byte("a"), UserID: "u1", CreatedAt: t0.Add(3 * time.Minute)},
@@ -47,7 +47,7 @@ func TestCredentialsByUserAreOwnedAndOrdered(t *testing.T) {
 		}
 		return nil
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		creds, err := tx.CredentialsByUser("u1")
 		if err != nil {
 			return err
@@ -67,7 +67,7 @@ func TestCredentialsByUserAreOwnedAndOrdered(t *testing.T) {
 func TestPutCredentialOfAnotherUserIsRefused(t *testing.T) {
 	db := openTestDB(t)
 	putTestUsers(t, db, "u1", "u2")
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutCredential(&Credential{ID: []byte("cred"), UserID: "u1", SignCount: 1})
 	})
 	tests := []struct {
@@ -80,13 +80,13 @@ func TestPutCredentialOfAnotherUserIsRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := db.Update(t.Context(), func(tx *Tx) error { return tx.PutCredential(&tt.cred) })
+			err := db.Update(t.Context(), func(tx Tx) error { return tx.PutCredential(&tt.cred) })
 			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
 		})
 	}
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		c, err := tx.Credential([]byte("cred"))
 		if err != nil {
 			return err
@@ -101,11 +101,11 @@ func TestPutCredentialOfAnotherUserIsRefused(t *testing.T) {
 func TestDeleteCredential(t *testing.T) {
 	db := openTestDB(t)
 	putTestUsers(t, db, "u1")
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutCredential(&Credential{ID: []byte("cred"), UserID: "u1"})
 	})
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteCredential([]byte("cred")) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteCredential([]byte("cred")) })
+	mustView(t, db, func(tx *boltTx) error {
 		if _, err := tx.Credential([]byte("cred")); !errors.Is(err, ErrNotFound) {
 			t.Errorf("deleted credential still found: %v", err)
 		}
@@ -114,7 +114,7 @@ func TestDeleteCredential(t *testing.T) {
 		}
 		return nil
 	})
-	err := db.Update(t.Context(), func(tx *Tx) error { return tx.DeleteCredential([]byte("cred")) })
+	err := db.Update(t.Context(), func(tx Tx) error { return tx.DeleteCredential([]byte("cred")) })
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleting a missing credential: err = %v, want ErrNotFound", err)
 	}
@@ -128,10 +128,10 @@ func TestLongestKeysRoundTrip(t *testing.T) {
 	user := strings.Repeat("u", maxKeyLen)
 	id := bytes.Repeat([]byte{0xc1}, maxKeyLen)
 	putTestUsers(t, db, user)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutCredential(&Credential{ID: id, UserID: user, Name: "long"})
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		if c, err := tx.Credential(id); err != nil || c.Name != "long" {
 			t.Errorf("Credential = %+v, %v", c, err)
 		}
@@ -140,8 +140,8 @@ func TestLongestKeysRoundTrip(t *testing.T) {
 		}
 		return nil
 	})
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteCredential(id) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteCredential(id) })
+	mustView(t, db, func(tx *boltTx) error {
 		if _, err := tx.Credential(id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("after delete: %v", err)
 		}

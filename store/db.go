@@ -310,7 +310,7 @@ func (db *DB) writeFreelist() error {
 // View runs fn in a read-only transaction. Values read through tx are
 // copies and remain valid after View returns. A panic in fn is returned as
 // an error.
-func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
+func (db *DB) View(ctx context.Context, fn func(tx Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -318,7 +318,7 @@ func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
 		return ErrClosed
 	}
 	err := db.bolt.View(func(btx *bolt.Tx) error {
-		return callSafely(fn, &Tx{btx: btx, db: db})
+		return callSafely[Tx](fn, &boltTx{btx: btx, db: db})
 	})
 	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return ErrClosed

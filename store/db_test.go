@@ -86,7 +86,7 @@ func TestDataSurvivesCloseAndReopen(t *testing.T) {
 	}
 	user := &User{ID: "u1", Handle: []byte("h1"), Username: "alice", CreatedAt: t0}
 	key := &SigningKey{ID: "k1", Alg: "ES256", Private: []byte("private"), CreatedAt: t0}
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if err := tx.PutUser(user); err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func TestDataSurvivesCloseAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.UserByUsername("alice")
 		if err != nil {
 			return err
@@ -126,7 +126,7 @@ func TestClosedDBRefusesWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	noop := func(*Tx) error { return nil }
+	noop := func(Tx) error { return nil }
 	tests := []struct {
 		name string
 		call func() error
@@ -152,14 +152,14 @@ func TestClosedDBRefusesWork(t *testing.T) {
 
 func TestViewTurnsPanicIntoError(t *testing.T) {
 	db := openTestDB(t)
-	err := db.View(context.Background(), func(*Tx) error { panic("boom") })
+	err := db.View(context.Background(), func(Tx) error { panic("boom") })
 	if err == nil {
 		t.Fatal("View returned nil after a panic")
 	}
 	// The read transaction must have been released: a write still commits
 	// and a further read works.
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutClient(&Client{ID: "c"}) })
-	mustView(t, db, func(tx *Tx) error { _, err := tx.Client("c"); return err })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutClient(&Client{ID: "c"}) })
+	mustView(t, db, func(tx *boltTx) error { _, err := tx.Client("c"); return err })
 }
 
 func TestViewHonoursCancelledContext(t *testing.T) {
@@ -167,7 +167,7 @@ func TestViewHonoursCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
-	err := db.View(ctx, func(*Tx) error { ran = true; return nil })
+	err := db.View(ctx, func(Tx) error { ran = true; return nil })
 	if !errors.Is(err, context.Canceled) || ran {
 		t.Fatalf("View with cancelled ctx: err=%v ran=%v", err, ran)
 	}
@@ -175,7 +175,7 @@ func TestViewHonoursCancelledContext(t *testing.T) {
 
 func TestWriteInReadTransactionFails(t *testing.T) {
 	db := openTestDB(t)
-	err := db.View(context.Background(), func(tx *Tx) error {
+	err := db.View(context.Background(), func(tx Tx) error {
 		return tx.PutClient(&Client{ID: "c"})
 	})
 	if err == nil {

@@ -26,7 +26,7 @@ type signInFailuresRecord struct {
 
 // SignInFailures returns the account's sign-in throttling state; an account
 // that has none (never failed, or succeeded since) gets a zero state.
-func (tx *Tx) SignInFailures(userID string) (*SignInFailures, error) {
+func (tx *boltTx) SignInFailures(userID string) (*SignInFailures, error) {
 	var rec signInFailuresRecord
 	err := tx.get(bucketAccounts, entryKey(userID, entrySignInFailures, nil), &rec)
 	if notFound(err) {
@@ -40,7 +40,7 @@ func (tx *Tx) SignInFailures(userID string) (*SignInFailures, error) {
 
 // PutSignInFailures stores the account's sign-in throttling state; a zero
 // state removes the entry. It returns ErrNotFound when the account is gone.
-func (tx *Tx) PutSignInFailures(f *SignInFailures) error {
+func (tx *boltTx) PutSignInFailures(f *SignInFailures) error {
 	if err := checkKey("user id", len(f.UserID)); err != nil {
 		return err
 	}

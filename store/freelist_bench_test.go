@@ -33,7 +33,7 @@ func BenchmarkFreelistSync(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			mustUpdate(b, db, func(tx *Tx) error { return tx.PutClient(&Client{ID: "bench"}) })
+			mustUpdate(b, db, func(tx *boltTx) error { return tx.PutClient(&Client{ID: "bench"}) })
 			db.Close()
 			var openTime time.Duration
 			var resident int64
@@ -51,7 +51,7 @@ func BenchmarkFreelistSync(b *testing.B) {
 				commitStart := time.Now()
 				const commits = 50
 				for j := range commits {
-					mustUpdate(b, db, func(tx *Tx) error {
+					mustUpdate(b, db, func(tx *boltTx) error {
 						return tx.PutSession(&Session{ID: fmt.Sprintf("bench-%d-%d", i, j), UserID: "u", ExpiresAt: t0})
 					})
 				}
@@ -75,7 +75,7 @@ func buildBenchStore(b *testing.B, path string, accounts int) {
 	defer db.Close()
 	record := []byte(strings.Repeat("r", 450))
 	for lo := 0; lo < accounts; lo += 10_000 {
-		mustUpdate(b, db, func(tx *Tx) error {
+		mustUpdate(b, db, func(tx *boltTx) error {
 			for i := lo; i < min(lo+10_000, accounts); i++ {
 				id := fmt.Sprintf("user-%08d", i)
 				if err := tx.PutUser(&User{ID: id, Handle: []byte(id), Username: id}); err != nil {
@@ -96,7 +96,7 @@ func buildBenchStore(b *testing.B, path string, accounts int) {
 		})
 	}
 	// Some free pages, as a store in use has.
-	mustUpdate(b, db, func(tx *Tx) error {
+	mustUpdate(b, db, func(tx *boltTx) error {
 		for i := 0; i < accounts; i += 10 {
 			if _, err := tx.deleteSession([]byte(fmt.Sprintf("s-%08d", i))); err != nil {
 				return err

@@ -12,7 +12,7 @@ import (
 // the bytes are, as a record, the original.
 func FuzzVerifyAudit(f *testing.F) {
 	db := openTestDB(f)
-	mustUpdate(f, db, func(tx *Tx) error {
+	mustUpdate(f, db, func(tx *boltTx) error {
 		for range 3 {
 			if err := tx.AppendAudit(&AuditEvent{Time: t0, Type: "signin", UserID: "u", Detail: map[string]string{"amr": "pop"}}); err != nil {
 				return err
@@ -22,7 +22,7 @@ func FuzzVerifyAudit(f *testing.F) {
 	})
 	var original []byte
 	var first auditRecord
-	mustView(f, db, func(tx *Tx) error {
+	mustView(f, db, func(tx *boltTx) error {
 		original = bytes.Clone(tx.raw(bucketAudit, auditEntryKey(2)))
 		return tx.get(bucketAudit, auditEntryKey(1), &first)
 	})
@@ -31,9 +31,9 @@ func FuzzVerifyAudit(f *testing.F) {
 	f.Add([]byte(`{"v":1,"type":"","detail":{"a":"b"},"prev":"AAAA","mac":null}`))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, value []byte) {
-		mustUpdate(t, db, func(tx *Tx) error { return tx.btx.Bucket(bucketAudit).Put(auditEntryKey(2), value) })
+		mustUpdate(t, db, func(tx *boltTx) error { return tx.btx.Bucket(bucketAudit).Put(auditEntryKey(2), value) })
 		var c AuditCheck
-		mustView(t, db, func(tx *Tx) (err error) {
+		mustView(t, db, func(tx *boltTx) (err error) {
 			c, err = tx.VerifyAudit()
 			return err
 		})

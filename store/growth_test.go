@@ -24,7 +24,7 @@ const (
 func inUse(t *testing.T, db *DB) int64 {
 	t.Helper()
 	var size int64
-	mustView(t, db, func(tx *Tx) error { size = tx.btx.Size(); return nil })
+	mustView(t, db, func(tx *boltTx) error { size = tx.btx.Size(); return nil })
 	st := db.bolt.Stats()
 	return size - int64(st.FreePageN+st.PendingPageN)*int64(db.bolt.Info().PageSize)
 }
@@ -56,7 +56,7 @@ func TestSignInAndRotationGrowth(t *testing.T) {
 	ids := make([]string, users)
 	creds := make([][]byte, users)
 	now := t0
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for i := range ids {
 			ids[i], creds[i] = testRandomID(16), []byte(testRandomID(16))
 			if err := tx.PutUser(&User{ID: ids[i], Handle: []byte(testRandomID(32)), Username: "user" + ids[i]}); err != nil {
@@ -74,7 +74,7 @@ func TestSignInAndRotationGrowth(t *testing.T) {
 	var sessions []string
 	signIns := func(n int) {
 		for range n {
-			mustUpdate(t, db, func(tx *Tx) error {
+			mustUpdate(t, db, func(tx *boltTx) error {
 				for i := range perCommit {
 					now = now.Add(time.Millisecond)
 					u := (len(sessions) + i) % users
@@ -117,7 +117,7 @@ func TestSignInAndRotationGrowth(t *testing.T) {
 
 	rotations := func(n int) {
 		for range n {
-			mustUpdate(t, db, func(tx *Tx) error {
+			mustUpdate(t, db, func(tx *boltTx) error {
 				for i := range perCommit {
 					s, err := tx.Session(sessions[len(sessions)-1-i])
 					if err != nil {

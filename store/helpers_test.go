@@ -33,17 +33,17 @@ func openAt(tb testing.TB, path string) *DB {
 }
 
 // mustUpdate runs fn in a write transaction and fails the test on error.
-func mustUpdate(tb testing.TB, db *DB, fn func(tx *Tx) error) {
+func mustUpdate(tb testing.TB, db *DB, fn func(tx *boltTx) error) {
 	tb.Helper()
-	if err := db.Update(context.Background(), fn); err != nil {
+	if err := db.update(context.Background(), fn); err != nil {
 		tb.Fatalf("Update: %v", err)
 	}
 }
 
 // mustView runs fn in a read transaction and fails the test on error.
-func mustView(tb testing.TB, db *DB, fn func(tx *Tx) error) {
+func mustView(tb testing.TB, db *DB, fn func(tx *boltTx) error) {
 	tb.Helper()
-	if err := db.View(context.Background(), fn); err != nil {
+	if err := db.View(context.Background(), func(tx Tx) error { return fn(tx.(*boltTx)) }); err != nil {
 		tb.Fatalf("View: %v", err)
 	}
 }
@@ -52,7 +52,7 @@ func mustView(tb testing.TB, db *DB, fn func(tx *Tx) error) {
 // factors can only be stored under an existing account.
 func putTestUsers(tb testing.TB, db *DB, ids ...string) {
 	tb.Helper()
-	mustUpdate(tb, db, func(tx *Tx) error {
+	mustUpdate(tb, db, func(tx *boltTx) error {
 		for _, id := range ids {
 			if err := tx.PutUser(&User{ID: id, Handle: []byte(id), Username: "u:" + id[:min(len(id), 64)]}); err != nil {
 				return err

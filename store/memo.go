@@ -57,7 +57,7 @@ func (m *memo[R]) remember(key, raw []byte, rec R) {
 func memoGet[R interface {
 	versioned
 	cloner[R]
-}](tx *Tx, m *memo[R], bucket, key []byte) (R, error) {
+}](tx *boltTx, m *memo[R], bucket, key []byte) (R, error) {
 	data := tx.raw(bucket, key)
 	if data == nil {
 		var none R
@@ -85,7 +85,7 @@ func memoDecode[R interface {
 
 // memoPut is put through a memo: the bytes written are remembered with (a
 // copy of) the record they encode, so the next read of it decodes nothing.
-func memoPut[R cloner[R]](tx *Tx, m *memo[R], bucket, key []byte, rec R) error {
+func memoPut[R cloner[R]](tx *boltTx, m *memo[R], bucket, key []byte, rec R) error {
 	data, err := encodeRecord(&rec)
 	if err != nil {
 		return err

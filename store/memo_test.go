@@ -10,11 +10,11 @@ func TestMemoNeverServesAStaleRecord(t *testing.T) {
 	db := openTestDB(t)
 	putTestUsers(t, db, "u1")
 	cred := &Credential{ID: []byte("cred"), UserID: "u1", Name: "first", Transports: []string{"usb"}, Record: []byte("rec")}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutCredential(cred) })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutCredential(cred) })
 	name := func() string {
 		t.Helper()
 		var got string
-		mustView(t, db, func(tx *Tx) error {
+		mustView(t, db, func(tx *boltTx) error {
 			c, err := tx.Credential([]byte("cred"))
 			if err != nil {
 				return err
@@ -34,7 +34,7 @@ func TestMemoNeverServesAStaleRecord(t *testing.T) {
 
 	t.Run("a write the memo did not see", func(t *testing.T) {
 		raw, _ := json.Marshal(credentialRecord{header: current(), Credential: Credential{ID: []byte("cred"), UserID: "u1", Name: "behind"}})
-		mustUpdate(t, db, func(tx *Tx) error {
+		mustUpdate(t, db, func(tx *boltTx) error {
 			return tx.btx.Bucket(bucketAccounts).Put(entryKey("u1", entryCredential, []byte("cred")), raw)
 		})
 		if got := name(); got != "behind" {
@@ -43,7 +43,7 @@ func TestMemoNeverServesAStaleRecord(t *testing.T) {
 	})
 	t.Run("a write that was rolled back", func(t *testing.T) {
 		errBoom := errors.New("boom")
-		err := db.Update(t.Context(), func(tx *Tx) error {
+		err := db.Update(t.Context(), func(tx Tx) error {
 			if err := tx.PutCredential(&Credential{ID: []byte("cred"), UserID: "u1", Name: "rolled back"}); err != nil {
 				return err
 			}
@@ -57,9 +57,9 @@ func TestMemoNeverServesAStaleRecord(t *testing.T) {
 		}
 	})
 	t.Run("reads return copies", func(t *testing.T) {
-		mustUpdate(t, db, func(tx *Tx) error { return tx.PutCredential(cred) })
+		mustUpdate(t, db, func(tx *boltTx) error { return tx.PutCredential(cred) })
 		name()
-		mustView(t, db, func(tx *Tx) error {
+		mustView(t, db, func(tx *boltTx) error {
 			c, err := tx.Credential([]byte("cred"))
 			if err != nil {
 				return err
@@ -78,9 +78,9 @@ func TestMemoKeepsItsOwnCopyOfWrites(t *testing.T) {
 	putTestUsers(t, db, "u1")
 	cred := &Credential{ID: []byte("cred"), UserID: "u1", Transports: []string{"usb"}, Record: []byte("rec")}
 	sess := &Session{ID: "s1", UserID: "u1", AMR: []string{"pop"}}
-	mustUpdate(t, db, func(tx *Tx) error { return errors.Join(tx.PutCredential(cred), tx.PutSession(sess)) })
+	mustUpdate(t, db, func(tx *boltTx) error { return errors.Join(tx.PutCredential(cred), tx.PutSession(sess)) })
 	cred.Transports[0], cred.Record[0], sess.AMR[0] = "nfc", 'X', "otp"
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		c, err := tx.Credential([]byte("cred"))
 		if err != nil {
 			return err

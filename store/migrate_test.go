@@ -86,7 +86,7 @@ func checkMigrated(t *testing.T, path string) {
 		t.Fatalf("Open: %v", err)
 	}
 	defer db.Close()
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		for _, b := range [][]byte{legacyUsers, legacyCredentials, legacyUserCredentials, legacyUserSessions} {
 			if tx.btx.Bucket(b) != nil {
 				t.Errorf("bucket %s is still there", b)
@@ -135,7 +135,7 @@ func checkMigrated(t *testing.T, path string) {
 		return nil
 	})
 	// The credential index came along: the ID stays taken.
-	err = db.Update(t.Context(), func(tx *Tx) error {
+	err = db.Update(t.Context(), func(tx Tx) error {
 		return tx.PutCredential(&Credential{ID: []byte("c1"), UserID: "u2"})
 	})
 	if !errors.Is(err, ErrCredentialExists) {
@@ -231,7 +231,7 @@ func TestReadOnlyOpenLeavesAnOldFileAlone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open read-only: %v", err)
 	}
-	if err := db.Update(t.Context(), func(*Tx) error { return nil }); !errors.Is(err, ErrReadOnly) {
+	if err := db.Update(t.Context(), func(Tx) error { return nil }); !errors.Is(err, ErrReadOnly) {
 		t.Errorf("Update on a read-only store: %v, want ErrReadOnly", err)
 	}
 	copyPath := filepath.Join(dir, "copy.db")

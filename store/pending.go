@@ -142,13 +142,13 @@ func (db *DB) TakePending(ctx context.Context, id string, now time.Time) (*Cerem
 	}
 	// Parked ceremonies are rare: look before queueing a write, so that
 	// unknown ids cost a read rather than a commit.
-	if err := db.View(ctx, func(tx *Tx) error {
+	if err := db.View(ctx, func(tx Tx) error {
 		_, err := tx.Ceremony(id, now)
 		return err
 	}); err != nil {
 		return nil, err
 	}
-	err := db.Update(ctx, func(tx *Tx) error {
+	err := db.update(ctx, func(tx *boltTx) error {
 		var err error
 		c, err = tx.takeCeremony(id, now)
 		return err
@@ -184,7 +184,7 @@ func (db *DB) park() error {
 	ids := slices.Sorted(maps.Keys(held))
 	for chunk := range slices.Chunk(ids, sweepChunk) {
 		err := db.bolt.Update(func(btx *bolt.Tx) error {
-			tx := &Tx{btx: btx, db: db}
+			tx := &boltTx{btx: btx, db: db}
 			for _, id := range chunk {
 				if err := tx.PutCeremony(held[id]); err != nil {
 					return err

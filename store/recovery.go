@@ -63,7 +63,7 @@ func (r *recoveryCodesRecord) decodeBinary(key []byte, d *reader) error {
 
 // RecoveryCodes returns the account's recovery codes, or ErrNotFound when
 // it never had a set.
-func (tx *Tx) RecoveryCodes(userID string) (*RecoveryCodes, error) {
+func (tx *boltTx) RecoveryCodes(userID string) (*RecoveryCodes, error) {
 	var rec recoveryCodesRecord
 	if err := tx.get(bucketAccounts, entryKey(userID, entryRecoveryCodes, nil), &rec); err != nil {
 		return nil, err
@@ -73,7 +73,7 @@ func (tx *Tx) RecoveryCodes(userID string) (*RecoveryCodes, error) {
 
 // PutRecoveryCodes stores the account's recovery codes, replacing any
 // earlier set. It returns ErrNotFound when the account is gone.
-func (tx *Tx) PutRecoveryCodes(rc *RecoveryCodes) error {
+func (tx *boltTx) PutRecoveryCodes(rc *RecoveryCodes) error {
 	if err := checkKey("user id", len(rc.UserID)); err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (db *DB) migrateRecoveryCodes() (moved int, err error) {
 // moveSomeRecoveryCodes moves the codes of up to migrateChunk TOTP records
 // that still hold some, and returns how many it moved.
 func (db *DB) moveSomeRecoveryCodes(btx *bolt.Tx) (int, error) {
-	tx := &Tx{btx: btx, db: db}
+	tx := &boltTx{btx: btx, db: db}
 	var keys [][]byte
 	c := btx.Bucket(bucketTOTP).Cursor()
 	for k, v := c.First(); k != nil && len(keys) < migrateChunk; k, v = c.Next() {

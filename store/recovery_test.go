@@ -13,15 +13,15 @@ import (
 func TestRecoveryCodesRoundTrip(t *testing.T) {
 	db := openTestDB(t)
 	putTestUsers(t, db, "u1")
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		if _, err := tx.RecoveryCodes("u1"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("an account without codes: err = %v, want ErrNotFound", err)
 		}
 		return nil
 	})
 	want := RecoveryCodes{UserID: "u1", Hashes: [][]byte{[]byte("h1"), []byte("h2")}, CreatedAt: t0}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutRecoveryCodes(&want) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutRecoveryCodes(&want) })
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.RecoveryCodes("u1")
 		if err != nil {
 			return err
@@ -31,13 +31,13 @@ func TestRecoveryCodesRoundTrip(t *testing.T) {
 		}
 		return nil
 	})
-	if err := db.Update(t.Context(), func(tx *Tx) error {
+	if err := db.Update(t.Context(), func(tx Tx) error {
 		return tx.PutRecoveryCodes(&RecoveryCodes{UserID: "nobody", Hashes: [][]byte{[]byte("h")}})
 	}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("codes for a missing account: err = %v, want ErrNotFound", err)
 	}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteUser("u1") })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteUser("u1") })
+	mustView(t, db, func(tx *boltTx) error {
 		if _, err := tx.RecoveryCodes("u1"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("after the account is deleted: err = %v, want ErrNotFound", err)
 		}
@@ -56,7 +56,7 @@ func TestRecoveryCodesMoveOutOfTOTP(t *testing.T) {
 	db := openAt(t, path)
 	putTestUsers(t, db, "u1", "u2", "u3")
 	own := RecoveryCodes{UserID: "u2", Hashes: [][]byte{[]byte("own")}, CreatedAt: t0}
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for _, id := range []string{"u1", "u2", "u3"} {
 			if err := tx.PutTOTP(&TOTP{UserID: id, Secret: []byte("seed-" + id), Confirmed: true, CreatedAt: t0, LastStep: 7}); err != nil {
 				return err
@@ -89,7 +89,7 @@ func TestRecoveryCodesMoveOutOfTOTP(t *testing.T) {
 		return btx.Bucket(bucketMeta).Delete(recoveryMigratedName)
 	})
 	db = openAt(t, path)
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.RecoveryCodes("u1")
 		if err != nil || !reflect.DeepEqual(got.Hashes, legacy["u1"]) || !got.CreatedAt.Equal(t0) {
 			t.Errorf("u1's moved codes: %+v, %v", got, err)

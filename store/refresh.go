@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -35,7 +36,7 @@ func (r refreshTokenRecord) clone() refreshTokenRecord { return r }
 // index in step. There is no index from a session to its tokens: a revoked
 // session is refused through its own record, and its tokens are swept when
 // they expire (with the session), so every refresh writes one record fewer.
-func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
+func (tx *boltTx) PutRefreshToken(rt *RefreshToken) error {
 	old, err := memoGet(tx, &tx.db.refresh, bucketRefreshTokens, []byte(rt.Hash))
 	if err != nil && !notFound(err) {
 		return err
@@ -45,7 +46,7 @@ func (tx *Tx) PutRefreshToken(rt *RefreshToken) error {
 
 // writeRefreshToken stores rt and moves its expiry index entry from
 // oldExpires (zero for a new token).
-func (tx *Tx) writeRefreshToken(rt *RefreshToken, oldExpires time.Time) error {
+func (tx *boltTx) writeRefreshToken(rt *RefreshToken, oldExpires time.Time) error {
 	if err := checkKey("refresh token hash", len(rt.Hash)); err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func (tx *Tx) writeRefreshToken(rt *RefreshToken, oldExpires time.Time) error {
 // tokens.NewSessionRefresh). Before, every rotated token was kept
 // until its session expired, 30 days of history that made the store grow
 // with each refresh.
-func (tx *Tx) RotateRefreshToken(old *RefreshToken, at time.Time, next *RefreshToken) error {
+func (tx *boltTx) RotateRefreshToken(old *RefreshToken, at time.Time, next *RefreshToken) error {
 	if old.Previous != "" {
 		prev, err := memoGet(tx, &tx.db.refresh, bucketRefreshTokens, []byte(old.Previous))
 		switch {
@@ -103,7 +104,7 @@ func (tx *Tx) RotateRefreshToken(old *RefreshToken, at time.Time, next *RefreshT
 
 // RefreshToken returns the refresh token with the given hash, or
 // ErrNotFound.
-func (tx *Tx) RefreshToken(hash string) (*RefreshToken, error) {
+func (tx *boltTx) RefreshToken(hash string) (*RefreshToken, error) {
 	rec, err := memoGet(tx, &tx.db.refresh, bucketRefreshTokens, []byte(hash))
 	if err != nil {
 		return nil, err
@@ -113,7 +114,7 @@ func (tx *Tx) RefreshToken(hash string) (*RefreshToken, error) {
 
 // deleteRefreshToken removes one token and its index entries, returning 1
 // if it existed.
-func (tx *Tx) deleteRefreshToken(hash []byte) (int, error) {
+func (tx *boltTx) deleteRefreshToken(hash []byte) (int, error) {
 	var rec refreshTokenRecord
 	if err := tx.get(bucketRefreshTokens, hash, &rec); err != nil {
 		if notFound(err) {
@@ -166,6 +167,23 @@ func (r *refreshTokenRecord) decodeBinary(key []byte, d *reader) error {
 	r.RefreshToken = RefreshToken{
 		Hash: string(key), SessionID: d.string(), UserID: d.string(), ClientID: d.string(), Scope: d.string(),
 		JKT: d.string(), IssuedAt: d.time(), ExpiresAt: d.time(), RotatedAt: d.time(), Previous: d.string(),
+	}
+	return nil
+}
+
+// ScanRefreshTokens calls fn with every refresh token, in key order, until
+// fn returns an error, which it returns. A copy of the store (latch
+// migrate) reads them so; the service never lists them.
+func (tx *boltTx) ScanRefreshTokens(fn func(rt *RefreshToken) error) error {
+	c := tx.btx.Bucket(bucketRefreshTokens).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var rec refreshTokenRecord
+		if err := decodeAt(k, v, &rec); err != nil {
+			return fmt.Errorf("store: refresh token: %w", err)
+		}
+		if err := fn(&rec.RefreshToken); err != nil {
+			return err
+		}
 	}
 	return nil
 }

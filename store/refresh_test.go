@@ -15,8 +15,8 @@ func TestRefreshTokenRoundTrip(t *testing.T) {
 		Hash: "h1", SessionID: "s1", UserID: "u1", ClientID: "app", Scope: "openid",
 		JKT: "jkt", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour), RotatedAt: t0.Add(time.Minute),
 	}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutRefreshToken(&want) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutRefreshToken(&want) })
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.RefreshToken("h1")
 		if err != nil {
 			return err
@@ -34,17 +34,17 @@ func TestRefreshTokenRoundTrip(t *testing.T) {
 func TestRotateRefreshToken(t *testing.T) {
 	db := openTestDB(t)
 	exp := t0.Add(time.Hour)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutRefreshToken(&RefreshToken{Hash: "old", SessionID: "s", UserID: "u", ExpiresAt: exp})
 	})
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		old, err := tx.RefreshToken("old")
 		if err != nil {
 			return err
 		}
 		return tx.RotateRefreshToken(old, t0, &RefreshToken{Hash: "new", SessionID: "s", UserID: "u", ExpiresAt: exp})
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		old, err := tx.RefreshToken("old")
 		if err != nil || !old.RotatedAt.Equal(t0) || !old.ExpiresAt.Equal(exp) {
 			t.Errorf("old token after rotation: %+v, %v", old, err)
@@ -66,7 +66,7 @@ func TestRotateRefreshToken(t *testing.T) {
 func TestRefreshTokensAreSweptByTheHour(t *testing.T) {
 	db := openTestDB(t)
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutRefreshToken(&RefreshToken{Hash: "rt", SessionID: "s", UserID: "u", ExpiresAt: exp})
 	})
 	for _, tt := range []struct {
@@ -91,7 +91,7 @@ func TestRefreshTokensAreSweptByTheHour(t *testing.T) {
 func TestRefreshIndexKeepsIssueOrderWithinTheHour(t *testing.T) {
 	db := openTestDB(t)
 	hour := time.Date(2030, 1, 2, 3, 0, 0, 0, time.UTC)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		// Issued in key order a, b, c by sessions ending at different
 		// minutes of the same hour, the latest-ending first.
 		for i, k := range []string{"a", "b", "c"} {
@@ -102,7 +102,7 @@ func TestRefreshIndexKeepsIssueOrderWithinTheHour(t *testing.T) {
 		}
 		return nil
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		var order []string
 		c := tx.btx.Bucket(bucketRefreshExpiry).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -122,7 +122,7 @@ func TestSweepRemovesExactTimeRefreshEntriesOfEarlierVersions(t *testing.T) {
 	db := openTestDB(t)
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	const n = sweepChunk + 5 // more than one sweep transaction's worth
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for i := range n {
 			key := fmt.Sprintf("rt%05d", i)
 			rec := refreshTokenRecord{header: current(), RefreshToken: RefreshToken{Hash: key, SessionID: "s", UserID: "u", ExpiresAt: exp}}
@@ -139,7 +139,7 @@ func TestSweepRemovesExactTimeRefreshEntriesOfEarlierVersions(t *testing.T) {
 	if err != nil || removed != n {
 		t.Fatalf("Sweep removed %d, %v; want %d", removed, err, n)
 	}
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		for _, b := range [][]byte{bucketRefreshTokens, bucketRefreshExpiry} {
 			if k := tx.btx.Bucket(b).Stats().KeyN; k != 0 {
 				t.Errorf("%s has %d entries after the sweep", b, k)
@@ -158,12 +158,12 @@ func TestSweepRemovesExactTimeRefreshEntriesOfEarlierVersions(t *testing.T) {
 func TestRotationKeepsTwoTokensPerFamily(t *testing.T) {
 	db := openTestDB(t)
 	exp := t0.Add(30 * 24 * time.Hour)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutRefreshToken(&RefreshToken{Hash: "t0000", SessionID: "s", UserID: "u", ExpiresAt: exp})
 	})
 	const rotations = 500
 	for i := 1; i <= rotations; i++ {
-		mustUpdate(t, db, func(tx *Tx) error {
+		mustUpdate(t, db, func(tx *boltTx) error {
 			old, err := tx.RefreshToken(fmt.Sprintf("t%04d", i-1))
 			if err != nil {
 				return err
@@ -172,7 +172,7 @@ func TestRotationKeepsTwoTokensPerFamily(t *testing.T) {
 				&RefreshToken{Hash: fmt.Sprintf("t%04d", i), SessionID: "s", UserID: "u", ExpiresAt: exp})
 		})
 	}
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		for _, b := range [][]byte{bucketRefreshTokens, bucketRefreshExpiry} {
 			if n := tx.btx.Bucket(b).Stats().KeyN; n != 2 {
 				t.Errorf("%s holds %d entries after %d rotations, want 2", b, n, rotations)

@@ -13,7 +13,7 @@ type revokedRecord struct {
 // PutRevoked blacklists key (an access-token jti, a session id, a
 // credential; the caller chooses the namespace) until the given time.
 // Revoking an entry again never shortens it: the later time wins.
-func (tx *Tx) PutRevoked(key string, until time.Time) error {
+func (tx *boltTx) PutRevoked(key string, until time.Time) error {
 	if err := checkKey("revocation key", len(key)); err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (tx *Tx) PutRevoked(key string, until time.Time) error {
 
 // Revoked returns every blacklist entry still in force at now (until >
 // now), for loading into memory at start-up.
-func (tx *Tx) Revoked(now time.Time) (map[string]time.Time, error) {
+func (tx *boltTx) Revoked(now time.Time) (map[string]time.Time, error) {
 	out := make(map[string]time.Time)
 	c := tx.btx.Bucket(bucketRevoked).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {

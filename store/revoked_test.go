@@ -8,7 +8,7 @@ import (
 
 func TestRevokedReturnsOnlyLiveEntries(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for key, until := range map[string]time.Time{
 			"jti:live":    t0.Add(time.Hour),
 			"jti:edge":    t0,
@@ -20,7 +20,7 @@ func TestRevokedReturnsOnlyLiveEntries(t *testing.T) {
 		}
 		return nil
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.Revoked(t0)
 		if err != nil {
 			return err
@@ -45,9 +45,9 @@ func TestPutRevokedNeverShortens(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTestDB(t)
-			mustUpdate(t, db, func(tx *Tx) error { return tx.PutRevoked("k", t0.Add(time.Hour)) })
-			mustUpdate(t, db, func(tx *Tx) error { return tx.PutRevoked("k", tt.second) })
-			mustView(t, db, func(tx *Tx) error {
+			mustUpdate(t, db, func(tx *boltTx) error { return tx.PutRevoked("k", t0.Add(time.Hour)) })
+			mustUpdate(t, db, func(tx *boltTx) error { return tx.PutRevoked("k", tt.second) })
+			mustView(t, db, func(tx *boltTx) error {
 				got, err := tx.Revoked(t0)
 				if err != nil {
 					return err
@@ -76,7 +76,7 @@ func TestPutRevokedRejectsInvalidInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTestDB(t)
-			if err := db.Update(t.Context(), func(tx *Tx) error { return tx.PutRevoked(tt.key, tt.until) }); err == nil {
+			if err := db.Update(t.Context(), func(tx Tx) error { return tx.PutRevoked(tt.key, tt.until) }); err == nil {
 				t.Fatal("PutRevoked accepted invalid input")
 			}
 		})

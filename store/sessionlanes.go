@@ -38,7 +38,7 @@ const laneExamineFactor = 16
 
 var sessionLanesName = []byte("session_lanes")
 
-func (tx *Tx) sessionLanes() ([]sessionLane, error) {
+func (tx *boltTx) sessionLanes() ([]sessionLane, error) {
 	r := &reader{b: tx.btx.Bucket(bucketMeta).Get(sessionLanesName)}
 	n := r.uvarint()
 	if n > maxSessionLanes {
@@ -54,7 +54,7 @@ func (tx *Tx) sessionLanes() ([]sessionLane, error) {
 	return lanes, nil
 }
 
-func (tx *Tx) putSessionLanes(lanes []sessionLane) error {
+func (tx *boltTx) putSessionLanes(lanes []sessionLane) error {
 	b := binary.AppendUvarint(nil, uint64(len(lanes)))
 	for _, l := range lanes {
 		b = appendBytes(appendBytes(binary.AppendUvarint(b, uint64(l.lifetime)), l.cursor), l.last)
@@ -78,7 +78,7 @@ func orderedKeyMillis(key []byte) (int64, bool) {
 
 // joinLane puts the new session s, keyed key, in the lane of its lifetime
 // when it may join one, and reports whether it did.
-func (tx *Tx) joinLane(key []byte, s *Session) (bool, error) {
+func (tx *boltTx) joinLane(key []byte, s *Session) (bool, error) {
 	ms, ok := orderedKeyMillis(key)
 	if !ok || !storableTime(s.CreatedAt) || !storableTime(s.ExpiresAt) || ms != s.CreatedAt.UnixMilli() {
 		return false, nil
@@ -135,7 +135,7 @@ func laneOf(lanes []sessionLane, life time.Duration) int {
 // sweepLanes deletes up to budget expired members of each lane (examining
 // at most laneExamineFactor × budget sessions) and reports whether a lane
 // may have more.
-func (tx *Tx) sweepLanes(now time.Time, budget int) (removed int, more bool, err error) {
+func (tx *boltTx) sweepLanes(now time.Time, budget int) (removed int, more bool, err error) {
 	lanes, err := tx.sessionLanes()
 	if err != nil || len(lanes) == 0 {
 		return 0, false, err
@@ -171,7 +171,7 @@ func (tx *Tx) sweepLanes(now time.Time, budget int) (removed int, more bool, err
 // expired, or the first session that can only expire later), and whether
 // it stopped at the budget. Keys are copies: the caller deletes after the
 // walk, since deleting under a cursor can skip entries.
-func (tx *Tx) expiredInLane(lane sessionLane, now time.Time, budget int) (expired [][]byte, cursor []byte, full bool, err error) {
+func (tx *boltTx) expiredInLane(lane sessionLane, now time.Time, budget int) (expired [][]byte, cursor []byte, full bool, err error) {
 	var blocked []byte
 	c := tx.btx.Bucket(bucketSessions).Cursor()
 	k, v := c.Seek(lane.cursor)

@@ -17,14 +17,14 @@ func newLaneSession(created time.Time, life time.Duration) *Session {
 func indexEntries(t *testing.T, db *DB) int {
 	t.Helper()
 	n := 0
-	mustView(t, db, func(tx *Tx) error { n = tx.btx.Bucket(bucketSessionExpiry).Stats().KeyN; return nil })
+	mustView(t, db, func(tx *boltTx) error { n = tx.btx.Bucket(bucketSessionExpiry).Stats().KeyN; return nil })
 	return n
 }
 
 func inLane(t *testing.T, db *DB) int {
 	t.Helper()
 	n := 0
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		return tx.btx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
 			var rec sessionRecord
 			if err := decodeAt(k, v, &rec); err != nil {
@@ -42,7 +42,7 @@ func inLane(t *testing.T, db *DB) int {
 func remainingSessions(t *testing.T, db *DB) []string {
 	t.Helper()
 	var ids []string
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		return tx.btx.Bucket(bucketSessions).ForEach(func(k, _ []byte) error {
 			ids = append(ids, sessionIDOf(k))
 			return nil
@@ -68,7 +68,7 @@ func TestSweepOfLanesMatchesExpiry(t *testing.T) {
 		laned := 0
 		now := t0
 		for step := range 400 {
-			mustUpdate(t, db, func(tx *Tx) error {
+			mustUpdate(t, db, func(tx *boltTx) error {
 				for range 1 + rng.IntN(6) {
 					created := now.Add(time.Duration(rng.IntN(1000)) * time.Microsecond)
 					if rng.IntN(20) == 0 {
@@ -170,7 +170,7 @@ func TestLaneSessionsNeedNoIndexAndLanesClose(t *testing.T) {
 	db := openTestDB(t)
 	base := t0.Truncate(time.Millisecond)
 	boundary := base.Add(time.Minute)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for i := range 50 {
 			if err := tx.PutSession(newLaneSession(base.Add(time.Duration(i)*time.Second), time.Hour)); err != nil {
 				return err
@@ -196,7 +196,7 @@ func TestLaneSessionsNeedNoIndexAndLanesClose(t *testing.T) {
 	}
 	lanes := func() []sessionLane {
 		var lanes []sessionLane
-		mustView(t, db, func(tx *Tx) (err error) { lanes, err = tx.sessionLanes(); return err })
+		mustView(t, db, func(tx *boltTx) (err error) { lanes, err = tx.sessionLanes(); return err })
 		return lanes
 	}
 	if l := lanes(); len(l) != 1 {
@@ -218,7 +218,7 @@ func TestSessionIDsArePackedInKeys(t *testing.T) {
 	db := openTestDB(t)
 	fresh := newLaneSession(t0, time.Hour)
 	old := newLaneSession(t0.Add(time.Second), time.Hour)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if err := tx.PutSession(fresh); err != nil {
 			return err
 		}
@@ -231,14 +231,14 @@ func TestSessionIDsArePackedInKeys(t *testing.T) {
 		return errors.Join(tx.del(bucketSessions, key), tx.btx.Bucket(bucketSessions).Put([]byte(old.ID), v),
 			tx.btx.Bucket(bucketSessionExpiry).Put(expiryKey(old.ExpiresAt, []byte(old.ID)), nil))
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		key, ok := packSessionID(fresh.ID)
 		if !ok || len(key) != packedSessionKeyLen || tx.raw(bucketSessions, key) == nil || sessionIDOf(key) != fresh.ID {
 			t.Errorf("session %q not under its packed key", fresh.ID)
 		}
 		return nil
 	})
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		s, err := tx.Session(old.ID)
 		if err != nil {
 			return err
@@ -262,8 +262,8 @@ func TestSessionIDsArePackedInKeys(t *testing.T) {
 	if left := remainingSessions(t, db); len(left) != 0 {
 		t.Fatalf("left %v", left)
 	}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutSession(&Session{ID: "ses-1", UserID: "u"}) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutSession(&Session{ID: "ses-1", UserID: "u"}) })
+	mustView(t, db, func(tx *boltTx) error {
 		if tx.raw(bucketSessions, []byte("ses-1")) == nil {
 			t.Error("an id of another form is not its own key")
 		}
@@ -277,15 +277,15 @@ func TestSessionIDsArePackedInKeys(t *testing.T) {
 func TestASessionIDThatSpellsAPackedKeyFindsNothing(t *testing.T) {
 	db := openTestDB(t)
 	s := newLaneSession(t0, time.Hour)
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutSession(s) })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutSession(s) })
 	key, _ := packSessionID(s.ID)
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		if got, err := tx.Session(string(key)); err == nil {
 			t.Errorf("the id %q found session %q", key, got.ID)
 		}
 		return nil
 	})
-	err := db.Update(t.Context(), func(tx *Tx) error {
+	err := db.Update(t.Context(), func(tx Tx) error {
 		return tx.PutSession(&Session{ID: string(key), UserID: "u1", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)})
 	})
 	if err == nil {
@@ -299,7 +299,7 @@ func TestASessionIDThatSpellsAPackedKeyFindsNothing(t *testing.T) {
 func TestLaneSweepsSessionsBeyondNanosecondTimes(t *testing.T) {
 	db := openTestDB(t)
 	at := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutSession(newLaneSession(at, time.Hour)) })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutSession(newLaneSession(at, time.Hour)) })
 	db.sessions = memo[sessionRecord]{} // read it as stored
 	if n, err := db.Sweep(t.Context(), at.Add(2*time.Hour)); err != nil || n != 1 {
 		t.Errorf("swept %d (%v), want 1", n, err)
@@ -315,7 +315,7 @@ func TestAnUnreadableSessionStopsNoSweep(t *testing.T) {
 	member := newLaneSession(t0, time.Hour)
 	unreadable := &Session{ID: testOrderedID(t0.Add(-time.Second)), UserID: "u2", CreatedAt: t0.Add(-time.Second)}
 	later := newLaneSession(t0.Add(time.Second), time.Hour)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		key, _ := packSessionID(unreadable.ID)
 		return errors.Join(tx.PutSession(member), tx.PutSession(unreadable), tx.PutSession(later),
 			tx.PutCeremony(&Ceremony{ID: "c1", Kind: "k", ExpiresAt: t0.Add(time.Minute)}),
@@ -342,7 +342,7 @@ func TestLaneSweepPassesManySessionsOfItsBoundaryMillisecond(t *testing.T) {
 	live.ID = prefix + "AAAAAAAAAAAAAAAAAAAAAA"
 	expired := newLaneSession(ms.Add(100*time.Microsecond), time.Hour)
 	expired.ID = prefix + "_____________________w"
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if err := tx.PutSession(live); err != nil {
 			return err
 		}
@@ -357,7 +357,7 @@ func TestLaneSweepPassesManySessionsOfItsBoundaryMillisecond(t *testing.T) {
 	if _, err := db.Sweep(t.Context(), now); err != nil {
 		t.Fatal(err)
 	}
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		if _, err := tx.Session(expired.ID); err == nil {
 			t.Errorf("a session that expired at %v is left after Sweep(%v)", expired.ExpiresAt, now)
 		}

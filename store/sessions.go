@@ -73,11 +73,11 @@ type sessionRecord struct {
 }
 
 // sessionHead returns the id of the newest listed session of userID, or "".
-func (tx *Tx) sessionHead(userID string) string {
+func (tx *boltTx) sessionHead(userID string) string {
 	return string(tx.raw(bucketAccounts, entryKey(userID, entrySessionHead, nil)))
 }
 
-func (tx *Tx) setSessionHead(userID, id string) error {
+func (tx *boltTx) setSessionHead(userID, id string) error {
 	key := entryKey(userID, entrySessionHead, nil)
 	if id == "" {
 		return tx.del(bucketAccounts, key)
@@ -92,7 +92,7 @@ func (tx *Tx) setSessionHead(userID, id string) error {
 // user's list; an update keeps its place (and cannot move it to another
 // user). Sessions started before the list keep their index entries in
 // step.
-func (tx *Tx) PutSession(s *Session) error {
+func (tx *boltTx) PutSession(s *Session) error {
 	if err := checkKey("session id", len(s.ID)); err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func (tx *Tx) PutSession(s *Session) error {
 
 // Session returns the session with the given id, or ErrNotFound. Expiry
 // and revocation are the caller's to judge.
-func (tx *Tx) Session(id string) (*Session, error) {
+func (tx *boltTx) Session(id string) (*Session, error) {
 	_, rec, err := tx.sessionAt(id)
 	if err != nil {
 		return nil, err
@@ -171,7 +171,7 @@ func (r sessionRecord) clone() sessionRecord {
 
 // eachSession calls fn with the id of every session of userID: the list,
 // newest first, then those indexed by entries.
-func (tx *Tx) eachSession(userID string, fn func(rec *sessionRecord) error) error {
+func (tx *boltTx) eachSession(userID string, fn func(rec *sessionRecord) error) error {
 	seen := map[string]bool{}
 	for id := tx.sessionHead(userID); id != "" && !seen[id]; {
 		seen[id] = true
@@ -211,7 +211,7 @@ func (tx *Tx) eachSession(userID string, fn func(rec *sessionRecord) error) erro
 }
 
 // SessionsByUser returns the user's sessions, oldest first.
-func (tx *Tx) SessionsByUser(userID string) ([]Session, error) {
+func (tx *boltTx) SessionsByUser(userID string) ([]Session, error) {
 	var sessions []Session
 	err := tx.eachSession(userID, func(rec *sessionRecord) error {
 		sessions = append(sessions, rec.Session)
@@ -229,7 +229,7 @@ func (tx *Tx) SessionsByUser(userID string) ([]Session, error) {
 // deleteSession removes the session stored under key and its place in its
 // user's list (or its index entries), returning how many records went. Its refresh tokens
 // kept as records expire with it and are swept on their own expiry index.
-func (tx *Tx) deleteSession(key []byte) (int, error) {
+func (tx *boltTx) deleteSession(key []byte) (int, error) {
 	var rec sessionRecord
 	if err := tx.get(bucketSessions, key, &rec); err != nil {
 		if notFound(err) {
@@ -253,7 +253,7 @@ func (tx *Tx) deleteSession(key []byte) (int, error) {
 }
 
 // unlistSession takes rec, about to be deleted, out of its user's list.
-func (tx *Tx) unlistSession(rec *sessionRecord) error {
+func (tx *boltTx) unlistSession(rec *sessionRecord) error {
 	if tx.sessionHead(rec.UserID) == rec.ID {
 		return tx.setSessionHead(rec.UserID, rec.Prev)
 	}
@@ -384,7 +384,7 @@ func sessionIDOf(key []byte) string {
 
 // sessionKey returns the key of the session id: where it is stored, or
 // where a new one goes, without reading the record (sessionAt does both).
-func (tx *Tx) sessionKey(id string) []byte {
+func (tx *boltTx) sessionKey(id string) []byte {
 	key := tx.newSessionKey(id)
 	if len(key) == packedSessionKeyLen && tx.raw(bucketSessions, key) == nil && tx.raw(bucketSessions, []byte(id)) != nil {
 		return []byte(id) // stored before ids were packed
@@ -396,7 +396,7 @@ func (tx *Tx) sessionKey(id string) []byte {
 // or under the id itself for one stored before ids were packed. key is
 // where it is, or where a new one goes (nil for an id no session can
 // have), with ErrNotFound.
-func (tx *Tx) sessionAt(id string) (key []byte, rec sessionRecord, err error) {
+func (tx *boltTx) sessionAt(id string) (key []byte, rec sessionRecord, err error) {
 	key = tx.newSessionKey(id)
 	rec, err = memoGet(tx, &tx.db.sessions, bucketSessions, key)
 	if notFound(err) && len(key) == packedSessionKeyLen {
@@ -410,7 +410,7 @@ func (tx *Tx) sessionAt(id string) (key []byte, rec sessionRecord, err error) {
 // newSessionKey is the key a new session of id is stored under. An id that
 // starts with a zero byte is no session's (it could spell a packed key):
 // nil, which finds nothing.
-func (tx *Tx) newSessionKey(id string) []byte {
+func (tx *boltTx) newSessionKey(id string) []byte {
 	if len(id) > 0 && id[0] == 0 {
 		return nil
 	}

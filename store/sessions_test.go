@@ -14,8 +14,8 @@ func TestSessionRoundTrip(t *testing.T) {
 		ID: "s1", UserID: "u1", CreatedAt: t0, AuthTime: t0, ExpiresAt: t0.Add(time.Hour),
 		AMR: []string{"hwk", "otp"}, JKT: "thumbprint", RevokedAt: t0.Add(time.Minute),
 	}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutSession(&want) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutSession(&want) })
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.Session("s1")
 		if err != nil {
 			return err
@@ -34,10 +34,10 @@ func TestSessionTimesAreStoredInUTC(t *testing.T) {
 	db := openTestDB(t)
 	paris := time.FixedZone("CET", 3600)
 	local := t0.In(paris)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutSession(&Session{ID: "s", UserID: "u", CreatedAt: local})
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		s, err := tx.Session("s")
 		if err != nil {
 			return err
@@ -51,7 +51,7 @@ func TestSessionTimesAreStoredInUTC(t *testing.T) {
 
 func TestSessionsByUserOrderedAndIsolated(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for _, s := range []Session{
 			{ID: "late", UserID: "u1", CreatedAt: t0.Add(time.Hour)},
 			{ID: "early", UserID: "u1", CreatedAt: t0},
@@ -63,7 +63,7 @@ func TestSessionsByUserOrderedAndIsolated(t *testing.T) {
 		}
 		return nil
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		sessions, err := tx.SessionsByUser("u1")
 		if err != nil {
 			return err
@@ -79,7 +79,7 @@ func TestSessionsByUserOrderedAndIsolated(t *testing.T) {
 func sessionIDs(t *testing.T, db *DB, userID string) []string {
 	t.Helper()
 	var ids []string
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		sessions, err := tx.SessionsByUser(userID)
 		for _, s := range sessions {
 			ids = append(ids, s.ID)
@@ -98,7 +98,7 @@ func TestSessionListKeepsItsOrderThroughDeletions(t *testing.T) {
 	putTestUsers(t, db, "u", "v")
 	expires := map[string]time.Duration{"a": 1, "b": 5, "c": 2, "d": 5, "e": 3, "f": 5}
 	for i, id := range []string{"a", "b", "c", "d", "e", "f"} {
-		mustUpdate(t, db, func(tx *Tx) error {
+		mustUpdate(t, db, func(tx *boltTx) error {
 			err := tx.PutSession(&Session{ID: id, UserID: "u", CreatedAt: t0.Add(time.Duration(i) * time.Second),
 				ExpiresAt: t0.Add(expires[id] * time.Hour)})
 			if err != nil {
@@ -111,7 +111,7 @@ func TestSessionListKeepsItsOrderThroughDeletions(t *testing.T) {
 		t.Fatalf("listed %v", got)
 	}
 	// An update keeps a session's place.
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutSession(&Session{ID: "c", UserID: "u", CreatedAt: t0.Add(2 * time.Second), ExpiresAt: t0.Add(2 * time.Hour), RevokedAt: t0})
 	})
 	steps := []struct {
@@ -134,7 +134,7 @@ func TestSessionListKeepsItsOrderThroughDeletions(t *testing.T) {
 		t.Fatalf("the other user's expired sessions are still listed: %v", got)
 	}
 	// The newest deleted, then a new one started: it links to the rest.
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if _, err := tx.deleteSession([]byte("f")); err != nil {
 			return err
 		}
@@ -143,12 +143,12 @@ func TestSessionListKeepsItsOrderThroughDeletions(t *testing.T) {
 	if got := sessionIDs(t, db, "u"); !reflect.DeepEqual(got, []string{"b", "d", "g"}) {
 		t.Fatalf("listed %v", got)
 	}
-	err := db.Update(context.Background(), func(tx *Tx) error { return tx.PutSession(&Session{ID: "g", UserID: "v"}) })
+	err := db.Update(context.Background(), func(tx Tx) error { return tx.PutSession(&Session{ID: "g", UserID: "v"}) })
 	if err == nil {
 		t.Fatal("a listed session moved to another user's account")
 	}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteUser("u") })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteUser("u") })
+	mustView(t, db, func(tx *boltTx) error {
 		for _, id := range []string{"b", "d", "g"} {
 			if _, err := tx.Session(id); !errors.Is(err, ErrNotFound) {
 				t.Errorf("session %s outlived its account: %v", id, err)
@@ -169,7 +169,7 @@ func TestSessionsIndexedBeforeTheListStillWork(t *testing.T) {
 		{ID: "old-1", UserID: "u", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)},
 		{ID: "old-2", UserID: "u", CreatedAt: t0.Add(time.Second), ExpiresAt: t0.Add(3 * time.Hour)},
 	}
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for _, s := range old {
 			// As the earlier version wrote them.
 			if err := tx.put(bucketSessions, []byte(s.ID), &struct {
@@ -190,7 +190,7 @@ func TestSessionsIndexedBeforeTheListStillWork(t *testing.T) {
 	if got := sessionIDs(t, db, "u"); !reflect.DeepEqual(got, []string{"old-1", "old-2", "new"}) {
 		t.Fatalf("listed %v", got)
 	}
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		s := old[1]
 		s.RevokedAt = t0
 		return tx.PutSession(&s)
@@ -201,8 +201,8 @@ func TestSessionsIndexedBeforeTheListStillWork(t *testing.T) {
 	if got := sessionIDs(t, db, "u"); !reflect.DeepEqual(got, []string{"old-2", "new"}) {
 		t.Fatalf("after a sweep: listed %v", got)
 	}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteUser("u") })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteUser("u") })
+	mustView(t, db, func(tx *boltTx) error {
 		n := 0
 		for _, b := range [][]byte{bucketSessions, bucketSessionExpiry, bucketAccounts} {
 			n += tx.btx.Bucket(b).Stats().KeyN
@@ -223,9 +223,9 @@ func TestSessionTailFieldsRoundTripAndCostNothingEmpty(t *testing.T) {
 	bare := newLaneSession(t0, time.Hour)
 	full := newLaneSession(t0.Add(time.Second), time.Hour)
 	full.LoginSID, full.LastActiveAt, full.Place = bare.ID, t0.Add(time.Minute), "Zürich, CH"
-	mustUpdate(t, db, func(tx *Tx) error { return errors.Join(tx.PutSession(bare), tx.PutSession(full)) })
+	mustUpdate(t, db, func(tx *boltTx) error { return errors.Join(tx.PutSession(bare), tx.PutSession(full)) })
 	db.sessions = memo[sessionRecord]{} // read them as stored
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		for _, want := range []*Session{bare, full} {
 			got, err := tx.Session(want.ID)
 			if err != nil || got.LoginSID != want.LoginSID || !got.LastActiveAt.Equal(want.LastActiveAt) || got.Place != want.Place {

@@ -27,7 +27,7 @@ type signingKeyRecord struct {
 }
 
 // PutSigningKey inserts or updates k, sealing its private key.
-func (tx *Tx) PutSigningKey(k *SigningKey) error {
+func (tx *boltTx) PutSigningKey(k *SigningKey) error {
 	if err := checkKey("signing key id", len(k.ID)); err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (tx *Tx) PutSigningKey(k *SigningKey) error {
 // SigningKeys returns every signing key with its private key unsealed,
 // oldest first. A key that cannot be unsealed yields an error wrapping
 // ErrWrongKey.
-func (tx *Tx) SigningKeys() ([]SigningKey, error) {
+func (tx *boltTx) SigningKeys() ([]SigningKey, error) {
 	var keys []SigningKey
 	c := tx.btx.Bucket(bucketSigningKeys).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -72,7 +72,7 @@ func (tx *Tx) SigningKeys() ([]SigningKey, error) {
 }
 
 // DeleteSigningKey removes the signing key, or returns ErrNotFound.
-func (tx *Tx) DeleteSigningKey(id string) error {
+func (tx *boltTx) DeleteSigningKey(id string) error {
 	key := []byte(id)
 	if len(key) == 0 || tx.btx.Bucket(bucketSigningKeys).Get(key) == nil {
 		return ErrNotFound

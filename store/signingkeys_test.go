@@ -15,13 +15,13 @@ func TestSigningKeysRoundTripOrderedByCreation(t *testing.T) {
 	newer := SigningKey{ID: "k2", Alg: "EdDSA", Private: []byte("second-private"), CreatedAt: t0.Add(time.Hour)}
 	older := SigningKey{ID: "k1", Alg: "ES256", Private: []byte("first-private"), CreatedAt: t0,
 		RetiredAt: t0.Add(time.Hour), PublishUntil: t0.Add(2 * time.Hour)}
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if err := tx.PutSigningKey(&newer); err != nil {
 			return err
 		}
 		return tx.PutSigningKey(&older)
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.SigningKeys()
 		if err != nil {
 			return err
@@ -31,11 +31,11 @@ func TestSigningKeysRoundTripOrderedByCreation(t *testing.T) {
 		}
 		return nil
 	})
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteSigningKey("k1") })
-	if err := db.Update(t.Context(), func(tx *Tx) error { return tx.DeleteSigningKey("k1") }); !errors.Is(err, ErrNotFound) {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteSigningKey("k1") })
+	if err := db.Update(t.Context(), func(tx Tx) error { return tx.DeleteSigningKey("k1") }); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleting a missing key: err = %v, want ErrNotFound", err)
 	}
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.SigningKeys()
 		if err != nil {
 			return err
@@ -49,7 +49,7 @@ func TestSigningKeysRoundTripOrderedByCreation(t *testing.T) {
 
 func TestPutSigningKeyWithoutPrivateKeyIsRefused(t *testing.T) {
 	db := openTestDB(t)
-	if err := db.Update(t.Context(), func(tx *Tx) error {
+	if err := db.Update(t.Context(), func(tx Tx) error {
 		return tx.PutSigningKey(&SigningKey{ID: "k", Alg: "ES256"})
 	}); err == nil {
 		t.Fatal("PutSigningKey accepted a key without private bytes")
@@ -66,7 +66,7 @@ func TestSecretsAreNotInTheFileInClear(t *testing.T) {
 	putTestUsers(t, db, "u")
 	private := []byte("SIGNING-KEY-SECRET-0123456789abcdef")
 	seed := []byte("TOTP-SEED-SECRET-0123456789abcdef")
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if err := tx.PutSigningKey(&SigningKey{ID: "k", Alg: "ES256", Private: private}); err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func TestSecretsAreNotInTheFileInClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		keys, err := tx.SigningKeys()
 		if err != nil {
 			return err
@@ -112,51 +112,51 @@ func TestSecretsAreNotInTheFileInClear(t *testing.T) {
 func TestSealedSecretsCannotBeOpenedElsewhere(t *testing.T) {
 	tests := []struct {
 		name   string
-		tamper func(tx *Tx) error
-		read   func(tx *Tx) error
+		tamper func(tx *boltTx) error
+		read   func(tx *boltTx) error
 	}{
 		{
 			name: "signing key under another key is refused",
-			tamper: func(tx *Tx) error {
+			tamper: func(tx *boltTx) error {
 				// Copy k1's record under the id k2: the AAD no longer matches.
 				b := tx.btx.Bucket(bucketSigningKeys)
 				return b.Put([]byte("k2"), bytes.Clone(b.Get([]byte("k1"))))
 			},
-			read: func(tx *Tx) error { _, err := tx.SigningKeys(); return err },
+			read: func(tx *boltTx) error { _, err := tx.SigningKeys(); return err },
 		},
 		{
 			name: "TOTP seed moved to another user is refused",
-			tamper: func(tx *Tx) error {
+			tamper: func(tx *boltTx) error {
 				b := tx.btx.Bucket(bucketTOTP)
 				return b.Put([]byte("mallory"), bytes.Clone(b.Get([]byte("alice"))))
 			},
-			read: func(tx *Tx) error { _, err := tx.TOTP("mallory"); return err },
+			read: func(tx *boltTx) error { _, err := tx.TOTP("mallory"); return err },
 		},
 		{
 			name: "signing key sealed under another master key is refused",
-			tamper: func(tx *Tx) error {
+			tamper: func(tx *boltTx) error {
 				aead, err := newAEAD(bytes.Repeat([]byte{9}, KeySize))
 				if err != nil {
 					return err
 				}
 				other := &DB{aead: aead}
-				return (&Tx{btx: tx.btx, db: other}).PutSigningKey(&SigningKey{ID: "k1", Private: []byte("p")})
+				return (&boltTx{btx: tx.btx, db: other}).PutSigningKey(&SigningKey{ID: "k1", Private: []byte("p")})
 			},
-			read: func(tx *Tx) error { _, err := tx.SigningKeys(); return err },
+			read: func(tx *boltTx) error { _, err := tx.SigningKeys(); return err },
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTestDB(t)
 			putTestUsers(t, db, "alice")
-			mustUpdate(t, db, func(tx *Tx) error {
+			mustUpdate(t, db, func(tx *boltTx) error {
 				if err := tx.PutSigningKey(&SigningKey{ID: "k1", Private: []byte("p")}); err != nil {
 					return err
 				}
 				return tx.PutTOTP(&TOTP{UserID: "alice", Secret: []byte("s")})
 			})
 			mustUpdate(t, db, tt.tamper)
-			err := db.View(t.Context(), tt.read)
+			err := db.View(t.Context(), func(tx Tx) error { return tt.read(tx.(*boltTx)) })
 			if !errors.Is(err, ErrWrongKey) {
 				t.Fatalf("err = %v, want ErrWrongKey", err)
 			}

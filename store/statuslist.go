@@ -64,7 +64,7 @@ func statusEntryKey(id string, idx int) []byte {
 // nothing about the order of issuance. When the current list is full (or
 // there is none yet) it opens a new one of size entries of 1 bit. An entry
 // is never assigned twice.
-func (tx *Tx) AllocateStatus(now time.Time, size int) (listID string, idx int, err error) {
+func (tx *boltTx) AllocateStatus(now time.Time, size int) (listID string, idx int, err error) {
 	if size < 8 || size > 1<<23 || size%8 != 0 {
 		return "", 0, errors.New("store: status list size must be a multiple of 8 between 8 and 2^23")
 	}
@@ -128,7 +128,7 @@ func (tx *Tx) AllocateStatus(now time.Time, size int) (listID string, idx int, e
 
 // SetStatus sets the status of an assigned entry (0 is valid, 1 revoked).
 // It is ErrNotFound for a list or an entry that was never assigned.
-func (tx *Tx) SetStatus(listID string, idx int, status byte) error {
+func (tx *boltTx) SetStatus(listID string, idx int, status byte) error {
 	if len(listID) != statusListIDLen || idx < 0 || idx > 1<<31-1 {
 		return ErrNotFound
 	}
@@ -154,7 +154,7 @@ func (tx *Tx) SetStatus(listID string, idx int, status byte) error {
 
 // StatusList returns a list with every entry whose status is not 0, or
 // ErrNotFound.
-func (tx *Tx) StatusList(listID string) (*StatusList, error) {
+func (tx *boltTx) StatusList(listID string) (*StatusList, error) {
 	if len(listID) != statusListIDLen || tx.btx.Bucket(bucketStatusLists) == nil {
 		return nil, ErrNotFound
 	}

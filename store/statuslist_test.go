@@ -11,7 +11,7 @@ func allocate(t *testing.T, db *DB, size int) (string, int) {
 	t.Helper()
 	var id string
 	var idx int
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		var err error
 		id, idx, err = tx.AllocateStatus(t0, size)
 		return err
@@ -65,7 +65,7 @@ func TestStatusListFillsThenOpensTheNext(t *testing.T) {
 		}
 		got[idx] = true
 	}
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		l, err := tx.StatusList(first)
 		if err != nil || l.Used != 8 || l.Size != 8 || l.Bits != 1 {
 			t.Fatalf("%+v %v", l, err)
@@ -86,28 +86,28 @@ func TestSetStatus(t *testing.T) {
 	db := openAt(t, path)
 	id, idx := allocate(t, db, 64)
 	_, other := allocate(t, db, 64)
-	mustUpdate(t, db, func(tx *Tx) error { return tx.SetStatus(id, idx, 1) })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.SetStatus(id, idx, 1) })
 	free := 0
 	for free == idx || free == other {
 		free++
 	}
-	if err := db.Update(t.Context(), func(tx *Tx) error { return tx.SetStatus(id, free, 1) }); !errors.Is(err, ErrNotFound) {
+	if err := db.Update(t.Context(), func(tx Tx) error { return tx.SetStatus(id, free, 1) }); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("an entry never assigned was set: %v", err)
 	}
-	for name, fn := range map[string]func(tx *Tx) error{
-		"unknown list":      func(tx *Tx) error { return tx.SetStatus("AAAAAAAAAAAAAAAAAAAAAA", idx, 1) },
-		"malformed list id": func(tx *Tx) error { return tx.SetStatus("x", idx, 1) },
+	for name, fn := range map[string]func(tx Tx) error{
+		"unknown list":      func(tx Tx) error { return tx.SetStatus("AAAAAAAAAAAAAAAAAAAAAA", idx, 1) },
+		"malformed list id": func(tx Tx) error { return tx.SetStatus("x", idx, 1) },
 	} {
 		if err := db.Update(t.Context(), fn); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	if err := db.Update(t.Context(), func(tx *Tx) error { return tx.SetStatus(id, idx, 2) }); err == nil {
+	if err := db.Update(t.Context(), func(tx Tx) error { return tx.SetStatus(id, idx, 2) }); err == nil {
 		t.Fatal("a 2 fits no 1-bit list")
 	}
 	db.Close()
 	db = openAt(t, path)
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		l, err := tx.StatusList(id)
 		if err != nil || len(l.Statuses) != 1 || l.Statuses[idx] != 1 || l.Used != 2 {
 			t.Fatalf("after a restart: %+v %v", l, err)
@@ -117,8 +117,8 @@ func TestSetStatus(t *testing.T) {
 		}
 		return nil
 	})
-	mustUpdate(t, db, func(tx *Tx) error { return tx.SetStatus(id, idx, 0) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.SetStatus(id, idx, 0) })
+	mustView(t, db, func(tx *boltTx) error {
 		l, _ := tx.StatusList(id)
 		if len(l.Statuses) != 0 {
 			t.Fatalf("status 0 is kept: %v", l.Statuses)

@@ -18,7 +18,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time) (removed int, err error)
 	for {
 		var n int
 		var more bool
-		err := db.Update(ctx, func(tx *Tx) error {
+		err := db.update(ctx, func(tx *boltTx) error {
 			var err error
 			n, more, err = tx.sweep(now, sweepChunk)
 			return err
@@ -36,7 +36,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time) (removed int, err error)
 // sweep removes up to budget expired entries of each kind and reports
 // whether any kind may have more. Keys are collected before anything is
 // deleted: deleting under a bbolt cursor can skip entries.
-func (tx *Tx) sweep(now time.Time, budget int) (removed int, more bool, err error) {
+func (tx *boltTx) sweep(now time.Time, budget int) (removed int, more bool, err error) {
 	kinds := []struct {
 		index  []byte
 		delete func(key []byte) (int, error)
@@ -67,14 +67,14 @@ func (tx *Tx) sweep(now time.Time, budget int) (removed int, more bool, err erro
 	return removed + n, more || laneMore, err
 }
 
-func (tx *Tx) sweepCeremony(key []byte) (int, error) {
+func (tx *boltTx) sweepCeremony(key []byte) (int, error) {
 	if tx.btx.Bucket(bucketCeremonies).Get(key) == nil {
 		return 0, nil
 	}
 	return 1, tx.DeleteCeremony(string(key))
 }
 
-func (tx *Tx) sweepRevoked(key []byte) (int, error) {
+func (tx *boltTx) sweepRevoked(key []byte) (int, error) {
 	var rec revokedRecord
 	if err := tx.get(bucketRevoked, key, &rec); err != nil {
 		if notFound(err) {

@@ -11,7 +11,7 @@ import (
 func TestSweepRemovesExpiredAndKeepsLive(t *testing.T) {
 	db := openTestDB(t)
 	past, future := t0.Add(-time.Minute), t0.Add(time.Minute)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return errors.Join(
 			tx.PutCeremony(&Ceremony{ID: "cer-old", ExpiresAt: past}),
 			tx.PutCeremony(&Ceremony{ID: "cer-new", ExpiresAt: future}),
@@ -41,23 +41,23 @@ func TestSweepRemovesExpiredAndKeepsLive(t *testing.T) {
 
 	type check struct {
 		name string
-		find func(tx *Tx) error
+		find func(tx *boltTx) error
 		gone bool
 	}
 	checks := []check{
-		{"expired ceremony is removed", func(tx *Tx) error { return rawGet(tx, bucketCeremonies, "cer-old") }, true},
-		{"live ceremony is kept", func(tx *Tx) error { _, err := tx.Ceremony("cer-new", t0); return err }, false},
-		{"expired session is removed", func(tx *Tx) error { _, err := tx.Session("ses-old"); return err }, true},
-		{"live session is kept", func(tx *Tx) error { _, err := tx.Session("ses-new"); return err }, false},
-		{"session without expiry is kept", func(tx *Tx) error { _, err := tx.Session("ses-forever"); return err }, false},
-		{"token of expired session is removed", func(tx *Tx) error { _, err := tx.RefreshToken("rt-of-old-session"); return err }, true},
-		{"expired refresh token is removed", func(tx *Tx) error { _, err := tx.RefreshToken("rt-old"); return err }, true},
-		{"live refresh token is kept", func(tx *Tx) error { _, err := tx.RefreshToken("rt-new"); return err }, false},
-		{"expired revocation is removed", func(tx *Tx) error { return rawGet(tx, bucketRevoked, "rev-old") }, true},
-		{"revocation ending now is removed", func(tx *Tx) error { return rawGet(tx, bucketRevoked, "rev-edge") }, true},
-		{"live revocation is kept", func(tx *Tx) error { return rawGet(tx, bucketRevoked, "rev-new") }, false},
+		{"expired ceremony is removed", func(tx *boltTx) error { return rawGet(tx, bucketCeremonies, "cer-old") }, true},
+		{"live ceremony is kept", func(tx *boltTx) error { _, err := tx.Ceremony("cer-new", t0); return err }, false},
+		{"expired session is removed", func(tx *boltTx) error { _, err := tx.Session("ses-old"); return err }, true},
+		{"live session is kept", func(tx *boltTx) error { _, err := tx.Session("ses-new"); return err }, false},
+		{"session without expiry is kept", func(tx *boltTx) error { _, err := tx.Session("ses-forever"); return err }, false},
+		{"token of expired session is removed", func(tx *boltTx) error { _, err := tx.RefreshToken("rt-of-old-session"); return err }, true},
+		{"expired refresh token is removed", func(tx *boltTx) error { _, err := tx.RefreshToken("rt-old"); return err }, true},
+		{"live refresh token is kept", func(tx *boltTx) error { _, err := tx.RefreshToken("rt-new"); return err }, false},
+		{"expired revocation is removed", func(tx *boltTx) error { return rawGet(tx, bucketRevoked, "rev-old") }, true},
+		{"revocation ending now is removed", func(tx *boltTx) error { return rawGet(tx, bucketRevoked, "rev-edge") }, true},
+		{"live revocation is kept", func(tx *boltTx) error { return rawGet(tx, bucketRevoked, "rev-new") }, false},
 	}
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		for _, c := range checks {
 			err := c.find(tx)
 			switch {
@@ -89,7 +89,7 @@ func TestSweepRemovesExpiredAndKeepsLive(t *testing.T) {
 }
 
 // rawGet reports whether key exists in bucket, as ErrNotFound or nil.
-func rawGet(tx *Tx, bucket []byte, key string) error {
+func rawGet(tx *boltTx, bucket []byte, key string) error {
 	if tx.btx.Bucket(bucket).Get([]byte(key)) == nil {
 		return ErrNotFound
 	}
@@ -99,7 +99,7 @@ func rawGet(tx *Tx, bucket []byte, key string) error {
 func TestSweepClearsBacklogLargerThanOneChunk(t *testing.T) {
 	db := openTestDB(t)
 	const n = sweepChunk + 10
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for i := range n {
 			if err := tx.PutRevoked(fmt.Sprint("jti-", i), t0); err != nil {
 				return err
@@ -118,7 +118,7 @@ func TestSweepClearsBacklogLargerThanOneChunk(t *testing.T) {
 
 func TestRunSweeperSweepsUntilCancelled(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutRevoked("old", t0) })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutRevoked("old", t0) })
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() {
@@ -128,7 +128,7 @@ func TestRunSweeperSweepsUntilCancelled(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var left int
-		mustView(t, db, func(tx *Tx) error { left = tx.btx.Bucket(bucketRevoked).Stats().KeyN; return nil })
+		mustView(t, db, func(tx *boltTx) error { left = tx.btx.Bucket(bucketRevoked).Stats().KeyN; return nil })
 		if left == 0 {
 			break
 		}

@@ -34,7 +34,7 @@ type totpRecord struct {
 // TOTP returns the user's TOTP factor with its secret unsealed, or
 // ErrNotFound. A secret that cannot be unsealed yields an error wrapping
 // ErrWrongKey.
-func (tx *Tx) TOTP(userID string) (*TOTP, error) {
+func (tx *boltTx) TOTP(userID string) (*TOTP, error) {
 	var rec totpRecord
 	if err := tx.get(bucketTOTP, []byte(userID), &rec); err != nil {
 		return nil, err
@@ -50,7 +50,7 @@ func (tx *Tx) TOTP(userID string) (*TOTP, error) {
 // TOTPStatus returns the user's TOTP factor without its secret (Secret is
 // nil), or ErrNotFound: for callers that only need to know whether it is
 // confirmed or locked, it skips unsealing.
-func (tx *Tx) TOTPStatus(userID string) (*TOTP, error) {
+func (tx *boltTx) TOTPStatus(userID string) (*TOTP, error) {
 	var rec totpRecord
 	if err := tx.get(bucketTOTP, []byte(userID), &rec); err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func (tx *Tx) TOTPStatus(userID string) (*TOTP, error) {
 }
 
 // PutTOTP inserts or updates the user's TOTP factor, sealing its secret.
-func (tx *Tx) PutTOTP(t *TOTP) error {
+func (tx *boltTx) PutTOTP(t *TOTP) error {
 	if err := checkKey("user id", len(t.UserID)); err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (tx *Tx) PutTOTP(t *TOTP) error {
 }
 
 // DeleteTOTP removes the user's TOTP factor, or returns ErrNotFound.
-func (tx *Tx) DeleteTOTP(userID string) error {
+func (tx *boltTx) DeleteTOTP(userID string) error {
 	key := []byte(userID)
 	if len(key) == 0 || tx.btx.Bucket(bucketTOTP).Get(key) == nil {
 		return ErrNotFound

@@ -14,8 +14,8 @@ func TestTOTPRoundTrip(t *testing.T) {
 		UserID: "u1", Secret: []byte("seed"), Confirmed: true, CreatedAt: t0,
 		LastStep: 12345, Failures: 2, Lockouts: 1, LockedUntil: t0.Add(time.Minute),
 	}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutTOTP(&want) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutTOTP(&want) })
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.TOTP("u1")
 		if err != nil {
 			return err
@@ -25,13 +25,13 @@ func TestTOTPRoundTrip(t *testing.T) {
 		}
 		return nil
 	})
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteTOTP("u1") })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteTOTP("u1") })
 	tests := []struct {
 		name string
-		call func(tx *Tx) error
+		call func(tx Tx) error
 	}{
-		{"deleted factor is not found", func(tx *Tx) error { _, err := tx.TOTP("u1"); return err }},
-		{"deleting again is not found", func(tx *Tx) error { return tx.DeleteTOTP("u1") }},
+		{"deleted factor is not found", func(tx Tx) error { _, err := tx.TOTP("u1"); return err }},
+		{"deleting again is not found", func(tx Tx) error { return tx.DeleteTOTP("u1") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +44,7 @@ func TestTOTPRoundTrip(t *testing.T) {
 
 func TestPutTOTPWithoutSecretIsRefused(t *testing.T) {
 	db := openTestDB(t)
-	if err := db.Update(t.Context(), func(tx *Tx) error { return tx.PutTOTP(&TOTP{UserID: "u"}) }); err == nil {
+	if err := db.Update(t.Context(), func(tx Tx) error { return tx.PutTOTP(&TOTP{UserID: "u"}) }); err == nil {
 		t.Fatal("PutTOTP accepted a factor without secret")
 	}
 }
@@ -55,8 +55,8 @@ func TestTOTPStatusLeavesTheSecretSealed(t *testing.T) {
 	db := openTestDB(t)
 	putTestUsers(t, db, "u1")
 	want := TOTP{UserID: "u1", Secret: []byte("seed"), Confirmed: true, Lockouts: 2}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutTOTP(&want) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutTOTP(&want) })
+	mustView(t, db, func(tx *boltTx) error {
 		got, err := tx.TOTPStatus("u1")
 		if err != nil || !got.Confirmed || got.Lockouts != 2 || got.Secret != nil {
 			t.Errorf("TOTPStatus = %+v, %v", got, err)

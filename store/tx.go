@@ -12,10 +12,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Tx is a transaction handed to the functions given to DB.Update and
-// DB.View. It must not be used after that function returns, nor shared
-// between goroutines. Every value it returns is a copy that outlives it.
-type Tx struct {
+// boltTx is the bbolt store's Tx: one bbolt transaction.
+type boltTx struct {
 	btx *bolt.Tx
 	db  *DB
 }
@@ -37,7 +35,7 @@ var appendBuckets = [][]byte{
 // newWriteTx wraps a read-write bbolt transaction. FillPercent belongs to a
 // bucket's handle, which bbolt keeps for the length of the transaction, so
 // it is set once here.
-func newWriteTx(btx *bolt.Tx, db *DB) *Tx {
+func newWriteTx(btx *bolt.Tx, db *DB) *boltTx {
 	names := appendBuckets
 	if db.fillPages {
 		names = allBuckets
@@ -47,7 +45,7 @@ func newWriteTx(btx *bolt.Tx, db *DB) *Tx {
 			b.FillPercent = 1
 		}
 	}
-	return &Tx{btx: btx, db: db}
+	return &boltTx{btx: btx, db: db}
 }
 
 // recordVersion is written into every record. Adding a field keeps the
@@ -102,7 +100,7 @@ func decodeAt(key, data []byte, rec versioned) error {
 
 // raw returns the stored bytes under key (valid only during the
 // transaction), or nil if there are none.
-func (tx *Tx) raw(bucket, key []byte) []byte {
+func (tx *boltTx) raw(bucket, key []byte) []byte {
 	// Account entry keys join two identifiers, hence the doubled bound.
 	if len(key) == 0 || len(key) > maxAccountEntryKeyLen {
 		return nil
@@ -111,7 +109,7 @@ func (tx *Tx) raw(bucket, key []byte) []byte {
 }
 
 // get loads the record under key into rec, or returns ErrNotFound.
-func (tx *Tx) get(bucket, key []byte, rec versioned) error {
+func (tx *boltTx) get(bucket, key []byte, rec versioned) error {
 	data := tx.raw(bucket, key)
 	if data == nil {
 		return ErrNotFound
@@ -136,7 +134,7 @@ func encodeRecord(rec any) ([]byte, error) {
 }
 
 // put encodes rec and stores it under key.
-func (tx *Tx) put(bucket, key []byte, rec any) error {
+func (tx *boltTx) put(bucket, key []byte, rec any) error {
 	data, err := encodeRecord(rec)
 	if err != nil {
 		return err
@@ -148,7 +146,7 @@ func (tx *Tx) put(bucket, key []byte, rec any) error {
 }
 
 // del removes key from bucket; a missing key is not an error.
-func (tx *Tx) del(bucket, key []byte) error {
+func (tx *boltTx) del(bucket, key []byte) error {
 	if err := tx.btx.Bucket(bucket).Delete(key); err != nil {
 		return fmt.Errorf("store: delete %s: %w", bucket, err)
 	}
@@ -198,7 +196,7 @@ func expiryKey(t time.Time, key []byte) []byte {
 // expiry is at or before now (the whole index key: expiry, then record
 // key). It only reads: callers delete after the cursor is done, because
 // deleting under a cursor can skip entries.
-func (tx *Tx) expired(index []byte, now time.Time, limit int) [][]byte {
+func (tx *boltTx) expired(index []byte, now time.Time, limit int) [][]byte {
 	bound := expiryNanos(now)
 	var keys [][]byte
 	c := tx.btx.Bucket(index).Cursor()
@@ -213,7 +211,7 @@ func (tx *Tx) expired(index []byte, now time.Time, limit int) [][]byte {
 
 // reindexExpiry moves a record's expiry index entry from old to new; a zero
 // time means "no entry".
-func (tx *Tx) reindexExpiry(index, key []byte, old, updated time.Time) error {
+func (tx *boltTx) reindexExpiry(index, key []byte, old, updated time.Time) error {
 	if old.Equal(updated) && !old.IsZero() {
 		// Unchanged: touching the index would only dirty a page (and the
 		// entry of an older record sits on a page no other write touches).
@@ -234,7 +232,7 @@ func (tx *Tx) reindexExpiry(index, key []byte, old, updated time.Time) error {
 }
 
 // putIndex adds an index entry with no value.
-func (tx *Tx) putIndex(bucket, key []byte) error {
+func (tx *boltTx) putIndex(bucket, key []byte) error {
 	if err := tx.btx.Bucket(bucket).Put(key, nil); err != nil {
 		return fmt.Errorf("store: put %s: %w", bucket, err)
 	}
@@ -242,7 +240,7 @@ func (tx *Tx) putIndex(bucket, key []byte) error {
 }
 
 // lookupIndex resolves an index value (an id) to a copy.
-func (tx *Tx) lookupIndex(bucket, key []byte) (string, error) {
+func (tx *boltTx) lookupIndex(bucket, key []byte) (string, error) {
 	if len(key) == 0 || len(key) > maxKeyLen {
 		return "", ErrNotFound
 	}

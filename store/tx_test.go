@@ -53,10 +53,10 @@ func TestUnknownRecordVersionIsRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTestDB(t)
-			mustUpdate(t, db, func(tx *Tx) error {
+			mustUpdate(t, db, func(tx *boltTx) error {
 				return tx.btx.Bucket(bucketClients).Put([]byte("c"), []byte(tt.data))
 			})
-			err := db.View(t.Context(), func(tx *Tx) error { _, err := tx.Client("c"); return err })
+			err := db.View(t.Context(), func(tx Tx) error { _, err := tx.Client("c"); return err })
 			if err == nil || errors.Is(err, ErrNotFound) {
 				t.Fatalf("err = %v, want a decode error", err)
 			}

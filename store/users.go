@@ -25,7 +25,7 @@ type userRecord struct {
 }
 
 // User returns the user with the given id, or ErrNotFound.
-func (tx *Tx) User(id string) (*User, error) {
+func (tx *boltTx) User(id string) (*User, error) {
 	var rec userRecord
 	if err := tx.get(bucketAccounts, accountKey(id), &rec); err != nil {
 		return nil, err
@@ -35,7 +35,7 @@ func (tx *Tx) User(id string) (*User, error) {
 
 // UserByUsername returns the user whose normalised username is exactly
 // username, or ErrNotFound.
-func (tx *Tx) UserByUsername(username string) (*User, error) {
+func (tx *boltTx) UserByUsername(username string) (*User, error) {
 	id, err := tx.lookupIndex(bucketUsernames, []byte(username))
 	if err != nil {
 		return nil, err
@@ -45,7 +45,7 @@ func (tx *Tx) UserByUsername(username string) (*User, error) {
 
 // UserByHandle returns the user with the given WebAuthn user handle, or
 // ErrNotFound.
-func (tx *Tx) UserByHandle(handle []byte) (*User, error) {
+func (tx *boltTx) UserByHandle(handle []byte) (*User, error) {
 	// Accounts made since ids became handles have no index entry, so the
 	// account itself is looked for first. PutUser keeps a handle from
 	// meaning two users, so the order cannot change the answer.
@@ -66,7 +66,7 @@ func ownHandle(u *User) bool { return string(u.Handle) == u.ID }
 
 // indexedUser loads a user an index points to; a dangling index entry is
 // corruption, not absence.
-func (tx *Tx) indexedUser(id string) (*User, error) {
+func (tx *boltTx) indexedUser(id string) (*User, error) {
 	u, err := tx.User(id)
 	if notFound(err) {
 		return nil, fmt.Errorf("store: index points to missing user %q", id)
@@ -77,7 +77,7 @@ func (tx *Tx) indexedUser(id string) (*User, error) {
 // PutUser inserts or updates u and keeps the username and handle indexes in
 // step. It returns ErrUsernameTaken or ErrHandleTaken if either already
 // belongs to another user.
-func (tx *Tx) PutUser(u *User) error {
+func (tx *boltTx) PutUser(u *User) error {
 	if err := checkKey("user id", len(u.ID)); err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (tx *Tx) PutUser(u *User) error {
 }
 
 // Users returns every user ordered by username.
-func (tx *Tx) Users() ([]User, error) {
+func (tx *boltTx) Users() ([]User, error) {
 	var users []User
 	c := tx.btx.Bucket(bucketUsernames).Cursor()
 	for _, id := c.First(); id != nil; _, id = c.Next() {
@@ -153,7 +153,7 @@ func (tx *Tx) Users() ([]User, error) {
 // are kept, and so are the sessions' refresh tokens until they expire,
 // though nothing honours them once their session is gone. It returns
 // ErrNotFound for an unknown id.
-func (tx *Tx) DeleteUser(id string) error {
+func (tx *boltTx) DeleteUser(id string) error {
 	u, err := tx.User(id)
 	if err != nil {
 		return err
@@ -202,7 +202,7 @@ func (tx *Tx) DeleteUser(id string) error {
 
 // dropIndexEntry removes key from an index whose values are user ids, if
 // it names id: another account's entry under the same key stays.
-func (tx *Tx) dropIndexEntry(index, key []byte, id string) error {
+func (tx *boltTx) dropIndexEntry(index, key []byte, id string) error {
 	if owner, err := tx.lookupIndex(index, key); err != nil || owner != id {
 		return nil
 	}

@@ -11,8 +11,8 @@ import (
 func TestUserRoundTrip(t *testing.T) {
 	db := openTestDB(t)
 	want := User{ID: "u1", Handle: []byte{1, 2, 3}, Username: "alice", DisplayName: "Alice A.", CreatedAt: t0, Disabled: true, Groups: []string{"admins", "staff"}}
-	mustUpdate(t, db, func(tx *Tx) error { return tx.PutUser(&want) })
-	mustView(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutUser(&want) })
+	mustView(t, db, func(tx *boltTx) error {
 		lookups := []struct {
 			name string
 			get  func() (*User, error)
@@ -37,7 +37,7 @@ func TestUserRoundTrip(t *testing.T) {
 
 func TestUserLookupsOfUnknownKeysAreNotFound(t *testing.T) {
 	db := openTestDB(t)
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		tests := []struct {
 			name string
 			err  error
@@ -75,10 +75,10 @@ func TestPutUserUniqueness(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTestDB(t)
-			mustUpdate(t, db, func(tx *Tx) error {
+			mustUpdate(t, db, func(tx *boltTx) error {
 				return tx.PutUser(&User{ID: "u1", Handle: []byte("h1"), Username: "alice"})
 			})
-			err := db.Update(t.Context(), func(tx *Tx) error { return tx.PutUser(&tt.put) })
+			err := db.Update(t.Context(), func(tx Tx) error { return tx.PutUser(&tt.put) })
 			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
 				t.Fatalf("PutUser err = %v, want %v", err, tt.want)
 			}
@@ -88,13 +88,13 @@ func TestPutUserUniqueness(t *testing.T) {
 
 func TestPutUserRenameMovesIndexes(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutUser(&User{ID: "u1", Handle: []byte("h1"), Username: "alice"})
 	})
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutUser(&User{ID: "u1", Handle: []byte("h9"), Username: "alicia"})
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		if _, err := tx.UserByUsername("alice"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("old username still resolves: %v", err)
 		}
@@ -107,7 +107,7 @@ func TestPutUserRenameMovesIndexes(t *testing.T) {
 		return nil
 	})
 	// The freed username is available to someone else.
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutUser(&User{ID: "u2", Handle: []byte("h2"), Username: "alice"})
 	})
 }
@@ -125,7 +125,7 @@ func TestPutUserRejectsInvalidRecords(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTestDB(t)
-			if err := db.Update(t.Context(), func(tx *Tx) error { return tx.PutUser(&tt.user) }); err == nil {
+			if err := db.Update(t.Context(), func(tx Tx) error { return tx.PutUser(&tt.user) }); err == nil {
 				t.Fatal("PutUser accepted an invalid user")
 			}
 		})
@@ -134,7 +134,7 @@ func TestPutUserRejectsInvalidRecords(t *testing.T) {
 
 func TestUsersAreOrderedByUsername(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for _, u := range []User{
 			{ID: "1", Handle: []byte("1"), Username: "carol"},
 			{ID: "2", Handle: []byte("2"), Username: "alice"},
@@ -146,7 +146,7 @@ func TestUsersAreOrderedByUsername(t *testing.T) {
 		}
 		return nil
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		users, err := tx.Users()
 		if err != nil {
 			return err
@@ -167,13 +167,13 @@ func TestUsersAreOrderedByUsername(t *testing.T) {
 // versions made) is still found through the index.
 func TestOwnIDHandles(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return errors.Join(
 			tx.PutUser(&User{ID: "u-own", Handle: []byte("u-own"), Username: "own"}),
 			tx.PutUser(&User{ID: "u-idx", Handle: []byte{9, 9, 9}, Username: "indexed"}),
 		)
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		if n := tx.btx.Bucket(bucketHandles).Stats().KeyN; n != 1 {
 			t.Errorf("handle index has %d entries, want 1 (the separate handle only)", n)
 		}
@@ -197,17 +197,17 @@ func TestOwnIDHandles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := db.Update(t.Context(), func(tx *Tx) error { return tx.PutUser(&tt.user) })
+			err := db.Update(t.Context(), func(tx Tx) error { return tx.PutUser(&tt.user) })
 			if !errors.Is(err, ErrHandleTaken) {
 				t.Fatalf("err = %v, want ErrHandleTaken", err)
 			}
 		})
 	}
 	// Moving a user from a separate handle to its own id drops the entry.
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		return tx.PutUser(&User{ID: "u-idx", Handle: []byte("u-idx"), Username: "indexed"})
 	})
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		if n := tx.btx.Bucket(bucketHandles).Stats().KeyN; n != 0 {
 			t.Errorf("handle index has %d entries, want 0", n)
 		}
@@ -224,7 +224,7 @@ func TestOwnIDHandles(t *testing.T) {
 // is untouched.
 func TestDeleteUserRemovesTheWholeAccount(t *testing.T) {
 	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		for _, u := range []*User{
 			{ID: "u1", Handle: []byte("legacy-handle"), Username: "alice"},
 			{ID: "u10", Handle: []byte("u10"), Username: "bob"},
@@ -246,9 +246,9 @@ func TestDeleteUserRemovesTheWholeAccount(t *testing.T) {
 		}
 		return nil
 	})
-	mustUpdate(t, db, func(tx *Tx) error { return tx.DeleteUser("u1") })
+	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteUser("u1") })
 
-	mustView(t, db, func(tx *Tx) error {
+	mustView(t, db, func(tx *boltTx) error {
 		gone := map[string]error{}
 		_, gone["user"] = tx.User("u1")
 		_, gone["by username"] = tx.UserByUsername("alice")
@@ -284,13 +284,13 @@ func TestDeleteUserRemovesTheWholeAccount(t *testing.T) {
 	})
 
 	// The username, handle and credential ids may be taken again.
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if err := tx.PutUser(&User{ID: "u2", Handle: []byte("legacy-handle"), Username: "alice"}); err != nil {
 			return err
 		}
 		return tx.PutCredential(&Credential{ID: []byte("u1a"), UserID: "u2"})
 	})
-	mustUpdate(t, db, func(tx *Tx) error {
+	mustUpdate(t, db, func(tx *boltTx) error {
 		if err := tx.DeleteUser("u1"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("deleting again: %v, want ErrNotFound", err)
 		}

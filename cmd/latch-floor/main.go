@@ -71,7 +71,7 @@ func run(args []string) error {
 type floor struct {
 	rp      *webauthn.RP
 	access  *tokens.AccessTokens
-	db      *store.DB
+	db      store.Store
 	durable bool
 
 	mu         sync.Mutex
@@ -261,7 +261,7 @@ func (f *floor) persist(ctx context.Context, userID string) error {
 		return nil
 	}
 	now := time.Now()
-	return f.db.Update(ctx, func(tx *store.Tx) error {
+	return f.db.Update(ctx, func(tx store.Tx) error {
 		return tx.PutSession(&store.Session{ID: tokens.NewOrderedID(now), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 	})
 }

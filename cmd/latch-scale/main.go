@@ -165,7 +165,7 @@ func build(dir string, n int, cfg config) (took time.Duration, size int64, bucke
 	ctx := context.Background()
 	for lo := 0; lo < n; lo += cfg.batch {
 		hi := min(lo+cfg.batch, n)
-		err := db.Update(ctx, func(tx *store.Tx) error {
+		err := db.Update(ctx, func(tx store.Tx) error {
 			for i := lo; i < hi; i++ {
 				id := userIDs[i]
 				created := now.Add(-time.Duration(n-i) * time.Second)

@@ -417,7 +417,7 @@ func addUser(t *testing.T, dir, name string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Update(context.Background(), func(tx *store.Tx) error {
+	if err := db.Update(context.Background(), func(tx store.Tx) error {
 		return tx.PutUser(&store.User{ID: "id-" + name, Handle: []byte("h-" + name), Username: name, CreatedAt: time.Now()})
 	}); err != nil {
 		t.Fatal(err)
