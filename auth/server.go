@@ -43,7 +43,7 @@ type Server struct {
 	// cluster keeps this node in step with others on a shared store.
 	cluster cluster
 	rp      *webauthn.RP
-	keys *jose.Keyring
+	keys    *jose.Keyring
 	// proxies are the trusted proxies (Config.TrustedProxies).
 	proxies []netip.Prefix
 	access  *tokens.AccessTokens
