@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Credentials", testCredentials},
 		{"Sessions", testSessions},
 		{"RefreshTokens", testRefreshTokens},
+		{"Blacklist", testBlacklist},
+		{"Ceremonies", testCeremonies},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
