@@ -41,6 +41,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Blacklist", testBlacklist},
 		{"Ceremonies", testCeremonies},
 		{"Audit", testAudit},
+		{"SigningKeys", testSigningKeys},
+		{"Clients", testClients},
+		{"Consents", testConsents},
+		{"TOTP", testTOTP},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"SignInFailures", testSignInFailures},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
