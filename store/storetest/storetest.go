@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TOTP", testTOTP},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"SignInFailures", testSignInFailures},
+		{"StatusLists", testStatusLists},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
