@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RecoveryCodes", testRecoveryCodes},
 		{"SignInFailures", testSignInFailures},
 		{"StatusLists", testStatusLists},
+		{"Sweep", testSweep},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
