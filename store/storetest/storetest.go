@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SignInFailures", testSignInFailures},
 		{"StatusLists", testStatusLists},
 		{"Sweep", testSweep},
+		{"Transactions", testTransactions},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
