@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sweep", testSweep},
 		{"Transactions", testTransactions},
 		{"Concurrency", testConcurrency},
+		{"Copies", testCopies},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
