@@ -14,15 +14,16 @@ import (
 
 func testTransactions(t *testing.T, open Opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
-		"AFailedUpdateWritesNothing":    txFailedWritesNothing,
-		"APanicInUpdateIsAnError":       txPanicInUpdate,
-		"APanicInViewIsAnError":         txPanicInView,
-		"WritesInAViewFail":             txWriteInView,
-		"ACancelledContextRunsNothing":  txCancelled,
-		"AnUpdateSeesItsOwnWrites":      txOwnWrites,
-		"ErrorsAreKept":                 txErrorsKept,
-		"UpdatesAreVisibleOnceReturned": txVisible,
-		"AFreshStoreIsHealthy":          txHealthy,
+		"AFailedUpdateWritesNothing":        txFailedWritesNothing,
+		"APanicInUpdateIsAnError":           txPanicInUpdate,
+		"APanicInViewIsAnError":             txPanicInView,
+		"WritesInAViewFail":                 txWriteInView,
+		"ACancelledContextRunsNothing":      txCancelled,
+		"AnUpdateSeesItsOwnWrites":          txOwnWrites,
+		"ErrorsAreKept":                     txErrorsKept,
+		"UpdatesAreVisibleOnceReturned":     txVisible,
+		"AFreshStoreIsHealthy":              txHealthy,
+		"AViewIsASnapshotAndBlocksNoWriter": txSnapshot,
 	})
 }
 
@@ -342,4 +343,55 @@ func txHealthy(t *testing.T, s store.Store) {
 	// The probe's record is the store's own: nothing of the service's
 	// appears.
 	assertEmpty(t, s)
+}
+
+// txSnapshot: a View sees the store as it was when it began, while a
+// writer commits meanwhile without waiting for it.
+func txSnapshot(t *testing.T, s store.Store) {
+	mustUpdate(t, s, func(tx store.Tx) error {
+		return tx.PutClient(&store.Client{ID: "c", SecretHash: []byte("v1")})
+	})
+	written := make(chan error, 1)
+	err := s.View(t.Context(), func(tx store.Tx) error {
+		before, err := tx.Client("c")
+		if err != nil {
+			return err
+		}
+		go func() {
+			written <- s.Update(context.Background(), func(tx store.Tx) error {
+				return errors.Join(
+					tx.PutClient(&store.Client{ID: "c", SecretHash: []byte("v2")}),
+					tx.PutClient(&store.Client{ID: "d"}),
+				)
+			})
+		}()
+		select {
+		case err := <-written:
+			if err != nil {
+				return fmt.Errorf("the write during the View: %w", err)
+			}
+		case <-time.After(10 * time.Second):
+			return errors.New("a write waited for a View to end")
+		}
+		after, err := tx.Client("c")
+		if err != nil {
+			return err
+		}
+		if string(before.SecretHash) != "v1" || string(after.SecretHash) != "v1" {
+			t.Errorf("the View saw %q then %q, want v1 both times", before.SecretHash, after.SecretHash)
+		}
+		if _, err := tx.Client("d"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the View saw a client written after it began: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustView(t, s, func(tx store.Tx) error {
+		if c, err := tx.Client("c"); err != nil || string(c.SecretHash) != "v2" {
+			t.Errorf("a View after the write: %+v, %v", c, err)
+		}
+		return nil
+	})
 }
