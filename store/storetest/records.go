@@ -194,6 +194,37 @@ func clientDelete(t *testing.T, s store.Store) {
 		return nil
 	})
 	mustUpdate(t, s, func(tx store.Tx) error { return tx.DeleteClient("api") })
+	// Listed in byte order of their ids, not a locale's collation.
+	mustUpdate(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"b", "A", "a", "B", "é"} {
+			if err := tx.PutClient(&store.Client{ID: "order-" + id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	mustView(t, s, func(tx store.Tx) error {
+		all, err := tx.Clients()
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, c := range all {
+			ids = append(ids, c.ID)
+		}
+		if want := []string{"billing", "order-A", "order-B", "order-a", "order-b", "order-é"}; !slices.Equal(ids, want) {
+			t.Errorf("Clients = %v, want %v", ids, want)
+		}
+		return nil
+	})
+	mustUpdate(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"b", "A", "a", "B", "é"} {
+			if err := tx.DeleteClient("order-" + id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.DeleteClient("api") }); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleting a deleted client: %v", err)
 	}

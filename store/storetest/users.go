@@ -204,6 +204,11 @@ func usersOrdered(t *testing.T, s store.Store) {
 			{ID: "1", Handle: []byte("1"), Username: "carol"},
 			{ID: "2", Handle: []byte("2"), Username: "alice"},
 			{ID: "3", Handle: []byte("3"), Username: "bob"},
+			// Byte order, not a locale's collation.
+			{ID: "4", Handle: []byte("4"), Username: "Zoe"},
+			{ID: "5", Handle: []byte("5"), Username: "émile"},
+			{ID: "6", Handle: []byte("6"), Username: "Bob"},
+			{ID: "7", Handle: []byte("7"), Username: "alice2"},
 		} {
 			if err := tx.PutUser(&u); err != nil {
 				return err
@@ -220,7 +225,7 @@ func usersOrdered(t *testing.T, s store.Store) {
 		for _, u := range users {
 			names = append(names, u.Username)
 		}
-		if got := strings.Join(names, ","); got != "alice,bob,carol" {
+		if got := strings.Join(names, ","); got != "Bob,Zoe,alice,alice2,bob,carol,émile" {
 			t.Errorf("Users order = %s", got)
 		}
 		return nil
