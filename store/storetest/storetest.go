@@ -23,7 +23,8 @@
 //     refresh tokens scanned by hash, audit events by position.
 //   - Strings and byte slices round trip byte for byte, invalid UTF-8
 //     included (an audit detail value of "\xff"), and times come back in
-//     UTC, equal to the instant written.
+//     UTC, equal to the instant written. Every time the suite stores is a
+//     whole microsecond, so a backend may keep microseconds only.
 //   - Expiry is at the instant: a ceremony is refused and swept, and a
 //     blacklist entry, session or pending ceremony swept, at now ==
 //     ExpiresAt (or until). A refresh token is never swept before its
