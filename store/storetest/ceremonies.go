@@ -11,7 +11,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testBlacklist(t *testing.T, open Opener) {
+func testBlacklist(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RevokedReturnsOnlyLiveEntries": revokedLive,
 		"InvalidAreRefused":             revokedInvalid,
@@ -50,7 +50,7 @@ func revokedLive(t *testing.T, s store.Store) {
 	})
 }
 
-func revokedNeverShortens(t *testing.T, open Opener) {
+func revokedNeverShortens(t *testing.T, open opener) {
 	tests := []struct {
 		name   string
 		second time.Time
@@ -109,7 +109,7 @@ func revokedInvalid(t *testing.T, s store.Store) {
 	})
 }
 
-func testCeremonies(t *testing.T, open Opener) {
+func testCeremonies(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTripAndExpiry":        ceremonyRoundTrip,
 		"WithoutExpiryIsRefused":    ceremonyInvalid,

@@ -14,7 +14,7 @@ import (
 // racers is how many goroutines race for one thing.
 const racers = 16
 
-func testConcurrency(t *testing.T, open Opener) {
+func testConcurrency(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RotateRefreshTokenHasOneWinner":     raceRotate,
 		"TakePendingHasOneWinner":            raceTakePending,

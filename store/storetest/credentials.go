@@ -11,7 +11,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testCredentials(t *testing.T, open Opener) {
+func testCredentials(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTrip":                 credentialRoundTrip,
 		"ByUserAreOwnedAndOrdered":  credentialsByUser,

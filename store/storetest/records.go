@@ -22,7 +22,7 @@ func allBytes() []byte {
 	return b
 }
 
-func testSigningKeys(t *testing.T, open Opener) {
+func testSigningKeys(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTripOrderedByCreation": signingKeysRoundTrip,
 		"SealingRoundTripsAnySecret": signingKeysSealing,
@@ -121,7 +121,7 @@ func signingKeysInvalid(t *testing.T, s store.Store) {
 	})
 }
 
-func testClients(t *testing.T, open Opener) {
+func testClients(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTripAndListing": clientRoundTrip,
 		"Delete":              clientDelete,
@@ -246,7 +246,7 @@ func clientDelete(t *testing.T, s store.Store) {
 	})
 }
 
-func testConsents(t *testing.T, open Opener) {
+func testConsents(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"KeptPerUserAndClientAndGoWithTheAccount": consentsPerUser,
 	})
@@ -311,7 +311,7 @@ func consentsPerUser(t *testing.T, s store.Store) {
 	})
 }
 
-func testTOTP(t *testing.T, open Opener) {
+func testTOTP(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTripAndDelete":       totpRoundTrip,
 		"WithoutSecretIsRefused":   totpInvalid,
@@ -404,7 +404,7 @@ func totpStatus(t *testing.T, s store.Store) {
 	})
 }
 
-func testRecoveryCodes(t *testing.T, open Opener) {
+func testRecoveryCodes(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTripAndGoWithTheAccount": recoveryRoundTrip,
 	})
@@ -468,7 +468,7 @@ func recoveryRoundTrip(t *testing.T, s store.Store) {
 	})
 }
 
-func testSignInFailures(t *testing.T, open Opener) {
+func testSignInFailures(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"KeptAndGoWithTheAccount": failuresKept,
 	})

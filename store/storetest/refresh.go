@@ -13,7 +13,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testRefreshTokens(t *testing.T, open Opener) {
+func testRefreshTokens(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTrip":                   refreshRoundTrip,
 		"Rotate":                      refreshRotate,

@@ -10,7 +10,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testSessions(t *testing.T, open Opener) {
+func testSessions(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTrip":                      sessionRoundTrip,
 		"TimesAreReadInUTC":              sessionTimesUTC,

@@ -52,16 +52,16 @@ import (
 // clock.
 var T0 = time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
 
-// Opener makes a new, empty store for one test; it closes the store when
-// the test ends (t.Cleanup).
-type Opener func(t *testing.T) store.Store
+// opener makes a new, empty store for one test and closes it when the
+// test ends (t.Cleanup): the function given to Run.
+type opener func(t *testing.T) store.Store
 
 // Run runs every conformance test against stores made by open (a new,
 // empty store per call).
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	groups := []struct {
 		name string
-		run  func(t *testing.T, open Opener)
+		run  func(t *testing.T, open opener)
 	}{
 		{"Users", testUsers},
 		{"Credentials", testCredentials},
@@ -88,7 +88,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 }
 
 // cases runs each named case as a subtest.
-func cases(t *testing.T, open Opener, tests map[string]func(t *testing.T, s store.Store)) {
+func cases(t *testing.T, open opener, tests map[string]func(t *testing.T, s store.Store)) {
 	t.Helper()
 	for _, name := range sortedKeys(tests) {
 		fn := tests[name]

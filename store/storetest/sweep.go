@@ -10,7 +10,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testSweep(t *testing.T, open Opener) {
+func testSweep(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RemovesExactlyWhatExpired":      sweepExact,
 		"ClearsALargeBacklog":            sweepBacklog,

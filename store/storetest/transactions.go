@@ -12,7 +12,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testTransactions(t *testing.T, open Opener) {
+func testTransactions(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"AFailedUpdateWritesNothing":        txFailedWritesNothing,
 		"APanicInUpdateIsAnError":           txPanicInUpdate,

@@ -13,7 +13,7 @@ import (
 // maxKeyLen is the longest identifier every store accepts as a key.
 const maxKeyLen = 1024
 
-func testUsers(t *testing.T, open Opener) {
+func testUsers(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTrip":                             userRoundTrip,
 		"UnknownKeysAreNotFound":                userUnknownKeys,
@@ -90,7 +90,7 @@ func userUnknownKeys(t *testing.T, s store.Store) {
 	})
 }
 
-func userUniqueness(t *testing.T, open Opener) {
+func userUniqueness(t *testing.T, open opener) {
 	tests := []struct {
 		name string
 		put  store.User
@@ -170,7 +170,7 @@ func userPutAgain(t *testing.T, s store.Store) {
 	})
 }
 
-func userInvalid(t *testing.T, open Opener) {
+func userInvalid(t *testing.T, open opener) {
 	tests := []struct {
 		name string
 		user store.User
