@@ -40,10 +40,10 @@ const (
 	// kindCode, issued before, get a marker record of kindCodeUsed when
 	// exchanged. A node that knows only the older kinds refuses a code of
 	// the new one rather than exchange it twice.
-	kindSessionCode  = "oidc_code_session"
-	kindCode         = "oidc_code"
-	kindCodeUsed     = "oidc_code_used"
-	kindClientJTI    = "oidc_client_jti"
+	kindSessionCode = "oidc_code_session"
+	kindCode        = "oidc_code"
+	kindCodeUsed    = "oidc_code_used"
+	kindClientJTI   = "oidc_client_jti"
 )
 
 // Lifetimes of the flow's records.
