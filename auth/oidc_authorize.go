@@ -502,11 +502,8 @@ func (s *Server) issueCode(c *fiber.Ctx, p pending, req *authzRequest, ps *provi
 		CodeChallenge: req.CodeChallenge, DPoPJKT: req.DPoPJKT, UserID: ps.user.ID, LoginSID: ps.session.ID,
 		AuthTime: ps.session.AuthTime, AMR: ps.session.AMR, GrantSID: sid, Issued: now,
 	}
-	body, err := json.Marshal(grant)
-	if err != nil {
-		return err
-	}
-	err = s.db.Update(c.UserContext(), func(tx store.Tx) error {
+	body := encodeGrant(&grant)
+	err := s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		if err := spendPAR(tx, p.par, now); err != nil {
 			return err
 		}

@@ -142,7 +142,7 @@ func TestOIDCCodeOfTheOlderKind(t *testing.T) {
 			return err
 		}
 		var g codeGrant
-		if err := json.Unmarshal(cer.Session, &g); err != nil {
+		if err := decodeGrant(cer.Session, &g); err != nil {
 			return err
 		}
 		g.GrantSID, g.Issued = "", time.Time{}

@@ -293,8 +293,7 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 		} else if err != nil {
 			return err
 		}
-		grant = codeGrant{}
-		if err := json.Unmarshal(cer.Session, &grant); err != nil {
+		if err := decodeGrant(cer.Session, &grant); err != nil {
 			return err
 		}
 		if grant.ClientID != client.ID {
