@@ -260,6 +260,7 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 	now := s.now()
 	hash := tokens.OrderedOpaqueKey(code) // time-ordered: new codes append to the ceremonies tree
 	named, _ := tokens.CodeSession(code, s.refreshKey)
+	named = strings.Clone(named) // it may outlive the request, on the blacklist
 	var (
 		issued     *issuedSession
 		grant      codeGrant
