@@ -35,9 +35,15 @@ import (
 const (
 	kindAuthzRequest = "oidc_request"
 	kindPAR          = "oidc_par"
-	kindCode         = "oidc_code"
-	kindCodeUsed     = "oidc_code_used"
-	kindClientJTI    = "oidc_client_jti"
+	// kindSessionCode is a code that names the session its exchange starts
+	// (tokens.NewSessionCode): that session is its spent marker. Codes of
+	// kindCode, issued before, get a marker record of kindCodeUsed when
+	// exchanged. A node that knows only the older kinds refuses a code of
+	// the new one rather than exchange it twice.
+	kindSessionCode = "oidc_code_session"
+	kindCode        = "oidc_code"
+	kindCodeUsed    = "oidc_code_used"
+	kindClientJTI   = "oidc_client_jti"
 )
 
 // Lifetimes of the flow's records.
@@ -45,8 +51,10 @@ const (
 	authzRequestTTL = 10 * time.Minute // the person signs in meanwhile
 	parTTL          = 60 * time.Second // RFC 9126 section 2.2's example, the issue's bound
 	codeTTL         = 60 * time.Second // RFC 6749 section 4.1.2 recommends at most 10 minutes
-	// usedCodeTTL is how long a spent code is remembered, so that a
-	// second use revokes what the first one got.
+	// usedCodeTTL is how long the spent marker of a code of kindCode is
+	// kept, so that a second use revokes what the first one got. A code of
+	// kindSessionCode needs none: its session is the marker for as long as
+	// it exists.
 	usedCodeTTL = 24 * time.Hour
 )
 
@@ -86,9 +94,14 @@ type codeGrant struct {
 	LoginSID      string    `json:"login_sid"`
 	AuthTime      time.Time `json:"auth_time"`
 	AMR           []string  `json:"amr,omitempty"`
-	// GrantSID is the session the code's tokens were issued under, once
-	// it has been exchanged.
+	// GrantSID is the session the code's tokens are issued under: for a
+	// code of kindSessionCode chosen with the code, which names it; for a
+	// code of kindCode set once exchanged, in its spent marker.
 	GrantSID string `json:"grant_sid,omitempty"`
+	// Issued is when a code of kindSessionCode was issued, to the
+	// nanosecond: its session starts then (GrantSID's time prefix is its
+	// millisecond).
+	Issued time.Time `json:"issued,omitzero"`
 }
 
 // authzError is an error of the authorization endpoint. With redirect it
@@ -482,17 +495,15 @@ func (s *Server) hasConsent(ctx context.Context, userID, clientID string, scopes
 // issueCode ends a request with a code for its client.
 func (s *Server) issueCode(c *fiber.Ctx, p pending, req *authzRequest, ps *providerSession) error {
 	now := s.now()
-	code, hash := tokens.NewOrderedOpaque(now)
+	sid := tokens.NewOrderedID(now)
+	code, hash := tokens.NewSessionCode(now, sid, s.refreshKey)
 	grant := codeGrant{
 		ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scope: req.Scope, Nonce: req.Nonce,
 		CodeChallenge: req.CodeChallenge, DPoPJKT: req.DPoPJKT, UserID: ps.user.ID, LoginSID: ps.session.ID,
-		AuthTime: ps.session.AuthTime, AMR: ps.session.AMR,
+		AuthTime: ps.session.AuthTime, AMR: ps.session.AMR, GrantSID: sid, Issued: now,
 	}
-	body, err := json.Marshal(grant)
-	if err != nil {
-		return err
-	}
-	err = s.db.Update(c.UserContext(), func(tx store.Tx) error {
+	body := encodeGrant(&grant)
+	err := s.db.Update(c.UserContext(), func(tx store.Tx) error {
 		if err := spendPAR(tx, p.par, now); err != nil {
 			return err
 		}
@@ -505,7 +516,7 @@ func (s *Server) issueCode(c *fiber.Ctx, p pending, req *authzRequest, ps *provi
 				return err
 			}
 		}
-		return tx.PutCeremony(&store.Ceremony{ID: hash, Kind: kindCode, UserID: ps.user.ID, Session: body, ExpiresAt: now.Add(codeTTL)})
+		return tx.PutCeremony(&store.Ceremony{ID: hash, Kind: kindSessionCode, UserID: ps.user.ID, Session: body, ExpiresAt: now.Add(codeTTL)})
 	})
 	if err != nil {
 		return s.authzFail(c, err)

@@ -259,21 +259,42 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 	}
 	now := s.now()
 	hash := tokens.OrderedOpaqueKey(code) // time-ordered: new codes append to the ceremonies tree
+	named, _ := tokens.CodeSession(code, s.refreshKey)
+	named = strings.Clone(named) // it may outlive the request, on the blacklist
 	var (
 		issued     *issuedSession
 		grant      codeGrant
 		revokedSID string
+		refusal    error
 		lt         *logoutTargets
 	)
 	err = s.db.Update(c.UserContext(), func(tx store.Tx) error {
-		issued, revokedSID, lt = nil, "", newLogoutTargets()
+		issued, revokedSID, refusal, lt = nil, "", nil, newLogoutTargets()
+		// reused revokes, for a second use of a code, the session its
+		// first use started (RFC 6749 section 4.1.2: one of the two uses
+		// was not the client's), and audits it when it knows the account
+		// (userID). The refusal comes after the commit.
+		reused := func(sid, userID string, why error) error {
+			revokedSID, refusal = sid, why
+			if err := s.revokeSessionTx(tx, sid, now, lt); err != nil {
+				return err
+			}
+			if userID == "" {
+				return nil
+			}
+			return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "authorization_code_reuse", UserID: userID,
+				Detail: map[string]string{"client": client.ID, "sid": sid}})
+		}
 		cer, err := tx.Ceremony(hash, now)
 		if errors.Is(err, store.ErrNotFound) {
+			if named != "" {
+				return s.spentCodeTx(tx, client, named, now, reused)
+			}
 			return errGrant("invalid or expired authorization code")
 		} else if err != nil {
 			return err
 		}
-		if err := json.Unmarshal(cer.Session, &grant); err != nil {
+		if err := decodeGrant(cer.Session, &grant); err != nil {
 			return err
 		}
 		if grant.ClientID != client.ID {
@@ -281,20 +302,28 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 			// code is left to its own client.
 			return errGrant("the authorization code was issued to another client")
 		}
-		if cer.Kind == kindCodeUsed {
-			// RFC 6749 section 4.1.2: a second use revokes what the first
-			// one got, since one of the two was not the client's.
-			revokedSID = grant.GrantSID
-			if err := s.revokeSessionTx(tx, grant.GrantSID, now, lt); err != nil {
+		switch cer.Kind {
+		case kindSessionCode:
+			if grant.GrantSID == "" || grant.GrantSID != named {
+				return errGrant("invalid or expired authorization code")
+			}
+			// Its session exists once it has been exchanged.
+			if sess, err := tx.Session(grant.GrantSID); err == nil {
+				if !sess.RevokedAt.IsZero() {
+					return errCodeUsed
+				}
+				return reused(sess.ID, sess.UserID, errCodeReused)
+			} else if !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			if err := tx.DeleteCeremony(hash); err != nil {
+		case kindCodeUsed:
+			// The spent marker of a code of the older kind.
+			if err := reused(grant.GrantSID, grant.UserID, errCodeReused); err != nil {
 				return err
 			}
-			return tx.AppendAudit(&store.AuditEvent{Time: now, Type: "authorization_code_reuse", UserID: grant.UserID,
-				Detail: map[string]string{"client": client.ID, "sid": grant.GrantSID}})
-		}
-		if cer.Kind != kindCode {
+			return tx.DeleteCeremony(hash)
+		case kindCode:
+		default:
 			return errGrant("invalid or expired authorization code")
 		}
 		if grant.RedirectURI != redirectURI {
@@ -314,7 +343,16 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 		if err != nil {
 			return errGrant("the account is no longer enabled")
 		}
-		if issued, err = s.startGrantSession(tx, client, user, &grant, login, proof, now); err != nil {
+		if cer.Kind == kindSessionCode {
+			// The session the code names, started when the code was
+			// issued: writing it spends the code.
+			issued, err = s.startGrantSession(tx, client, user, &grant, login, proof, grant.GrantSID, grant.Issued, now)
+			if err != nil {
+				return err
+			}
+			return s.recordProof(proof)
+		}
+		if issued, err = s.startGrantSession(tx, client, user, &grant, login, proof, tokens.NewOrderedID(now), now, now); err != nil {
 			return err
 		}
 		grant.GrantSID = issued.session.ID
@@ -335,7 +373,7 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 	if revokedSID != "" {
 		s.mirrorSessionRevocation(revokedSID, now)
 		s.afterSessionsEnd(lt)
-		return nil, errGrant("the authorization code was used before; the tokens issued from it have been revoked")
+		return nil, refusal
 	}
 	res, err := s.tokenResponse(issued)
 	if err != nil {
@@ -355,20 +393,25 @@ func (s *Server) codeExchange(c *fiber.Ctx, form map[string]string) (*tokenRespo
 // application may have one (offline_access, or a first-party client).
 // Without offline access it ends when login, the sign-in it came from,
 // would: an application's session outlives the person's sign-in only
-// where they granted that.
-func (s *Server) startGrantSession(tx store.Tx, client *store.Client, user *store.User, g *codeGrant, login *store.Session, proof *dpop.Proof, now time.Time) (*issuedSession, error) {
+// where they granted that. The session is sid, started at created (for a
+// code that names its session, when the code was issued, at most a code's
+// lifetime before now); its lifetime counts from then.
+func (s *Server) startGrantSession(tx store.Tx, client *store.Client, user *store.User, g *codeGrant, login *store.Session, proof *dpop.Proof,
+	sid string, created, now time.Time) (*issuedSession, error) {
 	offline := slices.Contains(g.Scope, scopeOfflineAccess)
 	withRefresh := client.FirstParty || offline
-	expires := now.Add(s.cfg.RefreshTTL)
+	expires := created.Add(s.cfg.RefreshTTL)
 	if !withRefresh {
-		expires = now.Add(s.cfg.AccessTTL + time.Minute)
+		// An access token issued now expires by now+AccessTTL, before
+		// this (created is at most codeTTL ago).
+		expires = created.Add(s.cfg.AccessTTL + codeTTL)
 	}
 	if !offline && login.ExpiresAt.Before(expires) {
 		expires = login.ExpiresAt
 	}
 	scope := strings.Join(g.Scope, " ")
 	sess := &store.Session{
-		ID: tokens.NewOrderedID(now), UserID: user.ID, CreatedAt: now, AuthTime: g.AuthTime,
+		ID: sid, UserID: user.ID, CreatedAt: created, AuthTime: g.AuthTime,
 		ExpiresAt: expires, AMR: g.AMR, Device: appDevice(client.ID), ClientID: client.ID, Scope: scope,
 		LoginSID: g.LoginSID,
 	}
@@ -385,6 +428,40 @@ func (s *Server) startGrantSession(tx store.Tx, client *store.Client, user *stor
 		return nil, err
 	}
 	return is, nil
+}
+
+// Refusals of a code used before.
+var (
+	errCodeReused = errGrant("the authorization code was used before; the tokens issued from it have been revoked")
+	errCodeUsed   = errGrant("the authorization code was used before")
+)
+
+// spentCodeTx judges a code that names session sid (its MAC verified)
+// whose record is gone: expired, swept, or never exchanged. If the session
+// exists the code was exchanged, and this second use revokes it, unless
+// the code is another client's or the session has ended already. Without
+// the session, the code either expired unexchanged or its session has
+// been swept; while an access token issued from it could still be live,
+// its sid is put on the blacklist all the same.
+func (s *Server) spentCodeTx(tx store.Tx, client *store.Client, sid string, now time.Time, reused func(sid, userID string, why error) error) error {
+	sess, err := tx.Session(sid)
+	switch {
+	case err == nil:
+		if sess.ClientID != client.ID {
+			return errGrant("the authorization code was issued to another client")
+		}
+		if !sess.RevokedAt.IsZero() {
+			return errCodeUsed
+		}
+		return reused(sid, sess.UserID, errCodeReused)
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	issued, ok := tokens.RefreshIssuedAt(sid)
+	if ok && now.Before(issued.Add(codeTTL+s.cfg.AccessTTL+time.Minute)) && !s.revoked.has(revokedSession(sid)) {
+		return reused(sid, "", errGrant("invalid or expired authorization code"))
+	}
+	return errGrant("invalid or expired authorization code")
 }
 
 // idToken signs the ID token of a code exchange (OpenID Connect Core

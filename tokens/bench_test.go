@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"testing"
+	"time"
+
+	"github.com/latchid/latch/tokens/jose"
 )
 
 // BenchmarkECDSAVerifyP256 is the raw cost every other figure is compared
@@ -97,4 +100,23 @@ func BenchmarkAccessVerifyHitParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkIDTokenSign is what a code exchange signs beyond a refresh: an
+// ES256 ID token with every claim of OpenID Connect Core section 3.1.3.6.
+func BenchmarkIDTokenSign(b *testing.B) {
+	key, err := jose.GenerateSigningKey(jose.AlgES256, time.Unix(1_790_000_000, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Unix(1_790_000_000, 0)
+	c := IDClaims{Issuer: "https://id.example", Subject: "uo_x_3LkqaMNL1UKr6KILA", Audience: "web", IssuedAt: now, Expires: now.Add(10 * time.Minute),
+		AuthTime: now, Nonce: "hh_Fv6zj2Z8", AMR: []string{"pop"}, ACR: "phr", SessionID: NewOrderedID(now),
+		AccessToken: "eyJhbGciOiJFUzI1NiJ9.e30.sig", PreferredUsername: "alice", Name: "Alice"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := SignIDToken(key, c); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -78,12 +78,7 @@ func SignIDToken(key *jose.SigningKey, c IDClaims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("tokens: encode ID token: %w", err)
 	}
-	h, _ := json.Marshal(struct {
-		Alg string `json:"alg"`
-		KID string `json:"kid"`
-		Typ string `json:"typ"`
-	}{key.Alg, key.ID, typIDToken})
-	return jose.SignCompact(key, b64.EncodeToString(h), payload)
+	return jose.SignCompact(key, key.CompactHeader(typIDToken), payload)
 }
 
 // AtHash is the at_hash of an access token (OpenID Connect Core section

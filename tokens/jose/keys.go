@@ -43,9 +43,10 @@ type SigningKey struct {
 	// the thumbprint and to cross-check the published JWK.
 	jwkCanonical []byte
 
-	// header caches the last header CompactHeader built, so issuing access
-	// tokens does not re-encode it per token.
-	header atomic.Pointer[cachedHeader]
+	// headers cache the last two headers CompactHeader built, so a key
+	// that signs access tokens and ID tokens in turn (every code exchange)
+	// encodes neither per token.
+	headers [2]atomic.Pointer[cachedHeader]
 }
 
 // cachedHeader is one encoded JOSE header and the typ it was built for.
@@ -55,10 +56,14 @@ type cachedHeader struct {
 
 // CompactHeader returns the base64url-encoded JOSE header
 // {"alg":…,"kid":…,"typ":typ} of a token signed by k, for SignCompact. The
-// last header built is cached, so a key that signs one kind of token
-// encodes it once.
+// last two headers built are cached, so a key that signs one or two kinds
+// of token encodes each once.
 func (k *SigningKey) CompactHeader(typ string) string {
-	if h := k.header.Load(); h != nil && h.typ == typ {
+	first := k.headers[0].Load()
+	if first != nil && first.typ == typ {
+		return first.b64
+	}
+	if h := k.headers[1].Load(); h != nil && h.typ == typ {
 		return h.b64
 	}
 	h, _ := json.Marshal(struct {
@@ -67,7 +72,10 @@ func (k *SigningKey) CompactHeader(typ string) string {
 		Typ string `json:"typ"`
 	}{k.Alg, k.ID, typ})
 	c := &cachedHeader{typ: typ, b64: b64.EncodeToString(h)}
-	k.header.Store(c)
+	// The newest goes first and the one it displaces second; two callers
+	// racing here at worst encode a header again later.
+	k.headers[1].Store(first)
+	k.headers[0].Store(c)
 	return c.b64
 }
 

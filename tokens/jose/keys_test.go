@@ -121,3 +121,22 @@ func TestPublicJWKHasNoPrivateMembers(t *testing.T) {
 		t.Fatalf("JWK %s", j)
 	}
 }
+
+func TestCompactHeaderOfEachType(t *testing.T) {
+	k, err := GenerateSigningKey(AlgES256, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Access tokens and ID tokens in turn, as a code exchange signs them,
+	// and a third type that displaces the older of the two.
+	for _, typ := range []string{"at+jwt", "JWT", "at+jwt", "JWT", "dpop+jwt", "JWT", "at+jwt", "at+jwt"} {
+		raw, err := b64.DecodeString(k.CompactHeader(typ))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h struct{ Alg, Kid, Typ string }
+		if err := json.Unmarshal(raw, &h); err != nil || h.Alg != AlgES256 || h.Kid != k.ID || h.Typ != typ {
+			t.Fatalf("header for %q: %s", typ, raw)
+		}
+	}
+}
