@@ -294,3 +294,8 @@ func Main(m *testing.M) {
 	mu.Unlock()
 	os.Exit(code)
 }
+
+// External reports whether the tests use a server given in
+// LATCH_TEST_POSTGRES rather than the throwaway cluster, which Stop and
+// Start need.
+func External() bool { return os.Getenv(EnvServer) != "" }
