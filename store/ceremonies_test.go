@@ -8,47 +8,6 @@ import (
 	"time"
 )
 
-func TestCeremonyRoundTripAndExpiry(t *testing.T) {
-	db := openTestDB(t)
-	want := Ceremony{
-		ID: "cer1", Kind: "registration", UserID: "u1", Username: "alice", DisplayName: "Alice",
-		Handle: []byte("h"), Session: []byte(`{"challenge":"abc"}`), AMR: []string{"hwk"},
-		AuthTime: t0.Add(-time.Minute), ExpiresAt: t0,
-	}
-	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutCeremony(&want) })
-	tests := []struct {
-		name    string
-		now     time.Time
-		wantErr error
-	}{
-		{"live ceremony is returned", t0.Add(-time.Nanosecond), nil},
-		{"ceremony at its expiry instant is refused", t0, ErrNotFound},
-		{"expired but unswept ceremony is refused", t0.Add(time.Hour), ErrNotFound},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			mustView(t, db, func(tx *boltTx) error {
-				got, err := tx.Ceremony("cer1", tt.now)
-				if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
-				if err == nil && !reflect.DeepEqual(*got, want) {
-					t.Errorf("got %+v\nwant %+v", *got, want)
-				}
-				return nil
-			})
-		})
-	}
-}
-
-func TestCeremonyWithoutExpiryIsRefused(t *testing.T) {
-	db := openTestDB(t)
-	err := db.Update(t.Context(), func(tx Tx) error { return tx.PutCeremony(&Ceremony{ID: "c"}) })
-	if err == nil {
-		t.Fatal("PutCeremony accepted a ceremony without expiry")
-	}
-}
-
 func TestDeleteCeremonyIsIdempotent(t *testing.T) {
 	db := openTestDB(t)
 	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutCeremony(&Ceremony{ID: "c", ExpiresAt: t0}) })

@@ -1,37 +1,9 @@
 package store
 
 import (
-	"maps"
 	"testing"
 	"time"
 )
-
-func TestRevokedReturnsOnlyLiveEntries(t *testing.T) {
-	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *boltTx) error {
-		for key, until := range map[string]time.Time{
-			"jti:live":    t0.Add(time.Hour),
-			"jti:edge":    t0,
-			"jti:expired": t0.Add(-time.Hour),
-		} {
-			if err := tx.PutRevoked(key, until); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	mustView(t, db, func(tx *boltTx) error {
-		got, err := tx.Revoked(t0)
-		if err != nil {
-			return err
-		}
-		want := map[string]time.Time{"jti:live": t0.Add(time.Hour)}
-		if !maps.EqualFunc(got, want, time.Time.Equal) {
-			t.Errorf("Revoked = %v, want %v", got, want)
-		}
-		return nil
-	})
-}
 
 func TestPutRevokedNeverShortens(t *testing.T) {
 	tests := []struct {
@@ -60,25 +32,6 @@ func TestPutRevokedNeverShortens(t *testing.T) {
 				}
 				return nil
 			})
-		})
-	}
-}
-
-func TestPutRevokedRejectsInvalidInput(t *testing.T) {
-	tests := []struct {
-		name  string
-		key   string
-		until time.Time
-	}{
-		{"empty key", "", t0},
-		{"zero end time", "k", time.Time{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db := openTestDB(t)
-			if err := db.Update(t.Context(), func(tx Tx) error { return tx.PutRevoked(tt.key, tt.until) }); err == nil {
-				t.Fatal("PutRevoked accepted invalid input")
-			}
 		})
 	}
 }
