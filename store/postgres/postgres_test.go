@@ -345,7 +345,7 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 			return tx.AppendAudit(&store.AuditEvent{Time: time.Now(), Type: "sign_in", UserID: fmt.Sprint(i)})
 		})
 	}
-	if err := db.Exec(ctx, `UPDATE audit SET rec = replace(convert_from(rec, 'UTF8'), '"user_id":"1"', '"user_id":"9"')::bytea WHERE seq = 2`); err != nil {
+	if err := db.Exec(ctx, `UPDATE audit SET rec = overlay(rec placing '9'::bytea from position('\x31'::bytea in rec) for 1) WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}
 	err := db.View(ctx, func(tx store.Tx) error {

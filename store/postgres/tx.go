@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/latchid/latch/store"
@@ -49,8 +49,37 @@ type versioned interface{ version() int }
 
 func current() header { return header{V: recordVersion} }
 
+// Records are CBOR (RFC 8949) maps of the record structs' fields, named by
+// their JSON names, with their version in "v": JSON's data model, in a
+// form that keeps every string exactly. A store's strings are bytes (an
+// audit detail, a display name may hold any), and JSON would replace what
+// is not UTF-8. CBOR writes a string's bytes as they are, and the decoder
+// is told to take them so; times are RFC 3339 with nanoseconds.
+var (
+	recordEnc cbor.EncMode
+	recordDec cbor.DecMode
+)
+
+func init() {
+	var err error
+	recordEnc, err = cbor.EncOptions{Time: cbor.TimeRFC3339Nano, Sort: cbor.SortCoreDeterministic}.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	recordDec, err = cbor.DecOptions{
+		UTF8:             cbor.UTF8DecodeInvalid,
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		MaxNestedLevels:  16,
+		MaxArrayElements: 1 << 16,
+		MaxMapPairs:      1 << 16,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
 func encode(rec any) ([]byte, error) {
-	b, err := json.Marshal(rec)
+	b, err := recordEnc.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("store: encode record: %w", err)
 	}
@@ -60,7 +89,7 @@ func encode(rec any) ([]byte, error) {
 // decode parses a record and refuses a version this code does not know
 // rather than misreading it.
 func decode(data []byte, rec versioned) error {
-	if err := json.Unmarshal(data, rec); err != nil {
+	if err := recordDec.Unmarshal(data, rec); err != nil {
 		return fmt.Errorf("store: decode record: %w", err)
 	}
 	if v := rec.version(); v < 1 || v > recordVersion {
