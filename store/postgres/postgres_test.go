@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,7 @@ func open(t testing.TB, url string) *postgres.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	db, err := postgres.Open(ctx, postgres.Options{URL: url, KEK: testKEK, StatementTimeout: 3 * time.Second})
+	db, err := postgres.Open(ctx, postgres.Options{URL: url, KEK: testKEK, StatementTimeout: 3 * time.Second, Logger: quiet})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -529,3 +530,5 @@ func TestOpenWaitsForTheDatabase(t *testing.T) {
 }
 
 func pgtestExternal() bool { return pgtest.External() }
+
+var quiet = slog.New(slog.DiscardHandler)
