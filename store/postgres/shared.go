@@ -37,8 +37,9 @@ func decodeChange(payload string) (store.Change, error) {
 	default:
 		return store.Change{}, errors.New("postgres: change notification of an unknown kind")
 	}
+	// The decoder skips line breaks; a payload has none.
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(key)
-	if err != nil {
+	if err != nil || strings.ContainsAny(key, "\r\n") {
 		return store.Change{}, errors.New("postgres: malformed change notification key")
 	}
 	return store.Change{Kind: k, Key: string(raw)}, nil
