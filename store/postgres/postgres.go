@@ -59,6 +59,8 @@ type DB struct {
 	mu       sync.RWMutex
 
 	commits, writes, retries atomic.Uint64
+	// puts counts PutPending calls, evicted the ceremonies trimmed.
+	puts, evicted atomic.Uint64
 	health                   health
 }
 
@@ -409,13 +411,13 @@ func (db *DB) WriteHealth() store.WriteHealth {
 	return h
 }
 
-// Stats counts this node's committed transactions: Commits and Writes are
-// both the committed Update calls (each is its own transaction; there is
-// no group commit to report), PagesWritten is not known to a client of the
-// database and stays 0, and so do Pending and Evicted, the ceremonies
-// being the database's.
+// Stats counts this node's work: Commits and Writes are both the committed
+// Update calls (each is its own transaction; there is no group commit to
+// report), Evicted the ceremonies this node trimmed from the pending
+// table. PagesWritten, which a client of the database cannot know, and
+// Pending, which is the cluster's (a count would be a query), stay 0.
 func (db *DB) Stats() store.Stats {
-	return store.Stats{Commits: db.commits.Load(), Writes: db.writes.Load()}
+	return store.Stats{Commits: db.commits.Load(), Writes: db.writes.Load(), Evicted: db.evicted.Load()}
 }
 
 // Retries is the number of times an Update's function ran again after its

@@ -532,3 +532,70 @@ func TestOpenWaitsForTheDatabase(t *testing.T) {
 func pgtestExternal() bool { return pgtest.External() }
 
 var quiet = slog.New(slog.DiscardHandler)
+
+// TestCountersAcrossNodes: read-modify-write updates of one passkey's sign
+// counter and one TOTP factor's last step, on three nodes at once, lose
+// nothing and never go backwards: each Update sees the others' commits.
+func TestCountersAcrossNodes(t *testing.T) {
+	dbs := nodes(t, 3)
+	putUser(t, dbs[0], "u1", "alice")
+	update(t, dbs[0], func(tx store.Tx) error {
+		if err := tx.PutTOTP(&store.TOTP{UserID: "u1", Secret: []byte("seed")}); err != nil {
+			return err
+		}
+		return tx.PutCredential(&store.Credential{ID: []byte("c1"), UserID: "u1"})
+	})
+	const each = 20
+	var accepted atomic.Int32
+	var wg sync.WaitGroup
+	for _, db := range dbs {
+		for range each {
+			wg.Go(func() {
+				err := db.Update(ctx, func(tx store.Tx) error {
+					c, err := tx.Credential([]byte("c1"))
+					if err != nil {
+						return err
+					}
+					c.SignCount++
+					return tx.PutCredential(c)
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+			wg.Go(func() {
+				// Every node offers step 1 of one code: one accepts it.
+				var ok bool
+				err := db.Update(ctx, func(tx store.Tx) error {
+					ok = false
+					f, err := tx.TOTP("u1")
+					if err != nil || f.LastStep >= 1 {
+						return err
+					}
+					f.LastStep, ok = 1, true
+					return tx.PutTOTP(f)
+				})
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					accepted.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	err := dbs[2].View(ctx, func(tx store.Tx) error {
+		c, err := tx.Credential([]byte("c1"))
+		if err != nil || c.SignCount != 3*each {
+			return fmt.Errorf("sign count %v, %v; want %d", c, err, 3*each)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accepted.Load() != 1 {
+		t.Fatalf("a TOTP step accepted %d times", accepted.Load())
+	}
+}
