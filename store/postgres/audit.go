@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/latchid/latch/store"
@@ -67,6 +68,49 @@ func (t *pgTx) AppendAudit(e *store.AuditEvent) error {
 	}
 	t.audited = true
 	return nil
+}
+
+// chainGroup lets the Updates of one node share chaining runs, as
+// callers of a group commit share a flush: a caller needs a run that began
+// after its commit, and whoever finds none running starts one, which
+// chains what every caller waiting by then committed.
+type chainGroup struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	// started and done number the runs begun and finished; err is the
+	// last run's outcome.
+	started, done uint64
+	running       bool
+	err           error
+}
+
+// chainCommitted chains what this caller has committed, in a run of its
+// own or one it joins.
+func (db *DB) chainCommitted(ctx context.Context) error {
+	g := &db.chain
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cond == nil {
+		g.cond = sync.NewCond(&g.mu)
+	}
+	// A run that began after now: the one after the one running, if any.
+	need := g.started + 1
+	for g.done < need {
+		if g.running {
+			g.cond.Wait()
+			continue
+		}
+		g.running = true
+		g.started++
+		run := g.started
+		g.mu.Unlock()
+		// Run for every waiter: one caller's ending context must not end it.
+		err := db.chainAudit(context.WithoutCancel(ctx))
+		g.mu.Lock()
+		g.running, g.done, g.err = false, run, err
+		g.cond.Broadcast()
+	}
+	return g.err
 }
 
 // chainBatch bounds the events one chaining transaction moves.

@@ -107,6 +107,10 @@ var sweeps = []struct{ table, key, expiry string }{
 // blacklist entries, sessions, refresh tokens and spent keys. It also
 // chains audit events left queued.
 func (db *DB) Sweep(ctx context.Context, now time.Time) (removed int, err error) {
+	if err := db.enter(); err != nil {
+		return 0, err
+	}
+	defer db.inflight.Done()
 	if err := db.chainAudit(ctx); err != nil {
 		return 0, fmt.Errorf("%w: chain audit events: %v", errWriteFailed, redact(err))
 	}

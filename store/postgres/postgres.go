@@ -54,11 +54,15 @@ type DB struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
+	// stopped ends when Close is called, and with it every Watch.
+	stopped context.Context
+	stop    context.CancelFunc
 	// inflight counts calls in progress, which Close waits for.
 	inflight sync.WaitGroup
 	mu       sync.RWMutex
 
 	commits, writes, retries atomic.Uint64
+	chain chainGroup
 	// puts counts PutPending calls, evicted the ceremonies trimmed.
 	puts, evicted atomic.Uint64
 	health                   health
@@ -108,6 +112,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		cfg: cfg, sealer: sealer, auditMACKey: store.AuditChainKey(o.KEK),
 		logger: o.Logger, timeout: o.StatementTimeout,
 	}
+	db.stopped, db.stop = context.WithCancel(context.Background())
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		var applied int
 		applied, err = db.migrate(ctx)
@@ -209,7 +214,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 				// The events are durable in the queue; chaining them now
 				// makes them readable in order when Update returns. A
 				// failure leaves them for the next chainer.
-				if cerr := db.chainAudit(ctx); cerr != nil {
+				if cerr := db.chainCommitted(ctx); cerr != nil {
 					db.logger.Warn("postgres: chaining audit events", "err", redact(cerr))
 				}
 			}
@@ -430,6 +435,7 @@ func (db *DB) Close() error {
 		db.mu.Lock()
 		db.closed.Store(true)
 		db.mu.Unlock()
+		db.stop()
 		db.inflight.Wait()
 		db.pool.Close()
 	})

@@ -599,3 +599,33 @@ func TestCountersAcrossNodes(t *testing.T) {
 		t.Fatalf("a TOTP step accepted %d times", accepted.Load())
 	}
 }
+
+// TestCloseEndsWatchAndCalls: Close ends a Watch in progress, and calls
+// after it are ErrClosed.
+func TestCloseEndsWatchAndCalls(t *testing.T) {
+	db := nodes(t, 1)[0]
+	resynced := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() { done <- db.Watch(ctx, func(store.Change) { resynced <- struct{}{} }) }()
+	<-resynced
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("Watch after Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Watch still running after Close")
+	}
+	if _, err := db.Sweep(ctx, time.Now()); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Sweep after Close: %v", err)
+	}
+	if err := db.Update(ctx, func(store.Tx) error { return nil }); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Update after Close: %v", err)
+	}
+	if err := db.PutPending(&store.Ceremony{ID: "c", ExpiresAt: time.Now().Add(time.Minute)}, time.Now()); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("PutPending after Close: %v", err)
+	}
+}

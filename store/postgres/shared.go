@@ -53,11 +53,18 @@ func decodeChange(payload string) (store.Change, error) {
 // It returns ctx.Err() when ctx ends, or store.ErrClosed once the store is
 // closed.
 func (db *DB) Watch(ctx context.Context, fn func(store.Change)) error {
+	if db.stopped == nil {
+		return store.ErrClosed
+	}
+	outer := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(db.stopped, cancel)()
 	for wait := 50 * time.Millisecond; ; {
-		if db.closed.Load() {
+		listened, err := db.listen(ctx, fn)
+		if db.stopped.Err() != nil && outer.Err() == nil {
 			return store.ErrClosed
 		}
-		listened, err := db.listen(ctx, fn)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -67,6 +74,9 @@ func (db *DB) Watch(ctx context.Context, fn func(store.Change)) error {
 		db.logger.Warn("postgres: change notifications lost, reconnecting", "err", redact(err), "in", wait)
 		select {
 		case <-ctx.Done():
+			if db.stopped.Err() != nil && outer.Err() == nil {
+				return store.ErrClosed
+			}
 			return ctx.Err()
 		case <-time.After(wait):
 		}
@@ -116,9 +126,6 @@ func (db *DB) listen(ctx context.Context, fn func(store.Change)) (listened bool,
 			}
 		default:
 			return true, err
-		}
-		if db.closed.Load() {
-			return true, store.ErrClosed
 		}
 	}
 }
