@@ -62,10 +62,10 @@ type DB struct {
 	mu       sync.RWMutex
 
 	commits, writes, retries atomic.Uint64
-	chain chainGroup
+	chain                    chainGroup
 	// puts counts PutPending calls, evicted the ceremonies trimmed.
 	puts, evicted atomic.Uint64
-	health                   health
+	health        health
 }
 
 var (
