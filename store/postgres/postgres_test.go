@@ -629,3 +629,41 @@ func TestCloseEndsWatchAndCalls(t *testing.T) {
 		t.Fatalf("PutPending after Close: %v", err)
 	}
 }
+
+// TestNewerSchemaIsRefused: a database migrated by a later version of
+// Latch is not opened by this one.
+func TestNewerSchemaIsRefused(t *testing.T) {
+	url := pgtest.URL(t)
+	db := open(t, url)
+	if err := db.Exec(ctx, "INSERT INTO latch_schema_migrations (version) VALUES (99)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Open(ctx, postgres.Options{URL: url, KEK: testKEK, Logger: quiet}); err == nil {
+		t.Fatal("opened a database with a newer schema")
+	}
+}
+
+// TestSweepRemovesSpentAndPending: expired replay keys and held
+// ceremonies go at the sweep, live ones stay.
+func TestSweepRemovesSpentAndPending(t *testing.T) {
+	db := nodes(t, 1)[0]
+	now := time.Now()
+	for _, k := range []string{"a", "b"} {
+		if _, err := db.SpendOnce(ctx, k, now.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.SpendOnce(ctx, "live", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutPending(&store.Ceremony{ID: "old", ExpiresAt: now.Add(time.Minute)}, now); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.Sweep(ctx, now.Add(2*time.Minute))
+	if err != nil || n != 3 {
+		t.Fatalf("swept %d, %v; want 3", n, err)
+	}
+	if ok, _ := db.SpendOnce(ctx, "live", now.Add(time.Hour)); ok {
+		t.Fatal("a live key was swept")
+	}
+}
