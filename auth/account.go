@@ -16,10 +16,11 @@ import (
 )
 
 // userCache keeps recently used profiles in memory so that protected
-// requests such as /userinfo do not reach the store. Only this process
-// writes users while it runs, and every write path that changes what a
-// profile shows (TOTP on or off, an account disabled or enabled through
-// the admin socket) forgets its entry once committed. Until then an entry
+// requests such as /userinfo do not reach the store. Every write path of
+// this process that changes what a profile shows (TOTP on or off, an
+// account disabled or enabled through the admin socket) forgets its entry
+// once committed, and so does every such write of another node sharing
+// the store, when the node hears of it (cluster.go). Until then an entry
 // can be one commit behind, so a transaction that must act on the account
 // as it now is (starting a session) reads the account itself.
 type userCache struct {
@@ -92,6 +93,14 @@ func (uc *userCache) forget(id string) {
 	defer uc.mu.Unlock()
 	uc.gen++
 	delete(uc.m, id)
+}
+
+// forgetAll empties the cache (a resync with a shared store).
+func (uc *userCache) forgetAll() {
+	uc.mu.Lock()
+	defer uc.mu.Unlock()
+	uc.gen++
+	uc.m = nil
 }
 
 type userinfoResponse struct {

@@ -57,6 +57,11 @@ const (
 
 func openAdmin(cfg Config, mode openMode) (*Admin, error) {
 	cfg = cfg.Defaults()
+	if cfg.Store != nil {
+		// A shared store is opened by the caller and takes any number of
+		// processes: the command works on it beside running nodes.
+		return &Admin{cfg: cfg, db: cfg.Store}, nil
+	}
 	dir, err := store.InspectDir(cfg.DataDir)
 	if err != nil {
 		return nil, err

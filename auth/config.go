@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/latchid/latch/store"
 )
 
 // Config is the whole configuration of a Latch server. The zero value of any
@@ -89,6 +91,13 @@ type Config struct {
 	// MasterKey overrides the key-encryption key otherwise read from
 	// LATCH_MASTER_KEY or <DataDir>/master.key.
 	MasterKey []byte
+
+	// Store, when set, is the store to serve from instead of the bbolt
+	// file in DataDir: a PostgreSQL database several nodes share
+	// (store/postgres), opened by the caller with MasterKey, which is then
+	// required. The server owns it from New on and closes it. DataDir
+	// still holds the admin socket.
+	Store store.Store
 
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -194,6 +203,9 @@ func (c Config) Defaults() Config {
 func (c Config) Validate() error {
 	if err := c.Brand.validate(); err != nil {
 		return err
+	}
+	if c.Store != nil && len(c.MasterKey) != store.KeySize {
+		return fmt.Errorf("config: a shared store needs the master key its secrets are sealed under (%s, the same on every node)", store.MasterKeyEnv)
 	}
 	iss, err := url.Parse(c.Issuer)
 	if err != nil || iss.Host == "" || (iss.Scheme != "http" && iss.Scheme != "https") {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,18 @@ type env struct {
 	clock *clock
 	cfg   Config
 	srv   *Server
+	// nodes, when set, are several servers sharing one store
+	// (cluster_test.go): requests go to them in turn.
+	nodes []*Server
+	next  atomic.Uint64
+}
+
+// pick is the server of the next request: e.srv, or the next node.
+func (e *env) pick() *Server {
+	if len(e.nodes) == 0 {
+		return e.srv
+	}
+	return e.nodes[e.next.Add(1)%uint64(len(e.nodes))]
 }
 
 func newEnv(t testing.TB, mods ...func(*Config)) *env {
@@ -130,6 +143,15 @@ func (r *response) str(key string) string {
 // request sends one request through the real Fiber app.
 func (e *env) request(method, path string, body any, header map[string]string) *response {
 	e.t.Helper()
+	r, err := e.requestTo(e.pick(), method, path, body, header)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// requestTo sends one request to srv; safe to call from any goroutine.
+func (e *env) requestTo(srv *Server, method, path string, body any, header map[string]string) (*response, error) {
 	var rdr io.Reader
 	ctype := ""
 	switch b := body.(type) {
@@ -143,7 +165,7 @@ func (e *env) request(method, path string, body any, header map[string]string) *
 	default:
 		buf, err := json.Marshal(b)
 		if err != nil {
-			e.t.Fatal(err)
+			return nil, err
 		}
 		rdr, ctype = bytes.NewReader(buf), "application/json"
 	}
@@ -158,15 +180,15 @@ func (e *env) request(method, path string, body any, header map[string]string) *
 		}
 		req.Header.Set(k, v)
 	}
-	res, err := e.srv.Test(req)
+	res, err := srv.Test(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		return nil, err
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	out := &response{status: res.StatusCode, header: res.Header, raw: raw}
 	_ = json.Unmarshal(raw, &out.body)
-	return out
+	return out, nil
 }
 
 // expectError checks an error answer's status and code, and that it follows

@@ -30,6 +30,10 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 			// The operator learns the cause; the client, that it may retry.
 			s.log.Error("store cannot write", "method", strings.Clone(c.Method()), "path", strings.Clone(c.Path()), "err", err)
 			e = errUnavailable()
+		case errors.Is(err, store.ErrUnavailable):
+			s.log.Error("store cannot be reached", "method", strings.Clone(c.Method()), "path", strings.Clone(c.Path()), "err", err)
+			e = errUnavailable()
+			e.Description = "the service's database cannot be reached right now; nothing was saved: try again shortly"
 		default:
 			// Copies: a log handler may keep its attributes past the request.
 			s.log.Error("request failed", "method", strings.Clone(c.Method()), "path", strings.Clone(c.Path()), "err", err)

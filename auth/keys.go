@@ -19,8 +19,14 @@ func loadKeyring(ctx context.Context, db store.Store, alg string, window time.Du
 		return nil, err
 	}
 	if active == nil {
-		if active, err = createKey(ctx, db, alg, now); err != nil {
+		if _, err := rotateKeys(ctx, db, alg, window, now, noActiveKey); err != nil {
 			return nil, err
+		}
+		if active, retired, err = readKeys(ctx, db, window, now); err != nil {
+			return nil, err
+		}
+		if active == nil {
+			return nil, fmt.Errorf("load signing keys: no active key after creating one")
 		}
 	}
 	return jose.NewKeyring(active, retired...), nil
@@ -70,7 +76,19 @@ func readKeys(ctx context.Context, db store.Store, window time.Duration, now tim
 	return active, retired, nil
 }
 
-func createKey(ctx context.Context, db store.Store, alg string, now time.Time) (*jose.SigningKey, error) {
+// RotateKeys creates a new signing key and retires the current one, which
+// stays published for publishFor (the longest lifetime of anything it signed).
+// It works on a store directly, so the CLI can use it on a stopped server.
+func RotateKeys(ctx context.Context, db store.Store, alg string, publishFor time.Duration, now time.Time) (*jose.SigningKey, error) {
+	return rotateKeys(ctx, db, alg, publishFor, now, func(*store.SigningKey) bool { return true })
+}
+
+// rotateKeys is RotateKeys when due says so of the active key (nil when
+// there is none), judged inside the transaction that rotates: of nodes
+// sharing a store that decide at once to rotate a key that is due, or to
+// create the first one, one does and the others find it done. It returns
+// the new key, or nil when due said no.
+func rotateKeys(ctx context.Context, db store.Store, alg string, publishFor time.Duration, now time.Time, due func(active *store.SigningKey) bool) (*jose.SigningKey, error) {
 	k, err := jose.GenerateSigningKey(alg, now)
 	if err != nil {
 		return nil, err
@@ -79,25 +97,21 @@ func createKey(ctx context.Context, db store.Store, alg string, now time.Time) (
 	if err != nil {
 		return nil, err
 	}
+	rotated := false
 	err = db.Update(ctx, func(tx store.Tx) error {
-		return tx.PutSigningKey(&store.SigningKey{ID: k.ID, Alg: k.Alg, Private: der, CreatedAt: now})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store signing key: %w", err)
-	}
-	return k, nil
-}
-
-// RotateKeys creates a new signing key and retires the current one, which
-// stays published for publishFor (the longest lifetime of anything it signed).
-// It works on a store directly, so the CLI can use it on a stopped server.
-func RotateKeys(ctx context.Context, db store.Store, alg string, publishFor time.Duration, now time.Time) (*jose.SigningKey, error) {
-	var recs []store.SigningKey
-	err := db.Update(ctx, func(tx store.Tx) error {
-		var err error
-		recs, err = tx.SigningKeys()
+		rotated = false
+		recs, err := tx.SigningKeys()
 		if err != nil {
 			return err
+		}
+		var active *store.SigningKey
+		for i := range recs {
+			if r := &recs[i]; r.Alg != rsaKeyAlg && r.RetiredAt.IsZero() && (active == nil || r.CreatedAt.After(active.CreatedAt)) {
+				active = r
+			}
+		}
+		if !due(active) {
+			return nil
 		}
 		for i := range recs {
 			r := &recs[i]
@@ -117,13 +131,21 @@ func RotateKeys(ctx context.Context, db store.Store, alg string, publishFor time
 				}
 			}
 		}
-		return nil
+		rotated = true
+		return tx.PutSigningKey(&store.SigningKey{ID: k.ID, Alg: k.Alg, Private: der, CreatedAt: now})
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store signing key: %w", err)
 	}
-	return createKey(ctx, db, alg, now)
+	if !rotated {
+		return nil, nil
+	}
+	return k, nil
 }
+
+// noActiveKey is the due of a first start: create a key unless another
+// start already did.
+func noActiveKey(active *store.SigningKey) bool { return active == nil }
 
 // maxPublishWindow bounds every server's publish window (lifetimes are
 // capped by Validate), so a key retired longer ago than this can be deleted.
@@ -150,6 +172,32 @@ func (s *Server) RotateKeys(ctx context.Context, alg string) (*jose.SigningKey, 
 	return s.reloadKeys(ctx)
 }
 
+// rotateIfDue rotates the signing key once the active one has reached the
+// configured age. The age is judged again in the rotating transaction, so
+// that of several nodes sharing the store only one rotates; the others
+// take up its key when they hear of it (cluster.go), or here.
+func (s *Server) rotateIfDue(ctx context.Context) {
+	k := s.keys.Active()
+	now := s.now()
+	if k == nil || now.Sub(k.CreatedAt) < s.cfg.KeyRotation {
+		return
+	}
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	rotated, err := rotateKeys(ctx, s.db, s.cfg.KeyAlg, publishWindow(s.cfg), now, func(active *store.SigningKey) bool {
+		return active == nil || now.Sub(active.CreatedAt) >= s.cfg.KeyRotation
+	})
+	if err == nil {
+		_, err = s.reloadKeys(ctx)
+	}
+	switch {
+	case err != nil:
+		s.log.Error("automatic key rotation failed", "err", err)
+	case rotated != nil:
+		s.log.Info("signing key rotated", "kid", rotated.ID)
+	}
+}
+
 func (s *Server) reloadKeys(ctx context.Context) (*jose.SigningKey, error) {
 	active, retired, err := readKeys(ctx, s.db, publishWindow(s.cfg), s.now())
 	if err != nil {
@@ -174,36 +222,44 @@ func (s *Server) autoRotate(ctx context.Context) {
 	}
 }
 
-// rotateIfDue rotates the signing key once the active one has reached the
-// configured age.
-func (s *Server) rotateIfDue(ctx context.Context) {
-	k := s.keys.Active()
-	if k == nil || s.now().Sub(k.CreatedAt) < s.cfg.KeyRotation {
-		return
-	}
-	if k, err := s.RotateKeys(ctx, ""); err != nil {
-		s.log.Error("automatic key rotation failed", "err", err)
-	} else {
-		s.log.Info("signing key rotated", "kid", k.ID)
-	}
-}
-
 // rsaKeyAlg is the algorithm of the one RSA key, kept beside the active
 // key for the ID tokens of clients registered for RS256.
 const rsaKeyAlg = "RS256"
 
 // ensureRSAKey creates the RSA signing key unless the store has one.
+// The check and the creation are one transaction, so nodes sharing a store
+// make one between them.
 func ensureRSAKey(ctx context.Context, db store.Store, now time.Time) error {
+	// Looked for first, since making an RSA key takes a while.
 	has := false
-	if err := db.View(ctx, func(tx store.Tx) error {
-		recs, err := tx.SigningKeys()
-		for _, r := range recs {
-			has = has || r.Alg == rsaKeyAlg
-		}
+	if err := db.View(ctx, func(tx store.Tx) (err error) {
+		has, err = hasRSAKey(tx)
 		return err
 	}); err != nil || has {
 		return err
 	}
-	_, err := createKey(ctx, db, rsaKeyAlg, now)
-	return err
+	k, err := jose.GenerateSigningKey(rsaKeyAlg, now)
+	if err != nil {
+		return err
+	}
+	der, err := k.MarshalPrivate()
+	if err != nil {
+		return err
+	}
+	return db.Update(ctx, func(tx store.Tx) error {
+		if has, err := hasRSAKey(tx); err != nil || has {
+			return err
+		}
+		return tx.PutSigningKey(&store.SigningKey{ID: k.ID, Alg: k.Alg, Private: der, CreatedAt: now})
+	})
+}
+
+func hasRSAKey(tx store.Tx) (bool, error) {
+	recs, err := tx.SigningKeys()
+	for _, r := range recs {
+		if r.Alg == rsaKeyAlg {
+			return true, err
+		}
+	}
+	return false, err
 }

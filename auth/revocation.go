@@ -70,6 +70,19 @@ func (r *revocationList) add(key string, until time.Time) {
 	r.mu.Unlock()
 }
 
+// replace takes the entries of a fresh load (a resync), keeping any added
+// since that load began: an entry is never dropped before it ends.
+func (r *revocationList) replace(fresh *revocationList) {
+	r.mu.Lock()
+	for k, until := range r.entries {
+		if cur, ok := fresh.entries[k]; !ok || until.After(cur) {
+			fresh.entries[k] = until
+		}
+	}
+	r.entries = fresh.entries
+	r.mu.Unlock()
+}
+
 func (r *revocationList) sweep(now time.Time) {
 	r.mu.Lock()
 	for k, until := range r.entries {

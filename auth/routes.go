@@ -245,6 +245,9 @@ func (s *Server) handleReady(c *fiber.Ctx) error {
 	if s.keys == nil || s.keys.Active() == nil {
 		return Errorf(http.StatusServiceUnavailable, CodeServerError, "not ready")
 	}
+	if e := s.clusterReady(c.UserContext()); e != nil {
+		return e
+	}
 	now := s.now()
 	if s.db.WriteHealth().Failing && s.writeProbe.due(now) {
 		if err := s.db.ProbeWrite(c.UserContext(), now); err != nil && !errors.Is(err, store.ErrWriteFailed) {

@@ -39,9 +39,11 @@ type Server struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	db   store.Store
-	rp   *webauthn.RP
-	keys *jose.Keyring
+	db store.Store
+	// cluster keeps this node in step with others on a shared store.
+	cluster cluster
+	rp      *webauthn.RP
+	keys    *jose.Keyring
 	// proxies are the trusted proxies (Config.TrustedProxies).
 	proxies []netip.Prefix
 	access  *tokens.AccessTokens
@@ -71,6 +73,8 @@ type Server struct {
 	refreshKey []byte
 	// wellKnown holds the related-origins and app-association documents.
 	wellKnown wellKnownDocs
+	// dpopNonceKey keys the DPoP server nonces, alike on every node.
+	dpopNonceKey []byte
 	// providerKey keys the provider session cookie's MAC and the consent
 	// and logout forms' CSRF tokens.
 	providerKey []byte
@@ -89,8 +93,9 @@ type Server struct {
 	closeErr error
 }
 
-// New opens the store in cfg.DataDir (creating it on first start), loads or
-// creates the signing key and builds the HTTP application. It does not
+// New opens the store (cfg.Store, or else the one in cfg.DataDir, created on
+// first start), loads or creates the signing key and builds the HTTP
+// application. It does not
 // listen; call Open for that, or Test to drive it in-process.
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.Defaults()
@@ -98,29 +103,19 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	cfg.warn()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	dir, err := store.InspectDir(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	kek := cfg.MasterKey
-	if kek == nil {
-		if kek, err = dir.MasterKey(); err != nil {
-			return nil, err
-		}
-	}
-	db, err := dir.Open(store.Options{KEK: kek})
+	db, kek, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
 	pages, err := newPageLanguages(cfg.Brand)
 	if err != nil {
+		db.Close()
 		return nil, err
 	}
 	s := &Server{pages: pages, cfg: cfg, log: cfg.Logger, now: cfg.Now, db: db, recoveryKey: deriveKey(kek, "latch recovery codes"), refreshKey: deriveKey(kek, "latch refresh tokens"), providerKey: deriveKey(kek, "latch provider session"), proxies: trustedPrefixes(cfg.TrustedProxies)}
 	s.recoveryFailures = newRateLimiter(recoveryFailureRate, recoveryMaxFailures, nil, s.now)
+	s.cluster.shared, _ = db.(store.Shared)
+	s.dpopNonceKey = deriveKey(kek, "latch dpop nonces")
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
@@ -154,7 +149,11 @@ func (s *Server) init() error {
 	s.access = tokens.NewAccessTokens(tokens.AccessConfig{
 		Issuer: s.cfg.Issuer, Audience: s.cfg.Audience, TTL: s.cfg.AccessTTL, Keys: s.keys, Now: s.now,
 	})
-	s.dpop = dpop.NewDPoP(dpop.DPoPConfig{MaxAge: s.cfg.DPoPMaxAge, Nonces: s.cfg.DPoPNonce, Now: s.now})
+	dc := dpop.DPoPConfig{MaxAge: s.cfg.DPoPMaxAge, Nonces: s.cfg.DPoPNonce, Now: s.now, NonceKey: s.dpopNonceKey}
+	if s.cluster.shared != nil {
+		dc.Spend = s.spendProof
+	}
+	s.dpop = dpop.NewDPoP(dc)
 	if s.revoked, err = loadRevocations(ctx, s.db, s.now()); err != nil {
 		return err
 	}
@@ -162,6 +161,32 @@ func (s *Server) init() error {
 	s.app = s.newApp()
 	s.backchannel = newBackchannel(s.log, s.now)
 	return nil
+}
+
+// openStore opens cfg.Store's store or the bbolt file of cfg.DataDir, and
+// returns it with the master key its secrets are sealed under.
+func openStore(cfg Config) (store.Store, []byte, error) {
+	if cfg.Store != nil {
+		return cfg.Store, cfg.MasterKey, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("create data directory: %w", err)
+	}
+	dir, err := store.InspectDir(cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	kek := cfg.MasterKey
+	if kek == nil {
+		if kek, err = dir.MasterKey(); err != nil {
+			return nil, nil, err
+		}
+	}
+	db, err := dir.Open(store.Options{KEK: kek})
+	if err != nil {
+		return nil, nil, err
+	}
+	return db, kek, nil
 }
 
 // deriveKey derives an independent purpose-bound key from the master key.
@@ -231,6 +256,13 @@ func (s *Server) startBackground(ctx context.Context) {
 		defer s.bg.Done()
 		s.runFailureFlush(ctx)
 	}()
+	if s.cluster.shared != nil {
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.followShared(ctx)
+		}()
+	}
 	if s.cfg.KeyRotation > 0 {
 		s.bg.Add(1)
 		go func() {

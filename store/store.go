@@ -135,6 +135,11 @@ type Backuper interface {
 	BackupSized(start func(size int64) io.Writer) error
 }
 
+// ErrUnavailable is wrapped by the errors of a store whose database cannot
+// be reached (a PostgreSQL server restarting, a connection lost): nothing
+// was read or written, and the same call may succeed shortly.
+var ErrUnavailable = errors.New("store: the database cannot be reached")
+
 // ErrNoBackup is returned for a backup of a store that is not a Backuper.
 var ErrNoBackup = errors.New("store: this store is backed up with its database's own tools (for PostgreSQL, pg_dump); see the README")
 
@@ -183,4 +188,6 @@ const (
 type Change struct {
 	Kind ChangeKind
 	Key  string
+	// Until is a blacklist entry's end (ChangeRevoked).
+	Until time.Time
 }

@@ -50,11 +50,32 @@ var useVirtual bool
 // tail of a scenario's latency comes from.
 var splitRequests bool
 
+// morePIDs are further server processes (nodes) whose CPU counts as the
+// server's, dbPID the database server whose processes' CPU is reported
+// apart, and nodes the addresses connections are spread over.
+var (
+	morePIDs []int
+	dbPID    int
+	nodes    string
+)
+
 func main() {
 	base := flag.String("url", "http://localhost:8080", "server base URL (must equal its --issuer)")
 	workers := flag.Int("c", 32, "concurrent clients")
 	dur := flag.Duration("d", 10*time.Second, "duration of each scenario")
 	pid := flag.Int("pid", 0, "server process id, to report its CPU time per request")
+	flag.Func("pids", "more server process ids (nodes), comma-separated: their CPU time is added to -pid's", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				return fmt.Errorf("%q is not a process id", f)
+			}
+			morePIDs = append(morePIDs, n)
+		}
+		return nil
+	})
+	flag.IntVar(&dbPID, "db-pid", 0, "the database server's main process id (PostgreSQL's postmaster), to report the database's CPU time per request")
+	flag.StringVar(&nodes, "nodes", "", "comma-separated host:port of several nodes serving -url's issuer: connections go to them in turn, so any node may get any request")
 	scenarios := flag.String("s", "signup,signin,userinfo,refresh", "scenarios to run")
 	flag.BoolVar(&useDPoP, "dpop", true, "send DPoP proofs at sign-up and sign-in")
 	flag.BoolVar(&useVirtual, "virtual", false, "use the test suite's full software authenticator (more client CPU per ceremony)")
@@ -137,6 +158,9 @@ func measure(base string, scenarios []string, workers int, dur time.Duration, pi
 			ratio = fmt.Sprintf("%.2f×", float64(r.cpuPerReq)/float64(r.verify))
 		}
 		fmt.Printf("%-11s %9.0f %7d %9.2f %9.2f %9.2f %13s %10.1f %8s %13.1f\n", name, r.rate, r.errors, ms(r.p50), ms(r.p99), ms(r.max), cpu, us(r.verify), ratio, us(r.clientPerOp))
+		if r.dbPerOp > 0 {
+			fmt.Printf("          database CPU per %s: %.1f µs (%.2f× a verify)\n", s, us(r.dbPerOp), float64(r.dbPerOp)/float64(r.verify))
+		}
 		for _, q := range r.requests {
 			fmt.Printf("  %-4s %-26s %9d requests  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms\n",
 				q.method, q.path, q.n, ms(q.p50), ms(q.p90), ms(q.p99), ms(q.max))
@@ -273,6 +297,7 @@ type result struct {
 	cpuPerReq   time.Duration
 	verify      time.Duration // a raw P-256 verify, measured around the run
 	clientPerOp time.Duration // this generator's own CPU per operation
+	dbPerOp     time.Duration // the database's CPU per operation (-db-pid)
 	firstErr    string
 	requests    []requestLatency // with -split
 }
@@ -520,7 +545,11 @@ func (c *client) refreshGrant() error {
 
 func run(base, scenario string, workers int, dur time.Duration, pid int) result {
 	u, _ := url.Parse(base)
-	hc := &fasthttp.HostClient{Addr: u.Host, MaxConns: workers * 2, ReadBufferSize: 16 << 10}
+	addr := u.Host
+	if nodes != "" {
+		addr = nodes // HostClient dials a comma-separated list in turn
+	}
+	hc := &fasthttp.HostClient{Addr: addr, MaxConns: workers * 2, ReadBufferSize: 16 << 10}
 	var step func(*client) error
 	switch scenario {
 	case "signup":
@@ -556,7 +585,7 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 			c.timings = map[*endpoint][]time.Duration{} // not the set-up's sign-ups
 		}
 	}
-	cpu0, self0 := cpuTime(pid), cpuTime(os.Getpid())
+	cpu0, self0, db0 := serverCPU(pid), cpuTime(os.Getpid()), treeCPU(dbPID)
 	start := time.Now()
 	deadline := start.Add(dur)
 	for _, c := range clients {
@@ -580,7 +609,7 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu1, self1 := cpuTime(pid), cpuTime(os.Getpid())
+	cpu1, self1, db1 := serverCPU(pid), cpuTime(os.Getpid()), treeCPU(dbPID)
 	r := result{errors: errs.Load(), requests: requestLatencies(clients)}
 	if fe, ok := firstErr.Load().(string); ok {
 		r.firstErr = fe
@@ -599,6 +628,9 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 			perOp = 2
 		}
 		r.cpuPerReq = (cpu1 - cpu0) / time.Duration(n*perOp)
+	}
+	if dbPID > 0 {
+		r.dbPerOp = (db1 - db0) / time.Duration(n)
 	}
 	return r
 }
@@ -655,6 +687,73 @@ func startServer(bin, base string) (stop func(), pid int, err error) {
 	}
 	stop()
 	return nil, 0, errors.New("the server did not become ready")
+}
+
+// serverCPU is the CPU time of the server process pid and of -pids'.
+func serverCPU(pid int) time.Duration {
+	total := cpuTime(pid)
+	for _, p := range morePIDs {
+		total += cpuTime(p)
+	}
+	return total
+}
+
+// treeCPU is the CPU time of process pid and of its children, live ones
+// read one by one and exited ones through pid's own count of them: a
+// database server's backends are its children.
+func treeCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	total := cpuTime(pid) + childrenCPU(pid)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil || child == pid {
+			continue
+		}
+		if parentOf(child) == pid {
+			total += cpuTime(child)
+		}
+	}
+	return total
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name.
+func statFields(pid int) []string {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	s := string(raw)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return nil
+	}
+	return strings.Fields(s[i+2:])
+}
+
+func parentOf(pid int) int {
+	f := statFields(pid)
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// childrenCPU is cutime+cstime: the CPU of pid's children that exited.
+func childrenCPU(pid int) time.Duration {
+	f := statFields(pid)
+	if len(f) < 15 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[13], 10, 64)
+	st, err2 := strconv.ParseInt(f[14], 10, 64)
+	if errors.Join(err1, err2) != nil {
+		return 0
+	}
+	return time.Duration(ut+st) * time.Second / 100
 }
 
 // cpuTime reads a process's user+system CPU time from /proc (Linux).

@@ -37,9 +37,14 @@ type Options struct {
 const (
 	defaultMaxConns         = 16
 	defaultStatementTimeout = 5 * time.Second
-	// maxAttempts bounds the runs of one Update's function when
-	// transactions keep failing to serialise.
-	maxAttempts = 12
+	// An Update runs its function optimistically up to optimisticAttempts
+	// times; after that it takes turns with the other contended Updates
+	// (see Update), up to maxAttempts runs in all.
+	optimisticAttempts = 3
+	maxAttempts        = 40
+	// contendedLock is the advisory lock key of contended Updates
+	// ("update" in ASCII).
+	contendedLock int64 = 0x757064617465
 )
 
 // DB is a store in a PostgreSQL database, which several nodes may use at
@@ -192,20 +197,48 @@ func (db *DB) enter() error {
 }
 
 // Update runs fn in a SERIALIZABLE transaction and returns once it has
-// committed, running fn again (up to maxAttempts times in all) when the
-// transaction failed to serialise with another. An error that wraps
-// store.ErrWriteFailed means the database could not be written (the
-// commit, or the connection, failed). If the connection drops during the
-// commit itself, the outcome cannot be known; that too is ErrWriteFailed.
+// committed, running fn again when the transaction failed to serialise
+// with another. The first runs are optimistic, after a short jittered
+// back-off each. An Update that lost that often is contended (many
+// writers of one row: one passkey's counter, one status list), and
+// optimism alone could starve it; it then takes a session-level advisory
+// lock before it begins each further run, so that the contended Updates of
+// the whole cluster take turns, each starting its snapshot after the one
+// before it committed, and only a newcomer's first runs can still make it
+// lose. The lock is taken before BEGIN: taken inside the transaction, the
+// snapshot would predate the wait.
+//
+// An error that wraps store.ErrWriteFailed means the database could not
+// be written (the commit, or the connection, failed). If the connection
+// drops during the commit itself, the outcome cannot be known; that too is
+// ErrWriteFailed.
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	if err := db.enter(); err != nil {
 		return err
 	}
 	defer db.inflight.Done()
 	var err error
+	var turn *pgxpool.Conn // holding the contended lock
+	defer func() {
+		if turn != nil {
+			uctx, cancel := context.WithTimeout(context.Background(), db.timeout)
+			defer cancel()
+			if _, err := turn.Exec(uctx, "SELECT pg_advisory_unlock($1)", contendedLock); err != nil {
+				// A connection that may still hold the lock is not reused.
+				_ = turn.Conn().Close(uctx)
+			}
+			turn.Release()
+		}
+	}()
 	for attempt := 1; ; attempt++ {
+		if attempt > optimisticAttempts && turn == nil {
+			turn, err = db.takeTurn(ctx)
+			if err != nil {
+				break
+			}
+		}
 		var audited bool
-		audited, err = db.attempt(ctx, fn)
+		audited, err = db.attempt(ctx, turn, fn)
 		if err == nil {
 			db.commits.Add(1)
 			db.writes.Add(1)
@@ -224,9 +257,12 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 			break
 		}
 		db.retries.Add(1)
+		if turn != nil {
+			continue // its turn: no one else's to wait for
+		}
 		// Jittered, growing back-off, so that the transactions that
 		// collided do not collide again.
-		d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+		d := time.Duration(rand.Int64N(int64(time.Millisecond) << attempt))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -234,6 +270,29 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		}
 	}
 	return db.translate(err)
+}
+
+// takeTurn takes the contended lock on a connection of its own; waiting
+// is bounded by lock_timeout.
+func (db *DB) takeTurn(ctx context.Context) (*pgxpool.Conn, error) {
+	tctx, cancel := context.WithTimeout(ctx, db.timeout+time.Second)
+	defer cancel()
+	conn, err := db.pool.Acquire(tctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+	}
+	if _, err := conn.Exec(tctx, "SELECT pg_advisory_lock($1)", contendedLock); err != nil {
+		conn.Release()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+	}
+	return conn, nil
 }
 
 // translate turns what the database said into the store's errors.
@@ -262,8 +321,18 @@ func (db *DB) translate(err error) error {
 var errWriteFailed = fmt.Errorf("postgres: %w", store.ErrWriteFailed)
 
 // attempt is one run of fn in a transaction, with its commit.
-func (db *DB) attempt(ctx context.Context, fn func(tx store.Tx) error) (audited bool, err error) {
-	tx, err := db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+func (db *DB) attempt(ctx context.Context, turn *pgxpool.Conn, fn func(tx store.Tx) error) (audited bool, err error) {
+	var tx pgx.Tx
+	if turn != nil {
+		bctx, cancel := context.WithTimeout(ctx, db.timeout)
+		tx, err = turn.BeginTx(bctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			err = fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		}
+	} else {
+		tx, err = db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	}
 	if err != nil {
 		return false, err
 	}

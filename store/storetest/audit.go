@@ -12,7 +12,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testAudit(t *testing.T, open Opener) {
+func testAudit(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"EventsNewestFirst":                auditNewestFirst,
 		"ScanOldestFirstAndStops":          auditScan,

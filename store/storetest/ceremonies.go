@@ -11,7 +11,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testBlacklist(t *testing.T, open Opener) {
+func testBlacklist(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RevokedReturnsOnlyLiveEntries": revokedLive,
 		"InvalidAreRefused":             revokedInvalid,
@@ -25,7 +25,7 @@ func revokedLive(t *testing.T, s store.Store) {
 			"jti:live":    T0.Add(time.Hour),
 			"jti:edge":    T0,
 			"jti:expired": T0.Add(-time.Hour),
-			"sid:live":    T0.Add(time.Nanosecond),
+			"sid:live":    T0.Add(time.Microsecond),
 		} {
 			if err := tx.PutRevoked(key, until); err != nil {
 				return err
@@ -38,7 +38,7 @@ func revokedLive(t *testing.T, s store.Store) {
 		if err != nil {
 			return err
 		}
-		want := map[string]time.Time{"jti:live": T0.Add(time.Hour), "sid:live": T0.Add(time.Nanosecond)}
+		want := map[string]time.Time{"jti:live": T0.Add(time.Hour), "sid:live": T0.Add(time.Microsecond)}
 		if !maps.EqualFunc(got, want, time.Time.Equal) {
 			t.Errorf("Revoked = %v, want %v", got, want)
 		}
@@ -50,7 +50,7 @@ func revokedLive(t *testing.T, s store.Store) {
 	})
 }
 
-func revokedNeverShortens(t *testing.T, open Opener) {
+func revokedNeverShortens(t *testing.T, open opener) {
 	tests := []struct {
 		name   string
 		second time.Time
@@ -76,7 +76,7 @@ func revokedNeverShortens(t *testing.T, open Opener) {
 				return nil
 			})
 			// Swept once, at its one end, whichever that is.
-			if n, err := s.Sweep(t.Context(), tt.want.Add(-time.Nanosecond)); err != nil || n != 0 {
+			if n, err := s.Sweep(t.Context(), tt.want.Add(-time.Microsecond)); err != nil || n != 0 {
 				t.Errorf("a sweep before the end removed %d, %v", n, err)
 			}
 			if n, err := s.Sweep(t.Context(), tt.want); err != nil || n != 1 {
@@ -109,7 +109,7 @@ func revokedInvalid(t *testing.T, s store.Store) {
 	})
 }
 
-func testCeremonies(t *testing.T, open Opener) {
+func testCeremonies(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTripAndExpiry":        ceremonyRoundTrip,
 		"WithoutExpiryIsRefused":    ceremonyInvalid,

@@ -11,7 +11,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testCredentials(t *testing.T, open Opener) {
+func testCredentials(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTrip":                 credentialRoundTrip,
 		"ByUserAreOwnedAndOrdered":  credentialsByUser,
@@ -64,6 +64,9 @@ func credentialsByUser(t *testing.T, s store.Store) {
 			{ID: []byte("c"), UserID: "u1", CreatedAt: T0.Add(2 * time.Minute)},
 			{ID: []byte("a"), UserID: "u1", CreatedAt: T0.Add(3 * time.Minute)},
 			{ID: []byte("b"), UserID: "u1", CreatedAt: T0.Add(1 * time.Minute)},
+			// Made at the same time: the id decides.
+			{ID: []byte("e"), UserID: "u1", CreatedAt: T0.Add(4 * time.Minute)},
+			{ID: []byte("d"), UserID: "u1", CreatedAt: T0.Add(4 * time.Minute)},
 			{ID: []byte("x"), UserID: "u10", CreatedAt: T0},
 			{ID: []byte("y"), UserID: "u", CreatedAt: T0},
 		} {
@@ -83,8 +86,8 @@ func credentialsByUser(t *testing.T, s store.Store) {
 			ids += string(c.ID)
 		}
 		// Users whose ids share a prefix ("u", "u10") must not leak in.
-		if ids != "bca" {
-			t.Errorf("credentials of u1 = %q, want bca (oldest first)", ids)
+		if ids != "bcade" {
+			t.Errorf("credentials of u1 = %q, want bcade (oldest first, then by id)", ids)
 		}
 		if creds, err := tx.CredentialsByUser("nobody"); err != nil || len(creds) != 0 {
 			t.Errorf("credentials of an unknown user = %v, %v", creds, err)

@@ -22,7 +22,7 @@ func allBytes() []byte {
 	return b
 }
 
-func testSigningKeys(t *testing.T, open Opener) {
+func testSigningKeys(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTripOrderedByCreation": signingKeysRoundTrip,
 		"SealingRoundTripsAnySecret": signingKeysSealing,
@@ -121,7 +121,7 @@ func signingKeysInvalid(t *testing.T, s store.Store) {
 	})
 }
 
-func testClients(t *testing.T, open Opener) {
+func testClients(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTripAndListing": clientRoundTrip,
 		"Delete":              clientDelete,
@@ -194,6 +194,37 @@ func clientDelete(t *testing.T, s store.Store) {
 		return nil
 	})
 	mustUpdate(t, s, func(tx store.Tx) error { return tx.DeleteClient("api") })
+	// Listed in byte order of their ids, not a locale's collation.
+	mustUpdate(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"b", "A", "a", "B", "é"} {
+			if err := tx.PutClient(&store.Client{ID: "order-" + id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	mustView(t, s, func(tx store.Tx) error {
+		all, err := tx.Clients()
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, c := range all {
+			ids = append(ids, c.ID)
+		}
+		if want := []string{"billing", "order-A", "order-B", "order-a", "order-b", "order-é"}; !slices.Equal(ids, want) {
+			t.Errorf("Clients = %v, want %v", ids, want)
+		}
+		return nil
+	})
+	mustUpdate(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"b", "A", "a", "B", "é"} {
+			if err := tx.DeleteClient("order-" + id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err := s.Update(t.Context(), func(tx store.Tx) error { return tx.DeleteClient("api") }); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleting a deleted client: %v", err)
 	}
@@ -215,7 +246,7 @@ func clientDelete(t *testing.T, s store.Store) {
 	})
 }
 
-func testConsents(t *testing.T, open Opener) {
+func testConsents(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"KeptPerUserAndClientAndGoWithTheAccount": consentsPerUser,
 	})
@@ -280,7 +311,7 @@ func consentsPerUser(t *testing.T, s store.Store) {
 	})
 }
 
-func testTOTP(t *testing.T, open Opener) {
+func testTOTP(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTripAndDelete":       totpRoundTrip,
 		"WithoutSecretIsRefused":   totpInvalid,
@@ -373,7 +404,7 @@ func totpStatus(t *testing.T, s store.Store) {
 	})
 }
 
-func testRecoveryCodes(t *testing.T, open Opener) {
+func testRecoveryCodes(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTripAndGoWithTheAccount": recoveryRoundTrip,
 	})
@@ -437,7 +468,7 @@ func recoveryRoundTrip(t *testing.T, s store.Store) {
 	})
 }
 
-func testSignInFailures(t *testing.T, open Opener) {
+func testSignInFailures(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"KeptAndGoWithTheAccount": failuresKept,
 	})

@@ -13,7 +13,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testRefreshTokens(t *testing.T, open Opener) {
+func testRefreshTokens(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTrip":                   refreshRoundTrip,
 		"Rotate":                      refreshRotate,
@@ -232,7 +232,7 @@ func refreshSwept(t *testing.T, s store.Store) {
 			tx.PutRefreshToken(&store.RefreshToken{Hash: "moved", SessionID: "s3", UserID: "u", ExpiresAt: exp.Add(3 * time.Hour)}),
 		)
 	})
-	if n, err := s.Sweep(t.Context(), exp.Add(-time.Nanosecond)); err != nil || n != 0 {
+	if n, err := s.Sweep(t.Context(), exp.Add(-time.Microsecond)); err != nil || n != 0 {
 		t.Fatalf("a sweep before the expiry removed %d, %v", n, err)
 	}
 	if n, err := s.Sweep(t.Context(), exp.Add(time.Hour)); err != nil || n != 1 {

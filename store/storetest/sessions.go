@@ -10,7 +10,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testSessions(t *testing.T, open Opener) {
+func testSessions(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTrip":                      sessionRoundTrip,
 		"TimesAreReadInUTC":              sessionTimesUTC,
@@ -89,6 +89,9 @@ func sessionsByUser(t *testing.T, s store.Store) {
 		for _, ses := range []store.Session{
 			{ID: "late", UserID: "u1", CreatedAt: T0.Add(time.Hour)},
 			{ID: "early", UserID: "u1", CreatedAt: T0},
+			// Started at the same time: the id decides.
+			{ID: "tie-b", UserID: "u1", CreatedAt: T0.Add(2 * time.Hour)},
+			{ID: "tie-a", UserID: "u1", CreatedAt: T0.Add(2 * time.Hour)},
 			{ID: "other", UserID: "u2", CreatedAt: T0},
 			{ID: "prefix", UserID: "u10", CreatedAt: T0},
 		} {
@@ -98,8 +101,8 @@ func sessionsByUser(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	if got := sessionIDs(t, s, "u1"); !reflect.DeepEqual(got, []string{"early", "late"}) {
-		t.Errorf("sessions of u1 = %v, want early then late", got)
+	if got := sessionIDs(t, s, "u1"); !reflect.DeepEqual(got, []string{"early", "late", "tie-a", "tie-b"}) {
+		t.Errorf("sessions of u1 = %v, want early, late, tie-a, tie-b", got)
 	}
 	if got := sessionIDs(t, s, "nobody"); len(got) != 0 {
 		t.Errorf("sessions of an unknown user = %v", got)

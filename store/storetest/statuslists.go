@@ -8,7 +8,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testStatusLists(t *testing.T, open Opener) {
+func testStatusLists(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"IndicesAreRandomAndNeverReused": statusRandom,
 		"ListFillsThenOpensTheNext":      statusFills,

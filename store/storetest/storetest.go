@@ -8,7 +8,36 @@
 //	}
 //
 // Every test uses fixed times (T0 and offsets from it), never the wall
-// clock, and every one of them can fail.
+// clock, and every one of them can fail. The store may run an Update's fn
+// more than once; no test counts on it running once.
+//
+// Beyond the contract written on store.Store, the suite holds a backend to
+// what the service relies on and the bbolt store does:
+//   - Identifiers (user, session, credential, client, ceremony and
+//     revocation ids, usernames, handles, refresh token hashes) of 1 to
+//     1024 bytes are accepted, and longer or empty ones refused with an
+//     error; a lookup of an empty or oversized one is ErrNotFound.
+//   - Lists come in a fixed order: users by username and clients by id in
+//     byte order (not a locale's collation), consents by client id,
+//     credentials, sessions and signing keys oldest first (then by id),
+//     refresh tokens scanned by hash, audit events by position.
+//   - Strings and byte slices round trip byte for byte, invalid UTF-8
+//     included (an audit detail value of "\xff"), and times come back in
+//     UTC, equal to the instant written. Every time the suite stores is a
+//     whole microsecond, so a backend may keep microseconds only.
+//   - Expiry is at the instant: a ceremony is refused and swept, and a
+//     blacklist entry, session or pending ceremony swept, at now ==
+//     ExpiresAt (or until). A refresh token is never swept before its
+//     expiry and always by an hour after it (bbolt sweeps them by the
+//     hour). Sweep returns the number of records it removed.
+//   - Audit positions are dense from 1: an event of a rolled-back
+//     transaction leaves no gap.
+//   - Pending ceremonies are put in the order they expire, as the service
+//     does (they all live the same time); a store may sweep them in the
+//     order they were put.
+//   - DeleteUser removes the account's passkeys, sessions, TOTP factor,
+//     recovery codes, sign-in failures and consents, and keeps the
+//     blacklist and the audit log.
 package storetest
 
 import (
@@ -23,16 +52,16 @@ import (
 // clock.
 var T0 = time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
 
-// Opener makes a new, empty store for one test; it closes the store when
-// the test ends (t.Cleanup).
-type Opener func(t *testing.T) store.Store
+// opener makes a new, empty store for one test and closes it when the
+// test ends (t.Cleanup): the function given to Run.
+type opener func(t *testing.T) store.Store
 
 // Run runs every conformance test against stores made by open (a new,
 // empty store per call).
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	groups := []struct {
 		name string
-		run  func(t *testing.T, open Opener)
+		run  func(t *testing.T, open opener)
 	}{
 		{"Users", testUsers},
 		{"Credentials", testCredentials},
@@ -49,6 +78,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SignInFailures", testSignInFailures},
 		{"StatusLists", testStatusLists},
 		{"Sweep", testSweep},
+		{"Transactions", testTransactions},
+		{"Concurrency", testConcurrency},
+		{"Copies", testCopies},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { g.run(t, open) })
@@ -56,7 +88,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 }
 
 // cases runs each named case as a subtest.
-func cases(t *testing.T, open Opener, tests map[string]func(t *testing.T, s store.Store)) {
+func cases(t *testing.T, open opener, tests map[string]func(t *testing.T, s store.Store)) {
 	t.Helper()
 	for _, name := range sortedKeys(tests) {
 		fn := tests[name]

@@ -10,7 +10,7 @@ import (
 	"github.com/latchid/latch/store"
 )
 
-func testSweep(t *testing.T, open Opener) {
+func testSweep(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RemovesExactlyWhatExpired":      sweepExact,
 		"ClearsALargeBacklog":            sweepBacklog,
@@ -50,8 +50,14 @@ func sweepExact(t *testing.T, s store.Store) {
 			tx.PutClient(&store.Client{ID: "client", CreatedAt: past}),
 		)
 	})
-	for id, exp := range map[string]time.Time{"pen-old": past, "pen-edge": T0, "pen-new": future} {
-		if err := s.PutPending(&store.Ceremony{ID: id, ExpiresAt: exp}, past.Add(-time.Minute)); err != nil {
+	// Pending ceremonies are put in the order they expire, as the service
+	// does (each lives as long as the others): a store may sweep them in
+	// the order they were put.
+	for i, p := range []struct {
+		id  string
+		exp time.Time
+	}{{"pen-old", past}, {"pen-edge", T0}, {"pen-new", future}} {
+		if err := s.PutPending(&store.Ceremony{ID: p.id, ExpiresAt: p.exp}, past.Add(-time.Hour+time.Duration(i)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,15 +13,16 @@ import (
 // maxKeyLen is the longest identifier every store accepts as a key.
 const maxKeyLen = 1024
 
-func testUsers(t *testing.T, open Opener) {
+func testUsers(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
-		"RoundTrip":                    userRoundTrip,
-		"UnknownKeysAreNotFound":       userUnknownKeys,
-		"RenameMovesIndexes":           userRename,
-		"UsersAreOrderedByUsername":    usersOrdered,
-		"OwnIDHandles":                 userOwnIDHandles,
-		"DeleteUserRemovesTheAccount":  deleteUserCascade,
-		"UpdateWithoutChangeKeepsUser": userPutAgain,
+		"RoundTrip":                             userRoundTrip,
+		"UnknownKeysAreNotFound":                userUnknownKeys,
+		"RenameMovesIndexes":                    userRename,
+		"UsersAreOrderedByUsername":             usersOrdered,
+		"OwnIDHandles":                          userOwnIDHandles,
+		"DeleteUserRemovesTheAccount":           deleteUserCascade,
+		"DeleteUserTakesEverythingOfTheAccount": deleteUserEverything,
+		"UpdateWithoutChangeKeepsUser":          userPutAgain,
 	})
 	t.Run("Uniqueness", func(t *testing.T) { userUniqueness(t, open) })
 	t.Run("RejectsInvalidRecords", func(t *testing.T) { userInvalid(t, open) })
@@ -89,7 +90,7 @@ func userUnknownKeys(t *testing.T, s store.Store) {
 	})
 }
 
-func userUniqueness(t *testing.T, open Opener) {
+func userUniqueness(t *testing.T, open opener) {
 	tests := []struct {
 		name string
 		put  store.User
@@ -169,7 +170,7 @@ func userPutAgain(t *testing.T, s store.Store) {
 	})
 }
 
-func userInvalid(t *testing.T, open Opener) {
+func userInvalid(t *testing.T, open opener) {
 	tests := []struct {
 		name string
 		user store.User
@@ -203,6 +204,11 @@ func usersOrdered(t *testing.T, s store.Store) {
 			{ID: "1", Handle: []byte("1"), Username: "carol"},
 			{ID: "2", Handle: []byte("2"), Username: "alice"},
 			{ID: "3", Handle: []byte("3"), Username: "bob"},
+			// Byte order, not a locale's collation.
+			{ID: "4", Handle: []byte("4"), Username: "Zoe"},
+			{ID: "5", Handle: []byte("5"), Username: "émile"},
+			{ID: "6", Handle: []byte("6"), Username: "Bob"},
+			{ID: "7", Handle: []byte("7"), Username: "alice2"},
 		} {
 			if err := tx.PutUser(&u); err != nil {
 				return err
@@ -219,7 +225,7 @@ func usersOrdered(t *testing.T, s store.Store) {
 		for _, u := range users {
 			names = append(names, u.Username)
 		}
-		if got := strings.Join(names, ","); got != "alice,bob,carol" {
+		if got := strings.Join(names, ","); got != "Bob,Zoe,alice,alice2,bob,carol,émile" {
 			t.Errorf("Users order = %s", got)
 		}
 		return nil
@@ -373,4 +379,93 @@ func deleteUserCascade(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// deleteUserEverything gives an account one of everything kept under it,
+// and checks that DeleteUser takes all of it and leaves what is not the
+// account's: the blacklist, the audit log, the clients, another account.
+func deleteUserEverything(t *testing.T, s store.Store) {
+	putUsers(t, s, "u", "v")
+	for _, id := range []string{"u", "v"} {
+		mustUpdate(t, s, func(tx store.Tx) error {
+			return errors.Join(
+				tx.PutCredential(&store.Credential{ID: []byte("cred-" + id), UserID: id}),
+				tx.PutTOTP(&store.TOTP{UserID: id, Secret: []byte("seed")}),
+				tx.PutRecoveryCodes(&store.RecoveryCodes{UserID: id, Hashes: [][]byte{[]byte("h")}}),
+				tx.PutSignInFailures(&store.SignInFailures{UserID: id, Failures: 2}),
+				tx.PutConsent(&store.Consent{UserID: id, ClientID: "app", Scopes: []string{"openid"}, GrantedAt: T0}),
+				tx.PutSession(&store.Session{ID: "ses-" + id, UserID: id, CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)}),
+				tx.PutSession(&store.Session{ID: "app-" + id, UserID: id, CreatedAt: T0, ExpiresAt: T0.Add(time.Hour), LoginSID: "ses-" + id}),
+				tx.PutRevoked("sid:ses-"+id, T0.Add(time.Hour)),
+				tx.AppendAudit(&store.AuditEvent{Time: T0, Type: "signin", UserID: id}),
+			)
+		})
+	}
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.PutClient(&store.Client{ID: "app"}) })
+	mustUpdate(t, s, func(tx store.Tx) error { return tx.DeleteUser("u") })
+	mustView(t, s, func(tx store.Tx) error {
+		for what, err := range map[string]error{
+			"user":          second(tx.User("u")),
+			"by username":   second(tx.UserByUsername("u:u")),
+			"by handle":     second(tx.UserByHandle([]byte("u"))),
+			"credential":    second(tx.Credential([]byte("cred-u"))),
+			"TOTP":          second(tx.TOTP("u")),
+			"recovery":      second(tx.RecoveryCodes("u")),
+			"consent":       second(tx.Consent("u", "app")),
+			"login session": second(tx.Session("ses-u")),
+			"app session":   second(tx.Session("app-u")),
+		} {
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s of the deleted account: %v, want ErrNotFound", what, err)
+			}
+		}
+		if f, err := tx.SignInFailures("u"); err != nil || f.Failures != 0 {
+			t.Errorf("sign-in failures of the deleted account: %+v, %v", f, err)
+		}
+		if c, err := tx.Consents("u"); err != nil || len(c) != 0 {
+			t.Errorf("consents of the deleted account: %+v, %v", c, err)
+		}
+		// What is not the account's stays.
+		if all, err := tx.Revoked(T0); err != nil || len(all) != 2 {
+			t.Errorf("the blacklist after the deletion: %v, %v; want both entries", all, err)
+		}
+		if events, err := tx.AuditEvents(0); err != nil || len(events) != 2 {
+			t.Errorf("the audit log after the deletion: %v, %v; want both events", events, err)
+		}
+		if c, err := tx.VerifyAudit(); err != nil || c.Break != nil || c.Events != 2 {
+			t.Errorf("the audit chain after the deletion: %+v, %v", c, err)
+		}
+		if _, err := tx.Client("app"); err != nil {
+			t.Errorf("the client after the deletion: %v", err)
+		}
+		// The other account is whole.
+		for what, err := range map[string]error{
+			"user":       second(tx.User("v")),
+			"credential": second(tx.Credential([]byte("cred-v"))),
+			"TOTP":       second(tx.TOTP("v")),
+			"recovery":   second(tx.RecoveryCodes("v")),
+			"consent":    second(tx.Consent("v", "app")),
+			"session":    second(tx.Session("ses-v")),
+		} {
+			if err != nil {
+				t.Errorf("%s of the other account: %v", what, err)
+			}
+		}
+		if f, err := tx.SignInFailures("v"); err != nil || f.Failures != 2 {
+			t.Errorf("sign-in failures of the other account: %+v, %v", f, err)
+		}
+		if got := len(mustSessions(t, tx, "v")); got != 2 {
+			t.Errorf("the other account has %d sessions, want 2", got)
+		}
+		return nil
+	})
+}
+
+func mustSessions(t *testing.T, tx store.Tx, userID string) []store.Session {
+	t.Helper()
+	sessions, err := tx.SessionsByUser(userID)
+	if err != nil {
+		t.Errorf("SessionsByUser(%q): %v", userID, err)
+	}
+	return sessions
 }

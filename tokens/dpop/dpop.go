@@ -1,7 +1,10 @@
 package dpop
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"math"
 	"slices"
@@ -34,6 +37,17 @@ type DPoPConfig struct {
 	Nonces bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// NonceKey keys the server nonces, so that nodes serving one issuer
+	// accept each other's nonces; nil means a random key of this process.
+	NonceKey []byte
+	// Spend, when set, records each proof this node's replay cache took in
+	// a replay record shared by every node serving the issuer
+	// (store.Shared.SpendOnce), and refuses the proof as replayed when it
+	// reports that another use came first. key names the proof (its key's
+	// thumbprint, htu and jti) alike on every node; until is when the proof
+	// stops being acceptable anyway. An error Spend returns is returned as
+	// it is.
+	Spend func(key string, until time.Time) (fresh bool, err error)
 }
 
 const (
@@ -104,7 +118,7 @@ func NewDPoP(cfg DPoPConfig) *DPoP {
 		cfg:    cfg,
 		algs:   algs,
 		replay: newReplayCache(cfg.MaxAge+cfg.FutureSkew, cfg.ReplayCacheSize, cfg.ReplayPerKey),
-		nonces: newNonceSource(),
+		nonces: newNonceSource(cfg.NonceKey),
 		keys:   newBoundedCache[*proofKey](maxCachedHeaders, maxCachedHeader),
 		htus:   newBoundedCache[string](maxCachedHTU, maxHTU),
 	}
@@ -153,11 +167,11 @@ type Proof struct {
 	// for an SD-JWT cnf.jwk.
 	JWK []byte
 
-	// replayKey, holder and url record what CheckOnly saw, so Commit
+	// replayKey, holder, url and htu record what CheckOnly saw, so Commit
 	// records the same key for the same URL.
 	replayKey [32]byte
 	holder    holderID
-	url       string
+	url, htu  string
 	checked   bool
 	// recorded is set once the jti is in the replay cache, so recording
 	// the same Proof again (a store transaction run twice) is a no-op.
@@ -239,7 +253,10 @@ func (d *DPoP) Commit(p *Proof, url string) error {
 		return errProofHTU
 	}
 	key := d.replay.key(p.holder, htu, p.JTI)
-	return d.record(p.holder, &key, p.IssuedAt, d.cfg.Now())
+	if err := d.record(p.holder, &key, p.IssuedAt, d.cfg.Now()); err != nil {
+		return err
+	}
+	return d.spendShared(p, htu)
 }
 
 // Record records the jti of a proof returned by CheckOnly for the URL it
@@ -257,7 +274,34 @@ func (d *DPoP) Record(p *Proof) error {
 	if err := d.record(p.holder, &p.replayKey, p.IssuedAt, d.cfg.Now()); err != nil {
 		return err
 	}
+	if err := d.spendShared(p, p.htu); err != nil {
+		return err
+	}
 	p.recorded = true
+	return nil
+}
+
+// spendShared records p's use for htu in the shared replay record, when
+// there is one (DPoPConfig.Spend). The key is a hash of the proof's key
+// thumbprint, htu and jti with lengths, so no two proofs share one.
+func (d *DPoP) spendShared(p *Proof, htu string) error {
+	if d.cfg.Spend == nil {
+		return nil
+	}
+	h := sha256.New()
+	for _, part := range []string{"latch dpop proof", p.JKT, htu, p.JTI} {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write([]byte(part))
+	}
+	fresh, err := d.cfg.Spend(hex.EncodeToString(h.Sum(nil)), p.IssuedAt.Add(d.cfg.MaxAge+d.cfg.FutureSkew))
+	switch {
+	case err != nil:
+		return err
+	case !fresh:
+		return errProofReplay
+	}
 	return nil
 }
 
@@ -353,14 +397,7 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 	}
 
 	rk := d.replay.key(key.holder, wantHTU, c.JTI)
-	if commit {
-		if err := d.record(key.holder, &rk, iat, now); err != nil {
-			return nil, err
-		}
-	} else if d.replay.seen(&rk, now) {
-		return nil, errProofReplay
-	}
-	return &Proof{
+	p := &Proof{
 		JKT:       key.jkt,
 		JTI:       c.JTI,
 		IssuedAt:  iat,
@@ -368,9 +405,17 @@ func (d *DPoP) check(pc ProofCheck, commit bool) (*Proof, error) {
 		replayKey: rk,
 		holder:    key.holder,
 		url:       pc.URL,
+		htu:       wantHTU,
 		checked:   true,
-		recorded:  commit,
-	}, nil
+	}
+	if commit {
+		if err := d.Record(p); err != nil {
+			return nil, err
+		}
+	} else if d.replay.seen(&rk, now) {
+		return nil, errProofReplay
+	}
+	return p, nil
 }
 
 // checkHeader runs the checks of a proof's JOSE header (typ, alg, jwk) and

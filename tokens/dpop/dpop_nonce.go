@@ -20,7 +20,7 @@ const nonceWindow = time.Minute
 const nonceSize = 16
 
 // nonceSource derives DPoP server nonces as HMAC-SHA256(key, window) under
-// a random per-process key. Nothing is stored per client: validity is
+// a random per-process key or one given (DPoPConfig.NonceKey). Nothing is stored per client: validity is
 // recomputed, and the nonce changes every window, which rotates it.
 type nonceSource struct {
 	key [32]byte
@@ -30,9 +30,15 @@ type nonceSource struct {
 	cached string // nonce of that window
 }
 
-func newNonceSource() *nonceSource {
+// newNonceSource makes a source keyed with key, or with a random key when
+// key is empty.
+func newNonceSource(key []byte) *nonceSource {
 	n := &nonceSource{window: -1}
-	_, _ = rand.Read(n.key[:])
+	if len(key) == 0 {
+		_, _ = rand.Read(n.key[:])
+	} else {
+		n.key = sha256.Sum256(append([]byte(nonceLabel+" key\x00"), key...))
+	}
 	return n
 }
 

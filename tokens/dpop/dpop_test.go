@@ -614,3 +614,72 @@ func TestDPoPExpectedHTUCache(t *testing.T) {
 		t.Fatalf("respelled htu: %v", err)
 	}
 }
+
+// TestDPoPSharedReplayRecord: nodes serving one issuer share a replay
+// record (DPoPConfig.Spend) and a nonce key, so a proof used on one is
+// refused on the other, whichever way it is spent, and a nonce one hands
+// out is good at the other.
+func TestDPoPSharedReplayRecord(t *testing.T) {
+	f := newProofFixture(t)
+	var mu sync.Mutex
+	spent := map[string]time.Time{}
+	var untils []time.Time
+	spend := func(key string, until time.Time) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		untils = append(untils, until)
+		if _, ok := spent[key]; ok {
+			return false, nil
+		}
+		spent[key] = until
+		return true, nil
+	}
+	nonceKey := []byte("the nodes' shared key")
+	a := NewDPoP(DPoPConfig{Now: f.clock.Now, Spend: spend, NonceKey: nonceKey, Nonces: true})
+	b := NewDPoP(DPoPConfig{Now: f.clock.Now, Spend: spend, NonceKey: nonceKey, Nonces: true})
+	if a.Nonce() != b.Nonce() {
+		t.Fatal("nodes with one nonce key hand out different nonces")
+	}
+	if NewDPoP(DPoPConfig{Now: f.clock.Now, Nonces: true}).Nonce() == a.Nonce() {
+		t.Fatal("a node without the key hands out the shared nonce")
+	}
+	check := func(p string) ProofCheck {
+		return ProofCheck{Headers: []string{p}, Method: "POST", URL: rfcTokenURL}
+	}
+	withNonce := func(h, c map[string]any) { c["nonce"] = a.Nonce() }
+
+	p := f.proof(t, withNonce)
+	if _, err := a.Verify(check(p)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Verify(check(p)); !errors.Is(err, errProofReplay) {
+		t.Fatalf("Verify on the other node: err = %v, want replay", err)
+	}
+	if want := f.clock.Now().Truncate(time.Second).Add(a.cfg.MaxAge + a.cfg.FutureSkew); !untils[0].Equal(want) {
+		t.Fatalf("spent until %v, want iat + max age + skew = %v", untils[0], want)
+	}
+
+	// Checked on both, recorded on one: the other's Record refuses it.
+	p = f.proof(t, withNonce)
+	pa, err := a.CheckOnly(check(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := b.CheckOnly(check(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Record(pb); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Record(pa); !errors.Is(err, errProofReplay) {
+		t.Fatalf("Record after the other node's: err = %v, want replay", err)
+	}
+
+	// A store that cannot answer refuses the proof with its own error.
+	down := errors.New("store down")
+	c := NewDPoP(DPoPConfig{Now: f.clock.Now, Spend: func(string, time.Time) (bool, error) { return false, down }})
+	if _, err := c.Verify(check(f.proof(t, nil))); !errors.Is(err, down) {
+		t.Fatalf("err = %v, want the store's", err)
+	}
+}
