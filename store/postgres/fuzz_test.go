@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"testing"
+	"time"
 
 	"github.com/latchid/latch/store"
 )
@@ -10,7 +11,7 @@ import (
 // can send on the channel, is parsed without panicking, and what parses
 // is what encodeChange makes of it.
 func FuzzDecodeChange(f *testing.F) {
-	for _, c := range []store.Change{{Kind: store.ChangeUser, Key: "u1"}, {Kind: store.ChangeRevoked, Key: "\x00\xff"}, {Kind: store.ChangeSigningKeys}} {
+	for _, c := range []store.Change{{Kind: store.ChangeUser, Key: "u1"}, {Kind: store.ChangeRevoked, Key: "\x00\xff", Until: time.Unix(1, 2)}, {Kind: store.ChangeSigningKeys}} {
 		f.Add(encodeChange(c))
 	}
 	f.Add("9:")

@@ -74,7 +74,7 @@ func (db *DB) TakePending(ctx context.Context, id string, now time.Time) (*store
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		err = fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		err = fmt.Errorf("%w: %v", errDown, redact(err))
 		db.health.record(err)
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func (db *DB) Sweep(ctx context.Context, now time.Time) (removed int, err error)
 	}
 	defer db.inflight.Done()
 	if err := db.chainAudit(ctx); err != nil {
-		return 0, fmt.Errorf("%w: chain audit events: %v", errWriteFailed, redact(err))
+		return 0, fmt.Errorf("%w: chain audit events: %v", errDown, redact(err))
 	}
 	if _, err := db.trimPending(ctx); err != nil {
 		return 0, err

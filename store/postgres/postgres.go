@@ -282,7 +282,7 @@ func (db *DB) takeTurn(ctx context.Context) (*pgxpool.Conn, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		return nil, fmt.Errorf("%w: %v", errDown, redact(err))
 	}
 	if _, err := conn.Exec(tctx, "SELECT pg_advisory_lock($1)", contendedLock); err != nil {
 		conn.Release()
@@ -290,7 +290,7 @@ func (db *DB) takeTurn(ctx context.Context) (*pgxpool.Conn, error) {
 		if errors.As(err, &pgErr) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		return nil, fmt.Errorf("%w: %v", errDown, redact(err))
 	}
 	return conn, nil
 }
@@ -310,15 +310,21 @@ func (db *DB) translate(err error) error {
 		}
 	case errors.As(err, &pgErr) && pgErr.Code == "23503":
 		return store.ErrNotFound // the account a record belongs to is gone
-	case errors.Is(err, errWriteFailed):
+	case errors.Is(err, store.ErrWriteFailed):
 		db.health.record(err)
 		return err
 	}
 	return err
 }
 
-// errWriteFailed marks a failure of the database rather than of fn.
-var errWriteFailed = fmt.Errorf("postgres: %w", store.ErrWriteFailed)
+// Failures of the database rather than of fn: a commit that failed, and a
+// database that cannot be reached, in a write (nothing was written) and in
+// a read.
+var (
+	errWriteFailed = fmt.Errorf("postgres: %w", store.ErrWriteFailed)
+	errDown        = fmt.Errorf("postgres: %w (%w)", store.ErrUnavailable, store.ErrWriteFailed)
+	errDownRead    = fmt.Errorf("postgres: %w", store.ErrUnavailable)
+)
 
 // attempt is one run of fn in a transaction, with its commit.
 func (db *DB) attempt(ctx context.Context, turn *pgxpool.Conn, fn func(tx store.Tx) error) (audited bool, err error) {
@@ -328,10 +334,10 @@ func (db *DB) attempt(ctx context.Context, turn *pgxpool.Conn, fn func(tx store.
 		tx, err = turn.BeginTx(bctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 		cancel()
 		if err != nil && ctx.Err() == nil {
-			err = fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+			err = fmt.Errorf("%w: %v", errDown, redact(err))
 		}
 	} else {
-		tx, err = db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+		tx, err = db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, errDown)
 	}
 	if err != nil {
 		return false, err
@@ -365,8 +371,8 @@ func (db *DB) attempt(ctx context.Context, turn *pgxpool.Conn, fn func(tx store.
 }
 
 // begin starts a transaction, the wait for a connection bounded by the
-// statement timeout. A database that cannot be reached is ErrWriteFailed.
-func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+// statement timeout. A database that cannot be reached is down.
+func (db *DB) begin(ctx context.Context, opts pgx.TxOptions, down error) (pgx.Tx, error) {
 	bctx, cancel := context.WithTimeout(ctx, db.timeout)
 	defer cancel()
 	tx, err := db.pool.BeginTx(bctx, opts)
@@ -374,7 +380,7 @@ func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		return nil, fmt.Errorf("%w: %v", down, redact(err))
 	}
 	return tx, nil
 }
@@ -386,7 +392,7 @@ func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 		return err
 	}
 	defer db.inflight.Done()
-	tx, err := db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, errDownRead)
 	if err != nil {
 		return err
 	}
@@ -423,7 +429,7 @@ func (db *DB) exec(ctx context.Context, sql string, args ...any) (pgconn.Command
 		if ctx.Err() != nil {
 			return tag, ctx.Err()
 		}
-		err = fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		err = fmt.Errorf("%w: %v", errDown, redact(err))
 		db.health.record(err)
 		return tag, err
 	}
@@ -448,7 +454,7 @@ func (db *DB) Ping(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, db.timeout)
 	defer cancel()
 	if err := db.pool.Ping(pctx); err != nil {
-		return fmt.Errorf("postgres: ping: %v", redact(err))
+		return fmt.Errorf("%w: ping: %v", errDownRead, redact(err))
 	}
 	return nil
 }

@@ -383,7 +383,7 @@ func TestWatchAcrossNodes(t *testing.T) {
 		t.Helper()
 		select {
 		case c := <-changes:
-			if c != want {
+			if c.Kind != want.Kind || c.Key != want.Key || !c.Until.Equal(want.Until) {
 				t.Fatalf("change %+v, want %+v", c, want)
 			}
 		case <-time.After(time.Second):
@@ -393,8 +393,9 @@ func TestWatchAcrossNodes(t *testing.T) {
 	expect(store.Change{Kind: store.ChangeResync})
 	putUser(t, dbs[0], "u1", "alice")
 	expect(store.Change{Kind: store.ChangeUser, Key: "u1"})
-	update(t, dbs[0], func(tx store.Tx) error { return tx.PutRevoked("sid\x00\xff", time.Now().Add(time.Hour)) })
-	expect(store.Change{Kind: store.ChangeRevoked, Key: "sid\x00\xff"})
+	until := time.Date(2030, 1, 2, 3, 4, 5, 6789, time.UTC)
+	update(t, dbs[0], func(tx store.Tx) error { return tx.PutRevoked("sid\x00\xff", until) })
+	expect(store.Change{Kind: store.ChangeRevoked, Key: "sid\x00\xff", Until: until})
 	update(t, dbs[0], func(tx store.Tx) error {
 		return tx.PutSigningKey(&store.SigningKey{ID: "k1", Alg: "ES256", Private: []byte("private")})
 	})
@@ -470,8 +471,15 @@ func TestRestartAndOutage(t *testing.T) {
 	err := db.Update(ctx, func(tx store.Tx) error {
 		return tx.PutUser(&store.User{ID: "u3", Handle: []byte("u3"), Username: "carol"})
 	})
-	if !errors.Is(err, store.ErrWriteFailed) || time.Since(start) > 10*time.Second {
+	if !errors.Is(err, store.ErrWriteFailed) || !errors.Is(err, store.ErrUnavailable) || time.Since(start) > 10*time.Second {
 		t.Fatalf("write while down: %v after %v", err, time.Since(start))
+	}
+	err = db.View(ctx, func(tx store.Tx) error { return second(tx.User("u1")) })
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("read while down: %v", err)
+	}
+	if _, err := db.SpendOnce(ctx, "k", time.Now().Add(time.Minute)); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("spend while down: %v", err)
 	}
 	if err := db.Ping(ctx); err == nil {
 		t.Fatal("ping while down")
@@ -667,3 +675,5 @@ func TestSweepRemovesSpentAndPending(t *testing.T) {
 		t.Fatal("a live key was swept")
 	}
 }
+
+func second[T any](_ T, err error) error { return err }

@@ -115,14 +115,19 @@ func (t *pgTx) stmtCtx() (context.Context, context.CancelFunc) {
 }
 
 // fail records a failed statement. A database that cannot be reached is
-// ErrWriteFailed; pgx.ErrNoRows is not a failure of the statement.
+// store.ErrUnavailable (and, in a write, ErrWriteFailed); pgx.ErrNoRows is
+// not a failure of the statement.
 func (t *pgTx) fail(err error) error {
 	if err == nil || errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) && !errors.Is(err, context.Canceled) {
-		err = fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		down := errDownRead
+		if t.write {
+			down = errDown
+		}
+		err = fmt.Errorf("%w: %v", down, redact(err))
 	}
 	if t.failure == nil {
 		t.failure = err
@@ -186,7 +191,11 @@ func (t *pgTx) get(sql string, rec versioned, args ...any) error {
 
 // notify queues a change for the nodes watching.
 func (t *pgTx) notify(kind store.ChangeKind, key string) {
-	t.changes = append(t.changes, encodeChange(store.Change{Kind: kind, Key: key}))
+	t.notifyChange(store.Change{Kind: kind, Key: key})
+}
+
+func (t *pgTx) notifyChange(c store.Change) {
+	t.changes = append(t.changes, encodeChange(c))
 }
 
 // flush sends the queued changes, in one statement, inside the
@@ -819,7 +828,7 @@ func (t *pgTx) PutRevoked(key string, until time.Time) error {
 		return err
 	}
 	if tag.RowsAffected() > 0 {
-		t.notify(store.ChangeRevoked, key)
+		t.notifyChange(store.Change{Kind: store.ChangeRevoked, Key: key, Until: rec.Until})
 	}
 	return nil
 }
