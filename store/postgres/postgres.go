@@ -1,0 +1,435 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/latchid/latch/store"
+)
+
+// Options configures Open. Zero values take the documented defaults.
+type Options struct {
+	// URL is the database, postgres://user:password@host:port/db?... (any
+	// form pgx accepts).
+	URL string
+	// KEK is the 32-byte key-encryption key, the same on every node.
+	KEK []byte
+	// MaxConns bounds the node's connections; default 16.
+	MaxConns int32
+	// StatementTimeout bounds every statement (statement_timeout, set on
+	// each connection) and every wait for a connection; default 5s.
+	StatementTimeout time.Duration
+	// Logger receives operational messages; default slog.Default().
+	Logger *slog.Logger
+}
+
+const (
+	defaultMaxConns         = 16
+	defaultStatementTimeout = 5 * time.Second
+	// maxAttempts bounds the runs of one Update's function when
+	// transactions keep failing to serialise.
+	maxAttempts = 12
+)
+
+// DB is a store in a PostgreSQL database, which several nodes may use at
+// once. It is safe for concurrent use.
+type DB struct {
+	pool        *pgxpool.Pool
+	cfg         *pgxpool.Config
+	sealer      *store.Sealer
+	auditMACKey []byte
+	logger      *slog.Logger
+	timeout     time.Duration
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	// inflight counts calls in progress, which Close waits for.
+	inflight sync.WaitGroup
+	mu       sync.RWMutex
+
+	commits, writes, retries atomic.Uint64
+	health                   health
+}
+
+var (
+	_ store.Store  = (*DB)(nil)
+	_ store.Shared = (*DB)(nil)
+)
+
+// Open connects to the database, creating or migrating its schema, and
+// checks that o.KEK is the key the database was written with (an error
+// wrapping store.ErrWrongKey if not). It retries a database that does not
+// answer until ctx ends.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	if o.URL == "" {
+		return nil, errors.New("postgres: open: no database URL")
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = defaultMaxConns
+	}
+	if o.StatementTimeout <= 0 {
+		o.StatementTimeout = defaultStatementTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	sealer, err := store.NewSealer(o.KEK)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(o.URL)
+	if err != nil {
+		// pgx's message may quote the URL, password and all.
+		return nil, errors.New("postgres: open: the database URL cannot be parsed")
+	}
+	cfg.MaxConns = o.MaxConns
+	cfg.ConnConfig.ConnectTimeout = o.StatementTimeout
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+	cfg.ConnConfig.RuntimeParams["lock_timeout"] = strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10)
+	cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt((4 * o.StatementTimeout).Milliseconds(), 10)
+	cfg.ConnConfig.RuntimeParams["application_name"] = "latch"
+	// A connection that went bad while the server was away is found out
+	// before use rather than by a request.
+	cfg.HealthCheckPeriod = 5 * time.Second
+	db := &DB{
+		cfg: cfg, sealer: sealer, auditMACKey: store.AuditChainKey(o.KEK),
+		logger: o.Logger, timeout: o.StatementTimeout,
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		var applied int
+		applied, err = db.migrate(ctx)
+		if err == nil {
+			if applied > 0 {
+				db.logger.Info("postgres: schema migrated", "migrations", applied)
+			}
+			break
+		}
+		if !transient(err) {
+			return nil, fmt.Errorf("postgres: open: %w", err)
+		}
+		db.logger.Warn("postgres: database not reachable, retrying", "err", redact(err))
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("postgres: open: %w (last: %v)", ctx.Err(), redact(err))
+		case <-time.After(wait):
+		}
+	}
+	db.pool, err = pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %v", redact(err))
+	}
+	// Events queued by a node that stopped before chaining them.
+	if err := db.chainAudit(ctx); err != nil {
+		db.logger.Warn("postgres: chaining queued audit events", "err", redact(err))
+	}
+	return db, nil
+}
+
+// transient reports whether err is the database not answering (yet), as
+// opposed to one it answered with.
+func transient(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08 (connection), 57P0x (shutting down, cannot connect now),
+		// 53300 (too many connections).
+		return pgErr.Code[:2] == "08" || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code == "53300"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	var connErr *pgconn.ConnectError
+	return errors.As(err, &connErr) || pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// redact keeps a connection error's message without the configuration it
+// may quote (pgx names host and user, never the password, but the
+// operator's log is no place for either).
+func redact(err error) error {
+	var connErr *pgconn.ConnectError
+	if errors.As(err, &connErr) && connErr.Unwrap() != nil {
+		return fmt.Errorf("cannot connect to the database: %w", connErr.Unwrap())
+	}
+	return err
+}
+
+// retryable reports whether a transaction failed only for running beside
+// another: a serialisation failure or a deadlock, or a unique key a
+// concurrent transaction took (the run after it sees that row and answers
+// ErrUsernameTaken and the like itself).
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01" || pgErr.Code == "23505")
+}
+
+// enter registers a call, or reports ErrClosed.
+func (db *DB) enter() error {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed.Load() {
+		return store.ErrClosed
+	}
+	db.inflight.Add(1)
+	return nil
+}
+
+// Update runs fn in a SERIALIZABLE transaction and returns once it has
+// committed, running fn again (up to maxAttempts times in all) when the
+// transaction failed to serialise with another. An error that wraps
+// store.ErrWriteFailed means the database could not be written (the
+// commit, or the connection, failed). If the connection drops during the
+// commit itself, the outcome cannot be known; that too is ErrWriteFailed.
+func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
+	if err := db.enter(); err != nil {
+		return err
+	}
+	defer db.inflight.Done()
+	var err error
+	for attempt := 1; ; attempt++ {
+		var audited bool
+		audited, err = db.attempt(ctx, fn)
+		if err == nil {
+			db.commits.Add(1)
+			db.writes.Add(1)
+			db.health.record(nil)
+			if audited {
+				// The events are durable in the queue; chaining them now
+				// makes them readable in order when Update returns. A
+				// failure leaves them for the next chainer.
+				if cerr := db.chainAudit(ctx); cerr != nil {
+					db.logger.Warn("postgres: chaining audit events", "err", redact(cerr))
+				}
+			}
+			return nil
+		}
+		if !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
+			break
+		}
+		db.retries.Add(1)
+		// Jittered, growing back-off, so that the transactions that
+		// collided do not collide again.
+		d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+	return db.translate(err)
+}
+
+// translate turns what the database said into the store's errors.
+func (db *DB) translate(err error) error {
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		switch pgErr.ConstraintName {
+		case "users_username_key":
+			return store.ErrUsernameTaken
+		case "users_handle_key":
+			return store.ErrHandleTaken
+		case "credentials_pkey":
+			return store.ErrCredentialExists
+		}
+	case errors.As(err, &pgErr) && pgErr.Code == "23503":
+		return store.ErrNotFound // the account a record belongs to is gone
+	case errors.Is(err, errWriteFailed):
+		db.health.record(err)
+		return err
+	}
+	return err
+}
+
+// errWriteFailed marks a failure of the database rather than of fn.
+var errWriteFailed = fmt.Errorf("postgres: %w", store.ErrWriteFailed)
+
+// attempt is one run of fn in a transaction, with its commit.
+func (db *DB) attempt(ctx context.Context, fn func(tx store.Tx) error) (audited bool, err error) {
+	tx, err := db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	if err != nil {
+		return false, err
+	}
+	t := &pgTx{ctx: ctx, tx: tx, db: db, write: true}
+	err = callSafely(fn, t)
+	if t.failure != nil {
+		// A statement failed in a way fn may have swallowed: the
+		// transaction is aborted whatever fn returned.
+		err = t.failure
+	}
+	if err == nil {
+		err = t.flush()
+	}
+	if err != nil {
+		_ = tx.Rollback(context.Background())
+		if t.failure != nil && !retryable(t.failure) {
+			return false, t.failure
+		}
+		return false, err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), db.timeout)
+	defer cancel()
+	if err := tx.Commit(cctx); err != nil {
+		if retryable(err) {
+			return false, err
+		}
+		return false, fmt.Errorf("%w: commit: %v", errWriteFailed, redact(err))
+	}
+	return t.audited, nil
+}
+
+// begin starts a transaction, the wait for a connection bounded by the
+// statement timeout. A database that cannot be reached is ErrWriteFailed.
+func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	bctx, cancel := context.WithTimeout(ctx, db.timeout)
+	defer cancel()
+	tx, err := db.pool.BeginTx(bctx, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+	}
+	return tx, nil
+}
+
+// View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot,
+// which never blocks writers nor waits for them.
+func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
+	if err := db.enter(); err != nil {
+		return err
+	}
+	defer db.inflight.Done()
+	tx, err := db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	t := &pgTx{ctx: ctx, tx: tx, db: db}
+	err = callSafely(fn, t)
+	if err == nil && t.failure != nil {
+		err = t.failure
+	}
+	return err
+}
+
+// callSafely runs fn, turning a panic into an error.
+func callSafely(fn func(store.Tx) error, tx store.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store: transaction function panicked: %v", r)
+		}
+	}()
+	return fn(tx)
+}
+
+// exec runs one statement outside a transaction, bounded by the statement
+// timeout; a database that cannot be reached is ErrWriteFailed.
+func (db *DB) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := db.enter(); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	defer db.inflight.Done()
+	ectx, cancel := context.WithTimeout(ctx, db.timeout)
+	defer cancel()
+	tag, err := db.pool.Exec(ectx, sql, args...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return tag, ctx.Err()
+		}
+		err = fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		db.health.record(err)
+		return tag, err
+	}
+	db.health.record(nil)
+	return tag, nil
+}
+
+// ProbeWrite commits the time under a meta name of its own: it fails while
+// the database cannot be written.
+func (db *DB) ProbeWrite(ctx context.Context, now time.Time) error {
+	_, err := db.exec(ctx, `INSERT INTO latch_meta (name, value) VALUES ('write_probe', $1)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`, []byte(now.UTC().Format(time.RFC3339Nano)))
+	return err
+}
+
+// Ping reports whether the database answers now.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.enter(); err != nil {
+		return err
+	}
+	defer db.inflight.Done()
+	pctx, cancel := context.WithTimeout(ctx, db.timeout)
+	defer cancel()
+	if err := db.pool.Ping(pctx); err != nil {
+		return fmt.Errorf("postgres: ping: %v", redact(err))
+	}
+	return nil
+}
+
+// health tracks the outcomes of writes for WriteHealth.
+type health struct {
+	consecutive, total atomic.Uint64
+	last               atomic.Pointer[failure]
+}
+
+type failure struct {
+	err error
+	at  time.Time
+}
+
+func (h *health) record(err error) {
+	if err == nil {
+		h.consecutive.Store(0)
+		return
+	}
+	h.last.Store(&failure{err: err, at: time.Now()})
+	h.total.Add(1)
+	h.consecutive.Add(1)
+}
+
+// WriteHealth is the state of the write path as the last writes left it:
+// failing while the database could not be reached or written.
+func (db *DB) WriteHealth() store.WriteHealth {
+	h := store.WriteHealth{ConsecutiveFailures: db.health.consecutive.Load(), Failures: db.health.total.Load()}
+	h.Failing = h.ConsecutiveFailures > 0
+	if f := db.health.last.Load(); f != nil {
+		h.LastError, h.LastFailure = f.err, f.at
+	}
+	return h
+}
+
+// Stats counts this node's committed transactions: Commits and Writes are
+// both the committed Update calls (each is its own transaction; there is
+// no group commit to report), PagesWritten is not known to a client of the
+// database and stays 0, and so do Pending and Evicted, the ceremonies
+// being the database's.
+func (db *DB) Stats() store.Stats {
+	return store.Stats{Commits: db.commits.Load(), Writes: db.writes.Load()}
+}
+
+// Retries is the number of times an Update's function ran again after its
+// transaction failed to serialise with another.
+func (db *DB) Retries() uint64 { return db.retries.Load() }
+
+// Close waits for calls in progress and closes the connections.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.mu.Lock()
+		db.closed.Store(true)
+		db.mu.Unlock()
+		db.inflight.Wait()
+		db.pool.Close()
+	})
+	return nil
+}
