@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,9 @@ func newCluster(t *testing.T, n int, mods ...func(*Config)) *env {
 			DataDir: t.TempDir(), Addr: "127.0.0.1:0", Issuer: testIssuer, Now: e.clock.Now,
 			MasterKey: kek, Store: db, BeginRate: -1,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		}
+		if testing.Verbose() {
+			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
 		for _, m := range mods {
 			m(&cfg)
@@ -195,8 +199,9 @@ func TestClusterSignOutAndDisableReachEveryNode(t *testing.T) {
 		}
 	}
 	// Signing out on node 0 ends the session on the others.
-	if r, _ := e.requestTo(e.nodes[0], "DELETE", "/me/sessions", nil, bearer(dave.access)); r.status != 200 {
-		t.Fatalf("sign out everywhere: %d %s", r.status, r.raw)
+	sid, _ := jwtPart(t, dave.access, 1)["sid"].(string)
+	if r, _ := e.requestTo(e.nodes[0], "DELETE", "/me/sessions/"+sid, nil, bearer(dave.access)); r.status != 204 {
+		t.Fatalf("sign out: %d %s", r.status, r.raw)
 	}
 	for i, srv := range e.nodes[1:] {
 		took := waitFor(t, "the signed-out session refused", func() bool {
@@ -289,5 +294,51 @@ func TestClusterAuditChainStaysOneChain(t *testing.T) {
 	}
 	if rep.BrokenAt != 0 || rep.Problem != "" || rep.Unchained != 0 || rep.Events < 12 {
 		t.Fatalf("audit after concurrent sign-ups and sign-ins on three nodes: %+v", rep)
+	}
+}
+
+func TestClusterTOTPStepIsAcceptedOnce(t *testing.T) {
+	e := newCluster(t, 3)
+	u := enrollTOTP(t, e, "erin")
+	e.clock.Advance(totpPeriod * time.Second)
+	tokens := []string{u.mfaToken(t), u.mfaToken(t)}
+	code := u.code(e.clock.Now())
+	rs := e.race(e.nodes[1:], func(i int) (string, string, any, map[string]string) {
+		return "POST", "/totp/verify", map[string]any{"mfa_token": tokens[i], "code": code}, u.tokenHeaders("/totp/verify")
+	})
+	if got := statuses(rs); got[200] != 1 {
+		t.Fatalf("one TOTP code for two sign-ins on two nodes: %v (%s | %s)", got, rs[0].raw, rs[1].raw)
+	}
+}
+
+func TestClusterSignCounterNeverGoesBack(t *testing.T) {
+	e := newCluster(t, 3)
+	frank := e.newUser("frank", false)
+	frank.signUp()
+	// Two assertions made in counter order, finished on two nodes at once,
+	// in either order: the stored counter ends at the higher one.
+	for round := range 5 {
+		lo, hi := uint32(10+2*round), uint32(11+2*round)
+		bodies := []map[string]any{
+			frank.loginFinishBody("", webauthntest.Options{Counter: &lo}),
+			frank.loginFinishBody("", webauthntest.Options{Counter: &hi}),
+		}
+		e.race(e.nodes[1:], func(i int) (string, string, any, map[string]string) {
+			return "POST", "/webauthn/login/finish", bodies[i], nil
+		})
+		var creds []store.Credential
+		if err := e.srv.db.View(t.Context(), func(tx store.Tx) error {
+			u, err := tx.UserByUsername("frank")
+			if err != nil {
+				return err
+			}
+			creds, err = tx.CredentialsByUser(u.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(creds) != 1 || creds[0].SignCount != hi {
+			t.Fatalf("round %d: stored sign count %d, want %d (the higher of two raced sign-ins)", round, creds[0].SignCount, hi)
+		}
 	}
 }
