@@ -257,6 +257,15 @@ func (l *faultLoad) fail(format string, args ...any) {
 	l.mu.Unlock()
 }
 
+// unavailable checks a failed write's answer: none (the node died or
+// timed out) or 503 temporarily_unavailable in the contract's error body;
+// any other 5xx is a fault the service did not handle.
+func (l *faultLoad) unavailable(op string, n *faultNode, r faultReply) {
+	if r.err == nil && (r.status != http.StatusServiceUnavailable || r.str("error") != "temporarily_unavailable" || r.str("error_description") == "") {
+		l.fail("%s on node %s: %d %s, want 503 temporarily_unavailable", op, n.name, r.status, r.raw)
+	}
+}
+
 func (l *faultLoad) ack() {
 	l.mu.Lock()
 	l.ackedWrites[l.phase.Load()]++
@@ -283,7 +292,7 @@ func (l *faultLoad) signUp(name string, i int) *faultSession {
 	r := faultPostJSON(l.client, nb.url("/webauthn/register/begin"), map[string]any{"username": name, "display_name": strings.ToUpper(name)})
 	l.tally("register/begin", r)
 	if r.err != nil || r.status != http.StatusOK {
-		if r.err == nil && r.status < 500 {
+		if r.err == nil && r.status != http.StatusServiceUnavailable {
 			l.fail("register/begin %s on node %s: %d %s", name, nb.name, r.status, r.raw)
 		}
 		return nil
@@ -299,6 +308,7 @@ func (l *faultLoad) signUp(name string, i int) *faultSession {
 	l.tally("register/finish", f)
 	switch {
 	case f.err != nil || f.status >= 500:
+		l.unavailable("register/finish", nf, f)
 		l.mu.Lock()
 		l.unsureSignUps[name] = f.kind()
 		l.mu.Unlock()
@@ -334,6 +344,7 @@ func (l *faultLoad) refresh(s *faultSession, i int) {
 	case r.err != nil || r.status >= 500:
 		// A 503 may follow a commit whose acknowledgement the database
 		// connection lost: the rotation may have been kept.
+		l.unavailable("refresh", n, r)
 		s.unsure = "node " + n.name + ": " + r.kind()
 	case r.status != http.StatusOK:
 		l.fail("refresh of %s's latest acknowledged token on node %s: %d %s", s.user, n.name, r.status, r.raw)
