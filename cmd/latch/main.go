@@ -55,6 +55,9 @@ Usage:
                                  account's owner register a new passkey and sign in
   latch backup FILE              write a consistent copy of the store
   latch restore FILE [--force]   install a backup as the store (the server stopped)
+  latch migrate --from DIR --to postgres://…
+                                 copy a data directory's store into an empty PostgreSQL
+                                 database for several nodes, and check the copy
   latch audit list [--user NAME] [--since T]
                                  print the audit log (T: RFC 3339 time or a duration, e.g. 24h)
   latch audit verify             check the audit log's hash chain; fails at the first break
@@ -88,6 +91,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return admin("backup", rest, stdout, stderr)
 	case "restore":
 		return restore(rest, stdout, stderr)
+	case "migrate":
+		return migrate(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -269,6 +274,7 @@ func serve(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	build := configFlags(fs)
+	storeFlags := addStoreFlags(fs)
 	debugAddr := fs.String("debug-addr", os.Getenv("LATCH_DEBUG_ADDR"), "loopback address for Go's profiler (/debug/pprof/); empty = off")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -282,6 +288,9 @@ func serve(args []string, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	cfg.Logger = log
+	if err := storeFlags.open(context.Background(), &cfg); err != nil {
+		return err
+	}
 	if os.Getenv("GOGC") == "" {
 		// The live heap is small (caches of tokens, proofs and users), so
 		// trading some memory for less garbage-collection CPU is cheap; it
@@ -352,10 +361,17 @@ type operator interface {
 
 // openOperator reaches the server running on cfg's data directory, or
 // else opens its store.
-func openOperator(cmd string, cfg auth.Config) (operator, error) {
+func openOperator(cmd string, cfg auth.Config, sf *storeFlags) (operator, error) {
 	c, dialErr := auth.DialAdmin(cfg.DataDir)
 	if dialErr == nil {
 		return c, nil
+	}
+	if sf.shared() {
+		// A shared store takes the command beside the running nodes.
+		if err := sf.open(context.Background(), &cfg); err != nil {
+			return nil, err
+		}
+		return auth.OpenAdmin(cfg)
 	}
 	open := auth.OpenAdmin
 	switch cmd {
@@ -375,6 +391,7 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	build := configFlags(fs)
+	storeFlags := addStoreFlags(fs)
 	alg := fs.String("alg", "", "algorithm of the new key (keys rotate): ES256 or EdDSA")
 	yes := fs.Bool("yes", false, "confirm a command that cannot be undone (users delete)")
 	passkeyOut := fs.String("passkey-out", "", "write the new account's software passkey (private key included) to this file, mode 0600 (users add)")
@@ -421,7 +438,7 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	a, err := openOperator(cmd, cfg)
+	a, err := openOperator(cmd, cfg, storeFlags)
 	if err != nil {
 		return err
 	}
