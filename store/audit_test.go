@@ -2,76 +2,15 @@ package store
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-func TestAuditEventsNewestFirst(t *testing.T) {
-	db := openTestDB(t)
-	mustUpdate(t, db, func(tx *boltTx) error {
-		for i := range 5 {
-			e := AuditEvent{Time: t0.Add(time.Duration(i) * time.Second), Type: fmt.Sprint("e", i), UserID: "u",
-				Detail: map[string]string{"n": fmt.Sprint(i)}}
-			if err := tx.AppendAudit(&e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	tests := []struct {
-		name  string
-		limit int
-		want  []string
-	}{
-		{"limit returns the newest events", 2, []string{"e4", "e3"}},
-		{"zero limit returns all", 0, []string{"e4", "e3", "e2", "e1", "e0"}},
-		{"limit above the count returns all", 10, []string{"e4", "e3", "e2", "e1", "e0"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			mustView(t, db, func(tx *boltTx) error {
-				events, err := tx.AuditEvents(tt.limit)
-				if err != nil {
-					return err
-				}
-				var types []string
-				for _, e := range events {
-					types = append(types, e.Type)
-				}
-				if !reflect.DeepEqual(types, tt.want) {
-					t.Errorf("types = %v, want %v", types, tt.want)
-				}
-				return nil
-			})
-		})
-	}
-	mustView(t, db, func(tx *boltTx) error {
-		events, err := tx.AuditEvents(1)
-		if err != nil {
-			return err
-		}
-		want := AuditEvent{Seq: 5, Time: t0.Add(4 * time.Second), Type: "e4", UserID: "u", Detail: map[string]string{"n": "4"}}
-		if !reflect.DeepEqual(events[0], want) {
-			t.Errorf("event = %+v, want %+v", events[0], want)
-		}
-		return nil
-	})
-}
-
-func TestAppendAuditWithoutTypeIsRefused(t *testing.T) {
-	db := openTestDB(t)
-	if err := db.Update(t.Context(), func(tx Tx) error { return tx.AppendAudit(&AuditEvent{Time: t0}) }); err == nil {
-		t.Fatal("AppendAudit accepted an event without type")
-	}
-}
 
 // appendEvents appends n events, one transaction each.
 func appendEvents(t *testing.T, db *DB, n int) {
@@ -101,24 +40,19 @@ func rawAudit(t *testing.T, db *DB, fn func(tx *boltTx) error) {
 	mustUpdate(t, db, fn)
 }
 
-func TestAuditChainHolds(t *testing.T) {
+// The chain survives a reopen: its MAC key comes from the master key.
+// (What the chain holds through appends is checked by the conformance
+// suite, store/storetest.)
+func TestAuditChainSurvivesAReopen(t *testing.T) {
 	db := openTestDB(t)
-	if c := verifyAudit(t, db); c.Break != nil || c.Events != 0 {
-		t.Fatalf("an empty log: %+v", c)
-	}
 	appendEvents(t, db, 5)
-	c := verifyAudit(t, db)
-	if c.Break != nil || c.Events != 5 || c.Unchained != 0 || c.Genesis != 1 || c.Head != 5 || len(c.HeadMAC) != 32 {
-		t.Fatalf("verify: %+v %+v", c, c.Break)
-	}
-	// The chain survives a reopen: the MAC key comes from the master key.
 	path := db.bolt.Path()
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	db = openAt(t, path)
 	appendEvents(t, db, 1)
-	if c := verifyAudit(t, db); c.Break != nil || c.Head != 6 {
+	if c := verifyAudit(t, db); c.Break != nil || c.Events != 6 || c.Head != 6 {
 		t.Fatalf("after a reopen: %+v %+v", c, c.Break)
 	}
 }
@@ -242,46 +176,6 @@ func TestAuditChainBeginsAfterAnUpgrade(t *testing.T) {
 	rawAudit(t, db, func(tx *boltTx) error { return tx.del(bucketAudit, auditEntryKey(4)) })
 	if c := verifyAudit(t, db); c.Break == nil || c.Break.Seq != 4 {
 		t.Fatalf("genesis removed: %+v", c.Break)
-	}
-}
-
-// TestAuditChainUnderGroupCommit appends from many writers at once, so
-// that commits carry several events and some batches are rolled back and
-// run again; the chain must hold in commit order.
-func TestAuditChainUnderGroupCommit(t *testing.T) {
-	db := openTestDB(t)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	committed := 0
-	for i := range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := db.Update(context.Background(), func(tx Tx) error {
-				for j := range 2 {
-					if err := tx.AppendAudit(&AuditEvent{Time: t0, Type: "e", Detail: map[string]string{"w": fmt.Sprint(i, "/", j)}}); err != nil {
-						return err
-					}
-				}
-				if i%5 == 0 {
-					return errors.New("rolled back") // its events must go with it
-				}
-				return nil
-			})
-			if err == nil {
-				mu.Lock()
-				committed += 2
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	c := verifyAudit(t, db)
-	if c.Break != nil || c.Events != committed || c.Head != uint64(committed) {
-		t.Fatalf("verify: %+v %+v, %d events committed", c, c.Break, committed)
-	}
-	if db.Stats().Commits >= uint64(64) {
-		t.Logf("no commit was shared (%d commits); the chain was not tested under group commit", db.Stats().Commits)
 	}
 }
 

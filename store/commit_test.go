@@ -51,51 +51,6 @@ func waitQueued(t *testing.T, db *DB, n int) {
 	}
 }
 
-func TestConcurrentUpdatesAreAllVisible(t *testing.T) {
-	db := openTestDB(t)
-	const writers, perWriter = 16, 20
-	var wg sync.WaitGroup
-	errs := make(chan error, writers*perWriter)
-	for w := range writers {
-		wg.Go(func() {
-			for i := range perWriter {
-				id := fmt.Sprintf("c-%d-%d", w, i)
-				err := db.Update(context.Background(), func(tx Tx) error {
-					return tx.PutClient(&Client{ID: id, SecretHash: []byte(id)})
-				})
-				if err != nil {
-					errs <- err
-					return
-				}
-				// Durable means visible to a new reader the moment Update
-				// returns.
-				err = db.View(context.Background(), func(tx Tx) error {
-					_, err := tx.Client(id)
-					return err
-				})
-				if err != nil {
-					errs <- fmt.Errorf("client %s not visible after Update: %w", id, err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	mustView(t, db, func(tx *boltTx) error {
-		clients, err := tx.Clients()
-		if err != nil {
-			return err
-		}
-		if len(clients) != writers*perWriter {
-			t.Errorf("clients = %d, want %d", len(clients), writers*perWriter)
-		}
-		return nil
-	})
-}
-
 // batchOutcome runs fns as one batch, in order (queued one by one behind a
 // held writer), and returns each caller's error.
 func batchOutcome(t *testing.T, db *DB, fns []func(Tx) error) []error {

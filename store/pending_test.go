@@ -5,76 +5,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
-
-func TestPendingCeremonyIsTakenOnce(t *testing.T) {
-	db := openTestDB(t)
-	want := Ceremony{ID: "cer1", Kind: "login", Username: "alice", Session: []byte(`{"c":1}`), ExpiresAt: t0}
-	if err := db.PutPending(&want, t0.Add(-time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.TakePending(t.Context(), "cer1", t0.Add(-time.Second))
-	if err != nil {
-		t.Fatalf("first take: %v", err)
-	}
-	if !reflect.DeepEqual(*got, want) {
-		t.Errorf("got %+v, want %+v", *got, want)
-	}
-	if _, err := db.TakePending(t.Context(), "cer1", t0.Add(-time.Second)); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("second take: err = %v, want ErrNotFound", err)
-	}
-}
-
-func TestPendingCeremonyRefusals(t *testing.T) {
-	db := openTestDB(t)
-	tests := []struct {
-		name string
-		take string
-		at   time.Time
-	}{
-		{"unknown id", "nope", t0.Add(-time.Second)},
-		{"at its expiry instant", "cer", t0},
-		{"empty id", "", t0.Add(-time.Second)},
-		{"oversized id", string(make([]byte, maxKeyLen+1)), t0.Add(-time.Second)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := db.PutPending(&Ceremony{ID: "cer", ExpiresAt: t0}, t0.Add(-time.Minute)); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := db.TakePending(t.Context(), tt.take, tt.at); !errors.Is(err, ErrNotFound) {
-				t.Fatalf("err = %v, want ErrNotFound", err)
-			}
-		})
-	}
-	if err := db.PutPending(&Ceremony{ID: "c"}, t0); err == nil {
-		t.Error("PutPending accepted a ceremony without expiry")
-	}
-}
-
-func TestPendingCeremonyRaceHasOneWinner(t *testing.T) {
-	db := openTestDB(t)
-	if err := db.PutPending(&Ceremony{ID: "cer", ExpiresAt: t0}, t0.Add(-time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			if _, err := db.TakePending(t.Context(), "cer", t0.Add(-time.Second)); err == nil {
-				wins.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	if n := wins.Load(); n != 1 {
-		t.Fatalf("%d takes succeeded, want exactly 1", n)
-	}
-}
 
 func TestPendingCeremoniesAreBoundedAndSwept(t *testing.T) {
 	db := openTestDB(t)

@@ -10,41 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-func TestRecoveryCodesRoundTrip(t *testing.T) {
-	db := openTestDB(t)
-	putTestUsers(t, db, "u1")
-	mustView(t, db, func(tx *boltTx) error {
-		if _, err := tx.RecoveryCodes("u1"); !errors.Is(err, ErrNotFound) {
-			t.Errorf("an account without codes: err = %v, want ErrNotFound", err)
-		}
-		return nil
-	})
-	want := RecoveryCodes{UserID: "u1", Hashes: [][]byte{[]byte("h1"), []byte("h2")}, CreatedAt: t0}
-	mustUpdate(t, db, func(tx *boltTx) error { return tx.PutRecoveryCodes(&want) })
-	mustView(t, db, func(tx *boltTx) error {
-		got, err := tx.RecoveryCodes("u1")
-		if err != nil {
-			return err
-		}
-		if !reflect.DeepEqual(*got, want) {
-			t.Errorf("got %+v, want %+v", *got, want)
-		}
-		return nil
-	})
-	if err := db.Update(t.Context(), func(tx Tx) error {
-		return tx.PutRecoveryCodes(&RecoveryCodes{UserID: "nobody", Hashes: [][]byte{[]byte("h")}})
-	}); !errors.Is(err, ErrNotFound) {
-		t.Errorf("codes for a missing account: err = %v, want ErrNotFound", err)
-	}
-	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteUser("u1") })
-	mustView(t, db, func(tx *boltTx) error {
-		if _, err := tx.RecoveryCodes("u1"); !errors.Is(err, ErrNotFound) {
-			t.Errorf("after the account is deleted: err = %v, want ErrNotFound", err)
-		}
-		return nil
-	})
-}
-
 // TestRecoveryCodesMoveOutOfTOTP opens a store written by a version that
 // kept the recovery codes in the TOTP record: Open moves them into the
 // account (one chunk at a time), keeps a set the account already has, and

@@ -5,56 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
-	"time"
 )
-
-func TestSigningKeysRoundTripOrderedByCreation(t *testing.T) {
-	db := openTestDB(t)
-	newer := SigningKey{ID: "k2", Alg: "EdDSA", Private: []byte("second-private"), CreatedAt: t0.Add(time.Hour)}
-	older := SigningKey{ID: "k1", Alg: "ES256", Private: []byte("first-private"), CreatedAt: t0,
-		RetiredAt: t0.Add(time.Hour), PublishUntil: t0.Add(2 * time.Hour)}
-	mustUpdate(t, db, func(tx *boltTx) error {
-		if err := tx.PutSigningKey(&newer); err != nil {
-			return err
-		}
-		return tx.PutSigningKey(&older)
-	})
-	mustView(t, db, func(tx *boltTx) error {
-		got, err := tx.SigningKeys()
-		if err != nil {
-			return err
-		}
-		if want := []SigningKey{older, newer}; !reflect.DeepEqual(got, want) {
-			t.Errorf("got %+v\nwant %+v", got, want)
-		}
-		return nil
-	})
-	mustUpdate(t, db, func(tx *boltTx) error { return tx.DeleteSigningKey("k1") })
-	if err := db.Update(t.Context(), func(tx Tx) error { return tx.DeleteSigningKey("k1") }); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("deleting a missing key: err = %v, want ErrNotFound", err)
-	}
-	mustView(t, db, func(tx *boltTx) error {
-		got, err := tx.SigningKeys()
-		if err != nil {
-			return err
-		}
-		if len(got) != 1 || got[0].ID != "k2" {
-			t.Errorf("after delete: %+v", got)
-		}
-		return nil
-	})
-}
-
-func TestPutSigningKeyWithoutPrivateKeyIsRefused(t *testing.T) {
-	db := openTestDB(t)
-	if err := db.Update(t.Context(), func(tx Tx) error {
-		return tx.PutSigningKey(&SigningKey{ID: "k", Alg: "ES256"})
-	}); err == nil {
-		t.Fatal("PutSigningKey accepted a key without private bytes")
-	}
-}
 
 func TestSecretsAreNotInTheFileInClear(t *testing.T) {
 	dir := t.TempDir()

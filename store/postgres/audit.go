@@ -1,12 +1,14 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/latchid/latch/store"
@@ -68,6 +70,49 @@ func (t *pgTx) AppendAudit(e *store.AuditEvent) error {
 	return nil
 }
 
+// chainGroup lets the Updates of one node share chaining runs, as
+// callers of a group commit share a flush: a caller needs a run that began
+// after its commit, and whoever finds none running starts one, which
+// chains what every caller waiting by then committed.
+type chainGroup struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	// started and done number the runs begun and finished; err is the
+	// last run's outcome.
+	started, done uint64
+	running       bool
+	err           error
+}
+
+// chainCommitted chains what this caller has committed, in a run of its
+// own or one it joins.
+func (db *DB) chainCommitted(ctx context.Context) error {
+	g := &db.chain
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cond == nil {
+		g.cond = sync.NewCond(&g.mu)
+	}
+	// A run that began after now: the one after the one running, if any.
+	need := g.started + 1
+	for g.done < need {
+		if g.running {
+			g.cond.Wait()
+			continue
+		}
+		g.running = true
+		g.started++
+		run := g.started
+		g.mu.Unlock()
+		// Run for every waiter: one caller's ending context must not end it.
+		err := db.chainAudit(context.WithoutCancel(ctx))
+		g.mu.Lock()
+		g.running, g.done, g.err = false, run, err
+		g.cond.Broadcast()
+	}
+	return g.err
+}
+
 // chainBatch bounds the events one chaining transaction moves.
 const chainBatch = 1000
 
@@ -81,74 +126,99 @@ func (db *DB) chainAudit(ctx context.Context) error {
 	}
 }
 
+// chainSome chains up to chainBatch queued events in one transaction of
+// two round trips: one pipelined batch takes the lock, the events and the
+// head, the other writes the chained events and the head and commits.
 func (db *DB) chainSome(ctx context.Context) (int, error) {
 	cctx, cancel := context.WithTimeout(ctx, db.timeout)
 	defer cancel()
-	tx, err := db.pool.BeginTx(cctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	conn, err := db.pool.Acquire(cctx)
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = tx.Rollback(context.Background()) }()
-	if _, err := tx.Exec(cctx, "SELECT pg_advisory_xact_lock($1)", auditLock); err != nil {
-		return 0, err
-	}
+	// A connection left in a transaction by a failure is not reused: the
+	// pool drops it on release.
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	// Not waiting for the commit's flush loses nothing: the events leave
+	// the queue in the same transaction as they join the chain, so a crash
+	// that loses it puts them back in the queue, to be chained again in
+	// the same order after the same head. The next durable commit flushes
+	// it in any case.
+	b.Queue("SET LOCAL synchronous_commit = off")
+	// In READ COMMITTED every statement after the lock sees what the
+	// chainer before committed.
+	b.Queue("SELECT pg_advisory_xact_lock($1)", auditLock)
+	b.Queue(`DELETE FROM audit_queue WHERE id IN (SELECT id FROM audit_queue ORDER BY id LIMIT $1) RETURNING id, rec`, chainBatch)
+	b.Queue(`SELECT h.genesis, h.last, h.mac, (SELECT coalesce(max(seq), 0) FROM audit)
+		FROM (SELECT 1) AS one LEFT JOIN audit_head AS h ON true`)
 	type queued struct {
 		id  int64
 		rec []byte
 	}
 	var events []queued
-	rows, err := tx.Query(cctx, `DELETE FROM audit_queue WHERE id IN (SELECT id FROM audit_queue ORDER BY id LIMIT $1)
-		RETURNING id, rec`, chainBatch)
+	var genesis, last *int64
+	var prev []byte
+	var maxSeq int64
+	br := conn.SendBatch(cctx, b)
+	err = func() error {
+		for range 3 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var q queued
+			if err := rows.Scan(&q.id, &q.rec); err != nil {
+				rows.Close()
+				return err
+			}
+			events = append(events, q)
+		}
+		if rows.Close(); rows.Err() != nil {
+			return rows.Err()
+		}
+		return br.QueryRow().Scan(&genesis, &last, &prev, &maxSeq)
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return 0, err
 	}
-	for rows.Next() {
-		var q queued
-		if err := rows.Scan(&q.id, &q.rec); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		events = append(events, q)
-	}
-	if rows.Close(); rows.Err() != nil {
-		return 0, rows.Err()
-	}
 	if len(events) == 0 {
-		return 0, nil
-	}
-	slices.SortFunc(events, func(a, b queued) int { return int(a.id - b.id) })
-	var genesis, last int64
-	var prev []byte
-	err = tx.QueryRow(cctx, "SELECT genesis, last, mac FROM audit_head").Scan(&genesis, &last, &prev)
-	if errors.Is(err, pgx.ErrNoRows) {
-		var maxSeq int64
-		if err := tx.QueryRow(cctx, "SELECT coalesce(max(seq), 0) FROM audit").Scan(&maxSeq); err != nil {
-			return 0, err
-		}
-		genesis, last, prev = maxSeq+1, maxSeq, make([]byte, sha256.Size)
-	} else if err != nil {
+		_, err := conn.Exec(cctx, "COMMIT")
 		return 0, err
 	}
+	if genesis == nil {
+		g, l := maxSeq+1, maxSeq
+		genesis, last, prev = &g, &l, make([]byte, sha256.Size)
+	}
+	slices.SortFunc(events, func(a, b queued) int { return cmp.Compare(a.id, b.id) })
 	seqs := make([]int64, len(events))
 	macs := make([][]byte, len(events))
 	recs := make([][]byte, len(events))
+	seq := *last
 	for i, q := range events {
 		var rec auditRec
 		if err := decode(q.rec, &rec); err != nil {
 			return 0, fmt.Errorf("queued audit event: %w", err)
 		}
-		last++
-		prev = store.AuditMAC(db.auditMACKey, uint64(last), prev, &rec.AuditEvent)
-		seqs[i], macs[i], recs[i] = last, prev, q.rec
+		seq++
+		prev = store.AuditMAC(db.auditMACKey, uint64(seq), prev, &rec.AuditEvent)
+		seqs[i], macs[i], recs[i] = seq, prev, q.rec
 	}
-	if _, err := tx.Exec(cctx, "INSERT INTO audit (seq, mac, rec) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])", seqs, macs, recs); err != nil {
-		return 0, err
-	}
-	if _, err := tx.Exec(cctx, `INSERT INTO audit_head (genesis, last, mac) VALUES ($1, $2, $3)
-		ON CONFLICT (one) DO UPDATE SET last = excluded.last, mac = excluded.mac`, genesis, last, prev); err != nil {
-		return 0, err
-	}
-	if err := tx.Commit(cctx); err != nil {
+	b = &pgx.Batch{}
+	b.Queue("INSERT INTO audit (seq, mac, rec) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])", seqs, macs, recs)
+	b.Queue(`INSERT INTO audit_head (genesis, last, mac) VALUES ($1, $2, $3)
+		ON CONFLICT (one) DO UPDATE SET last = excluded.last, mac = excluded.mac`, *genesis, seq, prev)
+	b.Queue("COMMIT")
+	if err := conn.SendBatch(cctx, b).Close(); err != nil {
 		return 0, err
 	}
 	return len(events), nil

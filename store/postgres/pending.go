@@ -11,7 +11,11 @@ import (
 )
 
 // PutPending holds c in the pending table until TakePending or its expiry,
-// so that a ceremony begun on one node finishes on any other.
+// so that a ceremony begun on one node finishes on any other. The table
+// holds at most about store.MaxPending ceremonies: every trimEvery puts of
+// a node, and at every sweep, the oldest beyond that make room, as the
+// bbolt store evicts them (a flood must outpace a real user's answer
+// before anyone's ceremony is lost, instead of filling the database).
 func (db *DB) PutPending(c *store.Ceremony, now time.Time) error {
 	if err := store.CheckKey("ceremony id", len(c.ID)); err != nil {
 		return err
@@ -28,7 +32,24 @@ func (db *DB) PutPending(c *store.Ceremony, now time.Time) error {
 	_, err = db.exec(context.Background(), `INSERT INTO pending (id, expires_ns, rec) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO UPDATE SET expires_ns = excluded.expires_ns, rec = excluded.rec`,
 		[]byte(c.ID), nanos(rec.ExpiresAt), b)
+	if err == nil && db.puts.Add(1)%trimEvery == 0 {
+		_, err = db.trimPending(context.Background())
+	}
 	return err
+}
+
+// trimEvery is how many of a node's puts go between trims of the table.
+const trimEvery = 1024
+
+// trimPending drops the ceremonies beyond store.MaxPending that expire
+// first (all live the same time, so the oldest), and counts them in
+// Stats.Evicted.
+func (db *DB) trimPending(ctx context.Context) (int, error) {
+	tag, err := db.exec(ctx, `DELETE FROM pending WHERE id IN
+		(SELECT id FROM pending ORDER BY expires_ns DESC OFFSET $1)`, store.MaxPending)
+	n := int(tag.RowsAffected())
+	db.evicted.Add(uint64(n))
+	return n, err
 }
 
 // TakePending takes the ceremony out in one DELETE ... RETURNING: of any
@@ -53,7 +74,7 @@ func (db *DB) TakePending(ctx context.Context, id string, now time.Time) (*store
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		err = fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		err = fmt.Errorf("%w: %v", errDown, redact(err))
 		db.health.record(err)
 		return nil, err
 	}
@@ -86,8 +107,15 @@ var sweeps = []struct{ table, key, expiry string }{
 // blacklist entries, sessions, refresh tokens and spent keys. It also
 // chains audit events left queued.
 func (db *DB) Sweep(ctx context.Context, now time.Time) (removed int, err error) {
+	if err := db.enter(); err != nil {
+		return 0, err
+	}
+	defer db.inflight.Done()
 	if err := db.chainAudit(ctx); err != nil {
-		return 0, fmt.Errorf("%w: chain audit events: %v", errWriteFailed, redact(err))
+		return 0, fmt.Errorf("%w: chain audit events: %v", errDown, redact(err))
+	}
+	if _, err := db.trimPending(ctx); err != nil {
+		return 0, err
 	}
 	at := nanos(now)
 	for _, s := range sweeps {

@@ -37,9 +37,14 @@ type Options struct {
 const (
 	defaultMaxConns         = 16
 	defaultStatementTimeout = 5 * time.Second
-	// maxAttempts bounds the runs of one Update's function when
-	// transactions keep failing to serialise.
-	maxAttempts = 12
+	// An Update runs its function optimistically up to optimisticAttempts
+	// times; after that it takes turns with the other contended Updates
+	// (see Update), up to maxAttempts runs in all.
+	optimisticAttempts = 3
+	maxAttempts        = 40
+	// contendedLock is the advisory lock key of contended Updates
+	// ("update" in ASCII).
+	contendedLock int64 = 0x757064617465
 )
 
 // DB is a store in a PostgreSQL database, which several nodes may use at
@@ -54,12 +59,18 @@ type DB struct {
 
 	closed    atomic.Bool
 	closeOnce sync.Once
+	// stopped ends when Close is called, and with it every Watch.
+	stopped context.Context
+	stop    context.CancelFunc
 	// inflight counts calls in progress, which Close waits for.
 	inflight sync.WaitGroup
 	mu       sync.RWMutex
 
 	commits, writes, retries atomic.Uint64
-	health                   health
+	chain                    chainGroup
+	// puts counts PutPending calls, evicted the ceremonies trimmed.
+	puts, evicted atomic.Uint64
+	health        health
 }
 
 var (
@@ -106,6 +117,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		cfg: cfg, sealer: sealer, auditMACKey: store.AuditChainKey(o.KEK),
 		logger: o.Logger, timeout: o.StatementTimeout,
 	}
+	db.stopped, db.stop = context.WithCancel(context.Background())
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		var applied int
 		applied, err = db.migrate(ctx)
@@ -185,20 +197,48 @@ func (db *DB) enter() error {
 }
 
 // Update runs fn in a SERIALIZABLE transaction and returns once it has
-// committed, running fn again (up to maxAttempts times in all) when the
-// transaction failed to serialise with another. An error that wraps
-// store.ErrWriteFailed means the database could not be written (the
-// commit, or the connection, failed). If the connection drops during the
-// commit itself, the outcome cannot be known; that too is ErrWriteFailed.
+// committed, running fn again when the transaction failed to serialise
+// with another. The first runs are optimistic, after a short jittered
+// back-off each. An Update that lost that often is contended (many
+// writers of one row: one passkey's counter, one status list), and
+// optimism alone could starve it; it then takes a session-level advisory
+// lock before it begins each further run, so that the contended Updates of
+// the whole cluster take turns, each starting its snapshot after the one
+// before it committed, and only a newcomer's first runs can still make it
+// lose. The lock is taken before BEGIN: taken inside the transaction, the
+// snapshot would predate the wait.
+//
+// An error that wraps store.ErrWriteFailed means the database could not
+// be written (the commit, or the connection, failed). If the connection
+// drops during the commit itself, the outcome cannot be known; that too is
+// ErrWriteFailed.
 func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	if err := db.enter(); err != nil {
 		return err
 	}
 	defer db.inflight.Done()
 	var err error
+	var turn *pgxpool.Conn // holding the contended lock
+	defer func() {
+		if turn != nil {
+			uctx, cancel := context.WithTimeout(context.Background(), db.timeout)
+			defer cancel()
+			if _, err := turn.Exec(uctx, "SELECT pg_advisory_unlock($1)", contendedLock); err != nil {
+				// A connection that may still hold the lock is not reused.
+				_ = turn.Conn().Close(uctx)
+			}
+			turn.Release()
+		}
+	}()
 	for attempt := 1; ; attempt++ {
+		if attempt > optimisticAttempts && turn == nil {
+			turn, err = db.takeTurn(ctx)
+			if err != nil {
+				break
+			}
+		}
 		var audited bool
-		audited, err = db.attempt(ctx, fn)
+		audited, err = db.attempt(ctx, turn, fn)
 		if err == nil {
 			db.commits.Add(1)
 			db.writes.Add(1)
@@ -207,7 +247,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 				// The events are durable in the queue; chaining them now
 				// makes them readable in order when Update returns. A
 				// failure leaves them for the next chainer.
-				if cerr := db.chainAudit(ctx); cerr != nil {
+				if cerr := db.chainCommitted(ctx); cerr != nil {
 					db.logger.Warn("postgres: chaining audit events", "err", redact(cerr))
 				}
 			}
@@ -217,9 +257,12 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 			break
 		}
 		db.retries.Add(1)
+		if turn != nil {
+			continue // its turn: no one else's to wait for
+		}
 		// Jittered, growing back-off, so that the transactions that
 		// collided do not collide again.
-		d := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))
+		d := time.Duration(rand.Int64N(int64(time.Millisecond) << attempt))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -227,6 +270,29 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		}
 	}
 	return db.translate(err)
+}
+
+// takeTurn takes the contended lock on a connection of its own; waiting
+// is bounded by lock_timeout.
+func (db *DB) takeTurn(ctx context.Context) (*pgxpool.Conn, error) {
+	tctx, cancel := context.WithTimeout(ctx, db.timeout+time.Second)
+	defer cancel()
+	conn, err := db.pool.Acquire(tctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %v", errDown, redact(err))
+	}
+	if _, err := conn.Exec(tctx, "SELECT pg_advisory_lock($1)", contendedLock); err != nil {
+		conn.Release()
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", errDown, redact(err))
+	}
+	return conn, nil
 }
 
 // translate turns what the database said into the store's errors.
@@ -244,19 +310,35 @@ func (db *DB) translate(err error) error {
 		}
 	case errors.As(err, &pgErr) && pgErr.Code == "23503":
 		return store.ErrNotFound // the account a record belongs to is gone
-	case errors.Is(err, errWriteFailed):
+	case errors.Is(err, store.ErrWriteFailed):
 		db.health.record(err)
 		return err
 	}
 	return err
 }
 
-// errWriteFailed marks a failure of the database rather than of fn.
-var errWriteFailed = fmt.Errorf("postgres: %w", store.ErrWriteFailed)
+// Failures of the database rather than of fn: a commit that failed, and a
+// database that cannot be reached, in a write (nothing was written) and in
+// a read.
+var (
+	errWriteFailed = fmt.Errorf("postgres: %w", store.ErrWriteFailed)
+	errDown        = fmt.Errorf("postgres: %w (%w)", store.ErrUnavailable, store.ErrWriteFailed)
+	errDownRead    = fmt.Errorf("postgres: %w", store.ErrUnavailable)
+)
 
 // attempt is one run of fn in a transaction, with its commit.
-func (db *DB) attempt(ctx context.Context, fn func(tx store.Tx) error) (audited bool, err error) {
-	tx, err := db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+func (db *DB) attempt(ctx context.Context, turn *pgxpool.Conn, fn func(tx store.Tx) error) (audited bool, err error) {
+	var tx pgx.Tx
+	if turn != nil {
+		bctx, cancel := context.WithTimeout(ctx, db.timeout)
+		tx, err = turn.BeginTx(bctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			err = fmt.Errorf("%w: %v", errDown, redact(err))
+		}
+	} else {
+		tx, err = db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, errDown)
+	}
 	if err != nil {
 		return false, err
 	}
@@ -289,8 +371,8 @@ func (db *DB) attempt(ctx context.Context, fn func(tx store.Tx) error) (audited 
 }
 
 // begin starts a transaction, the wait for a connection bounded by the
-// statement timeout. A database that cannot be reached is ErrWriteFailed.
-func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+// statement timeout. A database that cannot be reached is down.
+func (db *DB) begin(ctx context.Context, opts pgx.TxOptions, down error) (pgx.Tx, error) {
 	bctx, cancel := context.WithTimeout(ctx, db.timeout)
 	defer cancel()
 	tx, err := db.pool.BeginTx(bctx, opts)
@@ -298,7 +380,7 @@ func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		return nil, fmt.Errorf("%w: %v", down, redact(err))
 	}
 	return tx, nil
 }
@@ -310,7 +392,7 @@ func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 		return err
 	}
 	defer db.inflight.Done()
-	tx, err := db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, errDownRead)
 	if err != nil {
 		return err
 	}
@@ -347,7 +429,7 @@ func (db *DB) exec(ctx context.Context, sql string, args ...any) (pgconn.Command
 		if ctx.Err() != nil {
 			return tag, ctx.Err()
 		}
-		err = fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		err = fmt.Errorf("%w: %v", errDown, redact(err))
 		db.health.record(err)
 		return tag, err
 	}
@@ -372,7 +454,7 @@ func (db *DB) Ping(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, db.timeout)
 	defer cancel()
 	if err := db.pool.Ping(pctx); err != nil {
-		return fmt.Errorf("postgres: ping: %v", redact(err))
+		return fmt.Errorf("%w: ping: %v", errDownRead, redact(err))
 	}
 	return nil
 }
@@ -409,13 +491,13 @@ func (db *DB) WriteHealth() store.WriteHealth {
 	return h
 }
 
-// Stats counts this node's committed transactions: Commits and Writes are
-// both the committed Update calls (each is its own transaction; there is
-// no group commit to report), PagesWritten is not known to a client of the
-// database and stays 0, and so do Pending and Evicted, the ceremonies
-// being the database's.
+// Stats counts this node's work: Commits and Writes are both the committed
+// Update calls (each is its own transaction; there is no group commit to
+// report), Evicted the ceremonies this node trimmed from the pending
+// table. PagesWritten, which a client of the database cannot know, and
+// Pending, which is the cluster's (a count would be a query), stay 0.
 func (db *DB) Stats() store.Stats {
-	return store.Stats{Commits: db.commits.Load(), Writes: db.writes.Load()}
+	return store.Stats{Commits: db.commits.Load(), Writes: db.writes.Load(), Evicted: db.evicted.Load()}
 }
 
 // Retries is the number of times an Update's function ran again after its
@@ -428,6 +510,7 @@ func (db *DB) Close() error {
 		db.mu.Lock()
 		db.closed.Store(true)
 		db.mu.Unlock()
+		db.stop()
 		db.inflight.Wait()
 		db.pool.Close()
 	})

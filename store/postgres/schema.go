@@ -76,7 +76,7 @@ CREATE TABLE ceremonies (
 	rec        bytea NOT NULL
 );
 CREATE INDEX ceremonies_expires ON ceremonies (expires_ns);
-CREATE TABLE pending (
+CREATE UNLOGGED TABLE pending (
 	id         bytea PRIMARY KEY,
 	expires_ns bigint NOT NULL,
 	rec        bytea NOT NULL

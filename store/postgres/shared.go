@@ -17,31 +17,52 @@ import (
 const changeChannel = "latch_changes"
 
 // encodeChange is a notification's payload: the kind in decimal, a colon,
-// the key in unpadded base64url (a key is bytes, a payload text). A key is
-// at most store.MaxKeyLen bytes, so a payload stays far below
-// PostgreSQL's 8000-byte limit.
+// the key in unpadded base64url (a key is bytes, a payload text), and for
+// a blacklist entry a colon and its end in Unix nanoseconds. A key is at
+// most store.MaxKeyLen bytes, so a payload stays far below PostgreSQL's
+// 8000-byte limit.
 func encodeChange(c store.Change) string {
-	return strconv.Itoa(int(c.Kind)) + ":" + base64.RawURLEncoding.EncodeToString([]byte(c.Key))
+	p := strconv.Itoa(int(c.Kind)) + ":" + base64.RawURLEncoding.EncodeToString([]byte(c.Key))
+	if c.Kind == store.ChangeRevoked {
+		p += ":" + strconv.FormatInt(nanos(c.Until), 10)
+	}
+	return p
 }
 
 // decodeChange parses a payload; anything but one encodeChange makes is an
 // error (a stranger's NOTIFY on the channel is no change of ours).
 func decodeChange(payload string) (store.Change, error) {
-	kind, key, ok := strings.Cut(payload, ":")
-	if !ok || len(kind) != 1 || len(key) > base64.RawURLEncoding.EncodedLen(store.MaxKeyLen) {
-		return store.Change{}, errors.New("postgres: malformed change notification")
+	malformed := errors.New("postgres: malformed change notification")
+	kind, rest, ok := strings.Cut(payload, ":")
+	if !ok || len(kind) != 1 {
+		return store.Change{}, malformed
 	}
-	k := store.ChangeKind(kind[0] - '0')
-	switch k {
-	case store.ChangeRevoked, store.ChangeUser, store.ChangeSigningKeys, store.ChangeClient:
+	c := store.Change{Kind: store.ChangeKind(kind[0] - '0')}
+	key, until, timed := strings.Cut(rest, ":")
+	switch c.Kind {
+	case store.ChangeRevoked:
+		n, err := strconv.ParseInt(until, 10, 64)
+		if !timed || err != nil || strconv.FormatInt(n, 10) != until {
+			return store.Change{}, malformed
+		}
+		c.Until = time.Unix(0, n).UTC()
+	case store.ChangeUser, store.ChangeSigningKeys, store.ChangeClient:
+		if timed {
+			return store.Change{}, malformed
+		}
 	default:
 		return store.Change{}, errors.New("postgres: change notification of an unknown kind")
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(key)
-	if err != nil {
-		return store.Change{}, errors.New("postgres: malformed change notification key")
+	if len(key) > base64.RawURLEncoding.EncodedLen(store.MaxKeyLen) {
+		return store.Change{}, malformed
 	}
-	return store.Change{Kind: k, Key: string(raw)}, nil
+	// The decoder skips line breaks; a payload has none.
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(key)
+	if err != nil || strings.ContainsAny(key, "\r\n") {
+		return store.Change{}, malformed
+	}
+	c.Key = string(raw)
+	return c, nil
 }
 
 // Watch listens for the changes every node commits (pg_notify inside the
@@ -52,11 +73,18 @@ func decodeChange(payload string) (store.Change, error) {
 // It returns ctx.Err() when ctx ends, or store.ErrClosed once the store is
 // closed.
 func (db *DB) Watch(ctx context.Context, fn func(store.Change)) error {
+	if db.stopped == nil {
+		return store.ErrClosed
+	}
+	outer := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(db.stopped, cancel)()
 	for wait := 50 * time.Millisecond; ; {
-		if db.closed.Load() {
+		listened, err := db.listen(ctx, fn)
+		if db.stopped.Err() != nil && outer.Err() == nil {
 			return store.ErrClosed
 		}
-		listened, err := db.listen(ctx, fn)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -66,6 +94,9 @@ func (db *DB) Watch(ctx context.Context, fn func(store.Change)) error {
 		db.logger.Warn("postgres: change notifications lost, reconnecting", "err", redact(err), "in", wait)
 		select {
 		case <-ctx.Done():
+			if db.stopped.Err() != nil && outer.Err() == nil {
+				return store.ErrClosed
+			}
 			return ctx.Err()
 		case <-time.After(wait):
 		}
@@ -115,9 +146,6 @@ func (db *DB) listen(ctx context.Context, fn func(store.Change)) (listened bool,
 			}
 		default:
 			return true, err
-		}
-		if db.closed.Load() {
-			return true, store.ErrClosed
 		}
 	}
 }

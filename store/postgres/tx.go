@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/latchid/latch/store"
@@ -49,8 +49,37 @@ type versioned interface{ version() int }
 
 func current() header { return header{V: recordVersion} }
 
+// Records are CBOR (RFC 8949) maps of the record structs' fields, named by
+// their JSON names, with their version in "v": JSON's data model, in a
+// form that keeps every string exactly. A store's strings are bytes (an
+// audit detail, a display name may hold any), and JSON would replace what
+// is not UTF-8. CBOR writes a string's bytes as they are, and the decoder
+// is told to take them so; times are RFC 3339 with nanoseconds.
+var (
+	recordEnc cbor.EncMode
+	recordDec cbor.DecMode
+)
+
+func init() {
+	var err error
+	recordEnc, err = cbor.EncOptions{Time: cbor.TimeRFC3339Nano, Sort: cbor.SortCoreDeterministic}.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	recordDec, err = cbor.DecOptions{
+		UTF8:             cbor.UTF8DecodeInvalid,
+		DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+		MaxNestedLevels:  16,
+		MaxArrayElements: 1 << 16,
+		MaxMapPairs:      1 << 16,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
 func encode(rec any) ([]byte, error) {
-	b, err := json.Marshal(rec)
+	b, err := recordEnc.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("store: encode record: %w", err)
 	}
@@ -60,7 +89,7 @@ func encode(rec any) ([]byte, error) {
 // decode parses a record and refuses a version this code does not know
 // rather than misreading it.
 func decode(data []byte, rec versioned) error {
-	if err := json.Unmarshal(data, rec); err != nil {
+	if err := recordDec.Unmarshal(data, rec); err != nil {
 		return fmt.Errorf("store: decode record: %w", err)
 	}
 	if v := rec.version(); v < 1 || v > recordVersion {
@@ -86,14 +115,19 @@ func (t *pgTx) stmtCtx() (context.Context, context.CancelFunc) {
 }
 
 // fail records a failed statement. A database that cannot be reached is
-// ErrWriteFailed; pgx.ErrNoRows is not a failure of the statement.
+// store.ErrUnavailable (and, in a write, ErrWriteFailed); pgx.ErrNoRows is
+// not a failure of the statement.
 func (t *pgTx) fail(err error) error {
 	if err == nil || errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) && !errors.Is(err, context.Canceled) {
-		err = fmt.Errorf("%w: %v", errWriteFailed, redact(err))
+		down := errDownRead
+		if t.write {
+			down = errDown
+		}
+		err = fmt.Errorf("%w: %v", down, redact(err))
 	}
 	if t.failure == nil {
 		t.failure = err
@@ -157,7 +191,11 @@ func (t *pgTx) get(sql string, rec versioned, args ...any) error {
 
 // notify queues a change for the nodes watching.
 func (t *pgTx) notify(kind store.ChangeKind, key string) {
-	t.changes = append(t.changes, encodeChange(store.Change{Kind: kind, Key: key}))
+	t.notifyChange(store.Change{Kind: kind, Key: key})
+}
+
+func (t *pgTx) notifyChange(c store.Change) {
+	t.changes = append(t.changes, encodeChange(c))
 }
 
 // flush sends the queued changes, in one statement, inside the
@@ -790,7 +828,7 @@ func (t *pgTx) PutRevoked(key string, until time.Time) error {
 		return err
 	}
 	if tag.RowsAffected() > 0 {
-		t.notify(store.ChangeRevoked, key)
+		t.notifyChange(store.Change{Kind: store.ChangeRevoked, Key: key, Until: rec.Until})
 	}
 	return nil
 }

@@ -45,7 +45,6 @@ type cluster struct {
 	bin, dir, data string
 	port           int
 	cred           *syscall.Credential
-	uid, gid       int
 }
 
 var (
@@ -153,7 +152,7 @@ func startCluster() (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{bin: bin, dir: dir, data: filepath.Join(dir, "data"), uid: -1, gid: -1}
+	c := &cluster{bin: bin, dir: dir, data: filepath.Join(dir, "data")}
 	if os.Geteuid() == 0 {
 		// PostgreSQL refuses to run as root: the cluster is the postgres
 		// user's, in a directory it owns.
@@ -163,7 +162,6 @@ func startCluster() (*cluster, error) {
 		}
 		uid, _ := strconv.Atoi(pu.Uid)
 		gid, _ := strconv.Atoi(pu.Gid)
-		c.uid, c.gid = uid, gid
 		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 		if err := os.Chown(dir, uid, gid); err != nil {
 			return nil, err
@@ -294,3 +292,8 @@ func Main(m *testing.M) {
 	mu.Unlock()
 	os.Exit(code)
 }
+
+// External reports whether the tests use a server given in
+// LATCH_TEST_POSTGRES rather than the throwaway cluster, which Stop and
+// Start need.
+func External() bool { return os.Getenv(EnvServer) != "" }
