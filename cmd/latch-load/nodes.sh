@@ -44,15 +44,19 @@ start_nodes() {
   local store=$1 n=$2 i
   node_pids=() node_addrs=()
   for ((i = 0; i < n; i++)); do
-    local dir="$tmp/node-$RANDOM$i"
-    mkdir -p "$dir"
+    local dir="$tmp/node-$RANDOM-$i"
     LATCH_STORE=$store LATCH_ISSUER=$issuer LATCH_BEGIN_RATE=0 LATCH_POST_RATE=0 \
-      "$tmp/latch" serve --addr "127.0.0.1:$((8080 + i))" --data "$dir" 2>"$dir/log" &
+      "$tmp/latch" serve --addr "127.0.0.1:$((8080 + i))" --data "$dir" 2>"$dir.log" &
     node_pids+=($!) node_addrs+=("127.0.0.1:$((8080 + i))")
     pids+=($!)
   done
-  for addr in "${node_addrs[@]}"; do
-    for _ in $(seq 100); do curl -sf "http://$addr/readyz" >/dev/null && break; sleep 0.1; done
+  for ((i = 0; i < n; i++)); do
+    local ok=
+    for _ in $(seq 100); do
+      if curl -sf "http://${node_addrs[i]}/readyz" >/dev/null; then ok=1; break; fi
+      sleep 0.1
+    done
+    [ -n "$ok" ] || { echo "node ${node_addrs[i]} did not become ready:" >&2; cat "$tmp"/node-*-"$i".log >&2; exit 1; }
   done
 }
 stop_nodes() {
