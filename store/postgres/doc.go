@@ -51,9 +51,15 @@
 // is still true when its writes commit, whichever node wrote meanwhile: of
 // two nodes rotating one refresh token, both having read it unrotated,
 // PostgreSQL commits one and fails the other with a serialisation failure.
-// Update then runs the function again (up to 12 runs, after a jittered
-// back-off growing from 1ms), and this run reads the token rotated: reuse
-// detected. Deadlocks (40P01) and unique violations are retried the same
+// Update then runs the function again, and this run reads the token
+// rotated: reuse detected. The first three runs are optimistic, after a
+// jittered back-off growing from 1ms; an Update that lost three times is
+// contended (many writers of one row, such as one passkey's counter) and
+// could starve, so it then takes turns with the cluster's other contended
+// Updates: one per node waits for a session-level advisory lock, taken
+// before BEGIN so that its snapshot begins after the previous holder's
+// commit, and holds it for its remaining runs (40 in all). Deadlocks
+// (40P01) and unique violations are retried the same
 // way (a run that sees the row another transaction committed answers
 // ErrUsernameTaken and the like itself, from its own read); a unique
 // violation left after the last run is translated into the store's error.

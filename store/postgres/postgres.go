@@ -73,6 +73,8 @@ type DB struct {
 
 	commits, writes, retries atomic.Uint64
 	chain                    chainGroup
+	// turn admits one contended Update of the node at a time (takeTurn).
+	turn chan struct{}
 	// puts counts PutPending calls, evicted the ceremonies trimmed.
 	puts, evicted atomic.Uint64
 	health        health
@@ -123,6 +125,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		logger: o.Logger, timeout: o.StatementTimeout,
 	}
 	db.stopped, db.stop = context.WithCancel(context.Background())
+	db.turn = make(chan struct{}, 1)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		var applied int
 		applied, err = db.migrate(ctx)
@@ -230,17 +233,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	defer db.inflight.Done()
 	var err error
 	var turn *pgxpool.Conn // holding the contended lock
-	defer func() {
-		if turn != nil {
-			uctx, cancel := context.WithTimeout(context.Background(), db.timeout)
-			defer cancel()
-			if _, err := turn.Exec(uctx, "SELECT pg_advisory_unlock($1)", contendedLock); err != nil {
-				// A connection that may still hold the lock is not reused.
-				_ = turn.Conn().Close(uctx)
-			}
-			turn.Release()
-		}
-	}()
+	defer func() { db.endTurn(turn) }()
 	for attempt := 1; ; attempt++ {
 		if attempt > optimisticAttempts && turn == nil {
 			turn, err = db.takeTurn(ctx)
@@ -251,6 +244,10 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		var audited bool
 		audited, err = db.attempt(ctx, turn, fn)
 		if err == nil {
+			// The turn ends before the chaining, which needs a connection
+			// of its own.
+			db.endTurn(turn)
+			turn = nil
 			db.commits.Add(1)
 			db.writes.Add(1)
 			db.health.record(nil)
@@ -283,9 +280,24 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	return db.translate(err)
 }
 
-// takeTurn takes the contended lock on a connection of its own; waiting
-// is bounded by lock_timeout.
+// takeTurn takes the contended lock on a connection of its own, the
+// node's contended Updates one at a time (so that one connection of the
+// node waits for the lock, not one per Update); waiting is bounded by
+// lock_timeout.
 func (db *DB) takeTurn(ctx context.Context) (*pgxpool.Conn, error) {
+	select {
+	case db.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	conn, err := db.lockTurn(ctx)
+	if err != nil {
+		<-db.turn
+	}
+	return conn, err
+}
+
+func (db *DB) lockTurn(ctx context.Context) (*pgxpool.Conn, error) {
 	tctx, cancel := context.WithTimeout(ctx, db.timeout+time.Second)
 	defer cancel()
 	conn, err := db.pool.Acquire(tctx)
@@ -304,6 +316,21 @@ func (db *DB) takeTurn(ctx context.Context) (*pgxpool.Conn, error) {
 		return nil, fmt.Errorf("%w: %v", errDown, redact(err))
 	}
 	return conn, nil
+}
+
+// endTurn releases the contended lock taken by takeTurn, if turn is one.
+func (db *DB) endTurn(turn *pgxpool.Conn) {
+	if turn == nil {
+		return
+	}
+	uctx, cancel := context.WithTimeout(context.Background(), db.timeout)
+	defer cancel()
+	if _, err := turn.Exec(uctx, "SELECT pg_advisory_unlock($1)", contendedLock); err != nil {
+		// A connection that may still hold the lock is not reused.
+		_ = turn.Conn().Close(uctx)
+	}
+	turn.Release()
+	<-db.turn
 }
 
 // translate turns what the database said into the store's errors.

@@ -677,3 +677,56 @@ func TestSweepRemovesSpentAndPending(t *testing.T) {
 }
 
 func second[T any](_ T, err error) error { return err }
+
+// TestContendedWritersOnASmallPool: more contended writers than
+// connections, each also appending to the audit log, all get through:
+// waiting for a turn must not hold the connections the turn's holder
+// needs.
+func TestContendedWritersOnASmallPool(t *testing.T) {
+	url := pgtest.URL(t)
+	db, err := postgres.Open(ctx, postgres.Options{URL: url, KEK: testKEK, MaxConns: 4, StatementTimeout: 3 * time.Second, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	putUser(t, db, "u1", "alice")
+	update(t, db, func(tx store.Tx) error { return tx.PutCredential(&store.Credential{ID: []byte("c1"), UserID: "u1"}) })
+	const writers, each = 16, 5
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for range each {
+				err := db.Update(ctx, func(tx store.Tx) error {
+					c, err := tx.Credential([]byte("c1"))
+					if err != nil {
+						return err
+					}
+					c.SignCount++
+					if err := tx.PutCredential(c); err != nil {
+						return err
+					}
+					return tx.AppendAudit(&store.AuditEvent{Time: time.Now(), Type: "sign_in", UserID: "u1"})
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	err = db.View(ctx, func(tx store.Tx) error {
+		c, err := tx.Credential([]byte("c1"))
+		if err != nil || c.SignCount != writers*each {
+			return fmt.Errorf("sign count %v, %v", c, err)
+		}
+		check, err := tx.VerifyAudit()
+		if err != nil || check.Break != nil || check.Events != writers*each {
+			return fmt.Errorf("audit %+v, %v", check, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
