@@ -51,6 +51,11 @@ const (
 // once. It is safe for concurrent use.
 type DB struct {
 	pool        *pgxpool.Pool
+	// spendPool serves SpendOnce alone: the service spends DPoP proofs
+	// from inside Update functions, which hold a connection of pool, and
+	// with every connection of pool so held a spend from pool would wait
+	// for itself.
+	spendPool *pgxpool.Pool
 	cfg         *pgxpool.Config
 	sealer      *store.Sealer
 	auditMACKey []byte
@@ -142,6 +147,12 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	}
 	db.pool, err = pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %v", redact(err))
+	}
+	spend := cfg.Copy()
+	spend.MaxConns = max(2, cfg.MaxConns/4)
+	if db.spendPool, err = pgxpool.NewWithConfig(context.Background(), spend); err != nil {
+		db.pool.Close()
 		return nil, fmt.Errorf("postgres: open: %v", redact(err))
 	}
 	// Events queued by a node that stopped before chaining them.
@@ -445,13 +456,18 @@ func callSafely(fn func(store.Tx) error, tx store.Tx) (err error) {
 // exec runs one statement outside a transaction, bounded by the statement
 // timeout; a database that cannot be reached is ErrWriteFailed.
 func (db *DB) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return db.execOn(db.pool, ctx, sql, args...)
+}
+
+// execOn is exec on one of the store's pools.
+func (db *DB) execOn(pool *pgxpool.Pool, ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	if err := db.enter(); err != nil {
 		return pgconn.CommandTag{}, err
 	}
 	defer db.inflight.Done()
 	ectx, cancel := context.WithTimeout(ctx, db.timeout)
 	defer cancel()
-	tag, err := db.pool.Exec(ectx, sql, args...)
+	tag, err := pool.Exec(ectx, sql, args...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return tag, ctx.Err()
@@ -540,6 +556,7 @@ func (db *DB) Close() error {
 		db.stop()
 		db.inflight.Wait()
 		db.pool.Close()
+		db.spendPool.Close()
 	})
 	return nil
 }

@@ -161,7 +161,7 @@ func (db *DB) SpendOnce(ctx context.Context, key string, until time.Time) (fresh
 	if until.IsZero() {
 		return false, errors.New("store: spent key has no end time")
 	}
-	tag, err := db.exec(ctx, `INSERT INTO spent (key, until_ns) VALUES ($1, $2)
+	tag, err := db.execOn(db.spendPool, ctx, `INSERT INTO spent (key, until_ns) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET until_ns = excluded.until_ns WHERE spent.until_ns <= $3`,
 		[]byte(key), nanos(until), nanos(time.Now()))
 	if err != nil {
