@@ -61,6 +61,9 @@ start_nodes() {
 }
 stop_nodes() {
   for p in "${node_pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+  # What the nodes logged as errors, so a failed request has its cause.
+  grep -h '"level":"ERROR"' "$tmp"/node-*.log 2>/dev/null | head -5 || true
+  rm -f "$tmp"/node-*.log
 }
 fresh_db() {
   as_pg "$pgbin/dropdb" -h 127.0.0.1 -p $port -U latch latch

@@ -62,5 +62,3 @@ func TestMigrateToPostgresAndServeFromIt(t *testing.T) {
 		t.Fatalf("backup of a shared store: %v, want a pointer to pg_dump", err)
 	}
 }
-
-func TestMain(m *testing.M) { pgtest.Main(m) }
