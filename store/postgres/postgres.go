@@ -50,12 +50,12 @@ const (
 // DB is a store in a PostgreSQL database, which several nodes may use at
 // once. It is safe for concurrent use.
 type DB struct {
-	pool        *pgxpool.Pool
+	pool *pgxpool.Pool
 	// spendPool serves SpendOnce alone: the service spends DPoP proofs
 	// from inside Update functions, which hold a connection of pool, and
 	// with every connection of pool so held a spend from pool would wait
 	// for itself.
-	spendPool *pgxpool.Pool
+	spendPool   *pgxpool.Pool
 	cfg         *pgxpool.Config
 	sealer      *store.Sealer
 	auditMACKey []byte
