@@ -76,7 +76,6 @@ func (s *Server) followShared(ctx context.Context) {
 
 // applyChange brings what this node mirrors in step with one change.
 func (s *Server) applyChange(ctx context.Context, ch store.Change) {
-	s.log.Debug("change", "kind", ch.Kind, "key", ch.Key)
 	switch ch.Kind {
 	case store.ChangeResync:
 		if err := s.resync(ctx); err != nil {
