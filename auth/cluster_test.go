@@ -2,10 +2,13 @@ package auth
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -342,4 +345,101 @@ func TestClusterSignCounterNeverGoesBack(t *testing.T) {
 			t.Fatalf("round %d: stored sign count %d, want %d (the higher of two raced sign-ins)", round, creds[0].SignCount, hi)
 		}
 	}
+}
+
+// TestClusterNodesRideOutADatabaseRestart: while PostgreSQL is down the
+// nodes say they are not ready and refuse writes with 503; once it is back
+// they reconnect, resync and serve again, and every sign-up that was
+// acknowledged, before, during or after, is in the store.
+func TestClusterNodesRideOutADatabaseRestart(t *testing.T) {
+	e := newCluster(t, 2)
+	var mu sync.Mutex
+	var acked []string
+	stop := make(chan struct{})
+	var load sync.WaitGroup
+	for w := range 2 {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				name := "load" + string(rune('a'+w)) + strconv.Itoa(i)
+				if e.signUpQuietly(name) {
+					mu.Lock()
+					acked = append(acked, name)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	pgtest.Stop(t)
+	for i, srv := range e.nodes {
+		waitFor(t, "not ready while the database is down", func() bool {
+			r, err := e.requestTo(srv, "GET", "/readyz", nil, nil)
+			return err == nil && r.status == 503
+		})
+		r, _ := e.requestTo(srv, "POST", "/webauthn/register/begin", map[string]any{"username": "during" + strconv.Itoa(i)}, nil)
+		if r.status != 503 || r.str("error") != CodeTemporarilyUnavailable {
+			t.Fatalf("node %d: a write with the database down: %d %s", i, r.status, r.raw)
+		}
+	}
+	pgtest.Start(t)
+	for i, srv := range e.nodes {
+		var last *response
+		took := waitFor(t, "ready again once the database is back", func() bool {
+			r, err := e.requestTo(srv, "GET", "/readyz", nil, nil)
+			if err == nil && r.status != 200 && (last == nil || string(last.raw) != string(r.raw)) {
+				t.Logf("node %d: %d %s", i, r.status, r.raw)
+			}
+			last = r
+			return err == nil && r.status == 200
+		})
+		t.Logf("node %d ready %v after the database came back", i, took)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	load.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(acked) < 4 {
+		t.Fatalf("only %d sign-ups acknowledged around the restart", len(acked))
+	}
+	err := e.srv.db.View(t.Context(), func(tx store.Tx) error {
+		for _, name := range acked {
+			if _, err := tx.UserByUsername(name); err != nil {
+				return fmt.Errorf("acknowledged sign-up %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d acknowledged sign-ups, all kept", len(acked))
+}
+
+// signUpQuietly signs up a new account through the nodes and reports
+// whether the service acknowledged it; failures are expected (the
+// database may be down) and not the test's.
+func (e *env) signUpQuietly(name string) bool {
+	authn := webauthntest.New("localhost", testOrigin)
+	r, err := e.requestTo(e.pick(), "POST", "/webauthn/register/begin", map[string]any{"username": name}, nil)
+	if err != nil || r.status != 200 {
+		time.Sleep(20 * time.Millisecond)
+		return false
+	}
+	opts, _ := json.Marshal(r.body["publicKey"])
+	cred, err := authn.Create(opts, webauthntest.Options{})
+	if err != nil {
+		return false
+	}
+	r, err = e.requestTo(e.pick(), "POST", "/webauthn/register/finish", map[string]any{"ceremony": r.str("ceremony"), "credential": json.RawMessage(cred)}, nil)
+	return err == nil && r.status == 200
 }

@@ -3,10 +3,12 @@ package auth
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/webauthn/webauthntest"
@@ -75,5 +77,29 @@ func TestAFailingStoreAnswers503AndReadinessFollowsIt(t *testing.T) {
 	want := "\nlatch_store_commit_failures_total " + strconv.FormatUint(e.srv.db.WriteHealth().Failures, 10) + "\n"
 	if !strings.Contains(m, want) || !strings.Contains(m, "\nlatch_store_write_failing 0\n") {
 		t.Fatalf("metrics miss the failed commits (want %q):\n%s", want, m)
+	}
+}
+
+// TestReadinessHoldsDownOnlyAfterFailedCommits: a database that could not
+// be reached is ready as soon as writes succeed again (a restart must not
+// keep every node out of the balancer for the hold-down), while a commit
+// the store refused (a full disk) holds readiness down.
+func TestReadinessHoldsDownOnlyAfterFailedCommits(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	recent := now.Add(-writeHoldDown / 2)
+	cases := []struct {
+		name string
+		h    store.WriteHealth
+		want bool
+	}{
+		{"never failed", store.WriteHealth{}, false},
+		{"commit refused moments ago", store.WriteHealth{LastError: fmt.Errorf("x: %w", store.ErrWriteFailed), LastFailure: recent}, true},
+		{"commit refused long ago", store.WriteHealth{LastError: store.ErrWriteFailed, LastFailure: now.Add(-2 * writeHoldDown)}, false},
+		{"database unreachable moments ago", store.WriteHealth{LastError: fmt.Errorf("x: %w (%w)", store.ErrUnavailable, store.ErrWriteFailed), LastFailure: recent}, false},
+	}
+	for _, c := range cases {
+		if got := heldDown(c.h, now); got != c.want {
+			t.Errorf("%s: heldDown = %v, want %v", c.name, got, c.want)
+		}
 	}
 }

@@ -254,12 +254,23 @@ func (s *Server) handleReady(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if h := s.db.WriteHealth(); h.Failing || !h.LastFailure.IsZero() && now.Sub(h.LastFailure) < writeHoldDown {
+	if h := s.db.WriteHealth(); h.Failing || heldDown(h, now) {
 		e := errUnavailable()
 		e.Description = "the store failed to commit recently; not ready until writes succeed again"
 		return e
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// heldDown reports whether the last failed commit is too recent for
+// readiness. A database that could not be reached at all is not held
+// down: once it answers again (a restart, a network partition healed),
+// its writes do not fail by size the way a nearly full disk's do.
+func heldDown(h store.WriteHealth, now time.Time) bool {
+	if h.LastFailure.IsZero() || errors.Is(h.LastError, store.ErrUnavailable) {
+		return false
+	}
+	return now.Sub(h.LastFailure) < writeHoldDown
 }
 
 // writeHoldDown is how long readiness stays 503 after the last failed

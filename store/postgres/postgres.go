@@ -179,6 +179,18 @@ func transient(err error) bool {
 	return errors.As(err, &connErr) || pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded)
 }
 
+// unreachable reports whether a statement failed for want of a database
+// rather than for what it asked: no answer at all, or an answer that the
+// server is shutting down or starting (57P0x, as a restart sends every
+// session). A cancelled request is neither.
+func unreachable(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	return !errors.As(err, &pgErr) || transient(err)
+}
+
 // redact keeps a connection error's message without the configuration it
 // may quote (pgx names host and user, never the password, but the
 // operator's log is no place for either).
@@ -309,8 +321,7 @@ func (db *DB) lockTurn(ctx context.Context) (*pgxpool.Conn, error) {
 	}
 	if _, err := conn.Exec(tctx, "SELECT pg_advisory_lock($1)", contendedLock); err != nil {
 		conn.Release()
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) {
+		if !unreachable(err) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: %v", errDown, redact(err))
@@ -403,7 +414,13 @@ func (db *DB) attempt(ctx context.Context, turn *pgxpool.Conn, fn func(tx store.
 		if retryable(err) {
 			return false, err
 		}
-		return false, fmt.Errorf("%w: commit: %v", errWriteFailed, redact(err))
+		// A commit that lost its connection may or may not have
+		// committed; either way the database, not the request, failed.
+		wrap := errWriteFailed
+		if unreachable(err) {
+			wrap = errDown
+		}
+		return false, fmt.Errorf("%w: commit: %v", wrap, redact(err))
 	}
 	return t.audited, nil
 }

@@ -508,6 +508,49 @@ func TestRestartAndOutage(t *testing.T) {
 	}
 }
 
+// TestAnEndedSessionIsUnavailable: a statement on a connection the server
+// ended (as a restart ends every session, with 57P01) is the database
+// being unavailable, in a read and in a write, never a failure of the
+// statement that would answer 500.
+func TestAnEndedSessionIsUnavailable(t *testing.T) {
+	ns := nodes(t, 2)
+	a, b := ns[0], ns[1]
+	putUser(t, a, "u1", "alice")
+	endOthers := func() error {
+		return b.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+	}
+	err := a.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.User("u1"); err != nil {
+			return err
+		}
+		if err := endOthers(); err != nil {
+			return err
+		}
+		return second(tx.User("u1"))
+	})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("read on an ended session: %v, want ErrUnavailable", err)
+	}
+	err = a.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.User("u1"); err != nil {
+			return err
+		}
+		if err := endOthers(); err != nil {
+			return err
+		}
+		return tx.PutUser(&store.User{ID: "u2", Handle: []byte("u2"), Username: "bob"})
+	})
+	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, store.ErrWriteFailed) {
+		t.Fatalf("write on an ended session: %v, want ErrUnavailable and ErrWriteFailed", err)
+	}
+	// The pool reconnects; nothing of the failed write is there.
+	waitFor(t, func() error { return a.ProbeWrite(ctx, time.Now()) })
+	if err := a.View(ctx, func(tx store.Tx) error { return second(tx.User("u2")) }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the failed write's user: %v, want ErrNotFound", err)
+	}
+}
+
 // TestOpenWaitsForTheDatabase: Open retries until the server answers,
 // within its context.
 func TestOpenWaitsForTheDatabase(t *testing.T) {

@@ -121,8 +121,7 @@ func (t *pgTx) fail(err error) error {
 	if err == nil || errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) && !errors.Is(err, context.Canceled) {
+	if unreachable(err) {
 		down := errDownRead
 		if t.write {
 			down = errDown
