@@ -63,7 +63,7 @@ func (t *pgTx) AppendAudit(e *store.AuditEvent) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.exec("INSERT INTO audit_queue (rec) VALUES ($1)", b); err != nil {
+	if err := t.later("INSERT INTO audit_queue (rec) VALUES ($1)", b); err != nil {
 		return err
 	}
 	t.audited = true

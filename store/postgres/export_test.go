@@ -14,3 +14,6 @@ func (db *DB) Exec(ctx context.Context, sql string) error {
 	_, err := db.exec(ctx, sql)
 	return err
 }
+
+// Migrations is how many schema migrations this program has.
+var Migrations = len(migrations)

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/latchid/latch/store"
@@ -289,6 +288,12 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		case <-time.After(d):
 		}
 	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") {
+		// Lost every run to other writers: the database is too busy
+		// for this write now, which the client may retry (503).
+		err = fmt.Errorf("%w: no run of the transaction serialised with the others: %v", errWriteFailed, err)
+	}
 	return db.translate(err)
 }
 
@@ -359,6 +364,8 @@ func (db *DB) translate(err error) error {
 		}
 	case errors.As(err, &pgErr) && pgErr.Code == "23503":
 		return store.ErrNotFound // the account a record belongs to is gone
+	case errors.As(err, &pgErr) && pgErr.Code == sessionMovedCode:
+		return errors.New("store: the session belongs to another user")
 	case errors.Is(err, store.ErrWriteFailed):
 		db.health.record(err)
 		return err
@@ -375,69 +382,62 @@ var (
 	errDownRead    = fmt.Errorf("postgres: %w", store.ErrUnavailable)
 )
 
-// attempt is one run of fn in a transaction, with its commit.
+// attempt is one run of fn in a transaction, with its commit, on turn
+// when it holds the contended lock, else on a connection of its own.
 func (db *DB) attempt(ctx context.Context, turn *pgxpool.Conn, fn func(tx store.Tx) error) (audited bool, err error) {
-	var tx pgx.Tx
-	if turn != nil {
-		bctx, cancel := context.WithTimeout(ctx, db.timeout)
-		tx, err = turn.BeginTx(bctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			err = fmt.Errorf("%w: %v", errDown, redact(err))
+	conn := turn
+	if conn == nil {
+		if conn, err = db.acquire(ctx, errDown); err != nil {
+			return false, err
 		}
-	} else {
-		tx, err = db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, errDown)
+		defer conn.Release()
 	}
-	if err != nil {
-		return false, err
-	}
-	t := &pgTx{ctx: ctx, tx: tx, db: db, write: true}
+	t := newTx(ctx, conn, db, true)
 	err = callSafely(fn, t)
 	if t.failure != nil {
 		// A statement failed in a way fn may have swallowed: the
 		// transaction is aborted whatever fn returned.
 		err = t.failure
 	}
-	if err == nil {
-		err = t.flush()
-	}
 	if err != nil {
-		_ = tx.Rollback(context.Background())
-		if t.failure != nil && !retryable(t.failure) {
-			return false, t.failure
-		}
+		t.end(false)
 		return false, err
 	}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), db.timeout)
-	defer cancel()
-	if err := tx.Commit(cctx); err != nil {
-		if retryable(err) {
-			return false, err
-		}
-		// A commit that lost its connection may or may not have
-		// committed; either way the database, not the request, failed.
-		wrap := errWriteFailed
-		if unreachable(err) {
-			wrap = errDown
-		}
-		return false, fmt.Errorf("%w: commit: %v", wrap, redact(err))
+	if err := t.end(true); err != nil {
+		return false, err
 	}
 	return t.audited, nil
 }
 
-// begin starts a transaction, the wait for a connection bounded by the
+// Where each kind of transaction begins.
+const (
+	beginWrite = "BEGIN ISOLATION LEVEL SERIALIZABLE"
+	beginRead  = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+)
+
+// newTx is a transaction on conn whose BEGIN waits for its first
+// statement.
+func newTx(ctx context.Context, conn *pgxpool.Conn, db *DB, write bool) *pgTx {
+	begin := beginRead
+	if write {
+		begin = beginWrite
+	}
+	return &pgTx{ctx: ctx, conn: conn, db: db, write: write, queue: []queued{{sql: begin}}}
+}
+
+// acquire takes a connection of the pool, the wait bounded by the
 // statement timeout. A database that cannot be reached is down.
-func (db *DB) begin(ctx context.Context, opts pgx.TxOptions, down error) (pgx.Tx, error) {
-	bctx, cancel := context.WithTimeout(ctx, db.timeout)
+func (db *DB) acquire(ctx context.Context, down error) (*pgxpool.Conn, error) {
+	actx, cancel := context.WithTimeout(ctx, db.timeout)
 	defer cancel()
-	tx, err := db.pool.BeginTx(bctx, opts)
+	conn, err := db.pool.Acquire(actx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("%w: %v", down, redact(err))
 	}
-	return tx, nil
+	return conn, nil
 }
 
 // View runs fn in a REPEATABLE READ, READ ONLY transaction: one snapshot,
@@ -447,12 +447,13 @@ func (db *DB) View(ctx context.Context, fn func(tx store.Tx) error) error {
 		return err
 	}
 	defer db.inflight.Done()
-	tx, err := db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, errDownRead)
+	conn, err := db.acquire(ctx, errDownRead)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = tx.Rollback(context.Background()) }()
-	t := &pgTx{ctx: ctx, tx: tx, db: db}
+	defer conn.Release()
+	t := newTx(ctx, conn, db, false)
+	defer t.end(false)
 	err = callSafely(fn, t)
 	if err == nil && t.failure != nil {
 		err = t.failure

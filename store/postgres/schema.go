@@ -128,7 +128,25 @@ CREATE TABLE spent (
 );
 CREATE INDEX spent_until ON spent (until_ns);
 `,
+	// 2: a session cannot move to another user. The database refuses
+	// it, so that PutSession need not wait for its row count and can
+	// travel with the transaction's next round trip.
+	`
+CREATE FUNCTION latch_sessions_keep_user() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF NEW.user_id <> OLD.user_id THEN
+		RAISE EXCEPTION 'session belongs to another user' USING ERRCODE = '` + sessionMovedCode + `';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER sessions_keep_user BEFORE UPDATE OF user_id ON sessions
+	FOR EACH ROW EXECUTE FUNCTION latch_sessions_keep_user();
+`,
 }
+
+// sessionMovedCode is the SQLSTATE the trigger of migration 2 raises (a
+// code of its own in the class of integrity constraint violations).
+const sessionMovedCode = "23L01"
 
 // keyCheckName names the sealed constant in latch_meta that proves, at
 // Open, that the key-encryption key is the one the database was written

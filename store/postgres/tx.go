@@ -14,24 +14,41 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/latchid/latch/store"
 )
 
-// pgTx is the store.Tx of one database transaction.
+// pgTx is the store.Tx of one database transaction, on a connection of
+// its own. Its statements are pipelined: BEGIN, and the writes whose
+// outcome fn does not wait for (later), are queued and go to the server
+// in one round trip with the next statement, or with the COMMIT, so a
+// sign-in's transaction costs a round trip per read, not per statement.
+// A queued write that fails fails that later round trip, and with it the
+// transaction.
 type pgTx struct {
 	ctx   context.Context
-	tx    pgx.Tx
+	conn  *pgxpool.Conn
 	db    *DB
 	write bool
+	// queue holds the statements not yet sent, BEGIN first until it has
+	// gone; began is set once it has.
+	queue []queued
+	began bool
 	// failure is the first statement that failed: PostgreSQL aborts the
 	// transaction then, whatever fn makes of the error.
 	failure error
-	// changes are sent with pg_notify just before the commit (flush), so
-	// that they fire when, and only if, the transaction commits.
+	// changes are sent with pg_notify just before the commit, so that
+	// they fire when, and only if, the transaction commits.
 	changes []string
 	// audited is set by AppendAudit: Update chains the queued events
 	// once the transaction has committed.
 	audited bool
+}
+
+// queued is a statement waiting for the next round trip.
+type queued struct {
+	sql  string
+	args []any
 }
 
 var _ store.Tx = (*pgTx)(nil)
@@ -134,24 +151,57 @@ func (t *pgTx) fail(err error) error {
 	return err
 }
 
-func (t *pgTx) exec(sql string, args ...any) (pgconn.CommandTag, error) {
+// later queues a write for the next round trip: a write whose result
+// (a command tag, a constraint it may break) fn does not look at.
+func (t *pgTx) later(sql string, args ...any) error {
 	if t.failure != nil {
-		return pgconn.CommandTag{}, t.failure
+		return t.failure
 	}
-	ctx, cancel := t.stmtCtx()
-	defer cancel()
-	tag, err := t.tx.Exec(ctx, sql, args...)
-	return tag, t.fail(err)
+	t.queue = append(t.queue, queued{sql: sql, args: args})
+	return nil
 }
 
-// row runs a query of one row into dest; no row is store.ErrNotFound.
-func (t *pgTx) row(sql string, args []any, dest ...any) error {
+// send runs sql after the queued statements, in one round trip when any
+// are queued, and hands its results to read.
+func (t *pgTx) send(sql string, args []any, read func(br pgx.BatchResults) error) error {
 	if t.failure != nil {
 		return t.failure
 	}
 	ctx, cancel := t.stmtCtx()
 	defer cancel()
-	err := t.fail(t.tx.QueryRow(ctx, sql, args...).Scan(dest...))
+	b := &pgx.Batch{}
+	for _, q := range t.queue {
+		b.Queue(q.sql, q.args...)
+	}
+	b.Queue(sql, args...)
+	ahead := len(t.queue)
+	t.queue, t.began = nil, true
+	br := t.conn.SendBatch(ctx, b)
+	err := func() error {
+		for range ahead {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		return read(br)
+	}()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return t.fail(err)
+}
+
+func (t *pgTx) exec(sql string, args ...any) (tag pgconn.CommandTag, err error) {
+	err = t.send(sql, args, func(br pgx.BatchResults) error {
+		tag, err = br.Exec()
+		return err
+	})
+	return tag, err
+}
+
+// row runs a query of one row into dest; no row is store.ErrNotFound.
+func (t *pgTx) row(sql string, args []any, dest ...any) error {
+	err := t.send(sql, args, func(br pgx.BatchResults) error { return br.QueryRow().Scan(dest...) })
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.ErrNotFound
 	}
@@ -161,22 +211,73 @@ func (t *pgTx) row(sql string, args []any, dest ...any) error {
 // rows runs a query and calls fn with each row's scanned values, after
 // the query has been read to its end.
 func (t *pgTx) rows(sql string, args []any, scan func(r pgx.Rows) error) error {
-	if t.failure != nil {
-		return t.failure
-	}
-	ctx, cancel := t.stmtCtx()
-	defer cancel()
-	r, err := t.tx.Query(ctx, sql, args...)
-	if err != nil {
-		return t.fail(err)
-	}
-	defer r.Close()
-	for r.Next() {
-		if err := scan(r); err != nil {
+	var scanErr error
+	err := t.send(sql, args, func(br pgx.BatchResults) error {
+		r, err := br.Query()
+		if err != nil {
 			return err
 		}
+		defer r.Close()
+		for r.Next() {
+			if scanErr = scan(r); scanErr != nil {
+				return nil
+			}
+		}
+		return r.Err()
+	})
+	if err == nil {
+		err = scanErr
 	}
-	return t.fail(r.Err())
+	return err
+}
+
+// end commits the transaction (the queued writes, the changes' notices
+// and the COMMIT in one round trip), or with commit false rolls it back.
+// A transaction whose BEGIN never went had nothing to end.
+func (t *pgTx) end(commit bool) error {
+	if commit && t.failure == nil {
+		if len(t.changes) > 0 {
+			if err := t.later("SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c", changeChannel, t.changes); err != nil {
+				return err
+			}
+		}
+		if !t.began && len(t.queue) == 1 {
+			return nil // BEGIN alone: fn neither read nor wrote
+		}
+		failedAt := false // the COMMIT itself failed
+		err := t.send("COMMIT", nil, func(br pgx.BatchResults) error {
+			_, err := br.Exec()
+			failedAt = err != nil
+			return err
+		})
+		if err == nil {
+			return nil
+		}
+		// A failure within the round trip left the transaction open and
+		// aborted; one of the connection left it, as far as this node
+		// can tell, in doubt.
+		t.rollback()
+		if failedAt && !retryable(err) && !errors.Is(err, store.ErrWriteFailed) {
+			// The server refused the commit (a full disk, say).
+			err = fmt.Errorf("%w: commit: %v", errWriteFailed, err)
+		}
+		return err
+	}
+	t.rollback()
+	return nil
+}
+
+// rollback ends a transaction that was begun, on a connection that,
+// if the ROLLBACK itself fails, the pool must not hand out again.
+func (t *pgTx) rollback() {
+	if !t.began || t.conn.Conn().PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.db.timeout)
+	defer cancel()
+	if _, err := t.conn.Exec(ctx, "ROLLBACK"); err != nil {
+		_ = t.conn.Conn().Close(ctx)
+	}
 }
 
 // get reads the rec column of one row into rec.
@@ -195,16 +296,6 @@ func (t *pgTx) notify(kind store.ChangeKind, key string) {
 
 func (t *pgTx) notifyChange(c store.Change) {
 	t.changes = append(t.changes, encodeChange(c))
-}
-
-// flush sends the queued changes, in one statement, inside the
-// transaction.
-func (t *pgTx) flush() error {
-	if len(t.changes) == 0 {
-		return nil
-	}
-	_, err := t.exec("SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c", changeChannel, t.changes)
-	return err
 }
 
 // nanos is t as Unix nanoseconds, clamped to what int64 holds; nullNanos
@@ -627,17 +718,12 @@ func (t *pgTx) PutSession(s *store.Session) error {
 	if err != nil {
 		return err
 	}
-	tag, err := t.exec(`INSERT INTO sessions (id, user_id, expires_ns, rec) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET expires_ns = excluded.expires_ns, rec = excluded.rec
-		WHERE sessions.user_id = excluded.user_id`,
+	// The trigger sessions_keep_user refuses a change of user (see
+	// migration 2), so that the write needs no answer and can wait for
+	// the next round trip.
+	return t.later(`INSERT INTO sessions (id, user_id, expires_ns, rec) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, expires_ns = excluded.expires_ns, rec = excluded.rec`,
 		[]byte(s.ID), []byte(s.UserID), nullNanos(rec.ExpiresAt), b)
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("store: session %q belongs to another user", s.ID)
-	}
-	return nil
 }
 
 func (t *pgTx) Session(id string) (*store.Session, error) {
@@ -713,10 +799,9 @@ func (t *pgTx) writeRefreshToken(rt *store.RefreshToken) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO refresh_tokens (hash, sweep_ns, rec) VALUES ($1, $2, $3)
+	return t.later(`INSERT INTO refresh_tokens (hash, sweep_ns, rec) VALUES ($1, $2, $3)
 		ON CONFLICT (hash) DO UPDATE SET sweep_ns = excluded.sweep_ns, rec = excluded.rec`,
 		[]byte(rt.Hash), nullNanos(refreshSweepAt(rec.ExpiresAt)), b)
-	return err
 }
 
 // RotateRefreshToken keeps the bbolt store's rules: old is marked rotated
@@ -733,7 +818,7 @@ func (t *pgTx) RotateRefreshToken(old *store.RefreshToken, at time.Time, next *s
 		prev, err := t.RefreshToken(old.Previous)
 		switch {
 		case err == nil && prev.SessionID == old.SessionID && !prev.RotatedAt.IsZero():
-			if _, err := t.exec("DELETE FROM refresh_tokens WHERE hash = $1", []byte(old.Previous)); err != nil {
+			if err := t.later("DELETE FROM refresh_tokens WHERE hash = $1", []byte(old.Previous)); err != nil {
 				return err
 			}
 		case err != nil && !errors.Is(err, store.ErrNotFound):
@@ -875,10 +960,9 @@ func (t *pgTx) PutCeremony(c *store.Ceremony) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO ceremonies (id, expires_ns, rec) VALUES ($1, $2, $3)
+	return t.later(`INSERT INTO ceremonies (id, expires_ns, rec) VALUES ($1, $2, $3)
 		ON CONFLICT (id) DO UPDATE SET expires_ns = excluded.expires_ns, rec = excluded.rec`,
 		[]byte(c.ID), nanos(rec.ExpiresAt), b)
-	return err
 }
 
 // Ceremony returns the ceremony, ErrNotFound if missing or expired at now.
@@ -898,8 +982,7 @@ func (t *pgTx) DeleteCeremony(id string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	_, err := t.exec("DELETE FROM ceremonies WHERE id = $1", []byte(id))
-	return err
+	return t.later("DELETE FROM ceremonies WHERE id = $1", []byte(id))
 }
 
 // Signing keys.
