@@ -291,8 +291,9 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") {
 		// Lost every run to other writers: the database is too busy
-		// for this write now, which the client may retry (503).
-		err = fmt.Errorf("%w: no run of the transaction serialised with the others: %v", errWriteFailed, err)
+		// for this write now, which the client may retry (503). The
+		// write path is not failing, so it is not recorded as such.
+		return fmt.Errorf("%w: no run of the transaction serialised with the others: %v", errWriteFailed, err)
 	}
 	return db.translate(err)
 }
