@@ -2,7 +2,9 @@
 # Side-by-side throughput of one node on bbolt, one node on PostgreSQL and
 # three nodes on PostgreSQL, on this machine, in one run, with the load
 # generator: sign-ins and refreshes, each row with the servers' and the
-# database's CPU per request as ratios to one raw P-256 verify.
+# database's CPU per request as ratios to one raw P-256 verify. Last in
+# each round, PostgreSQL alone runs a sign-in's statements from pgbench:
+# the most sign-ins the database could carry here with no Latch at all.
 #
 #   cmd/latch-load/nodes.sh [seconds per scenario, default 10] [rounds, default 2]
 #
@@ -80,10 +82,39 @@ measure() { # label store nodes
     -pid "${node_pids[0]}" ${list:+-pids "$list"} ${store:+-db-pid "$postmaster"}
   stop_nodes
 }
+# pgcpu: CPU ticks of the PostgreSQL server so far, its exited backends
+# included (the postmaster reaps them).
+pgcpu() {
+  local t=0 p v
+  for p in $postmaster $(pgrep -P "$postmaster"); do
+    v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk -v reaper=$((p == postmaster)) '{ print $12 + $13 + (reaper ? $14 + $15 : 0) }') || continue
+    t=$((t + ${v:-0}))
+  done
+  echo $t
+}
+# floor: a sign-in's statements alone, without Latch (pgfloor/), from
+# pgbench's 32 clients: what PostgreSQL on this machine manages at best.
+floor() {
+  command -v pgbench >/dev/null || { echo "== PostgreSQL alone: pgbench is missing"; return; }
+  as_pg "$pgbin/dropdb" --if-exists -h 127.0.0.1 -p $port -U latch floor 2>/dev/null
+  as_pg "$pgbin/createdb" -h 127.0.0.1 -p $port -U latch floor
+  psql -h 127.0.0.1 -p $port -U latch -X -q -f cmd/latch-load/pgfloor/schema.sql floor
+  local c0 c1 out n tps
+  c0=$(pgcpu)
+  out=$(pgbench -h 127.0.0.1 -p $port -U latch -n -M prepared -c 32 -j 2 -T "$dur" --max-tries=20 -f cmd/latch-load/pgfloor/signin.sql floor 2>&1)
+  sleep 0.5
+  c1=$(pgcpu)
+  n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")
+  echo "== PostgreSQL alone, a sign-in's statements from pgbench (no Latch)"
+  awk -v n="$n" -v tps="$tps" -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "signin-sql  %7.0f/s   database CPU per signin: %.1f µs\n", tps, ticks / hz * 1e6 / n }'
+}
 pgurl="postgres://latch@127.0.0.1:$port/latch"
 for ((r = 1; r <= rounds; r++)); do
   echo "### round $r"
   measure "1 node, bbolt" "" 1
   measure "1 node, PostgreSQL" "$pgurl" 1
   measure "3 nodes, PostgreSQL" "$pgurl" 3
+  floor
 done

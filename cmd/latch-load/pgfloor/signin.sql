@@ -1,0 +1,27 @@
+-- One passkey sign-in's statements, as a Latch node on PostgreSQL sends
+-- them (store/postgres, pg_stat_statements of a sign-in load), without
+-- Latch: the ceremony put at begin; at finish its take, the DPoP proof's
+-- spend, the read-only lookup of the account and its passkeys, and the
+-- write transaction (passkey re-read and counter, back-off and second
+-- factor checks, the account, the session, the audit event). Audit
+-- chaining, which Latch shares among concurrent sign-ins, is left out, so
+-- the figure is a floor. pgbench sends each statement in a round trip of
+-- its own, where Latch pipelines the writes.
+\set u random(1, 1000)
+\set n random(1, 4000000000000)
+INSERT INTO pending (id, expires_ns, rec) VALUES (int8send((:n)::bigint), :n, convert_to(repeat('p', 300), 'UTF8')) ON CONFLICT (id) DO UPDATE SET rec = excluded.rec;
+DELETE FROM pending WHERE id = int8send((:n)::bigint) RETURNING rec;
+INSERT INTO spent (key, until_ns) VALUES (int8send((:n)::bigint), :n) ON CONFLICT (key) DO NOTHING;
+BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+SELECT rec FROM users WHERE handle = int8send(-(:u)::bigint);
+SELECT rec FROM credentials WHERE user_id = int8send((:u)::bigint);
+ROLLBACK;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT rec FROM credentials WHERE id = int8send((:u)::bigint);
+UPDATE credentials SET rec = rec WHERE id = int8send((:u)::bigint);
+SELECT rec FROM signin_failures WHERE user_id = int8send((:u)::bigint);
+SELECT rec FROM totp WHERE user_id = int8send((:u)::bigint);
+SELECT rec FROM users WHERE id = int8send((:u)::bigint);
+INSERT INTO sessions (id, user_id, expires_ns, rec) VALUES (int8send((:n)::bigint), int8send((:u)::bigint), :n, convert_to(repeat('s', 250), 'UTF8'));
+INSERT INTO audit_queue (rec) VALUES (convert_to(repeat('a', 150), 'UTF8'));
+COMMIT;
