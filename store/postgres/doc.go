@@ -25,7 +25,7 @@
 //	credentials      id, user_id -> users ON DELETE CASCADE
 //	totp, recovery_codes, signin_failures
 //	                 user_id -> users ON DELETE CASCADE
-//	sessions         id, user_id, expires_ns
+//	sessions         id, user_id (never changes: a trigger), expires_ns
 //	refresh_tokens   hash, sweep_ns (the end of the expiry's hour, as bbolt)
 //	revoked          key, until_ns
 //	ceremonies       id, expires_ns (codes, PAR requests, recovery links)
@@ -64,8 +64,14 @@
 // ErrUsernameTaken and the like itself, from its own read); a unique
 // violation left after the last run is translated into the store's error.
 // Most writes are one statement each (an upsert with its condition: a
-// passkey's owner, a session's user, a blacklist entry that only grows),
-// so a sign-in's Update is a few round trips. View is REPEATABLE READ,
+// passkey's owner, a blacklist entry that only grows; a session's user is
+// kept by the trigger of migration 2). A transaction is pipelined on its
+// connection: BEGIN, and the writes whose answer the function does not
+// look at (sessions, refresh tokens, ceremonies, audit events, change
+// notices), wait for the next statement or the COMMIT and go to the
+// server in its round trip, so a sign-in's Update costs a round trip per
+// read and one for its writes and commit. A queued write that fails fails
+// that round trip and the transaction. View is REPEATABLE READ,
 // READ ONLY: one snapshot, never blocking writers. A statement failing
 // aborts the transaction, whatever the function makes of the error, and
 // Update returns that error.
