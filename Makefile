@@ -32,7 +32,7 @@ bench:
 # Loopback load: starts bin/latch on a fresh data dir at 127.0.0.1:8090 and
 # drives it with 32 clients per scenario.
 load: build
-	go run ./cmd/latch-load -server bin/latch -url http://localhost:8090
+	go run ./cmd/latch-load -server bin/latch -url http://localhost:8090 -s signup,signin,userinfo,refresh,exchange
 
 # The yardstick: sign-up and sign-in against Latch and, alternately, against
 # latch-floor, the least any service on the same stack can do per ceremony.

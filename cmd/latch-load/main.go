@@ -79,6 +79,10 @@ func main() {
 	scenarios := flag.String("s", "signup,signin,userinfo,refresh", "scenarios to run")
 	flag.BoolVar(&useDPoP, "dpop", true, "send DPoP proofs at sign-up and sign-in")
 	flag.BoolVar(&useVirtual, "virtual", false, "use the test suite's full software authenticator (more client CPU per ceremony)")
+	flag.Func("rp", "the OpenID Connect client of the exchange scenario, ID:SECRET@REDIRECT_URI (first-party); -server registers one itself", func(v string) (err error) {
+		rp, err = parseRP(v)
+		return err
+	})
 	flag.BoolVar(&splitRequests, "split", false, "also report latency percentiles of each request of a scenario")
 	server := flag.String("server", "", "start this latch binary on a fresh temp data dir at -url and measure it")
 	compare := flag.String("compare", "", "with -server: a second latch binary (B) to compare with the first (A); runs alternate between them, each on a fresh data dir")
@@ -367,6 +371,8 @@ type client struct {
 	claims  []byte // DPoP proof claims being built
 	dpop    []byte // the DPoP proof being built
 	authz   []byte // Authorization header value
+	cookie  string  // the provider session cookie (exchange)
+	grants  []grant // codes ready to exchange (exchange)
 }
 
 func newClient(base string, ep *endpoints, hc *fasthttp.HostClient) *client {
@@ -543,13 +549,19 @@ func (c *client) refreshGrant() error {
 	return nil
 }
 
-func run(base, scenario string, workers int, dur time.Duration, pid int) result {
+// hostClient is the connections of workers clients to the server at base,
+// or to -nodes.
+func hostClient(base string, workers int) *fasthttp.HostClient {
 	u, _ := url.Parse(base)
 	addr := u.Host
 	if nodes != "" {
 		addr = nodes // HostClient dials a comma-separated list in turn
 	}
-	hc := &fasthttp.HostClient{Addr: addr, MaxConns: workers * 2, ReadBufferSize: 16 << 10}
+	return &fasthttp.HostClient{Addr: addr, MaxConns: workers * 2, ReadBufferSize: 16 << 10}
+}
+
+func run(base, scenario string, workers int, dur time.Duration, pid int) result {
+	hc := hostClient(base, workers)
 	var step func(*client) error
 	switch scenario {
 	case "signup":
@@ -560,6 +572,11 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 		step = (*client).userinfo
 	case "refresh":
 		step = (*client).refreshGrant
+	case "exchange":
+		if rp == nil {
+			return result{errors: 1, firstErr: "exchange needs -rp, or -server to register a client"}
+		}
+		step = (*client).exchange
 	default:
 		return result{errors: 1, firstErr: "unknown scenario " + scenario}
 	}
@@ -571,6 +588,11 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 			if err := clients[i].signUp(); err != nil {
 				return result{errors: 1, firstErr: "setup: " + err.Error()}
 			}
+		}
+	}
+	if scenario == "exchange" {
+		if err := makeGrants(base, clients, codesPerClient(workers, dur)); err != nil {
+			return result{errors: 1, firstErr: "setup: " + err.Error()}
 		}
 	}
 	var (
@@ -596,6 +618,9 @@ func run(base, scenario string, workers int, dur time.Duration, pid int) result 
 			for time.Now().Before(deadline) {
 				t0 := time.Now()
 				if err := step(c); err != nil {
+					if err == errOutOfCodes {
+						break
+					}
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
 					continue
@@ -663,6 +688,14 @@ func startServer(bin, base string) (stop func(), pid int, err error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	// The exchange scenario's client, registered while the store is
+	// offline; -rp, if given, is for a server started elsewhere.
+	out, err := exec.Command(bin, "clients", "add", "load", "--redirect-uri", rpRedirect, "--first-party", "--data", dir).Output()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, 0, fmt.Errorf("registering the exchange scenario's client: %w", err)
+	}
+	rp = &rpClient{id: "load", secret: strings.TrimSpace(string(out)), redirect: rpRedirect}
 	// Every client comes from one loopback address, so the per-address
 	// limit on ceremony begins is off for the measurement.
 	cmd := exec.Command(bin, "serve", "--data", dir, "--addr", u.Host, "--issuer", base, "--begin-rate", "0")
