@@ -367,10 +367,10 @@ type client struct {
 	// timings collects each exchange's duration by route while a
 	// scenario is measured with -split; nil otherwise.
 	timings map[*endpoint][]time.Duration
-	body    []byte // request body being built
-	claims  []byte // DPoP proof claims being built
-	dpop    []byte // the DPoP proof being built
-	authz   []byte // Authorization header value
+	body    []byte  // request body being built
+	claims  []byte  // DPoP proof claims being built
+	dpop    []byte  // the DPoP proof being built
+	authz   []byte  // Authorization header value
 	cookie  string  // the provider session cookie (exchange)
 	grants  []grant // codes ready to exchange (exchange)
 }
