@@ -450,24 +450,26 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		if err := tx.PutCredential(cred); err != nil {
 			return err
 		}
-		if err := signInSucceeded(tx, user.ID); err != nil {
+		// The account, its second factor and its back-off, in one read.
+		st, err := tx.SignInState(user.ID)
+		if err != nil {
 			return err
 		}
-		if t, err := tx.TOTPStatus(user.ID); err == nil && t.Confirmed {
+		if err := clearSignInFailures(tx, &st.Failures); err != nil {
+			return err
+		}
+		if t := st.TOTP; t != nil && t.Confirmed {
 			var hash string
 			mfaToken, hash = tokens.NewOpaque()
 			return tx.PutCeremony(&store.Ceremony{
 				ID: hash, Kind: ceremonyMFA, UserID: user.ID, AMR: []string{amrPasskey}, AuthTime: now,
 				ExpiresAt: now.Add(s.cfg.MFATokenTTL), Session: mfaState(t.Lockouts),
 			})
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
 		}
-		current, err := enabledUser(tx, user.ID)
-		if err != nil {
-			return err
+		if st.User.Disabled {
+			return errDisabled()
 		}
-		if issued, err = s.startSession(tx, current, []string{amrPasskey}, now, proof, from); err != nil {
+		if issued, err = s.startSession(tx, &st.User, []string{amrPasskey}, now, proof, from); err != nil {
 			return err
 		}
 		return tx.AppendAudit(signInEvent(now, issued))

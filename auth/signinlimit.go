@@ -80,8 +80,16 @@ func (s *Server) signInFailed(ctx context.Context, userID, reason string, failur
 // transaction of a successful finish; an account with none costs a read.
 func signInSucceeded(tx store.Tx, userID string) error {
 	f, err := tx.SignInFailures(userID)
-	if err != nil || f.Failures == 0 && f.Lockouts == 0 && f.LockedUntil.IsZero() {
+	if err != nil {
 		return err
 	}
-	return tx.PutSignInFailures(&store.SignInFailures{UserID: userID})
+	return clearSignInFailures(tx, f)
+}
+
+// clearSignInFailures is signInSucceeded for a state the caller has read.
+func clearSignInFailures(tx store.Tx, f *store.SignInFailures) error {
+	if f.Failures == 0 && f.Lockouts == 0 && f.LockedUntil.IsZero() {
+		return nil
+	}
+	return tx.PutSignInFailures(&store.SignInFailures{UserID: f.UserID})
 }

@@ -55,3 +55,34 @@ func (tx *boltTx) PutSignInFailures(f *SignInFailures) error {
 	rec.LockedUntil = utc(rec.LockedUntil)
 	return tx.put(bucketAccounts, key, &rec)
 }
+
+// SignInState is what a passkey sign-in checks of an account: the user,
+// the status of its TOTP factor (TOTPStatus; nil when it has none) and its
+// throttling state (SignInFailures; zero when it has none).
+type SignInState struct {
+	User     User
+	TOTP     *TOTP
+	Failures SignInFailures
+}
+
+// SignInState reads the user, its TOTP factor's status and its throttling
+// state.
+func (tx *boltTx) SignInState(userID string) (*SignInState, error) {
+	u, err := tx.User(userID)
+	if err != nil {
+		return nil, err
+	}
+	st := &SignInState{User: *u}
+	switch t, err := tx.TOTPStatus(userID); {
+	case err == nil:
+		st.TOTP = t
+	case !notFound(err):
+		return nil, err
+	}
+	f, err := tx.SignInFailures(userID)
+	if err != nil {
+		return nil, err
+	}
+	st.Failures = *f
+	return st, nil
+}

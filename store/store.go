@@ -77,6 +77,9 @@ type Tx interface {
 	PutRecoveryCodes(rc *RecoveryCodes) error
 	SignInFailures(userID string) (*SignInFailures, error)
 	PutSignInFailures(f *SignInFailures) error
+	// SignInState reads, in one go, what a passkey sign-in checks of an
+	// account; ErrNotFound if there is no such user.
+	SignInState(userID string) (*SignInState, error)
 
 	// Sessions, refresh tokens and the blacklist (sessions.go, refresh.go,
 	// revoked.go).

@@ -43,6 +43,9 @@ type pgTx struct {
 	// audited is set by AppendAudit: Update chains the queued events
 	// once the transaction has committed.
 	audited bool
+	// owners are the users of the credentials this transaction read, by
+	// credential id (see PutCredential).
+	owners map[string]string
 }
 
 // queued is a statement waiting for the next round trip.
@@ -456,6 +459,12 @@ func (t *pgTx) Credential(id []byte) (*store.Credential, error) {
 	if err := t.get("SELECT rec FROM credentials WHERE id = $1", &rec, id); err != nil {
 		return nil, err
 	}
+	if t.write {
+		if t.owners == nil {
+			t.owners = make(map[string]string, 1)
+		}
+		t.owners[string(id)] = rec.UserID
+	}
 	return &rec.Credential, nil
 }
 
@@ -499,10 +508,18 @@ func (t *pgTx) PutCredential(c *store.Credential) error {
 	if err != nil {
 		return err
 	}
-	tag, err := t.exec(`INSERT INTO credentials (id, user_id, rec)
+	const upsert = `INSERT INTO credentials (id, user_id, rec)
 		SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)
-		ON CONFLICT (id) DO UPDATE SET rec = excluded.rec WHERE credentials.user_id = excluded.user_id`,
-		c.ID, []byte(c.UserID), b)
+		ON CONFLICT (id) DO UPDATE SET rec = excluded.rec WHERE credentials.user_id = excluded.user_id`
+	if owner, ok := t.owners[string(c.ID)]; ok && owner == c.UserID {
+		// An update of a credential this transaction read, for its owner
+		// (a sign-in's counter): in this snapshot the credential and its
+		// account exist, so the upsert writes its row, and a concurrent
+		// change of either fails the transaction. Nothing needs its
+		// answer; it goes with the next round trip.
+		return t.later(upsert, c.ID, []byte(c.UserID), b)
+	}
+	tag, err := t.exec(upsert, c.ID, []byte(c.UserID), b)
 	if err != nil {
 		return err
 	}
@@ -665,6 +682,39 @@ func (t *pgTx) SignInFailures(userID string) (*store.SignInFailures, error) {
 		return nil, err
 	}
 	return &rec.SignInFailures, nil
+}
+
+// SignInState reads the user, its TOTP factor's status and its throttling
+// state in one statement.
+func (t *pgTx) SignInState(userID string) (*store.SignInState, error) {
+	var u, totp, failures []byte
+	err := t.row(`SELECT u.rec, t.rec, f.rec FROM users u
+		LEFT JOIN totp t ON t.user_id = u.id LEFT JOIN signin_failures f ON f.user_id = u.id
+		WHERE u.id = $1`, []any{[]byte(userID)}, &u, &totp, &failures)
+	if err != nil {
+		return nil, err
+	}
+	var ur userRec
+	if err := decode(u, &ur); err != nil {
+		return nil, err
+	}
+	st := &store.SignInState{User: ur.User, Failures: store.SignInFailures{UserID: userID}}
+	if totp != nil {
+		var tr totpRec
+		if err := decode(totp, &tr); err != nil {
+			return nil, err
+		}
+		tr.Secret = nil
+		st.TOTP = &tr.TOTP
+	}
+	if failures != nil {
+		var fr failuresRec
+		if err := decode(failures, &fr); err != nil {
+			return nil, err
+		}
+		st.Failures = fr.SignInFailures
+	}
+	return st, nil
 }
 
 // PutSignInFailures stores the state; a zero one removes it.

@@ -470,7 +470,51 @@ func recoveryRoundTrip(t *testing.T, s store.Store) {
 
 func testSignInFailures(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
-		"KeptAndGoWithTheAccount": failuresKept,
+		"KeptAndGoWithTheAccount":      failuresKept,
+		"SignInStateReadsThemTogether": signInState,
+	})
+}
+
+// signInState: SignInState is the user, its TOTP factor's status and its
+// throttling state, as the three reads of their own give them, with and
+// without a factor and a state; a missing user is ErrNotFound.
+func signInState(t *testing.T, s store.Store) {
+	putUsers(t, s, "bare", "full")
+	mustUpdate(t, s, func(tx store.Tx) error {
+		return errors.Join(
+			tx.PutTOTP(&store.TOTP{UserID: "full", Secret: []byte("0123456789abcdefghij"), Confirmed: true, Failures: 2}),
+			tx.PutSignInFailures(&store.SignInFailures{UserID: "full", Failures: 3, Lockouts: 1, LockedUntil: T0}))
+	})
+	mustView(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"bare", "full"} {
+			st, err := tx.SignInState(id)
+			if err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			u, _ := tx.User(id)
+			f, _ := tx.SignInFailures(id)
+			if !reflect.DeepEqual(st.User, *u) || !reflect.DeepEqual(st.Failures, *f) {
+				t.Errorf("%s: state %+v, want user %+v and failures %+v", id, st, *u, *f)
+			}
+			totp, err := tx.TOTPStatus(id)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				if st.TOTP != nil {
+					t.Errorf("%s: a TOTP factor where there is none: %+v", id, st.TOTP)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case st.TOTP == nil || st.TOTP.Confirmed != totp.Confirmed || st.TOTP.Failures != totp.Failures || len(st.TOTP.Secret) != 0:
+				t.Errorf("%s: TOTP %+v, want the status %+v without its secret", id, st.TOTP, totp)
+			}
+		}
+		if st, err := tx.SignInState("full"); err != nil || st.TOTP == nil || !st.TOTP.Confirmed || st.Failures.Failures != 3 || st.Failures.Lockouts != 1 {
+			t.Errorf("full: %+v, %v", st, err)
+		}
+		if _, err := tx.SignInState("nobody"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a missing user: %v, want ErrNotFound", err)
+		}
+		return nil
 	})
 }
 
