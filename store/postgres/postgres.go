@@ -178,15 +178,20 @@ func transient(err error) bool {
 	return errors.As(err, &connErr) || pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// unreachable reports whether a statement failed for want of a database
-// rather than for what it asked: no answer at all, or an answer that the
+// unavailable reports whether a statement failed for want of a database
+// rather than for what it asked: no answer at all, an answer that the
 // server is shutting down or starting (57P0x, as a restart sends every
-// session). A cancelled request is neither.
-func unreachable(err error) bool {
+// session), or one that it ran out of time (a statement or lock timeout,
+// 57014 and 55P03). A cancelled request is none of them; callers whose
+// context ended do not ask.
+func unavailable(err error) bool {
 	if errors.Is(err, context.Canceled) {
 		return false
 	}
 	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "57014" || pgErr.Code == "55P03") {
+		return true
+	}
 	return !errors.As(err, &pgErr) || transient(err)
 }
 
@@ -289,7 +294,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		}
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") {
+	if errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") && ctx.Err() == nil {
 		// Lost every run to other writers: the database is too busy
 		// for this write now, which the client may retry (503). The
 		// write path is not failing, so it is not recorded as such.
@@ -327,7 +332,7 @@ func (db *DB) lockTurn(ctx context.Context) (*pgxpool.Conn, error) {
 	}
 	if _, err := conn.Exec(tctx, "SELECT pg_advisory_lock($1)", contendedLock); err != nil {
 		conn.Release()
-		if !unreachable(err) {
+		if !unavailable(err) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: %v", errDown, redact(err))

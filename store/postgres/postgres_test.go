@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/latchid/latch/store"
 	"github.com/latchid/latch/store/postgres"
 	"github.com/latchid/latch/store/postgres/pgtest"
@@ -447,6 +449,26 @@ func TestStatementTimeout(t *testing.T) {
 		t.Fatalf("a 5s statement: %v after %v", err, time.Since(start))
 	}
 	putUser(t, db, "u1", "alice")
+
+	// A row another session holds: the write's lock wait ends at the
+	// timeout, and the database is busy (503), not the request wrong.
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "SELECT 1 FROM users WHERE id = 'u1' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(ctx, func(tx store.Tx) error {
+		return tx.PutUser(&store.User{ID: "u1", Handle: []byte("u1"), Username: "alicia"})
+	})
+	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, store.ErrWriteFailed) {
+		t.Fatalf("a write waiting for a lock past the timeout: %v, want ErrUnavailable and ErrWriteFailed", err)
+	}
 }
 
 // TestRestartAndOutage: while the database is down, writes fail with
@@ -771,5 +793,89 @@ func TestContendedWritersOnASmallPool(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestACancelledCallerStillCommits: a caller whose context ends once its
+// function has returned still gets the commit (as with bbolt, Update waits
+// for it), and the node's write path is not reported failing.
+func TestACancelledCallerStillCommits(t *testing.T) {
+	db := nodes(t, 1)[0]
+	putUser(t, db, "u1", "alice")
+	cctx, cancel := context.WithCancel(ctx)
+	err := db.Update(cctx, func(tx store.Tx) error {
+		err := errors.Join(
+			tx.PutConsent(&store.Consent{UserID: "u1", ClientID: "app", GrantedAt: time.Now()}),
+			tx.PutCeremony(&store.Ceremony{ID: "queued", ExpiresAt: time.Now().Add(time.Hour)}))
+		cancel()
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Update with the caller gone after its function: %v", err)
+	}
+	err = db.View(ctx, func(tx store.Tx) error {
+		return errors.Join(second(tx.Consent("u1", "app")), second(tx.Ceremony("queued", time.Now())))
+	})
+	if err != nil {
+		t.Fatalf("the writes are not there: %v", err)
+	}
+	if h := db.WriteHealth(); h.Failing || h.Failures != 0 {
+		t.Fatalf("write health after a cancelled caller: %+v", h)
+	}
+}
+
+// TestQueuedWritesEachHaveTheirTime: writes that travel together with the
+// commit may each wait for a row lock up to the statement timeout; the
+// round trip as a whole is not cut at one statement's time, which would
+// fail (and leave in doubt) a commit the server was about to make.
+func TestQueuedWritesEachHaveTheirTime(t *testing.T) {
+	url := pgtest.URL(t)
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	db, err := postgres.Open(octx, postgres.Options{URL: url, KEK: testKEK, StatementTimeout: time.Second, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ids := []string{"c1", "c2", "c3"}
+	exp := time.Now().Add(time.Hour)
+	update(t, db, func(tx store.Tx) error {
+		var errs []error
+		for _, id := range ids {
+			errs = append(errs, tx.PutCeremony(&store.Ceremony{ID: id, ExpiresAt: exp}))
+		}
+		return errors.Join(errs...)
+	})
+	// Another session holds each row for 0.7 s more than the one before.
+	var holders sync.WaitGroup
+	defer holders.Wait()
+	for i, id := range ids {
+		c, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Exec(ctx, "SELECT 1 FROM ceremonies WHERE id = $1 FOR UPDATE", []byte(id)); err != nil {
+			t.Fatal(err)
+		}
+		holders.Go(func() {
+			time.Sleep(time.Duration(i+1) * 700 * time.Millisecond)
+			_ = c.Close(context.Background()) // ends its transaction
+		})
+	}
+	err = db.Update(ctx, func(tx store.Tx) error {
+		errs := []error{tx.PutCeremony(&store.Ceremony{ID: "marker", ExpiresAt: exp})}
+		for _, id := range ids {
+			errs = append(errs, tx.PutCeremony(&store.Ceremony{ID: id, ExpiresAt: exp.Add(time.Minute)}))
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		t.Fatalf("Update whose writes each waited less than the statement timeout: %v", err)
+	}
+	if err := db.View(ctx, func(tx store.Tx) error { return second(tx.Ceremony("marker", time.Now())) }); err != nil {
+		t.Fatalf("the marker: %v", err)
 	}
 }

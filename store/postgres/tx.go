@@ -128,20 +128,16 @@ func (t *pgTx) writable() error {
 	return t.failure
 }
 
-// stmtCtx bounds one statement: the server's statement_timeout bounds
-// its work, this a connection that stopped answering.
-func (t *pgTx) stmtCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(t.ctx, t.db.timeout+time.Second)
-}
-
-// fail records a failed statement. A database that cannot be reached is
-// store.ErrUnavailable (and, in a write, ErrWriteFailed); pgx.ErrNoRows is
-// not a failure of the statement.
-func (t *pgTx) fail(err error) error {
+// fail records a failed statement of a round trip sent with ctx. A
+// database that cannot serve it (see unavailable) is store.ErrUnavailable
+// (and, in a write, ErrWriteFailed), unless ctx ended first: the caller
+// went away, and the server's cancelled statement says nothing of the
+// database. pgx.ErrNoRows is not a failure of the statement.
+func (t *pgTx) fail(ctx context.Context, err error) error {
 	if err == nil || errors.Is(err, pgx.ErrNoRows) {
 		return err
 	}
-	if unreachable(err) {
+	if ctx.Err() == nil && unavailable(err) {
 		down := errDownRead
 		if t.write {
 			down = errDown
@@ -165,12 +161,16 @@ func (t *pgTx) later(sql string, args ...any) error {
 }
 
 // send runs sql after the queued statements, in one round trip when any
-// are queued, and hands its results to read.
-func (t *pgTx) send(sql string, args []any, read func(br pgx.BatchResults) error) error {
+// are queued, and hands its results to read. The round trip ends with
+// ctx, and waits at most as long as its statements may each run on the
+// server (statement_timeout, lock_timeout) and a second: that bounds a
+// connection that stopped answering, never a statement the server would
+// finish.
+func (t *pgTx) send(ctx context.Context, sql string, args []any, read func(br pgx.BatchResults) error) error {
 	if t.failure != nil {
 		return t.failure
 	}
-	ctx, cancel := t.stmtCtx()
+	rctx, cancel := context.WithTimeout(ctx, time.Duration(len(t.queue)+1)*t.db.timeout+time.Second)
 	defer cancel()
 	b := &pgx.Batch{}
 	for _, q := range t.queue {
@@ -179,7 +179,7 @@ func (t *pgTx) send(sql string, args []any, read func(br pgx.BatchResults) error
 	b.Queue(sql, args...)
 	ahead := len(t.queue)
 	t.queue, t.began = nil, true
-	br := t.conn.SendBatch(ctx, b)
+	br := t.conn.SendBatch(rctx, b)
 	err := func() error {
 		for range ahead {
 			if _, err := br.Exec(); err != nil {
@@ -191,11 +191,11 @@ func (t *pgTx) send(sql string, args []any, read func(br pgx.BatchResults) error
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	return t.fail(err)
+	return t.fail(ctx, err)
 }
 
 func (t *pgTx) exec(sql string, args ...any) (tag pgconn.CommandTag, err error) {
-	err = t.send(sql, args, func(br pgx.BatchResults) error {
+	err = t.send(t.ctx, sql, args, func(br pgx.BatchResults) error {
 		tag, err = br.Exec()
 		return err
 	})
@@ -204,7 +204,7 @@ func (t *pgTx) exec(sql string, args ...any) (tag pgconn.CommandTag, err error) 
 
 // row runs a query of one row into dest; no row is store.ErrNotFound.
 func (t *pgTx) row(sql string, args []any, dest ...any) error {
-	err := t.send(sql, args, func(br pgx.BatchResults) error { return br.QueryRow().Scan(dest...) })
+	err := t.send(t.ctx, sql, args, func(br pgx.BatchResults) error { return br.QueryRow().Scan(dest...) })
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.ErrNotFound
 	}
@@ -215,7 +215,7 @@ func (t *pgTx) row(sql string, args []any, dest ...any) error {
 // the query has been read to its end.
 func (t *pgTx) rows(sql string, args []any, scan func(r pgx.Rows) error) error {
 	var scanErr error
-	err := t.send(sql, args, func(br pgx.BatchResults) error {
+	err := t.send(t.ctx, sql, args, func(br pgx.BatchResults) error {
 		r, err := br.Query()
 		if err != nil {
 			return err
@@ -247,8 +247,12 @@ func (t *pgTx) end(commit bool) error {
 		if !t.began && len(t.queue) == 1 {
 			return nil // BEGIN alone: fn neither read nor wrote
 		}
+		// Once fn has returned, the commit is not the caller's to cancel
+		// (as with bbolt, Update waits for it): a cancel between the
+		// pipelined statements could not stop a COMMIT on its way, and
+		// would leave the outcome unknown.
 		failedAt := false // the COMMIT itself failed
-		err := t.send("COMMIT", nil, func(br pgx.BatchResults) error {
+		err := t.send(context.WithoutCancel(t.ctx), "COMMIT", nil, func(br pgx.BatchResults) error {
 			_, err := br.Exec()
 			failedAt = err != nil
 			return err
