@@ -69,9 +69,14 @@
 // connection: BEGIN, and the writes whose answer the function does not
 // look at (sessions, refresh tokens, ceremonies, audit events, change
 // notices), wait for the next statement or the COMMIT and go to the
-// server in its round trip, so a sign-in's Update costs a round trip per
-// read and one for its writes and commit. A queued write that fails fails
-// that round trip and the transaction. View is REPEATABLE READ,
+// server in its round trip; so does a passkey's update when the
+// transaction read that passkey, for its owner (the sign-in's counter),
+// since then nothing can make it write no row. With SignInState's one
+// joined read, a sign-in's Update takes three round trips. A queued write
+// that fails fails that round trip and the transaction. Each round trip
+// may take as long as its statements each may (statement_timeout), and
+// the one that carries the COMMIT is not cut short by the caller's
+// context: once the function has returned, Update waits for the commit. View is REPEATABLE READ,
 // READ ONLY: one snapshot, never blocking writers. A statement failing
 // aborts the transaction, whatever the function makes of the error, and
 // Update returns that error.
