@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/latchid/latch/auth"
+	"github.com/latchid/latch/store"
 )
 
 const usage = `latch — passwordless identity service
@@ -359,6 +360,10 @@ type operator interface {
 	Close() error
 }
 
+// adminOpenTimeout bounds an admin command's wait for a shared store's
+// database.
+var adminOpenTimeout = 30 * time.Second
+
 // openOperator reaches the server running on cfg's data directory, or
 // else opens its store.
 func openOperator(cmd string, cfg auth.Config, sf *storeFlags) (operator, error) {
@@ -367,8 +372,12 @@ func openOperator(cmd string, cfg auth.Config, sf *storeFlags) (operator, error)
 		return c, nil
 	}
 	if sf.shared() {
-		// A shared store takes the command beside the running nodes.
-		if err := sf.open(context.Background(), &cfg); err != nil {
+		// A shared store takes the command beside the running nodes. A
+		// node waits for its database as long as it takes; an operator's
+		// command gives up.
+		ctx, cancel := context.WithTimeout(context.Background(), adminOpenTimeout)
+		defer cancel()
+		if err := sf.open(ctx, &cfg); err != nil {
 			return nil, err
 		}
 		return auth.OpenAdmin(cfg)
@@ -437,6 +446,11 @@ func admin(cmd string, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("%s: %s", cmd, what)
 		}
 		return nil
+	}
+	if cmd == "backup" && storeFlags.shared() {
+		// Nothing to connect for: a shared store is backed up with its
+		// database's tools.
+		return store.ErrNoBackup
 	}
 	a, err := openOperator(cmd, cfg, storeFlags)
 	if err != nil {

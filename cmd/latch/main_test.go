@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"flag"
 	"io"
@@ -84,6 +85,23 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if _, err := runCmd(t, "backup", backup, "--data", dir); err == nil {
 		t.Fatal("backup overwrote an existing file")
+	}
+	// A shared store is backed up with the database's tools: the command
+	// says so at once, without trying to reach the database.
+	shared := filepath.Join(t.TempDir(), "shared.db")
+	_, err = runCmd(t, "backup", shared, "--data", dir, "--store", "postgres://latch@127.0.0.1:1/latch")
+	if !errors.Is(err, store.ErrNoBackup) || !strings.Contains(err.Error(), "pg_dump") {
+		t.Fatalf("backup of a shared store: %v, want the pg_dump advice", err)
+	}
+	if _, err := os.Stat(shared); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("backup of a shared store wrote a file: %v", err)
+	}
+	// Another command on a shared store whose database does not answer
+	// gives up (a node would wait).
+	defer func(d time.Duration) { adminOpenTimeout = d }(adminOpenTimeout)
+	adminOpenTimeout = 500 * time.Millisecond
+	if _, err := runCmd(t, "users", "list", "--data", dir, "--store", "postgres://latch@127.0.0.1:1/latch"); err == nil || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("users list on a database that does not answer: %v", err)
 	}
 }
 
