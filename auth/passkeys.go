@@ -383,21 +383,23 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		var err error
 		switch {
 		case len(assertion.UserHandle) > 0:
-			user, err = tx.UserByHandle(assertion.UserHandle)
+			user, creds, err = tx.AccountByHandle(assertion.UserHandle)
 		default:
 			var cred *store.Credential
 			if cred, err = tx.Credential(assertion.CredentialID); err == nil {
-				user, err = tx.User(cred.UserID)
+				if user, err = tx.User(cred.UserID); err == nil {
+					creds, err = tx.CredentialsByUser(user.ID)
+				}
 			}
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			return unknownCredential()
+		case err != nil:
+			return err
 		}
 		if cer.Username != "" && cer.UserID != user.ID {
 			return foreignCredential()
-		}
-		if creds, err = tx.CredentialsByUser(user.ID); err != nil {
-			return err
 		}
 		// A user handle of a live account with a passkey it no longer
 		// holds (deleted on the account page): as unknown as any other,

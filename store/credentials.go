@@ -153,3 +153,16 @@ func (r *credentialRecord) decodeBinary(key []byte, d *reader) error {
 	}
 	return nil
 }
+
+// AccountByHandle returns the user whose handle it is and its passkeys.
+func (tx *boltTx) AccountByHandle(handle []byte) (*User, []Credential, error) {
+	u, err := tx.UserByHandle(handle)
+	if err != nil {
+		return nil, nil, err
+	}
+	creds, err := tx.CredentialsByUser(u.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, creds, nil
+}

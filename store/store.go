@@ -65,6 +65,9 @@ type Tx interface {
 	DeleteUser(id string) error
 	Credential(id []byte) (*Credential, error)
 	CredentialsByUser(userID string) ([]Credential, error)
+	// AccountByHandle is UserByHandle and that user's CredentialsByUser
+	// in one read: what a passkey sign-in looks up.
+	AccountByHandle(handle []byte) (*User, []Credential, error)
 	PutCredential(c *Credential) error
 	DeleteCredential(id []byte) error
 

@@ -480,17 +480,57 @@ func (t *pgTx) CredentialsByUser(userID string) ([]store.Credential, error) {
 		if err := r.Scan(&b); err != nil {
 			return err
 		}
-		var rec credentialRec
-		if err := decode(b, &rec); err != nil {
+		return appendCredential(&creds, b)
+	})
+	sortCredentials(creds)
+	return creds, err
+}
+
+// AccountByHandle reads the user and its passkeys in one statement.
+func (t *pgTx) AccountByHandle(handle []byte) (*store.User, []store.Credential, error) {
+	var user []byte
+	var creds []store.Credential
+	err := t.rows(`SELECT u.rec, c.rec FROM users u LEFT JOIN credentials c ON c.user_id = u.id
+		WHERE u.handle = $1`, []any{handle}, func(r pgx.Rows) error {
+		var cred []byte
+		if err := r.Scan(&user, &cred); err != nil {
 			return err
 		}
-		creds = append(creds, rec.Credential)
-		return nil
+		if cred == nil {
+			return nil // a user without passkeys: its one row
+		}
+		return appendCredential(&creds, cred)
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if user == nil {
+		return nil, nil, store.ErrNotFound
+	}
+	var rec userRec
+	if err := decode(user, &rec); err != nil {
+		return nil, nil, err
+	}
+	sortCredentials(creds)
+	return &rec.User, creds, nil
+}
+
+// appendCredential decodes a credential row onto creds.
+func appendCredential(creds *[]store.Credential, b []byte) error {
+	var rec credentialRec
+	if err := decode(b, &rec); err != nil {
+		return err
+	}
+	*creds = append(*creds, rec.Credential)
+	return nil
+}
+
+// sortCredentials puts a user's passkeys in the bbolt store's order:
+// oldest first, then by id.
+func sortCredentials(creds []store.Credential) {
 	slices.SortStableFunc(creds, func(a, b store.Credential) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), bytes.Compare(a.ID, b.ID))
 	})
-	return creds, err
 }
 
 // PutCredential inserts or updates c in one statement: the insert needs

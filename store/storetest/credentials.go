@@ -15,6 +15,7 @@ func testCredentials(t *testing.T, open opener) {
 	cases(t, open, map[string]func(t *testing.T, s store.Store){
 		"RoundTrip":                 credentialRoundTrip,
 		"ByUserAreOwnedAndOrdered":  credentialsByUser,
+		"AccountByHandle":           accountByHandle,
 		"AnotherUsersIDIsRefused":   credentialOfAnotherUser,
 		"Delete":                    credentialDelete,
 		"LongestKeysRoundTrip":      credentialLongestKeys,
@@ -224,6 +225,43 @@ func credentialUnknown(t *testing.T, s store.Store) {
 	mustUpdate(t, s, func(tx store.Tx) error {
 		if err := tx.DeleteCredential([]byte("nope")); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("DeleteCredential of an unknown id: %v, want ErrNotFound", err)
+		}
+		return nil
+	})
+}
+
+// accountByHandle: AccountByHandle is UserByHandle and CredentialsByUser
+// together, for a user with passkeys, one without, and a user whose handle
+// is not its id; an unknown handle is ErrNotFound.
+func accountByHandle(t *testing.T, s store.Store) {
+	mustUpdate(t, s, func(tx store.Tx) error {
+		return errors.Join(
+			tx.PutUser(&store.User{ID: "u1", Handle: []byte("u1"), Username: "one"}),
+			tx.PutUser(&store.User{ID: "u10", Handle: []byte{7, 7}, Username: "ten"}),
+			tx.PutUser(&store.User{ID: "u2", Handle: []byte("u2"), Username: "two"}),
+			tx.PutCredential(&store.Credential{ID: []byte("b"), UserID: "u1", CreatedAt: T0.Add(time.Minute)}),
+			tx.PutCredential(&store.Credential{ID: []byte("a"), UserID: "u1", CreatedAt: T0.Add(2 * time.Minute)}),
+			tx.PutCredential(&store.Credential{ID: []byte("x"), UserID: "u10", CreatedAt: T0}))
+	})
+	mustView(t, s, func(tx store.Tx) error {
+		for _, handle := range [][]byte{[]byte("u1"), {7, 7}, []byte("u2")} {
+			u, creds, err := tx.AccountByHandle(handle)
+			if err != nil {
+				t.Fatalf("AccountByHandle(%q): %v", handle, err)
+			}
+			wantUser, _ := tx.UserByHandle(handle)
+			wantCreds, _ := tx.CredentialsByUser(wantUser.ID)
+			if !reflect.DeepEqual(u, wantUser) || len(creds) != len(wantCreds) || len(creds) > 0 && !reflect.DeepEqual(creds, wantCreds) {
+				t.Errorf("AccountByHandle(%q) = %+v, %+v; want %+v, %+v", handle, u, creds, wantUser, wantCreds)
+			}
+		}
+		if _, creds, _ := tx.AccountByHandle([]byte("u1")); len(creds) != 2 || string(creds[0].ID) != "b" {
+			t.Errorf("u1's passkeys: %+v, want b then a", creds)
+		}
+		for _, handle := range [][]byte{[]byte("nobody"), []byte("u10")} { // u10's id is no handle
+			if u, _, err := tx.AccountByHandle(handle); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("AccountByHandle(%q) = %v, %v; want ErrNotFound", handle, u, err)
+			}
 		}
 		return nil
 	})

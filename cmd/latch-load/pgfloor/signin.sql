@@ -1,7 +1,8 @@
 -- One passkey sign-in's statements, as a Latch node on PostgreSQL sends
 -- them (store/postgres, pg_stat_statements of a sign-in load), without
 -- Latch: the ceremony put at begin; at finish its take, the DPoP proof's
--- spend, the read-only lookup of the account and its passkeys, and the
+-- spend, the read-only lookup of the account with its passkeys (one
+-- joined read), and the
 -- write transaction (passkey re-read and counter; the account with its
 -- second factor and back-off in one read; the session, the audit event). Audit
 -- chaining, which Latch shares among concurrent sign-ins, is left out, so
@@ -13,8 +14,7 @@ INSERT INTO pending (id, expires_ns, rec) VALUES (int8send((:n)::bigint), :n, co
 DELETE FROM pending WHERE id = int8send((:n)::bigint) RETURNING rec;
 INSERT INTO spent (key, until_ns) VALUES (int8send((:n)::bigint), :n) ON CONFLICT (key) DO NOTHING;
 BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
-SELECT rec FROM users WHERE handle = int8send(-(:u)::bigint);
-SELECT rec FROM credentials WHERE user_id = int8send((:u)::bigint);
+SELECT u.rec, c.rec FROM users u LEFT JOIN credentials c ON c.user_id = u.id WHERE u.handle = int8send(-(:u)::bigint);
 ROLLBACK;
 BEGIN ISOLATION LEVEL SERIALIZABLE;
 SELECT rec FROM credentials WHERE id = int8send((:u)::bigint);
