@@ -2,12 +2,12 @@
 -- them (store/postgres, pg_stat_statements of a sign-in load), without
 -- Latch: the ceremony put at begin; at finish its take, the DPoP proof's
 -- spend, the read-only lookup of the account with its passkeys (one
--- joined read), and the
--- write transaction (passkey re-read and counter; the account with its
--- second factor and back-off in one read; the session, the audit event). Audit
--- chaining, which Latch shares among concurrent sign-ins, is left out, so
--- the figure is a floor. pgbench sends each statement in a round trip of
--- its own, where Latch pipelines the writes.
+-- joined read), and the write transaction (passkey re-read and counter;
+-- the account with its second factor and back-off in one read; the
+-- session, the audit event). Audit chaining, which Latch shares among
+-- concurrent sign-ins, is left out, so the figure is a floor. pgbench
+-- sends each statement in a round trip of its own, where Latch pipelines
+-- the writes.
 \set u random(1, 1000)
 \set n random(1, 4000000000000)
 INSERT INTO pending (id, expires_ns, rec) VALUES (int8send((:n)::bigint), :n, convert_to(repeat('p', 300), 'UTF8')) ON CONFLICT (id) DO UPDATE SET rec = excluded.rec;
