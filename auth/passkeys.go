@@ -387,9 +387,10 @@ func (s *Server) finishLogin(ctx context.Context, ceremonyID string, response []
 		default:
 			var cred *store.Credential
 			if cred, err = tx.Credential(assertion.CredentialID); err == nil {
-				if user, err = tx.User(cred.UserID); err == nil {
-					creds, err = tx.CredentialsByUser(user.ID)
-				}
+				user, err = tx.User(cred.UserID)
+			}
+			if err == nil {
+				creds, err = tx.CredentialsByUser(user.ID)
 			}
 		}
 		switch {

@@ -189,10 +189,10 @@ func unavailable(err error) bool {
 		return false
 	}
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == "57014" || pgErr.Code == "55P03") {
+	if !errors.As(err, &pgErr) {
 		return true
 	}
-	return !errors.As(err, &pgErr) || transient(err)
+	return pgErr.Code == "57014" || pgErr.Code == "55P03" || transient(err)
 }
 
 // redact keeps a connection error's message without the configuration it
@@ -212,7 +212,14 @@ func redact(err error) error {
 // ErrUsernameTaken and the like itself).
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01" || pgErr.Code == "23505")
+	return lostRace(err) || errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// lostRace reports a serialisation failure or a deadlock: the transaction
+// lost to another and may win when run again.
+func lostRace(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
 }
 
 // enter registers a call, or reports ErrClosed.
@@ -293,8 +300,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx store.Tx) error) error {
 		case <-time.After(d):
 		}
 	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01") && ctx.Err() == nil {
+	if lostRace(err) && ctx.Err() == nil {
 		// Lost every run to other writers: the database is too busy
 		// for this write now, which the client may retry (503). The
 		// write path is not failing, so it is not recorded as such.
