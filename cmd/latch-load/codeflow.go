@@ -27,6 +27,13 @@ import (
 // offline_access), with one redirect URI.
 type rpClient struct {
 	id, secret, redirect string
+	// basic is the Authorization header of client_secret_basic.
+	basic []byte
+}
+
+func newRPClient(id, secret, redirect string) *rpClient {
+	return &rpClient{id: id, secret: secret, redirect: redirect,
+		basic: []byte("Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret)))}
 }
 
 // rp is set by -rp or, with -server, registered on the fresh data
@@ -40,7 +47,7 @@ func parseRP(v string) (*rpClient, error) {
 	if !ok || !ok2 || len(id) == 0 || len(secret) == 0 {
 		return nil, errors.New("want ID:SECRET@REDIRECT_URI")
 	}
-	return &rpClient{id: string(id), secret: string(secret), redirect: string(redirect)}, nil
+	return newRPClient(string(id), string(secret), string(redirect)), nil
 }
 
 // rpRedirect is the redirect URI of the client -server registers; nothing
@@ -151,10 +158,14 @@ func (c *client) exchange() error {
 	if err != nil {
 		return err
 	}
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {g.code}, "redirect_uri": {rp.redirect}, "code_verifier": {g.verifier}}
-	c.body = append(c.body[:0], form.Encode()...)
-	c.authz = append(append(c.authz[:0], "Basic "...), base64.StdEncoding.EncodeToString([]byte(rp.id+":"+rp.secret))...)
-	res, err := c.do(&c.ep.token, "application/x-www-form-urlencoded", c.body, c.authz, proof)
+	// url.Values.Encode's form: keys sorted.
+	b := append(c.body[:0], "code="...)
+	b = appendQueryEscaped(b, []byte(g.code))
+	b = append(b, "&code_verifier="...)
+	b = appendQueryEscaped(b, []byte(g.verifier))
+	b = append(b, "&grant_type=authorization_code&redirect_uri="...)
+	c.body = appendQueryEscaped(b, []byte(rp.redirect))
+	res, err := c.do(&c.ep.token, "application/x-www-form-urlencoded", c.body, rp.basic, proof)
 	if err != nil {
 		return err
 	}

@@ -695,7 +695,7 @@ func startServer(bin, base string) (stop func(), pid int, err error) {
 		os.RemoveAll(dir)
 		return nil, 0, fmt.Errorf("registering the exchange scenario's client: %w", err)
 	}
-	rp = &rpClient{id: "load", secret: strings.TrimSpace(string(out)), redirect: rpRedirect}
+	rp = newRPClient("load", strings.TrimSpace(string(out)), rpRedirect)
 	// Every client comes from one loopback address, so the per-address
 	// limit on ceremony begins is off for the measurement.
 	cmd := exec.Command(bin, "serve", "--data", dir, "--addr", u.Host, "--issuer", base, "--begin-rate", "0")

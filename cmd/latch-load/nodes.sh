@@ -98,7 +98,10 @@ floor() {
   command -v pgbench >/dev/null || { echo "== PostgreSQL alone: pgbench is missing"; return; }
   as_pg "$pgbin/dropdb" --if-exists -h 127.0.0.1 -p $port -U latch floor 2>/dev/null
   as_pg "$pgbin/createdb" -h 127.0.0.1 -p $port -U latch floor
-  psql -h 127.0.0.1 -p $port -U latch -X -q -f cmd/latch-load/pgfloor/schema.sql floor
+  # Latch's own schema (any command on the store migrates it), then the
+  # accounts the statements use.
+  "$tmp/latch" users list --data "$tmp/floor-admin" --store "postgres://latch@127.0.0.1:$port/floor" >/dev/null 2>&1
+  psql -h 127.0.0.1 -p $port -U latch -X -q -f cmd/latch-load/pgfloor/accounts.sql floor
   local c0 c1 out n tps
   c0=$(pgcpu)
   out=$(pgbench -h 127.0.0.1 -p $port -U latch -n -M prepared -c 32 -j 2 -T "$dur" --max-tries=20 -f cmd/latch-load/pgfloor/signin.sql floor 2>&1)
