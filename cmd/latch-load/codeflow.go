@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -26,13 +27,13 @@ import (
 // confidential, first-party (no consent, refresh tokens without
 // offline_access), with one redirect URI.
 type rpClient struct {
-	id, secret, redirect string
+	id, redirect string
 	// basic is the Authorization header of client_secret_basic.
 	basic []byte
 }
 
 func newRPClient(id, secret, redirect string) *rpClient {
-	return &rpClient{id: id, secret: secret, redirect: redirect,
+	return &rpClient{id: id, redirect: redirect,
 		basic: []byte("Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret)))}
 }
 
@@ -42,12 +43,12 @@ var rp *rpClient
 
 // parseRP reads -rp's ID:SECRET@REDIRECT.
 func parseRP(v string) (*rpClient, error) {
-	cred, redirect, ok := bytes.Cut([]byte(v), []byte("@"))
-	id, secret, ok2 := bytes.Cut(cred, []byte(":"))
-	if !ok || !ok2 || len(id) == 0 || len(secret) == 0 {
+	cred, redirect, ok := strings.Cut(v, "@")
+	id, secret, ok2 := strings.Cut(cred, ":")
+	if !ok || !ok2 || id == "" || secret == "" {
 		return nil, errors.New("want ID:SECRET@REDIRECT_URI")
 	}
-	return newRPClient(string(id), string(secret), string(redirect)), nil
+	return newRPClient(id, secret, redirect), nil
 }
 
 // rpRedirect is the redirect URI of the client -server registers; nothing

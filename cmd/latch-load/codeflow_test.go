@@ -69,7 +69,7 @@ func TestExchangeScenarioAgainstTheService(t *testing.T) {
 
 func TestParseRP(t *testing.T) {
 	got, err := parseRP("web:s3cret@https://app.example/cb")
-	if err != nil || got.id != "web" || got.secret != "s3cret" || got.redirect != "https://app.example/cb" || string(got.basic) != "Basic d2ViOnMzY3JldA==" {
+	if err != nil || got.id != "web" || got.redirect != "https://app.example/cb" || string(got.basic) != "Basic d2ViOnMzY3JldA==" {
 		t.Fatalf("parseRP: %+v, %v", got, err)
 	}
 	for _, bad := range []string{"", "web@https://app.example/cb", "web:s3cret", ":s@x", "web:@x"} {
