@@ -452,17 +452,8 @@ func TestStatementTimeout(t *testing.T) {
 
 	// A row another session holds: the write's lock wait ends at the
 	// timeout, and the database is busy (503), not the request wrong.
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := holdRow(t, url, "users", []byte("u1"))
 	defer c.Close(context.Background())
-	if _, err := c.Exec(ctx, "BEGIN"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Exec(ctx, "SELECT 1 FROM users WHERE id = 'u1' FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
 	err = db.Update(ctx, func(tx store.Tx) error {
 		return tx.PutUser(&store.User{ID: "u1", Handle: []byte("u1"), Username: "alicia"})
 	})
@@ -850,16 +841,7 @@ func TestQueuedWritesEachHaveTheirTime(t *testing.T) {
 	var holders sync.WaitGroup
 	defer holders.Wait()
 	for i, id := range ids {
-		c, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Exec(ctx, "BEGIN"); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Exec(ctx, "SELECT 1 FROM ceremonies WHERE id = $1 FOR UPDATE", []byte(id)); err != nil {
-			t.Fatal(err)
-		}
+		c := holdRow(t, url, "ceremonies", []byte(id))
 		holders.Go(func() {
 			time.Sleep(time.Duration(i+1) * 700 * time.Millisecond)
 			_ = c.Close(context.Background()) // ends its transaction
@@ -878,4 +860,21 @@ func TestQueuedWritesEachHaveTheirTime(t *testing.T) {
 	if err := db.View(ctx, func(tx store.Tx) error { return second(tx.Ceremony("marker", time.Now())) }); err != nil {
 		t.Fatalf("the marker: %v", err)
 	}
+}
+
+// holdRow locks the row of table with id in a transaction of a session
+// of its own, which holds it until the connection closes.
+func holdRow(t *testing.T, url, table string, id []byte) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "BEGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "SELECT 1 FROM "+table+" WHERE id = $1 FOR UPDATE", id); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
